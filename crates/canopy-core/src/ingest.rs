@@ -1,0 +1,694 @@
+//! The decision for each reported event.
+//!
+//! Ingestion is split into a pure core and an imperative shell. The storage
+//! edge collects a *group* of requests (group commit), loads a [`Snapshot`] of
+//! exactly the state those events touch (earlier events with the same ids,
+//! the partner links of their user references, fingerprints already used and
+//! cap usage), and calls [`decide`]. The decision lists every event's outcome
+//! and the rows to write; the edge writes them in one transaction and answers
+//! the requests only after it commits. Because the decision is a function of
+//! the snapshot alone, it is tested here without a database, and both stores
+//! share it.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::methodology::Registry;
+use crate::types::{Category, CategorySet, Grams, RegionCode};
+
+/// The most events one batch may carry.
+pub const BATCH_EVENTS_MAX: usize = 10_000;
+/// The longest event id, user reference or fingerprint, in bytes.
+pub const REFERENCE_LEN_MAX: usize = 128;
+/// The oldest act that is still credited, in days before now.
+pub const EVENT_AGE_MAX_DAYS: i64 = 90;
+/// How far in the future an act may claim to be, for partner clocks that run
+/// slightly ahead, in seconds.
+pub const FUTURE_SKEW_MAX_S: i64 = 300;
+
+/// A citizen's internal id.
+pub type UserId = i64;
+/// A partner's internal id.
+pub type PartnerId = i64;
+
+/// One event as a partner sends it (the wire shape, before any checks).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventIn {
+    /// The partner's id for this report; the idempotency key.
+    pub id: String,
+    /// The partner's own reference for the citizen, bound by a link code.
+    pub user_ref: String,
+    /// The behaviour code, such as `shared_bike`.
+    pub behavior: String,
+    /// When the act happened (RFC 3339).
+    pub occurred_at: String,
+    /// Where the act happened, if not in the citizen's home region.
+    #[serde(default)]
+    pub region: Option<String>,
+    /// The methodology's inputs, such as `{"distance_km": 3.2}`.
+    #[serde(default)]
+    pub inputs: Map<String, Value>,
+    /// A name for the real-world act (trip id, order id) so that it is
+    /// credited once whichever partner reports it.
+    #[serde(default)]
+    pub fingerprint: Option<String>,
+}
+
+/// A rejection: a stable machine code and a sentence for people.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    /// Stable code, such as `consent_missing`.
+    pub code: &'static str,
+    /// What went wrong, for people.
+    pub message: String,
+}
+
+impl Rejection {
+    fn new(code: &'static str, message: impl Into<String>) -> Self {
+        Rejection { code, message: message.into() }
+    }
+}
+
+/// An event that passed every check that needs no stored state.
+#[derive(Debug, Clone)]
+pub struct CheckedEvent {
+    /// The behaviour code.
+    pub behavior: String,
+    /// The behaviour's category.
+    pub category: Category,
+    /// The partner's user reference.
+    pub user_ref: String,
+    /// When the act happened, in UTC.
+    pub occurred_at: DateTime<Utc>,
+    /// The act's calendar date in the instance's time zone; it picks the
+    /// methodology in force and the cap period.
+    pub local_date: NaiveDate,
+    /// The region the partner gave, if any.
+    pub region: Option<RegionCode>,
+    /// The inputs, unevaluated.
+    pub inputs: Map<String, Value>,
+    /// The act's fingerprint, if any.
+    pub fingerprint: Option<String>,
+}
+
+/// An event after the stateless checks: its id and either the checked event
+/// or the reason it is rejected. A rejected event can still turn out to be a
+/// `duplicate` of an event accepted earlier, which is checked first so that a
+/// retry always gets the original answer.
+#[derive(Debug, Clone)]
+pub struct PrecheckedEvent {
+    /// The partner's event id.
+    pub id: String,
+    /// The checked event, or why it is rejected.
+    pub checked: Result<CheckedEvent, Rejection>,
+}
+
+/// Applies the checks that need no stored state: sizes, the behaviour, the
+/// partner's categories, the timestamp and the region.
+pub fn precheck(
+    event: EventIn,
+    partner_categories: CategorySet,
+    registry: &Registry,
+    now: DateTime<Utc>,
+    timezone: FixedOffset,
+) -> PrecheckedEvent {
+    let checked = precheck_inner(&event, partner_categories, registry, now, timezone);
+    let EventIn { id, user_ref, behavior, region: _, inputs, fingerprint, .. } = event;
+    PrecheckedEvent {
+        id,
+        checked: checked.map(|(category, occurred_at, local_date, region)| CheckedEvent {
+            behavior,
+            category,
+            user_ref,
+            occurred_at,
+            local_date,
+            region,
+            inputs,
+            fingerprint,
+        }),
+    }
+}
+
+type Prechecked = (Category, DateTime<Utc>, NaiveDate, Option<RegionCode>);
+
+fn precheck_inner(
+    event: &EventIn,
+    partner_categories: CategorySet,
+    registry: &Registry,
+    now: DateTime<Utc>,
+    timezone: FixedOffset,
+) -> Result<Prechecked, Rejection> {
+    let reference_ok = |s: &str| !s.is_empty() && s.len() <= REFERENCE_LEN_MAX;
+    if !reference_ok(&event.id) {
+        return Err(Rejection::new(
+            "invalid_id",
+            format!("event id must be 1 to {REFERENCE_LEN_MAX} bytes"),
+        ));
+    }
+    if !reference_ok(&event.user_ref) {
+        return Err(Rejection::new(
+            "invalid_user_ref",
+            format!("user_ref must be 1 to {REFERENCE_LEN_MAX} bytes"),
+        ));
+    }
+    if let Some(fingerprint) = &event.fingerprint {
+        if !reference_ok(fingerprint) {
+            return Err(Rejection::new(
+                "invalid_fingerprint",
+                format!("fingerprint must be 1 to {REFERENCE_LEN_MAX} bytes"),
+            ));
+        }
+    }
+    let Some(category) = registry.category_of(&event.behavior) else {
+        return Err(Rejection::new(
+            "unknown_behavior",
+            format!("no methodology defines the behavior `{}`", event.behavior),
+        ));
+    };
+    if !partner_categories.contains(category) {
+        return Err(Rejection::new(
+            "category_not_allowed",
+            format!(
+                "this partner may not report `{}` behaviors such as `{}`",
+                category, event.behavior
+            ),
+        ));
+    }
+    let occurred_at = DateTime::parse_from_rfc3339(&event.occurred_at)
+        .map_err(|_| {
+            Rejection::new(
+                "invalid_timestamp",
+                format!("occurred_at `{}` is not an RFC 3339 timestamp", event.occurred_at),
+            )
+        })?
+        .with_timezone(&Utc);
+    if occurred_at > now + Duration::seconds(FUTURE_SKEW_MAX_S) {
+        return Err(Rejection::new(
+            "occurred_in_future",
+            format!("occurred_at {} is in the future", event.occurred_at),
+        ));
+    }
+    if occurred_at < now - Duration::days(EVENT_AGE_MAX_DAYS) {
+        return Err(Rejection::new(
+            "too_old",
+            format!(
+                "occurred_at {} is more than {EVENT_AGE_MAX_DAYS} days ago",
+                event.occurred_at
+            ),
+        ));
+    }
+    let region = match &event.region {
+        None => None,
+        Some(text) => Some(RegionCode::parse(text).map_err(|e| Rejection::new("invalid_region", e.to_string()))?),
+    };
+    let local_date = occurred_at.with_timezone(&timezone).date_naive();
+    Ok((category, occurred_at, local_date, region))
+}
+
+/// The stored outcome of an event accepted earlier.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredEvent {
+    /// The grams credited for it.
+    pub grams: Grams,
+    /// The methodology that produced them (`id@version`).
+    pub methodology: String,
+}
+
+/// The consent behind a partner link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConsentState {
+    /// The citizen consents to these categories.
+    Active(CategorySet),
+    /// The citizen revoked consent.
+    Revoked,
+}
+
+/// What a partner's user reference points to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkView {
+    /// The citizen.
+    pub user_id: UserId,
+    /// The citizen's home region.
+    pub region: RegionCode,
+    /// The citizen's consent for this partner.
+    pub consent: ConsentState,
+}
+
+/// A cap period: a calendar day or a calendar month in the instance's time zone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Period {
+    /// One day.
+    Day(NaiveDate),
+    /// One month (year, month).
+    Month(i32, u32),
+}
+
+impl Period {
+    /// The stored form: `2026-11-23` or `2026-11`.
+    pub fn key(&self) -> String {
+        match self {
+            Period::Day(date) => date.format("%Y-%m-%d").to_string(),
+            Period::Month(year, month) => format!("{year:04}-{month:02}"),
+        }
+    }
+
+    /// The day and the month that contain `date`.
+    pub fn of(date: NaiveDate) -> [Period; 2] {
+        [Period::Day(date), Period::Month(date.year(), date.month())]
+    }
+}
+
+/// A cap counter: one citizen, one behaviour, one period.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct UsageKey {
+    /// The citizen.
+    pub user_id: UserId,
+    /// The behaviour.
+    pub behavior: String,
+    /// The period.
+    pub period: Period,
+}
+
+/// How much of a cap is used: acts counted and grams credited.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Usage {
+    /// Acts counted in the period.
+    pub count: i64,
+    /// Grams credited in the period.
+    pub grams: Grams,
+}
+
+/// The stored state that a group of events touches.
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    /// Events accepted earlier, by (partner, event id).
+    pub existing: HashMap<(PartnerId, String), StoredEvent>,
+    /// Partner links, by (partner, user reference).
+    pub links: HashMap<(PartnerId, String), LinkView>,
+    /// Fingerprints already credited: (citizen, behaviour, fingerprint).
+    pub fingerprints: HashSet<(UserId, String, String)>,
+    /// Cap usage so far.
+    pub usage: HashMap<UsageKey, Usage>,
+}
+
+/// One request's events in a group.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestEvents<'a> {
+    /// The reporting partner.
+    pub partner_id: PartnerId,
+    /// Its events, in the order sent.
+    pub events: &'a [PrecheckedEvent],
+}
+
+/// The keys a group needs from storage before [`decide`] can run; the store
+/// loads them in two set-wise rounds.
+pub mod keys {
+    use super::*;
+
+    /// Round one: (partner, event id) for the duplicate check and
+    /// (partner, user reference) for consent.
+    pub fn events_and_links<'a>(
+        requests: &[RequestEvents<'a>],
+    ) -> (Vec<(PartnerId, &'a str)>, Vec<(PartnerId, &'a str)>) {
+        let mut event_keys = Vec::new();
+        let mut link_keys = HashSet::new();
+        for request in requests {
+            for event in request.events {
+                event_keys.push((request.partner_id, event.id.as_str()));
+                if let Ok(checked) = &event.checked {
+                    link_keys.insert((request.partner_id, checked.user_ref.as_str()));
+                }
+            }
+        }
+        event_keys.sort_unstable();
+        event_keys.dedup();
+        let mut link_keys: Vec<_> = link_keys.into_iter().collect();
+        link_keys.sort_unstable();
+        (event_keys, link_keys)
+    }
+
+    /// Round two, once links are known: fingerprints and the cap counters of
+    /// capped behaviours.
+    pub fn fingerprints_and_usage(
+        requests: &[RequestEvents<'_>],
+        links: &HashMap<(PartnerId, String), LinkView>,
+        registry: &Registry,
+    ) -> (Vec<(UserId, String, String)>, Vec<UsageKey>) {
+        let mut fingerprints = HashSet::new();
+        let mut usage = HashSet::new();
+        let capped: HashSet<&str> = registry
+            .iter()
+            .filter(|m| m.caps != Default::default())
+            .map(|m| m.behavior.as_str())
+            .collect();
+        let mut lookup_key = (0, String::new());
+        for request in requests {
+            for event in request.events {
+                let Ok(checked) = &event.checked else { continue };
+                lookup_key.0 = request.partner_id;
+                lookup_key.1.clear();
+                lookup_key.1.push_str(&checked.user_ref);
+                let Some(link) = links.get(&lookup_key) else { continue };
+                if let Some(fingerprint) = &checked.fingerprint {
+                    fingerprints.insert((link.user_id, checked.behavior.clone(), fingerprint.clone()));
+                }
+                if capped.contains(checked.behavior.as_str()) {
+                    for period in Period::of(checked.local_date) {
+                        usage.insert(UsageKey {
+                            user_id: link.user_id,
+                            behavior: checked.behavior.clone(),
+                            period,
+                        });
+                    }
+                }
+            }
+        }
+        let mut fingerprints: Vec<_> = fingerprints.into_iter().collect();
+        fingerprints.sort_unstable();
+        let mut usage: Vec<_> = usage.into_iter().collect();
+        usage.sort_unstable();
+        (fingerprints, usage)
+    }
+}
+
+/// The outcome kinds of the contract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutcomeKind {
+    /// Credited in full.
+    Credited,
+    /// Credited only up to a cap (possibly 0 g).
+    Capped,
+    /// Seen before from the same partner with the same id; nothing new.
+    Duplicate,
+    /// Not credited; see the code.
+    Rejected,
+}
+
+impl OutcomeKind {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutcomeKind::Credited => "credited",
+            OutcomeKind::Capped => "capped",
+            OutcomeKind::Duplicate => "duplicate",
+            OutcomeKind::Rejected => "rejected",
+        }
+    }
+}
+
+/// One event's outcome, as the partner receives it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Outcome {
+    /// The partner's event id.
+    pub id: String,
+    /// What happened.
+    pub outcome: OutcomeKind,
+    /// Grams credited (for `duplicate`, what the original credited).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grams: Option<Grams>,
+    /// The methodology that produced the grams (`id@version`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub methodology: Option<String>,
+    /// Why it was rejected (stable code).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// Why it was rejected or capped, for people.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+impl Outcome {
+    fn rejected(id: &str, rejection: Rejection) -> Self {
+        Outcome {
+            id: id.to_owned(),
+            outcome: OutcomeKind::Rejected,
+            grams: None,
+            methodology: None,
+            code: Some(rejection.code.to_owned()),
+            message: Some(rejection.message),
+        }
+    }
+}
+
+/// An event to store: it was credited (or capped) in this group.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AcceptedEvent {
+    /// The reporting partner.
+    pub partner_id: PartnerId,
+    /// The partner's event id.
+    pub event_id: String,
+    /// The citizen.
+    pub user_id: UserId,
+    /// The behaviour code.
+    pub behavior: String,
+    /// When the act happened.
+    pub occurred_at: DateTime<Utc>,
+    /// The region whose methodology applied.
+    pub region: RegionCode,
+    /// The inputs, as sent.
+    pub inputs: Map<String, Value>,
+    /// The act's fingerprint, if any.
+    pub fingerprint: Option<String>,
+    /// The methodology (`id@version`).
+    pub methodology: String,
+    /// Grams credited (0 when a cap was already reached).
+    pub grams: Grams,
+    /// `credited` or `capped`.
+    pub outcome: OutcomeKind,
+}
+
+/// What a group decides: outcomes per request, and the rows to write.
+#[derive(Debug, Default)]
+pub struct Decision {
+    /// Each request's outcomes, in the order of its events.
+    pub outcomes: Vec<Vec<Outcome>>,
+    /// The events to store, in decision order.
+    pub accepted: Vec<AcceptedEvent>,
+    /// What to add to each cap counter.
+    pub usage_deltas: HashMap<UsageKey, Usage>,
+    /// What to add to each citizen's reduction and energy balances (the
+    /// same grams to both: every verified gram pays one gram of energy).
+    pub balance_deltas: HashMap<UserId, Grams>,
+}
+
+impl Decision {
+    /// Grams credited in this group.
+    pub fn credited_grams(&self) -> Grams {
+        self.accepted.iter().map(|e| e.grams).sum()
+    }
+}
+
+/// Decides every event of a group against a snapshot.
+///
+/// Events are taken in order, request by request, and each sees the effect
+/// of the ones before it (a repeated id is a `duplicate`, a repeated
+/// fingerprint a `duplicate_act`, caps count earlier events in the group).
+pub fn decide(requests: &[RequestEvents<'_>], snapshot: &Snapshot, registry: &Registry) -> Decision {
+    let mut decision = Decision::default();
+    let mut accepted_now: HashMap<(PartnerId, String), StoredEvent> = HashMap::new();
+    let mut fingerprints_now: HashSet<(UserId, String, String)> = HashSet::new();
+    let mut usage_now: HashMap<UsageKey, Usage> = HashMap::new();
+
+    for request in requests {
+        let partner_id = request.partner_id;
+        let mut outcomes = Vec::with_capacity(request.events.len());
+        for event in request.events {
+            let key = (partner_id, event.id.clone());
+            if let Some(stored) = snapshot.existing.get(&key).or_else(|| accepted_now.get(&key)) {
+                outcomes.push(Outcome {
+                    id: event.id.clone(),
+                    outcome: OutcomeKind::Duplicate,
+                    grams: Some(stored.grams),
+                    methodology: Some(stored.methodology.clone()),
+                    code: None,
+                    message: None,
+                });
+                continue;
+            }
+            let checked = match &event.checked {
+                Ok(checked) => checked,
+                Err(rejection) => {
+                    outcomes.push(Outcome::rejected(&event.id, rejection.clone()));
+                    continue;
+                }
+            };
+            match decide_one(
+                partner_id,
+                &event.id,
+                checked,
+                snapshot,
+                registry,
+                &fingerprints_now,
+                &mut usage_now,
+            ) {
+                Err(rejection) => outcomes.push(Outcome::rejected(&event.id, rejection)),
+                Ok((accepted, message)) => {
+                    if let Some(fingerprint) = &accepted.fingerprint {
+                        fingerprints_now.insert((
+                            accepted.user_id,
+                            accepted.behavior.clone(),
+                            fingerprint.clone(),
+                        ));
+                    }
+                    accepted_now.insert(
+                        key,
+                        StoredEvent { grams: accepted.grams, methodology: accepted.methodology.clone() },
+                    );
+                    if accepted.grams > 0 {
+                        *decision.balance_deltas.entry(accepted.user_id).or_default() += accepted.grams;
+                    }
+                    outcomes.push(Outcome {
+                        id: event.id.clone(),
+                        outcome: accepted.outcome,
+                        grams: Some(accepted.grams),
+                        methodology: Some(accepted.methodology.clone()),
+                        code: None,
+                        message,
+                    });
+                    decision.accepted.push(accepted);
+                }
+            }
+        }
+        decision.outcomes.push(outcomes);
+    }
+
+    // Only the growth of each counter is written, so that the write is an
+    // increment and stays correct whatever else committed meanwhile.
+    for (key, now) in usage_now {
+        let before = snapshot.usage.get(&key).copied().unwrap_or_default();
+        let delta = Usage { count: now.count - before.count, grams: now.grams - before.grams };
+        assert!(delta.count >= 0 && delta.grams >= 0, "cap usage only grows");
+        decision.usage_deltas.insert(key, delta);
+    }
+    debug_assert_eq!(
+        decision.balance_deltas.values().sum::<Grams>(),
+        decision.credited_grams(),
+        "every credited gram is paid to exactly one citizen"
+    );
+    decision
+}
+
+fn decide_one(
+    partner_id: PartnerId,
+    event_id: &str,
+    checked: &CheckedEvent,
+    snapshot: &Snapshot,
+    registry: &Registry,
+    fingerprints_now: &HashSet<(UserId, String, String)>,
+    usage_now: &mut HashMap<UsageKey, Usage>,
+) -> Result<(AcceptedEvent, Option<String>), Rejection> {
+    let link = snapshot
+        .links
+        .get(&(partner_id, checked.user_ref.clone()))
+        .ok_or_else(|| {
+            Rejection::new(
+                "consent_missing",
+                format!("user_ref `{}` is not linked to a consenting citizen", checked.user_ref),
+            )
+        })?;
+    match link.consent {
+        ConsentState::Revoked => {
+            return Err(Rejection::new(
+                "consent_revoked",
+                "the citizen revoked this partner's consent",
+            ))
+        }
+        ConsentState::Active(scopes) if !scopes.contains(checked.category) => {
+            return Err(Rejection::new(
+                "scope_not_granted",
+                format!("the citizen did not grant the `{}` scope", checked.category),
+            ))
+        }
+        ConsentState::Active(_) => {}
+    }
+    let region = checked.region.as_ref().unwrap_or(&link.region);
+    let methodology = registry.find(&checked.behavior, region, checked.local_date).ok_or_else(|| {
+        Rejection::new(
+            "no_methodology",
+            format!(
+                "no methodology for `{}` is in force in {} on {}",
+                checked.behavior, region, checked.local_date
+            ),
+        )
+    })?;
+    let full_grams = methodology
+        .evaluate(&checked.inputs)
+        .map_err(|e| Rejection::new(e.code(), e.to_string()))?;
+    if let Some(fingerprint) = &checked.fingerprint {
+        let key = (link.user_id, checked.behavior.clone(), fingerprint.clone());
+        if snapshot.fingerprints.contains(&key) || fingerprints_now.contains(&key) {
+            return Err(Rejection::new(
+                "duplicate_act",
+                format!("the act `{fingerprint}` was already credited to this citizen"),
+            ));
+        }
+    }
+
+    let caps = &methodology.caps;
+    let mut grams = full_grams;
+    let mut cap_message = None;
+    let periods = Period::of(checked.local_date);
+    let limits = [
+        (periods[0], caps.per_day_count, caps.per_day_grams, "day"),
+        (periods[1], caps.per_month_count, caps.per_month_grams, "month"),
+    ];
+    let has_caps = limits.iter().any(|(_, count, grams, _)| count.is_some() || grams.is_some());
+    if has_caps {
+        for (period, count_max, grams_max, name) in limits {
+            let key = UsageKey { user_id: link.user_id, behavior: checked.behavior.clone(), period };
+            let used = usage_now
+                .get(&key)
+                .or_else(|| snapshot.usage.get(&key))
+                .copied()
+                .unwrap_or_default();
+            if let Some(count_max) = count_max {
+                if used.count >= i64::from(count_max) {
+                    grams = 0;
+                    cap_message = Some(format!(
+                        "the cap of {count_max} `{}` acts a {name} is reached",
+                        checked.behavior
+                    ));
+                }
+            }
+            if let Some(grams_max) = grams_max {
+                let room = (grams_max - used.grams).max(0);
+                if grams > room {
+                    grams = room;
+                    cap_message = Some(format!(
+                        "the cap of {grams_max} g of `{}` a {name} is reached",
+                        checked.behavior
+                    ));
+                }
+            }
+        }
+        for period in periods {
+            let key = UsageKey { user_id: link.user_id, behavior: checked.behavior.clone(), period };
+            let before = snapshot.usage.get(&key).copied().unwrap_or_default();
+            let entry = usage_now.entry(key).or_insert(before);
+            entry.count += 1;
+            entry.grams += grams;
+        }
+    }
+    assert!(grams >= 0 && grams <= full_grams, "a cap never raises or negates a credit");
+    Ok((
+        AcceptedEvent {
+            partner_id,
+            event_id: event_id.to_owned(),
+            user_id: link.user_id,
+            behavior: checked.behavior.clone(),
+            occurred_at: checked.occurred_at,
+            region: region.clone(),
+            inputs: checked.inputs.clone(),
+            fingerprint: checked.fingerprint.clone(),
+            methodology: methodology.key(),
+            grams,
+            outcome: if cap_message.is_some() { OutcomeKind::Capped } else { OutcomeKind::Credited },
+        },
+        cap_message,
+    ))
+}

@@ -1,0 +1,12 @@
+//! Canopy's domain core.
+//!
+//! This crate does no I/O: it does not depend on sqlx, axum or tokio. It holds
+//! the rules that every edge (HTTP, storage, CLI) applies: validated value
+//! types, methodologies and their formula language, the partner signature
+//! scheme, the decision for each reported event, and the ledger's accounts.
+
+pub mod ingest;
+pub mod ledger;
+pub mod methodology;
+pub mod signature;
+pub mod types;

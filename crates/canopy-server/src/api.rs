@@ -1,0 +1,463 @@
+//! The JSON shapes of the API (request and response bodies), with their
+//! OpenAPI schemas. Field names here are a contract with partners and apps.
+
+use std::collections::BTreeMap;
+
+use canopy_core::methodology::{Bound, InputKind, Methodology};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+
+/// `POST /v1/users`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateUser {
+    /// 3 to 32 characters: lower-case letters, digits, `_`, `.`, `-`.
+    pub username: String,
+    /// 8 to 256 characters.
+    pub password: String,
+    /// 1 to 64 characters, shown to friends.
+    pub display_name: String,
+    /// ISO 3166-2 home region such as `CN-BJ`.
+    pub region: String,
+}
+
+/// A newly registered citizen.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserCreated {
+    /// Public id (`usr_…`).
+    pub id: String,
+    /// Login name.
+    pub username: String,
+    /// Home region.
+    pub region: String,
+    /// Name shown to friends.
+    pub display_name: String,
+}
+
+/// `POST /v1/sessions`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateSession {
+    /// Login name.
+    pub username: String,
+    /// Password.
+    pub password: String,
+}
+
+/// A session token.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionCreated {
+    /// Opaque bearer token: send `Authorization: Bearer <token>`.
+    pub token: String,
+    /// When it stops working (RFC 3339).
+    pub expires_at: String,
+}
+
+/// `GET /v1/me`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Me {
+    /// Public id.
+    pub id: String,
+    /// Login name.
+    pub username: String,
+    /// Name shown to friends.
+    pub display_name: String,
+    /// Home region.
+    pub region: String,
+    /// Verified reductions, grams of CO2e.
+    pub reduction_grams: i64,
+    /// Green energy, grams.
+    pub energy_grams: i64,
+}
+
+/// `POST /v1/partners`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreatePartner {
+    /// Display name (1 to 100 characters).
+    pub name: String,
+    /// Behaviour categories the partner may report.
+    pub categories: Vec<String>,
+}
+
+/// A new partner and its signing secret (shown once).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PartnerCreated {
+    /// Public id (`ptn_…`), sent as `Canopy-Partner`.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Permitted categories.
+    pub categories: Vec<String>,
+    /// The HMAC-SHA256 signing secret. Shown only in this response.
+    pub secret: String,
+}
+
+/// A partner as listed (never with its secret).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PartnerView {
+    /// Public id.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Permitted categories.
+    pub categories: Vec<String>,
+    /// When it was created.
+    pub created_at: String,
+}
+
+/// `GET /v1/partners`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PartnerList {
+    /// Every partner.
+    pub partners: Vec<PartnerView>,
+}
+
+/// `POST /v1/me/consents`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GrantConsent {
+    /// The partner (`ptn_…`).
+    pub partner_id: String,
+    /// Categories the partner may report for the citizen.
+    pub scopes: Vec<String>,
+}
+
+/// A link code for the partner.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConsentGranted {
+    /// Single-use code the citizen gives the partner; valid 10 minutes.
+    pub link_code: String,
+    /// When the code expires.
+    pub expires_at: String,
+    /// The partner.
+    pub partner_id: String,
+    /// The granted scopes.
+    pub scopes: Vec<String>,
+}
+
+/// One consent.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConsentView {
+    /// The partner.
+    pub partner_id: String,
+    /// The partner's name.
+    pub partner_name: String,
+    /// Granted categories.
+    pub scopes: Vec<String>,
+    /// Whether the consent is in force.
+    pub active: bool,
+    /// Whether the partner has bound its user reference.
+    pub linked: bool,
+    /// When it was granted.
+    pub granted_at: String,
+    /// When it was revoked.
+    pub revoked_at: Option<String>,
+}
+
+/// `GET /v1/me/consents`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConsentList {
+    /// Every consent, active and revoked.
+    pub consents: Vec<ConsentView>,
+}
+
+/// `POST /v1/partner/links`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateLink {
+    /// The code the citizen got from `POST /v1/me/consents`.
+    pub link_code: String,
+    /// The partner's own reference for the citizen (1 to 128 bytes).
+    pub user_ref: String,
+}
+
+/// A bound user reference.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LinkCreated {
+    /// The partner's reference.
+    pub user_ref: String,
+    /// Categories the partner may report for this citizen.
+    pub scopes: Vec<String>,
+    /// When it was linked.
+    pub linked_at: String,
+}
+
+/// One reported event (see the ingestion contract).
+#[derive(Debug, Deserialize, ToSchema)]
+#[allow(dead_code)]
+pub struct EventSchema {
+    /// Partner's id for the report (idempotency key, 1–128 bytes).
+    pub id: String,
+    /// The partner's linked user reference.
+    pub user_ref: String,
+    /// Behaviour code, such as `shared_bike`.
+    pub behavior: String,
+    /// RFC 3339 time of the act.
+    pub occurred_at: String,
+    /// ISO 3166-2 region of the act; defaults to the citizen's.
+    pub region: Option<String>,
+    /// The methodology's inputs.
+    #[schema(value_type = Object)]
+    pub inputs: Option<BTreeMap<String, Value>>,
+    /// Names the real-world act, so that it is credited once.
+    pub fingerprint: Option<String>,
+}
+
+/// `POST /v1/partner/events`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[allow(dead_code)]
+pub struct EventBatchSchema {
+    /// At most 10,000 events.
+    pub events: Vec<EventSchema>,
+}
+
+/// One event's outcome.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventResult {
+    /// The event id.
+    pub id: String,
+    /// `credited`, `capped`, `duplicate` or `rejected`.
+    pub outcome: String,
+    /// Grams credited (for `duplicate`: what the original credited).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grams: Option<i64>,
+    /// The methodology (`id@version`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub methodology: Option<String>,
+    /// Stable rejection code.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// Explanation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// The outcomes of a batch, in the order sent.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventResults {
+    /// One result per event.
+    pub results: Vec<EventResult>,
+}
+
+/// The event behind a ledger entry.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LedgerEvent {
+    /// The reporting partner.
+    pub partner: String,
+    /// The partner's name.
+    pub partner_name: Option<String>,
+    /// The partner's event id.
+    pub id: String,
+    /// Behaviour code.
+    pub behavior: String,
+    /// When the act happened.
+    pub occurred_at: String,
+    /// The region whose methodology applied.
+    pub region: String,
+    /// Inputs as reported.
+    #[schema(value_type = Object)]
+    pub inputs: serde_json::Map<String, Value>,
+}
+
+/// The methodology behind a ledger entry.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LedgerMethodology {
+    /// Methodology id.
+    pub id: String,
+    /// Version.
+    pub version: String,
+    /// Title.
+    pub title: Option<String>,
+    /// The formula that produced the grams.
+    pub formula: Option<String>,
+}
+
+/// One ledger entry.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LedgerEntry {
+    /// Entry id.
+    pub id: String,
+    /// When it was posted.
+    pub at: String,
+    /// The citizen's account: `reduction` or `energy`.
+    pub account: String,
+    /// Signed grams: positive in, negative out.
+    pub grams: i64,
+    /// Why: `reduction_verified`, `energy_issued`, …
+    pub kind: String,
+    /// The reported act.
+    pub event: Option<LedgerEvent>,
+    /// The methodology that quantified it.
+    pub methodology: Option<LedgerMethodology>,
+}
+
+/// `GET /v1/me/ledger`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LedgerPage {
+    /// Entries, newest first.
+    pub entries: Vec<LedgerEntry>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// A methodology input.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InputView {
+    /// Input name.
+    pub name: String,
+    /// Unit.
+    pub unit: String,
+    /// `number` or `integer`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Inclusive lower bound.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub minimum: Option<String>,
+    /// Exclusive lower bound.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exclusive_minimum: Option<String>,
+    /// Inclusive upper bound.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub maximum: Option<String>,
+    /// Exclusive upper bound.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exclusive_maximum: Option<String>,
+    /// What it means.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// A methodology's formula.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FormulaView {
+    /// Baseline emissions, grams.
+    pub baseline: String,
+    /// Project emissions, grams.
+    pub project: String,
+    /// The whole formula: whole grams, rounded down, never negative.
+    pub text: String,
+}
+
+/// Per-citizen caps.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CapsView {
+    /// Acts a day.
+    pub per_day_count: Option<u32>,
+    /// Grams a day.
+    pub per_day_grams: Option<i64>,
+    /// Acts a month.
+    pub per_month_count: Option<u32>,
+    /// Grams a month.
+    pub per_month_grams: Option<i64>,
+}
+
+/// A methodology.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MethodologyView {
+    /// Id.
+    pub id: String,
+    /// Version.
+    pub version: String,
+    /// `id@version`, as named in event results.
+    pub key: String,
+    /// Title.
+    pub title: String,
+    /// Issuing authority.
+    pub issuer: String,
+    /// Source reference.
+    pub source: String,
+    /// Behaviour code.
+    pub behavior: String,
+    /// Category.
+    pub category: String,
+    /// ISO codes or `*`.
+    pub regions: Vec<String>,
+    /// First day in force.
+    pub valid_from: String,
+    /// Last day in force.
+    pub valid_to: Option<String>,
+    /// Inputs.
+    pub inputs: Vec<InputView>,
+    /// Formula.
+    pub formula: FormulaView,
+    /// Caps.
+    pub caps: CapsView,
+}
+
+/// `GET /v1/methodologies`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MethodologyList {
+    /// Every published methodology.
+    pub methodologies: Vec<MethodologyView>,
+}
+
+/// `POST /v1/methodologies` as JSON (a raw TOML body works too).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PublishMethodology {
+    /// The methodology file's TOML text.
+    pub toml: String,
+    /// A file name for error messages.
+    pub source_name: Option<String>,
+}
+
+/// `GET /healthz`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    /// `ok`.
+    pub status: String,
+    /// Events waiting for the writer.
+    pub queued_events: usize,
+}
+
+fn bound_text(bound: &Option<Bound>, exclusive: bool) -> Option<String> {
+    bound.as_ref().filter(|b| b.exclusive == exclusive).map(|b| b.value.normalize().to_string())
+}
+
+impl From<&Methodology> for MethodologyView {
+    fn from(m: &Methodology) -> Self {
+        MethodologyView {
+            id: m.id.clone(),
+            version: m.version.clone(),
+            key: m.key(),
+            title: m.title.clone(),
+            issuer: m.issuer.clone(),
+            source: m.source.clone(),
+            behavior: m.behavior.clone(),
+            category: m.category.to_string(),
+            regions: m.regions.iter().map(|r| r.to_string()).collect(),
+            valid_from: m.valid_from.to_string(),
+            valid_to: m.valid_to.map(|d| d.to_string()),
+            inputs: m
+                .inputs
+                .iter()
+                .map(|i| InputView {
+                    name: i.name.clone(),
+                    unit: i.unit.clone(),
+                    kind: match i.kind {
+                        InputKind::Number => "number".into(),
+                        InputKind::Integer => "integer".into(),
+                    },
+                    minimum: bound_text(&i.minimum, false),
+                    exclusive_minimum: bound_text(&i.minimum, true),
+                    maximum: bound_text(&i.maximum, false),
+                    exclusive_maximum: bound_text(&i.maximum, true),
+                    description: i.description.clone(),
+                })
+                .collect(),
+            formula: FormulaView {
+                baseline: m.baseline.source().to_owned(),
+                project: m.project.source().to_owned(),
+                text: m.formula_text(),
+            },
+            caps: CapsView {
+                per_day_count: m.caps.per_day_count,
+                per_day_grams: m.caps.per_day_grams,
+                per_month_count: m.caps.per_month_count,
+                per_month_grams: m.caps.per_month_grams,
+            },
+        }
+    }
+}

@@ -1,0 +1,76 @@
+//! Server configuration. The CLI fills it from flags, the environment and
+//! an optional TOML file; tests build it directly.
+
+use chrono::FixedOffset;
+
+/// Everything `canopy serve` needs.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Database URL (`sqlite://path`).
+    pub database_url: String,
+    /// Address to listen on, such as `127.0.0.1:8080` (port 0 picks one).
+    pub listen: String,
+    /// The operator's bearer token; admin endpoints refuse everything when unset.
+    pub admin_token: Option<String>,
+    /// The instance's time zone: it decides which calendar day and month an
+    /// act falls in, for caps and methodology validity.
+    pub timezone: FixedOffset,
+    /// How long a citizen session lasts, in seconds.
+    pub session_ttl_s: i64,
+    /// Open connections accepted at once; more are answered 503 and closed.
+    pub connections_max: usize,
+    /// Events that may wait for the writer at once.
+    pub queue_events_max: usize,
+}
+
+impl Config {
+    /// A configuration with the defaults and the given database and address.
+    pub fn new(database_url: impl Into<String>, listen: impl Into<String>) -> Self {
+        Config {
+            database_url: database_url.into(),
+            listen: listen.into(),
+            admin_token: None,
+            timezone: default_timezone(),
+            session_ttl_s: 24 * 3600,
+            connections_max: 1024,
+            queue_events_max: 200_000,
+        }
+    }
+}
+
+/// UTC+08:00, the time zone of the programmes Canopy stands in for.
+pub fn default_timezone() -> FixedOffset {
+    FixedOffset::east_opt(8 * 3600).expect("valid offset")
+}
+
+/// Parses `+08:00`, `-05:30` or `Z`.
+pub fn parse_timezone(text: &str) -> Option<FixedOffset> {
+    if text == "Z" || text == "UTC" {
+        return FixedOffset::east_opt(0);
+    }
+    let (sign, rest) = match text.as_bytes().first()? {
+        b'+' => (1, &text[1..]),
+        b'-' => (-1, &text[1..]),
+        _ => return None,
+    };
+    let (hours, minutes) = rest.split_once(':')?;
+    let seconds = hours.parse::<i32>().ok()? * 3600 + minutes.parse::<i32>().ok()? * 60;
+    if hours.len() != 2 || minutes.len() != 2 {
+        return None;
+    }
+    FixedOffset::east_opt(sign * seconds)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timezones_parse() {
+        assert_eq!(parse_timezone("+08:00"), FixedOffset::east_opt(8 * 3600));
+        assert_eq!(parse_timezone("-05:30"), FixedOffset::east_opt(-(5 * 3600 + 1800)));
+        assert_eq!(parse_timezone("Z"), FixedOffset::east_opt(0));
+        assert_eq!(parse_timezone("8"), None);
+        assert_eq!(parse_timezone("+8:00"), None);
+    }
+}

@@ -1,0 +1,50 @@
+//! Methodologies: listing and publication.
+
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::Json;
+
+use crate::api::*;
+use crate::auth::Operator;
+use crate::body::{parse_json, RawBody};
+use crate::error::{ApiError, ApiResult, Problem};
+use crate::AppState;
+
+/// Every published methodology with its inputs, caps and formula.
+#[utoipa::path(get, path = "/v1/methodologies", tag = "methodologies",
+    responses((status = 200, body = MethodologyList)))]
+pub(crate) async fn list(State(state): State<AppState>) -> Json<MethodologyList> {
+    let registry = state.registry.current();
+    Json(MethodologyList { methodologies: registry.iter().map(|m| MethodologyView::from(m.as_ref())).collect() })
+}
+
+/// Publishes a methodology (TOML body, or JSON `{toml, source_name}`).
+/// Publishing identical content again answers 200; other content under a
+/// published id and version is refused.
+#[utoipa::path(post, path = "/v1/methodologies", tag = "methodologies", security(("admin" = [])),
+    request_body(content = PublishMethodology, description = "JSON, or the TOML file itself as application/toml"),
+    responses((status = 201, body = MethodologyView), (status = 200, description = "already published", body = MethodologyView),
+              (status = 400, description = "invalid_methodology", body = Problem),
+              (status = 409, description = "methodology_version_exists, methodology_overlap", body = Problem)))]
+pub(crate) async fn publish(
+    State(state): State<AppState>,
+    _operator: Operator,
+    headers: HeaderMap,
+    RawBody(body): RawBody,
+) -> ApiResult<(StatusCode, Json<MethodologyView>)> {
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    let (source_name, text) = if is_json {
+        let request: PublishMethodology = parse_json(&body)?;
+        (request.source_name.unwrap_or_else(|| "request".to_owned()), request.toml)
+    } else {
+        let text = String::from_utf8(body.to_vec())
+            .map_err(|_| ApiError::bad_request("malformed_body", "the methodology must be UTF-8 TOML"))?;
+        ("request".to_owned(), text)
+    };
+    let (methodology, is_new) = crate::methodologies::publish(&state, &source_name, &text).await?;
+    let status = if is_new { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((status, Json(MethodologyView::from(&methodology))))
+}

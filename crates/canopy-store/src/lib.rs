@@ -1,0 +1,88 @@
+//! Canopy's storage edge.
+//!
+//! [`Store`] is the only code that speaks SQL. It opens the database named by
+//! a URL (embedded SQLite by default), applies the embedded migrations, and
+//! offers one method per operation the HTTP and CLI edges need. Ingestion
+//! goes through the [`writer::Ingestor`], which commits many requests' events
+//! in one transaction (group commit).
+//!
+//! Rules kept here:
+//! - every write that a response acknowledges is committed (SQLite runs in
+//!   WAL mode with `synchronous = FULL`) before the response is built;
+//! - ledger transfers are only ever inserted (triggers refuse updates and
+//!   deletes), and account balances change in the same transaction;
+//! - SQL stays portable and keyed so that the PostgreSQL store can follow it.
+
+pub mod bench;
+mod rows;
+mod sqlite;
+pub mod writer;
+
+pub use rows::*;
+pub use sqlite::Store;
+
+/// The errors of the storage edge.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The username is already registered.
+    #[error("the username is taken")]
+    UsernameTaken,
+    /// The link code is unknown, used or expired.
+    #[error("the link code is unknown, used or expired")]
+    LinkCodeInvalid,
+    /// The partner already links this reference, or this citizen, otherwise.
+    #[error("{0}")]
+    LinkConflict(String),
+    /// A methodology id and version is already published with other content.
+    #[error("methodology {0} is already published with different content")]
+    MethodologyVersionExists(String),
+    /// The database URL is not one Canopy can open.
+    #[error("unsupported database URL `{0}`: use sqlite://path or postgres://…")]
+    UnsupportedUrl(String),
+    /// The database failed or is unreachable.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// A migration failed.
+    #[error("migration failed: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+}
+
+/// A result from the store.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Formats a UTC instant the way every table stores it: RFC 3339 with
+/// microseconds and `Z`, so that text order is time order.
+pub fn format_time(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+/// Parses a stored instant.
+pub fn parse_time(text: &str) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .unwrap_or_else(|_| panic!("stored timestamp `{text}` is not RFC 3339"))
+}
+
+/// Hides the password in a database URL, for error messages and logs.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let credentials = &url[scheme_end + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn urls_are_redacted() {
+        assert_eq!(super::redact_url("postgres://u:pw@h/db"), "postgres://u:***@h/db");
+        assert_eq!(super::redact_url("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(super::redact_url("sqlite://./x.db"), "sqlite://./x.db");
+    }
+}

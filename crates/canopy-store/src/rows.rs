@@ -1,0 +1,128 @@
+//! The rows the store returns.
+
+use canopy_core::types::CategorySet;
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
+
+/// A registered citizen.
+#[derive(Debug, Clone)]
+pub struct UserRow {
+    /// Internal id.
+    pub id: i64,
+    /// Login name.
+    pub username: String,
+    /// The argon2id PHC string.
+    pub password_hash: String,
+    /// The name shown to friends.
+    pub display_name: String,
+    /// ISO 3166-2 home region.
+    pub region: String,
+    /// When the account was opened.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A new citizen, its password already hashed.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    /// Login name.
+    pub username: String,
+    /// The argon2id PHC string.
+    pub password_hash: String,
+    /// The name shown to friends.
+    pub display_name: String,
+    /// ISO 3166-2 home region.
+    pub region: String,
+}
+
+/// A partner platform.
+#[derive(Debug, Clone)]
+pub struct PartnerRow {
+    /// Internal id.
+    pub id: i64,
+    /// Display name.
+    pub name: String,
+    /// The behaviour categories it may report.
+    pub categories: CategorySet,
+    /// The HMAC secret (kept so that signatures can be verified; never listed).
+    pub secret: String,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A citizen's consent to a partner.
+#[derive(Debug, Clone)]
+pub struct ConsentRow {
+    /// The partner.
+    pub partner_id: i64,
+    /// The partner's name.
+    pub partner_name: String,
+    /// The granted categories.
+    pub scopes: CategorySet,
+    /// When it was (last) granted.
+    pub granted_at: DateTime<Utc>,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<DateTime<Utc>>,
+    /// Whether the partner has bound its user reference.
+    pub linked: bool,
+}
+
+/// A citizen's two balances.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Balances {
+    /// Verified reductions, grams.
+    pub reduction_grams: i64,
+    /// Green energy, grams.
+    pub energy_grams: i64,
+}
+
+/// One ledger entry as the citizen sees it: a transfer that touches one of
+/// their accounts, with its cause.
+#[derive(Debug, Clone)]
+pub struct LedgerEntryRow {
+    /// The transfer id (also the cursor).
+    pub id: i64,
+    /// When it was posted.
+    pub at: DateTime<Utc>,
+    /// The citizen's account it touches.
+    pub account: String,
+    /// Signed grams: positive into the account, negative out of it.
+    pub grams: i64,
+    /// The transfer kind.
+    pub kind: String,
+    /// The event that caused it, if any.
+    pub event: Option<LedgerEventRow>,
+}
+
+/// The event behind a ledger entry.
+#[derive(Debug, Clone)]
+pub struct LedgerEventRow {
+    /// The reporting partner.
+    pub partner_id: i64,
+    /// The partner's event id.
+    pub event_id: String,
+    /// Behaviour code.
+    pub behavior: String,
+    /// When the act happened.
+    pub occurred_at: DateTime<Utc>,
+    /// The region whose methodology applied.
+    pub region: String,
+    /// The inputs as sent.
+    pub inputs: Map<String, Value>,
+    /// The methodology (`id@version`).
+    pub methodology: String,
+}
+
+/// A published methodology as stored.
+#[derive(Debug, Clone)]
+pub struct PublishedMethodology {
+    /// Methodology id.
+    pub id: String,
+    /// Version.
+    pub version: String,
+    /// The file name it was published from.
+    pub source_name: String,
+    /// The TOML text.
+    pub source_text: String,
+    /// `shipped` or `operator`.
+    pub origin: String,
+}

@@ -1,0 +1,314 @@
+//! `canopy bench ingest`: credited events per second through the real
+//! pipeline, in-process and over HTTP, against the raw insert ceiling of
+//! the same rows measured in the same run.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use canopy_core::ingest::{self, AcceptedEvent, EventIn, OutcomeKind};
+use canopy_core::methodology;
+use canopy_core::types::{Category, CategorySet, RegionCode};
+use canopy_server::{ids, App, Config};
+use canopy_store::bench::LinkedCitizen;
+use canopy_store::writer::{IngestRequest, Ingestor, IngestorConfig, SharedRegistry};
+use canopy_store::Store;
+use chrono::{FixedOffset, Utc};
+use clap::Args;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde_json::json;
+
+/// Arguments of `canopy bench ingest`.
+#[derive(Args, Debug)]
+pub struct IngestArgs {
+    /// Events per measurement.
+    #[arg(long, default_value_t = 200_000)]
+    events: usize,
+    /// Events per batch.
+    #[arg(long, default_value_t = 1_000)]
+    batch: usize,
+    /// Concurrent submitters (connections over HTTP).
+    #[arg(long, default_value_t = 4)]
+    connections: usize,
+    /// Linked citizens the events are spread over.
+    #[arg(long, default_value_t = 5_000)]
+    citizens: usize,
+    /// Print one JSON object instead of a report.
+    #[arg(long)]
+    json: bool,
+    /// Keep the benchmark databases in this directory (default: a temporary
+    /// directory, removed afterwards).
+    #[arg(long)]
+    dir: Option<PathBuf>,
+}
+
+struct Workload {
+    events: Vec<EventIn>,
+    /// The same events as rows, for the raw ceiling.
+    rows: Vec<AcceptedEvent>,
+}
+
+fn workload(count: usize, citizens: usize, partner_id: i64) -> Workload {
+    let mut rng = StdRng::seed_from_u64(7);
+    let registry = methodology::shipped();
+    let now = Utc::now();
+    let beijing = RegionCode::parse("CN-BJ").expect("valid");
+    let mut events = Vec::with_capacity(count);
+    let mut rows = Vec::with_capacity(count);
+    for i in 0..count {
+        let citizen = rng.gen_range(0..citizens);
+        let occurred_at = now - chrono::Duration::seconds(rng.gen_range(60..2 * 86_400));
+        let (behavior, inputs) = match i % 5 {
+            0 | 1 => ("shared_bike", json!({ "distance_km": (rng.gen_range(1..300) as f64) / 10.0 })),
+            2 => ("bus_ride", json!({})),
+            3 => ("no_utensils", json!({})),
+            _ => ("secondhand_clothing", json!({ "items": rng.gen_range(1..5) })),
+        };
+        let inputs = inputs.as_object().cloned().unwrap_or_default();
+        let fingerprint = (i % 2 == 0).then(|| format!("trip-{i}"));
+        let m = registry.find(behavior, &beijing, occurred_at.date_naive()).expect("shipped methodology");
+        rows.push(AcceptedEvent {
+            partner_id,
+            event_id: format!("bench-{i:08}"),
+            user_id: citizen as i64 + 1,
+            behavior: behavior.to_owned(),
+            occurred_at,
+            region: beijing.clone(),
+            inputs: inputs.clone(),
+            fingerprint: fingerprint.clone(),
+            methodology: m.key(),
+            grams: m.evaluate(&inputs).expect("valid inputs"),
+            outcome: OutcomeKind::Credited,
+        });
+        events.push(EventIn {
+            id: format!("bench-{i:08}"),
+            user_ref: format!("rider-{citizen}"),
+            behavior: behavior.to_owned(),
+            occurred_at: occurred_at.to_rfc3339(),
+            region: None,
+            inputs,
+            fingerprint,
+        });
+    }
+    Workload { events, rows }
+}
+
+async fn seed(store: &Store, citizens: usize) -> anyhow::Result<(i64, String)> {
+    let secret = canopy_server::auth::random_token();
+    let partner = store
+        .create_partner("bench partner", CategorySet::from_categories(Category::ALL), &secret, Utc::now())
+        .await?;
+    // Bench citizens never sign in; any PHC string will do.
+    let hash = "$argon2id$v=19$m=19456,t=2,p=1$YmVuY2hzYWx0$0000000000000000000000000000000000000000000";
+    let linked: Vec<LinkedCitizen> = (0..citizens)
+        .map(|i| LinkedCitizen {
+            username: format!("rider{i}"),
+            password_hash: hash.to_owned(),
+            region: "CN-BJ".to_owned(),
+            user_ref: format!("rider-{i}"),
+            scopes: CategorySet::from_categories(Category::ALL),
+        })
+        .collect();
+    let ids = store.import_linked_citizens(partner.id, &linked, Utc::now()).await?;
+    anyhow::ensure!(ids.first() == Some(&1), "bench citizens are numbered from 1 on a fresh database");
+    Ok((partner.id, secret))
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[index].as_secs_f64() * 1000.0
+}
+
+struct Measured {
+    credited: usize,
+    elapsed: Duration,
+    latencies: Vec<Duration>,
+}
+
+async fn in_process(url: &str, args: &IngestArgs, timezone: FixedOffset) -> anyhow::Result<Measured> {
+    let store = Store::open(url).await?;
+    let (partner_id, _) = seed(&store, args.citizens).await?;
+    let work = workload(args.events, args.citizens, partner_id);
+    let registry = SharedRegistry::new(methodology::shipped());
+    let (ingestor, writer) = Ingestor::start(store.clone(), registry.clone(), IngestorConfig::default());
+    let batches: Vec<Vec<EventIn>> = work.events.chunks(args.batch).map(|c| c.to_vec()).collect();
+    let queue = Arc::new(std::sync::Mutex::new(batches));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..args.connections {
+        let queue = queue.clone();
+        let ingestor: Ingestor = ingestor.clone();
+        let registry = registry.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut credited = 0usize;
+            let mut latencies = Vec::new();
+            loop {
+                let Some(batch) = queue.lock().expect("lock").pop() else { break };
+                let sent = Instant::now();
+                let current = registry.current();
+                let now = Utc::now();
+                let events = batch
+                    .into_iter()
+                    .map(|e| ingest::precheck(e, CategorySet::from_categories(Category::ALL), &current, now, timezone))
+                    .collect();
+                let outcomes = ingestor
+                    .submit(IngestRequest { partner_id, signature: None, events })
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                latencies.push(sent.elapsed());
+                credited += outcomes.iter().filter(|o| o.outcome == OutcomeKind::Credited).count();
+            }
+            anyhow::Ok((credited, latencies))
+        }));
+    }
+    let mut credited = 0;
+    let mut latencies = Vec::new();
+    for task in tasks {
+        let (c, l) = task.await??;
+        credited += c;
+        latencies.extend(l);
+    }
+    let elapsed = started.elapsed();
+    drop(ingestor);
+    writer.await?;
+    let problems = store.verify_ledger().await?;
+    anyhow::ensure!(problems.is_empty(), "the ledger is unsound after the benchmark: {problems:?}");
+    store.close().await;
+    Ok(Measured { credited, elapsed, latencies })
+}
+
+async fn over_http(url: &str, args: &IngestArgs) -> anyhow::Result<Measured> {
+    let store = Store::open(url).await?;
+    let (partner_id, secret) = seed(&store, args.citizens).await?;
+    store.close().await;
+    let work = workload(args.events, args.citizens, partner_id);
+    let app = App::build(Config::new(url, "127.0.0.1:0")).await?;
+    let base = format!("http://{}", app.local_addr());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.run(async {
+        let _ = stopped.await;
+    }));
+    let bodies: Vec<Vec<u8>> = work
+        .events
+        .chunks(args.batch)
+        .map(|c| serde_json::to_vec(&json!({ "events": c })).expect("serialisable"))
+        .collect();
+    let queue = Arc::new(std::sync::Mutex::new(bodies));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..args.connections {
+        let queue = queue.clone();
+        let base = base.clone();
+        let secret = secret.clone();
+        tasks.push(tokio::spawn(async move {
+            let client = reqwest::Client::builder().pool_max_idle_per_host(1).build()?;
+            let mut credited = 0usize;
+            let mut latencies = Vec::new();
+            loop {
+                let Some(body) = queue.lock().expect("lock").pop() else { break };
+                let timestamp = Utc::now().timestamp();
+                let signature = canopy_core::signature::sign(secret.as_bytes(), timestamp, "POST", "/v1/partner/events", &body);
+                let sent = Instant::now();
+                let response = client
+                    .post(format!("{base}/v1/partner/events"))
+                    .header("content-type", "application/json")
+                    .header("Canopy-Partner", ids::partner(partner_id))
+                    .header("Canopy-Timestamp", timestamp.to_string())
+                    .header("Canopy-Signature", signature)
+                    .body(body)
+                    .send()
+                    .await?;
+                let status = response.status();
+                let text = response.text().await?;
+                latencies.push(sent.elapsed());
+                anyhow::ensure!(status.is_success(), "batch refused: {status} {text}");
+                credited += text.matches("\"outcome\":\"credited\"").count();
+            }
+            anyhow::Ok((credited, latencies))
+        }));
+    }
+    let mut credited = 0;
+    let mut latencies = Vec::new();
+    for task in tasks {
+        let (c, l) = task.await??;
+        credited += c;
+        latencies.extend(l);
+    }
+    let elapsed = started.elapsed();
+    let _ = stop.send(());
+    server.await??;
+    Ok(Measured { credited, elapsed, latencies })
+}
+
+/// Runs the ingestion benchmark.
+pub async fn ingest(args: IngestArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(args.events > 0 && args.batch > 0 && args.connections > 0 && args.citizens > 0, "counts must be positive");
+    anyhow::ensure!(args.batch <= ingest::BATCH_EVENTS_MAX, "a batch carries at most {} events", ingest::BATCH_EVENTS_MAX);
+    let (dir, temporary) = match &args.dir {
+        Some(dir) => (dir.clone(), false),
+        None => (std::env::temp_dir().join(format!("canopy-bench-{}-{}", std::process::id(), Utc::now().timestamp_micros())), true),
+    };
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let url = |name: &str| format!("sqlite://{}", dir.join(name).display());
+    let timezone = canopy_server::config::default_timezone();
+    let result = async {
+        let inproc = in_process(&url("in-process.db"), &args, timezone).await.context("in-process run")?;
+        let http = over_http(&url("http.db"), &args).await.context("HTTP run")?;
+        let raw_store = Store::connect(&url("raw.db")).await?;
+        let rows = workload(args.events, args.citizens, 1).rows;
+        let raw_elapsed = raw_store.raw_insert_ceiling(&rows, args.batch * args.connections).await?;
+        raw_store.close().await;
+        anyhow::Ok((inproc, http, raw_elapsed))
+    }
+    .await;
+    if temporary {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    let (inproc, http, raw_elapsed) = result?;
+    anyhow::ensure!(inproc.credited == args.events, "in-process: {} of {} events credited", inproc.credited, args.events);
+    anyhow::ensure!(http.credited == args.events, "HTTP: {} of {} events credited", http.credited, args.events);
+
+    let rate = |n: usize, d: Duration| n as f64 / d.as_secs_f64();
+    let credited_events_per_s = rate(inproc.credited, inproc.elapsed);
+    let http_credited_events_per_s = rate(http.credited, http.elapsed);
+    let raw_rows_per_s = rate(args.events, raw_elapsed);
+    let mut latencies = http.latencies.clone();
+    latencies.sort_unstable();
+    let mut inproc_latencies = inproc.latencies.clone();
+    inproc_latencies.sort_unstable();
+    let report = json!({
+        "store": "sqlite",
+        "date": Utc::now().to_rfc3339(),
+        "events": args.events,
+        "batch": args.batch,
+        "connections": args.connections,
+        "citizens": args.citizens,
+        "credited_events_per_s": credited_events_per_s.round(),
+        "http_credited_events_per_s": http_credited_events_per_s.round(),
+        "raw_rows_per_s": raw_rows_per_s.round(),
+        "ratio": (credited_events_per_s / raw_rows_per_s * 1000.0).round() / 1000.0,
+        "http_ratio": (http_credited_events_per_s / raw_rows_per_s * 1000.0).round() / 1000.0,
+        "p50_ms": (percentile(&latencies, 0.5) * 100.0).round() / 100.0,
+        "p99_ms": (percentile(&latencies, 0.99) * 100.0).round() / 100.0,
+        "in_process_p50_ms": (percentile(&inproc_latencies, 0.5) * 100.0).round() / 100.0,
+        "in_process_p99_ms": (percentile(&inproc_latencies, 0.99) * 100.0).round() / 100.0,
+    });
+    if args.json {
+        println!("{report}");
+    } else {
+        println!("canopy bench ingest — SQLite (WAL, synchronous=FULL), {} events in batches of {} from {} submitters over {} citizens",
+            args.events, args.batch, args.connections, args.citizens);
+        println!("  in-process   {:>10.0} credited events/s   ratio to raw {:.2}   batch p50 {:.1} ms  p99 {:.1} ms",
+            credited_events_per_s, credited_events_per_s / raw_rows_per_s, percentile(&inproc_latencies, 0.5), percentile(&inproc_latencies, 0.99));
+        println!("  over HTTP    {:>10.0} credited events/s   ratio to raw {:.2}   batch p50 {:.1} ms  p99 {:.1} ms",
+            http_credited_events_per_s, http_credited_events_per_s / raw_rows_per_s, percentile(&latencies, 0.5), percentile(&latencies, 0.99));
+        println!("  raw ceiling  {:>10.0} rows/s (same rows, bare table, same durability, {} rows a transaction)", raw_rows_per_s, args.batch * args.connections);
+    }
+    Ok(())
+}
+

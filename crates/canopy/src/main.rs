@@ -1,0 +1,254 @@
+//! The `canopy` binary: one command with sub-commands for running and
+//! operating Canopy.
+
+mod bench;
+mod cli_config;
+mod demo;
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use canopy_core::methodology;
+use canopy_server::App;
+use canopy_store::{redact_url, Store};
+use chrono::Utc;
+use clap::{Args, Parser, Subcommand};
+
+use cli_config::Settings;
+
+/// Canopy: the personal carbon ledger.
+#[derive(Parser, Debug)]
+#[command(name = "canopy", version, about, long_about = None)]
+struct Cli {
+    #[command(flatten)]
+    settings: Settings,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Runs the HTTP server (applies pending migrations first).
+    Serve,
+    /// Runs a demo server on a fresh database with demo partner, citizens and history.
+    Demo,
+    /// Applies pending database migrations.
+    Migrate,
+    /// Methodology authoring tools.
+    #[command(subcommand)]
+    Methodology(MethodologyCommand),
+    /// Partner administration.
+    #[command(subcommand)]
+    Partner(PartnerCommand),
+    /// Ledger tools.
+    #[command(subcommand)]
+    Ledger(LedgerCommand),
+    /// Benchmarks.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+    /// Prints the OpenAPI document.
+    Openapi,
+}
+
+#[derive(Subcommand, Debug)]
+enum MethodologyCommand {
+    /// Validates methodology files (TOML) and their conflicts with each other
+    /// and with the shipped set; exits non-zero naming each file and field at fault.
+    Check {
+        /// The files to check.
+        #[arg(required = true)]
+        files: Vec<std::path::PathBuf>,
+        /// Check the files alone, without the shipped methodologies.
+        #[arg(long)]
+        alone: bool,
+    },
+    /// Lists the methodologies shipped in this binary.
+    List,
+}
+
+#[derive(Subcommand, Debug)]
+enum PartnerCommand {
+    /// Creates a partner and prints its id and secret (shown once).
+    Create(PartnerCreate),
+}
+
+#[derive(Args, Debug)]
+struct PartnerCreate {
+    /// Display name.
+    #[arg(long)]
+    name: String,
+    /// Categories it may report (comma-separated), e.g. transport,food.
+    #[arg(long, value_delimiter = ',', required = true)]
+    categories: Vec<String>,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Subcommand, Debug)]
+enum LedgerCommand {
+    /// Checks the ledger's invariants; exits non-zero and lists what is wrong.
+    Verify,
+}
+
+#[derive(Subcommand, Debug)]
+enum BenchCommand {
+    /// Measures credited events per second in-process and over HTTP, and
+    /// the raw insert ceiling of the same rows.
+    Ingest(bench::IngestArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    cli_config::init_tracing(matches!(cli.command, Command::Serve | Command::Demo));
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("canopy: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let config = cli.settings.resolve()?;
+    match cli.command {
+        Command::Serve => {
+            let app = App::build(config).await?;
+            tracing::info!(address = %app.local_addr(), "canopy listening");
+            println!("canopy listening on http://{}", app.local_addr());
+            app.run(shutdown_signal()).await?;
+            tracing::info!("canopy stopped");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Demo => demo::run(config, shutdown_signal()).await.map(|_| ExitCode::SUCCESS),
+        Command::Migrate => {
+            let store = open_store(&config.database_url).await?;
+            store.close().await;
+            println!("migrations applied to {}", redact_url(&config.database_url));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Methodology(MethodologyCommand::Check { files, alone }) => check_methodologies(&files, alone),
+        Command::Methodology(MethodologyCommand::List) => {
+            for m in methodology::shipped().iter() {
+                println!("{}\t{}\t{}\t{}", m.key(), m.behavior, m.regions.iter().map(|r| r.to_string()).collect::<Vec<_>>().join(","), m.title);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Partner(PartnerCommand::Create(args)) => {
+            let mut categories = Vec::new();
+            for name in &args.categories {
+                categories.push(name.trim().parse::<canopy_core::types::Category>()?);
+            }
+            let store = open_store(&config.database_url).await?;
+            let secret = canopy_server::auth::random_token();
+            let partner = store
+                .create_partner(args.name.trim(), canopy_core::types::CategorySet::from_categories(categories), &secret, Utc::now())
+                .await?;
+            store.close().await;
+            let id = canopy_server::ids::partner(partner.id);
+            if args.json {
+                println!("{}", serde_json::json!({ "id": id, "name": partner.name, "secret": secret }));
+            } else {
+                println!("partner id: {id}\nsecret:     {secret}\n(the secret is shown once; keep it safe)");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Ledger(LedgerCommand::Verify) => {
+            let store = open_store(&config.database_url).await?;
+            let problems = store.verify_ledger().await?;
+            let (events, transfers) = store.counts().await?;
+            store.close().await;
+            if problems.is_empty() {
+                println!("ledger ok: {events} events, {transfers} transfers; debits equal credits, balances match their entries, no citizen balance is negative, every credit has its event");
+                Ok(ExitCode::SUCCESS)
+            } else {
+                eprintln!("ledger verification FAILED ({} problems):", problems.len());
+                for problem in &problems {
+                    eprintln!("  - {problem}");
+                }
+                Ok(ExitCode::from(2))
+            }
+        }
+        Command::Bench(BenchCommand::Ingest(args)) => bench::ingest(args).await.map(|_| ExitCode::SUCCESS),
+        Command::Openapi => {
+            println!("{}", serde_json::to_string_pretty(&canopy_server::openapi())?);
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+async fn open_store(url: &str) -> anyhow::Result<Store> {
+    Store::open(url).await.with_context(|| format!("cannot open the database at {}", redact_url(url)))
+}
+
+fn check_methodologies(files: &[std::path::PathBuf], alone: bool) -> anyhow::Result<ExitCode> {
+    let mut sources = Vec::new();
+    let mut errors = Vec::new();
+    for file in files {
+        match std::fs::read_to_string(file) {
+            Ok(text) => sources.push((file.display().to_string(), text)),
+            Err(e) => errors.push(format!("{}: cannot read: {e}", file.display())),
+        }
+    }
+    let checked_names: std::collections::HashSet<String> = sources.iter().map(|(n, _)| n.clone()).collect();
+    if !alone {
+        // Check against the shipped set too, unless a file is one of them.
+        for (name, text) in methodology::shipped_sources() {
+            let shipped_is_given = checked_names.iter().any(|given| given.ends_with(name) || name.ends_with(given.as_str()));
+            if !shipped_is_given {
+                sources.push(((*name).to_owned(), (*text).to_owned()));
+            }
+        }
+    }
+    match methodology::check_sources(&sources) {
+        Ok(checked) => {
+            for m in checked.iter().filter(|m| sources.iter().any(|(n, _)| checked_names.contains(n) && m_from(n, &sources, m))) {
+                println!("ok  {}  ({} → {})", m.key(), m.behavior, m.formula_text());
+            }
+        }
+        Err(found) => errors.extend(found),
+    }
+    if errors.is_empty() {
+        println!("{} file(s) valid", files.len());
+        Ok(ExitCode::SUCCESS)
+    } else {
+        for error in &errors {
+            eprintln!("error: {error}");
+        }
+        eprintln!("{} error(s)", errors.len());
+        Ok(ExitCode::FAILURE)
+    }
+}
+
+/// Whether methodology `m` came from the source named `name`.
+fn m_from(name: &str, sources: &[(String, String)], m: &methodology::Methodology) -> bool {
+    sources
+        .iter()
+        .find(|(n, _)| n == name)
+        .and_then(|(n, text)| methodology::parse(n, text).ok())
+        .is_some_and(|parsed| parsed.key() == m.key())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}

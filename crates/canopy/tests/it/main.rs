@@ -1,0 +1,14 @@
+//! Canopy's integration tests: one binary (matklad, "Delete Cargo
+//! Integration Tests"). Every test drives a real server over HTTP, or the
+//! real `canopy` binary, and asserts what a user would see.
+
+mod accounts;
+mod concurrency;
+mod consent;
+mod harness;
+mod ingestion;
+mod methodologies;
+mod openapi;
+mod partners;
+mod process;
+mod properties;

@@ -1,0 +1,135 @@
+//! Methodologies over HTTP and the authoring CLI.
+
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+use crate::harness::*;
+
+const CUSTOM: &str = r#"
+id = "test-scooter"
+version = "1"
+title = "Shared e-scooter ride (test)"
+issuer = "Test Authority"
+source = "integration test"
+behavior = "shared_scooter"
+category = "transport"
+regions = ["*"]
+valid_from = 2020-01-01
+
+[inputs.distance_km]
+unit = "km"
+type = "number"
+exclusive_minimum = 0
+maximum = 50
+
+[formula]
+baseline = "round(120.6 * distance_km)"
+project = "20 * distance_km"
+
+[caps]
+per_day_grams = 1000
+"#;
+
+#[tokio::test]
+async fn methodologies_are_listed_with_inputs_caps_and_formulas() {
+    let server = TestServer::start().await;
+    let list = server.get("/v1/methodologies", None).await;
+    assert_eq!(list.status, StatusCode::OK);
+    let all = list.body["methodologies"].as_array().unwrap();
+    assert!(all.len() >= 12, "at least 12 shipped methodologies");
+    for behavior in ["shared_bike", "e_payment", "no_utensils", "e_waybill", "secondhand_clothing", "secondhand_computer", "utility_bill_online", "bus_ride"] {
+        assert!(all.iter().any(|m| m["behavior"] == behavior), "{behavior} is shipped");
+    }
+    let payment = all.iter().find(|m| m["behavior"] == "e_payment").unwrap();
+    assert_eq!(payment["category"], "digital_finance");
+    assert_eq!(payment["caps"]["per_day_count"], 10);
+    assert_eq!(payment["inputs"][0]["name"], "amount_yuan");
+    assert_eq!(payment["inputs"][0]["minimum"], "1");
+    let bike_bj = all.iter().find(|m| m["behavior"] == "shared_bike" && m["regions"] == json!(["CN-BJ"])).unwrap();
+    assert!(bike_bj["formula"]["text"].as_str().unwrap().contains("250"));
+    assert_eq!(bike_bj["inputs"][0]["exclusive_minimum"], "0");
+    assert_eq!(bike_bj["inputs"][0]["maximum"], "100");
+}
+
+#[tokio::test]
+async fn the_operator_publishes_a_methodology_and_it_credits_at_once() {
+    let server = TestServer::start().await;
+    let toml_body = |text: &str| text.as_bytes().to_vec();
+    let headers = [("content-type", "application/toml".to_owned()), ("authorization", format!("Bearer {ADMIN_TOKEN}"))];
+
+    let anonymous = server.raw(Method::POST, "/v1/methodologies", &headers[..1], toml_body(CUSTOM)).await;
+    assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
+
+    let published = server.raw(Method::POST, "/v1/methodologies", &headers, toml_body(CUSTOM)).await;
+    assert_eq!(published.status, StatusCode::CREATED, "{published:?}");
+    assert_eq!(published.body["key"], "test-scooter@1");
+    let again = server.raw(Method::POST, "/v1/methodologies", &headers, toml_body(CUSTOM)).await;
+    assert_eq!(again.status, StatusCode::OK, "identical re-publication is a no-op");
+
+    let changed = CUSTOM.replace("20 * distance_km", "10 * distance_km");
+    let refused = server.raw(Method::POST, "/v1/methodologies", &headers, toml_body(&changed)).await;
+    assert_eq!(refused.status, StatusCode::CONFLICT);
+    assert_eq!(refused.code(), "methodology_version_exists");
+
+    let invalid = CUSTOM.replace("20 * distance_km", "20 * distanse_km");
+    let bad = server.raw(Method::POST, "/v1/methodologies", &headers, toml_body(&invalid)).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert_eq!(bad.code(), "invalid_methodology");
+    assert!(bad.body["detail"].as_str().unwrap().contains("distanse_km"), "{bad:?}");
+
+    // JSON form works too.
+    let v2 = CUSTOM.replace("version = \"1\"", "version = \"2\"").replace("valid_from = 2020-01-01", "valid_from = 2020-01-01\nvalid_to = 2020-12-31");
+    let overlap_free = server
+        .raw(
+            Method::POST,
+            "/v1/methodologies",
+            &[("content-type", "application/json".to_owned()), headers[1].clone()],
+            serde_json::to_vec(&json!({ "toml": v2, "source_name": "v2.toml" })).unwrap(),
+        )
+        .await;
+    // v2 overlaps v1 (both from 2020-01-01), so it is refused.
+    assert_eq!(overlap_free.status, StatusCode::CONFLICT, "{overlap_free:?}");
+    assert_eq!(overlap_free.code(), "methodology_overlap");
+
+    // The new behaviour is credited: round(120.6 * 3) - 20 * 3 = 362 - 60 = 302.
+    let partner = server.create_partner(&["transport"]).await;
+    let citizen = server.create_citizen("scoot", "CN-SH").await;
+    server.link(&citizen, &partner, &["transport"], "s").await;
+    let results = server
+        .send_ok(&partner, json!([event("s1", "s", "shared_scooter", json!({ "distance_km": 3 })), event("s2", "s", "shared_scooter", json!({ "distance_km": 40 }))]))
+        .await;
+    assert_eq!(results[0]["grams"], 302);
+    assert_eq!(results[0]["methodology"], "test-scooter@1");
+    // The second ride is 4024 g but the daily cap leaves 698 g.
+    assert_eq!(results[1]["outcome"], "capped");
+    assert_eq!(results[1]["grams"], 698);
+}
+
+#[test]
+fn methodology_check_names_the_file_and_field() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let good = dir.path().join("scooter.toml");
+    std::fs::write(&good, CUSTOM).unwrap();
+    let bad = dir.path().join("broken.toml");
+    std::fs::write(&bad, CUSTOM.replace("maximum = 50", "maximum = -1").replace("id = \"test-scooter\"", "id = \"test-broken\"")).unwrap();
+
+    let canopy = env!("CARGO_BIN_EXE_canopy");
+    let ok = std::process::Command::new(canopy).args(["methodology", "check"]).arg(&good).output().unwrap();
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("test-scooter@1"));
+
+    let failed = std::process::Command::new(canopy).args(["methodology", "check"]).arg(&good).arg(&bad).output().unwrap();
+    assert!(!failed.status.success());
+    let stderr = String::from_utf8_lossy(&failed.stderr);
+    assert!(stderr.contains("broken.toml"), "{stderr}");
+    assert!(stderr.contains("inputs.distance_km"), "{stderr}");
+
+    // The shipped files are valid.
+    let shipped: Vec<_> = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../../methodologies"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert!(shipped.len() >= 12);
+    let all = std::process::Command::new(canopy).args(["methodology", "check"]).args(&shipped).output().unwrap();
+    assert!(all.status.success(), "{}", String::from_utf8_lossy(&all.stderr));
+}
