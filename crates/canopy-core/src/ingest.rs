@@ -309,11 +309,12 @@ pub struct RequestEvents<'a> {
 pub mod keys {
     use super::*;
 
+    /// A (partner, reference) pair: an event id or a user reference.
+    pub type PartnerKey<'a> = (PartnerId, &'a str);
+
     /// Round one: (partner, event id) for the duplicate check and
     /// (partner, user reference) for consent.
-    pub fn events_and_links<'a>(
-        requests: &[RequestEvents<'a>],
-    ) -> (Vec<(PartnerId, &'a str)>, Vec<(PartnerId, &'a str)>) {
+    pub fn events_and_links<'a>(requests: &[RequestEvents<'a>]) -> (Vec<PartnerKey<'a>>, Vec<PartnerKey<'a>>) {
         let mut event_keys = Vec::new();
         let mut link_keys = HashSet::new();
         for request in requests {

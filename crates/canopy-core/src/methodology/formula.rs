@@ -21,7 +21,9 @@ pub const MAX_DEPTH: usize = 64;
 const FUNCTIONS: [&str; 5] = ["min", "max", "floor", "ceil", "round"];
 
 /// Words that cannot be input names.
-pub(crate) const RESERVED: [&str; 9] = ["if", "else", "min", "max", "floor", "ceil", "round", "true", "false"];
+pub(crate) const RESERVED: [&str; 9] = [
+    "if", "else", "min", "max", "floor", "ceil", "round", "true", "false",
+];
 
 /// A parsed, type-checked formula, together with its source text.
 ///
@@ -68,7 +70,11 @@ pub struct FormulaError {
 impl fmt::Display for FormulaError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.multiline {
-            write!(f, "{} at line {}, column {}", self.message, self.line, self.column)
+            write!(
+                f,
+                "{} at line {}, column {}",
+                self.message, self.line, self.column
+            )
         } else {
             write!(f, "{} at column {}", self.message, self.column)
         }
@@ -92,13 +98,26 @@ impl Formula {
             return Err(position_error(
                 src,
                 at,
-                format!("the formula is {} bytes long; the limit is {MAX_SOURCE_LEN}", src.len()),
+                format!(
+                    "the formula is {} bytes long; the limit is {MAX_SOURCE_LEN}",
+                    src.len()
+                ),
             ));
         }
         let tokens = lex(trimmed).map_err(|(pos, message)| error_at(pos, message))?;
-        let mut parser = Parser { tokens, i: 0, depth: 0, inputs: &inputs };
-        let expr = parser.parse_formula().map_err(|(pos, message)| error_at(pos, message))?;
-        Ok(Formula { source: trimmed.to_owned(), expr })
+        let mut parser = Parser {
+            tokens,
+            i: 0,
+            depth: 0,
+            inputs: &inputs,
+        };
+        let expr = parser
+            .parse_formula()
+            .map_err(|(pos, message)| error_at(pos, message))?;
+        Ok(Formula {
+            source: trimmed.to_owned(),
+            expr,
+        })
     }
 
     /// The formula as written (surrounding whitespace trimmed).
@@ -127,7 +146,12 @@ fn position_error(src: &str, byte: usize, message: String) -> FormulaError {
     let line = before.matches('\n').count() + 1;
     let line_start = before.rfind('\n').map_or(0, |i| i + 1);
     let column = before[line_start..].chars().count() + 1;
-    FormulaError { line, column, message, multiline: src.trim().contains('\n') }
+    FormulaError {
+        line,
+        column,
+        message,
+        multiline: src.trim().contains('\n'),
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -183,16 +207,22 @@ enum Cond {
 }
 
 fn arithmetic(message: &str) -> EvaluationError {
-    EvaluationError::Arithmetic { message: message.to_owned() }
+    EvaluationError::Arithmetic {
+        message: message.to_owned(),
+    }
 }
 
 impl Expr {
     fn eval(&self, values: &BTreeMap<String, Decimal>) -> Result<Decimal, EvaluationError> {
         Ok(match self {
             Expr::Number(n) => *n,
-            Expr::Input(name) => *values
-                .get(name)
-                .ok_or_else(|| EvaluationError::MissingInput { input: name.clone() })?,
+            Expr::Input(name) => {
+                *values
+                    .get(name)
+                    .ok_or_else(|| EvaluationError::MissingInput {
+                        input: name.clone(),
+                    })?
+            }
             Expr::Neg(e) => -e.eval(values)?,
             Expr::Chain(first, rest) => {
                 let mut acc = first.eval(values)?;
@@ -213,13 +243,19 @@ impl Expr {
                 let mut result = args[0].eval(values)?;
                 for arg in &args[1..] {
                     let v = arg.eval(values)?;
-                    result = if *func == Func::Min { result.min(v) } else { result.max(v) };
+                    result = if *func == Func::Min {
+                        result.min(v)
+                    } else {
+                        result.max(v)
+                    };
                 }
                 match func {
                     Func::Min | Func::Max => result,
                     Func::Floor => result.floor(),
                     Func::Ceil => result.ceil(),
-                    Func::Round => result.round_dp_with_strategy(0, RoundingStrategy::MidpointAwayFromZero),
+                    Func::Round => {
+                        result.round_dp_with_strategy(0, RoundingStrategy::MidpointAwayFromZero)
+                    }
                 }
             }
             Expr::If(cond, then, otherwise) => {
@@ -292,7 +328,9 @@ impl Cond {
                 l.collect_inputs(names);
                 r.collect_inputs(names);
             }
-            Cond::All(conds) | Cond::Any(conds) => conds.iter().for_each(|c| c.collect_inputs(names)),
+            Cond::All(conds) | Cond::Any(conds) => {
+                conds.iter().for_each(|c| c.collect_inputs(names))
+            }
             Cond::Not(c) => c.collect_inputs(names),
         }
     }
@@ -390,7 +428,11 @@ fn lex(src: &str) -> Result<Vec<Token>, Failure> {
                         end += 1;
                     }
                 }
-                if end < bytes.len() && (bytes[end].is_ascii_alphanumeric() || bytes[end] == b'_' || bytes[end] == b'.') {
+                if end < bytes.len()
+                    && (bytes[end].is_ascii_alphanumeric()
+                        || bytes[end] == b'_'
+                        || bytes[end] == b'.')
+                {
                     let c = src[end..].chars().next().unwrap_or('?');
                     return Err((
                         end,
@@ -404,7 +446,9 @@ fn lex(src: &str) -> Result<Vec<Token>, Failure> {
             }
             b'a'..=b'z' | b'A'..=b'Z' | b'_' => {
                 let mut end = i;
-                while end < bytes.len() && (bytes[end].is_ascii_alphanumeric() || bytes[end] == b'_') {
+                while end < bytes.len()
+                    && (bytes[end].is_ascii_alphanumeric() || bytes[end] == b'_')
+                {
                     end += 1;
                 }
                 (Tok::Ident(src[start..end].to_owned()), end - start)
@@ -438,7 +482,10 @@ fn lex(src: &str) -> Result<Vec<Token>, Failure> {
         tokens.push(Token { tok, pos: start });
         i = start + len;
     }
-    tokens.push(Token { tok: Tok::End, pos: src.len() });
+    tokens.push(Token {
+        tok: Tok::End,
+        pos: src.len(),
+    });
     Ok(tokens)
 }
 
@@ -483,14 +530,20 @@ impl Parser<'_> {
             self.advance();
             Ok(())
         } else {
-            Err((self.pos(), format!("expected {tok} {context}, found {}", self.peek())))
+            Err((
+                self.pos(),
+                format!("expected {tok} {context}, found {}", self.peek()),
+            ))
         }
     }
 
     fn enter(&mut self, pos: usize) -> Result<(), Failure> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
-            return Err((pos, format!("the formula nests deeper than {MAX_DEPTH} levels")));
+            return Err((
+                pos,
+                format!("the formula nests deeper than {MAX_DEPTH} levels"),
+            ));
         }
         Ok(())
     }
@@ -506,7 +559,10 @@ impl Parser<'_> {
         let pos = self.pos();
         let expr = num(self.parse_or()?, pos)?;
         if *self.peek() != Tok::End {
-            return Err((self.pos(), format!("unexpected {} after a complete formula", self.peek())));
+            return Err((
+                self.pos(),
+                format!("unexpected {} after a complete formula", self.peek()),
+            ));
         }
         Ok(expr)
     }
@@ -554,17 +610,26 @@ impl Parser<'_> {
             _ => return Ok(left),
         };
         self.advance();
-        let left = num(left, pos).map_err(|(p, _)| (p, "only numbers can be compared".to_owned()))?;
+        let left =
+            num(left, pos).map_err(|(p, _)| (p, "only numbers can be compared".to_owned()))?;
         let right_pos = self.pos();
         let right = num(self.parse_additive()?, right_pos)
             .map_err(|(p, _)| (p, "only numbers can be compared".to_owned()))?;
-        if matches!(self.peek(), Tok::Lt | Tok::Le | Tok::Gt | Tok::Ge | Tok::EqEq | Tok::Ne) {
+        if matches!(
+            self.peek(),
+            Tok::Lt | Tok::Le | Tok::Gt | Tok::Ge | Tok::EqEq | Tok::Ne
+        ) {
             return Err((
                 self.pos(),
-                "comparisons cannot be chained; join them with `&&`, e.g. `0 < x && x < 10`".to_owned(),
+                "comparisons cannot be chained; join them with `&&`, e.g. `0 < x && x < 10`"
+                    .to_owned(),
             ));
         }
-        Ok(Typed::Bool(Cond::Compare(op, Box::new(left), Box::new(right))))
+        Ok(Typed::Bool(Cond::Compare(
+            op,
+            Box::new(left),
+            Box::new(right),
+        )))
     }
 
     fn parse_additive(&mut self) -> Result<Typed, Failure> {
@@ -650,7 +715,10 @@ impl Parser<'_> {
                     return self.parse_call(&name, pos);
                 }
                 if FUNCTIONS.contains(&name.as_str()) {
-                    return Err((pos, format!("`{name}` is a function; call it as `{name}(…)`")));
+                    return Err((
+                        pos,
+                        format!("`{name}` is a function; call it as `{name}(…)`"),
+                    ));
                 }
                 if name == "else" {
                     return Err((pos, "unexpected `else` without `if`".to_owned()));
@@ -680,7 +748,13 @@ impl Parser<'_> {
             "ceil" => Func::Ceil,
             "round" => Func::Round,
             _ => {
-                return Err((pos, format!("unknown function `{name}` (functions: {})", FUNCTIONS.join(", "))));
+                return Err((
+                    pos,
+                    format!(
+                        "unknown function `{name}` (functions: {})",
+                        FUNCTIONS.join(", ")
+                    ),
+                ));
             }
         };
         self.enter(pos)?;
@@ -700,12 +774,14 @@ impl Parser<'_> {
         self.expect(&Tok::RParen, &format!("to close the arguments of `{name}`"))?;
         self.leave();
         match func {
-            Func::Min | Func::Max if args.len() < 2 => {
-                Err((pos, format!("`{name}` takes two or more arguments, got {}", args.len())))
-            }
-            Func::Floor | Func::Ceil | Func::Round if args.len() != 1 => {
-                Err((pos, format!("`{name}` takes one argument, got {}", args.len())))
-            }
+            Func::Min | Func::Max if args.len() < 2 => Err((
+                pos,
+                format!("`{name}` takes two or more arguments, got {}", args.len()),
+            )),
+            Func::Floor | Func::Ceil | Func::Round if args.len() != 1 => Err((
+                pos,
+                format!("`{name}` takes one argument, got {}", args.len()),
+            )),
             _ => Ok(Typed::Num(Expr::Call(func, args))),
         }
     }
@@ -721,7 +797,13 @@ impl Parser<'_> {
         let condition = cond(self.parse_or()?, cond_pos)?;
         let then = self.parse_block("after the condition of `if`")?;
         if *self.peek() != Tok::Ident("else".to_owned()) {
-            return Err((self.pos(), format!("expected `else` after the `if` branch, found {}", self.peek())));
+            return Err((
+                self.pos(),
+                format!(
+                    "expected `else` after the `if` branch, found {}",
+                    self.peek()
+                ),
+            ));
         }
         self.advance();
         let otherwise = if *self.peek() == Tok::Ident("if".to_owned()) {
@@ -731,7 +813,11 @@ impl Parser<'_> {
             self.parse_block("after `else`")?
         };
         self.leave();
-        Ok(Typed::Num(Expr::If(Box::new(condition), Box::new(then), Box::new(otherwise))))
+        Ok(Typed::Num(Expr::If(
+            Box::new(condition),
+            Box::new(then),
+            Box::new(otherwise),
+        )))
     }
 
     fn parse_block(&mut self, context: &str) -> Result<Expr, Failure> {
@@ -740,7 +826,8 @@ impl Parser<'_> {
         if *self.peek() == Tok::RBrace {
             return Err((pos, "an `if` branch cannot be empty".to_owned()));
         }
-        let expr = num(self.parse_or()?, pos).map_err(|(p, _)| (p, "an `if` branch must be a number".to_owned()))?;
+        let expr = num(self.parse_or()?, pos)
+            .map_err(|(p, _)| (p, "an `if` branch must be a number".to_owned()))?;
         self.expect(&Tok::RBrace, "to close the branch")?;
         Ok(expr)
     }
@@ -825,7 +912,10 @@ mod tests {
             ("if a != 3 && 1 / 0 > 1 { 1 } else { 2 }", "2"),
             ("if !(a < b) { 1 } else { 2 }", "1"),
             ("if a < 0 { 1 } else if a < 5 { 2 } else { 3 }", "2"),
-            ("if a < 0 { 1 } else if a < 2 { 2 } else if b < 0 { 4 } else { 3 }", "4"),
+            (
+                "if a < 0 { 1 } else if a < 2 { 2 } else if b < 0 { 4 } else { 3 }",
+                "4",
+            ),
             ("1 + if a > 0 { 10 } else { 20 } * 2", "21"),
             ("if (a > 0) && (b > 0 || a == 3) { 1 } else { 0 }", "1"),
             ("if (a + 1) * 2 > 7 { 1 } else { 0 }", "1"),
@@ -834,9 +924,18 @@ mod tests {
             ("250\n  * distance_km", "800"),
             ("1 / 0", "error: formula error: division by zero"),
             ("a / (b + 2.5)", "error: formula error: division by zero"),
-            ("79228162514264337593543950335 + 1", "error: formula error: arithmetic overflow"),
-            ("79228162514264337593543950335 * 2", "error: formula error: arithmetic overflow"),
-            ("-79228162514264337593543950335 - 1", "error: formula error: arithmetic overflow"),
+            (
+                "79228162514264337593543950335 + 1",
+                "error: formula error: arithmetic overflow",
+            ),
+            (
+                "79228162514264337593543950335 * 2",
+                "error: formula error: arithmetic overflow",
+            ),
+            (
+                "-79228162514264337593543950335 - 1",
+                "error: formula error: arithmetic overflow",
+            ),
         ] {
             check(src, expect);
         }
@@ -885,7 +984,9 @@ mod tests {
         }
         let no_inputs: [&str; 0] = [];
         assert_eq!(
-            Formula::parse("items * 2", &no_inputs).unwrap_err().to_string(),
+            Formula::parse("items * 2", &no_inputs)
+                .unwrap_err()
+                .to_string(),
             "unknown input `items` (no inputs are declared) at column 1"
         );
     }
@@ -895,23 +996,38 @@ mod tests {
         let ok = format!("{}1{}", "(".repeat(64), ")".repeat(64));
         check(&ok, "1");
         let deep = format!("{}1{}", "(".repeat(65), ")".repeat(65));
-        check_error(&deep, "the formula nests deeper than 64 levels at column 65");
+        check_error(
+            &deep,
+            "the formula nests deeper than 64 levels at column 65",
+        );
         let minus = format!("{}1", "-".repeat(65));
-        check_error(&minus, "the formula nests deeper than 64 levels at column 65");
+        check_error(
+            &minus,
+            "the formula nests deeper than 64 levels at column 65",
+        );
         let calls = format!("{}1{}", "floor(".repeat(65), ")".repeat(65));
-        check_error(&calls, "the formula nests deeper than 64 levels at column 385");
+        check_error(
+            &calls,
+            "the formula nests deeper than 64 levels at column 385",
+        );
         // A long flat chain is fine: the nesting is what is limited.
         let long = vec!["1"; 2000].join("+");
         assert!(long.len() <= MAX_SOURCE_LEN);
         check(&long, "2000");
         let too_long = vec!["1"; 2100].join("+");
-        check_error(&too_long, "the formula is 4199 bytes long; the limit is 4096 at column 4097");
+        check_error(
+            &too_long,
+            "the formula is 4199 bytes long; the limit is 4096 at column 4097",
+        );
     }
 
     #[test]
     fn reports_inputs_used() {
         let f = Formula::parse("if a > 0 { a * distance_km } else { a }", &INPUTS).unwrap();
-        assert_eq!(f.inputs_used(), vec!["a".to_owned(), "distance_km".to_owned()]);
+        assert_eq!(
+            f.inputs_used(),
+            vec!["a".to_owned(), "distance_km".to_owned()]
+        );
         assert_eq!(f.source(), "if a > 0 { a * distance_km } else { a }");
     }
 }

@@ -118,3 +118,33 @@ async fn health_and_metrics_report() {
     assert!(text.contains("canopy_grams_credited_total 500"), "{text}");
     assert!(text.contains("canopy_http_requests_total{method=\"POST\",route=\"/v1/partner/events\",status=\"200\"} 1"), "{text}");
 }
+
+#[tokio::test]
+async fn bodies_over_the_limit_are_413() {
+    let server = TestServer::start().await;
+    let huge = vec![b' '; 17 * 1024 * 1024];
+    let reply = server
+        .raw(reqwest::Method::POST, "/v1/partner/events", &[("content-type", "application/json".into())], huge)
+        .await;
+    assert_eq!(reply.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(reply.code(), "body_too_large");
+}
+
+#[tokio::test]
+async fn connections_over_the_limit_get_a_clear_503() {
+    use tokio::io::AsyncReadExt;
+    let server = TestServer::start_with(|config| config.connections_max = 2).await;
+    let address = server.base.trim_start_matches("http://").to_owned();
+    let _held = [
+        tokio::net::TcpStream::connect(&address).await.unwrap(),
+        tokio::net::TcpStream::connect(&address).await.unwrap(),
+    ];
+    // Give the server a moment to accept the two it holds.
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let mut third = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let mut answer = String::new();
+    third.read_to_string(&mut answer).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(answer.contains("\"code\":\"too_many_connections\""), "{answer}");
+    drop(_held);
+}
