@@ -6,7 +6,7 @@ use canopy_core::ingest::AcceptedEvent;
 use canopy_core::types::CategorySet;
 use chrono::{DateTime, Utc};
 
-use crate::writer::{events_json, EVENT_INSERT_SELECT};
+use crate::writer::{insert_events, EventRow};
 use crate::{format_time, Store, StoreResult};
 
 /// A citizen to import with an existing partner link (a programme moving
@@ -24,6 +24,9 @@ pub struct LinkedCitizen {
     /// Granted categories.
     pub scopes: CategorySet,
 }
+
+const BARE_INSERT_HEAD: &str = "INSERT INTO bare_events (partner_id, event_id, user_id, behavior, occurred_at, region,
+     inputs, fingerprint, methodology, grams, outcome, received_at)";
 
 impl Store {
     /// Imports citizens already linked to `partner_id`, in one transaction.
@@ -71,8 +74,7 @@ impl Store {
     /// The storage ceiling: inserts the same event rows into a bare table
     /// (no keys, no indexes) in transactions of `rows_per_transaction`, on
     /// this store's connection with its durability settings. Returns the
-    /// elapsed time of the best of the two insert methods (one statement
-    /// over a JSON array, as the writer does, and multi-row `VALUES`).
+    /// elapsed time.
     pub async fn raw_insert_ceiling(
         &self,
         events: &[AcceptedEvent],
@@ -88,49 +90,17 @@ impl Store {
         .await?;
         let now = format_time(Utc::now());
 
+        // The same rows, the same statements and the same transaction
+        // sizes as the writer, into a table with no keys and no indexes.
+        let rows: Vec<EventRow<'_>> = events.iter().map(EventRow::new).collect();
         let started = Instant::now();
-        for chunk in events.chunks(rows_per_transaction) {
+        for chunk in rows.chunks(rows_per_transaction) {
             sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
-            sqlx::query(&format!("INSERT INTO bare_events {EVENT_INSERT_SELECT}"))
-                .bind(events_json(chunk))
-                .bind(&now)
-                .execute(&mut *conn)
-                .await?;
+            insert_events(&mut conn, BARE_INSERT_HEAD, chunk, &now).await?;
             sqlx::query("COMMIT").execute(&mut *conn).await?;
         }
-        let json_elapsed = started.elapsed();
-        sqlx::query("DELETE FROM bare_events").execute(&mut *conn).await?;
-
-        // Multi-row VALUES with bound parameters, 12 per row, in statements
-        // of at most 2,500 rows (SQLite's 32,766-variable limit).
-        let started = Instant::now();
-        for chunk in events.chunks(rows_per_transaction) {
-            sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
-            for rows in chunk.chunks(2_500) {
-                let mut builder = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
-                    "INSERT INTO bare_events (partner_id, event_id, user_id, behavior, occurred_at, region, inputs,
-                     fingerprint, methodology, grams, outcome, received_at) ",
-                );
-                builder.push_values(rows, |mut b, e| {
-                    b.push_bind(e.partner_id)
-                        .push_bind(e.event_id.as_str())
-                        .push_bind(e.user_id)
-                        .push_bind(e.behavior.as_str())
-                        .push_bind(format_time(e.occurred_at))
-                        .push_bind(e.region.as_str())
-                        .push_bind(serde_json::to_string(&e.inputs).expect("serialisable"))
-                        .push_bind(e.fingerprint.as_deref())
-                        .push_bind(e.methodology.as_str())
-                        .push_bind(e.grams)
-                        .push_bind(e.outcome.as_str())
-                        .push_bind(now.as_str());
-                });
-                builder.build().execute(&mut *conn).await?;
-            }
-            sqlx::query("COMMIT").execute(&mut *conn).await?;
-        }
-        let values_elapsed = started.elapsed();
+        let elapsed = started.elapsed();
         sqlx::query("DROP TABLE bare_events").execute(&mut *conn).await?;
-        Ok(json_elapsed.min(values_elapsed))
+        Ok(elapsed)
     }
 }

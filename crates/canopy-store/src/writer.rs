@@ -198,38 +198,6 @@ async fn run_writer(store: Store, registry: SharedRegistry, config: IngestorConf
     }
 }
 
-/// The columns of an event row and the `SELECT` that reads them from the
-/// JSON array made by [`events_json`] (`$1`) with the receipt time (`$2`).
-/// Shared with the raw-insert benchmark so that both write the same rows.
-pub(crate) const EVENT_INSERT_SELECT: &str = "(partner_id, event_id, user_id, behavior, occurred_at, region, inputs,
-                     fingerprint, methodology, grams, outcome, received_at)
-         SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, value->>6,
-                value->>7, value->>8, value->>9, value->>10, $2
-         FROM json_each($1)";
-
-/// Encodes accepted events as one JSON array of rows for [`EVENT_INSERT_SELECT`].
-pub(crate) fn events_json(accepted: &[AcceptedEvent]) -> String {
-    let rows: Vec<_> = accepted
-        .iter()
-        .map(|e| {
-            (
-                e.partner_id,
-                e.event_id.as_str(),
-                e.user_id,
-                e.behavior.as_str(),
-                format_time(e.occurred_at),
-                e.region.as_str(),
-                serde_json::to_string(&e.inputs).expect("serialisable"),
-                e.fingerprint.as_deref(),
-                e.methodology.as_str(),
-                e.grams,
-                e.outcome.as_str(),
-            )
-        })
-        .collect();
-    serde_json::to_string(&rows).expect("serialisable")
-}
-
 type Answers = Vec<Result<Vec<Outcome>, IngestError>>;
 
 impl Store {
@@ -311,9 +279,13 @@ async fn commit_group_in(
         .map(|(r, _)| RequestEvents { partner_id: r.partner_id, events: &r.events })
         .collect();
 
+    let phase = Instant::now();
     let snapshot = load_snapshot(conn, &groups, registry).await?;
+    let loaded_us = phase.elapsed().as_micros();
     let decision = ingest::decide(&groups, &snapshot, registry);
+    let decided_us = phase.elapsed().as_micros() - loaded_us;
     write_decision(conn, &decision, &now_text).await?;
+    tracing::debug!(loaded_us, decided_us, written_us = phase.elapsed().as_micros() - loaded_us - decided_us, "group phases");
 
     let mut outcomes = decision.outcomes.into_iter();
     Ok(admitted
@@ -418,74 +390,165 @@ async fn load_snapshot(
     Ok(snapshot)
 }
 
+/// Rows per multi-row `INSERT … VALUES` statement. Large enough that the
+/// per-statement cost (a round trip to sqlx's SQLite worker thread) is
+/// spread thin, small enough that the statement text stays short and is
+/// prepared once and then taken from the statement cache.
+const ROWS_PER_STATEMENT: usize = 64;
+
+type SqliteQuery<'q> = sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>;
+
+/// `INSERT INTO table (columns) VALUES (?, …), … <suffix>` over `rows`, in
+/// chunks of [`ROWS_PER_STATEMENT`]; `bind` binds one row's values.
+async fn insert_values<T>(
+    conn: &mut SqliteConnection,
+    head: &str,
+    columns: usize,
+    suffix: &str,
+    rows: &[T],
+    bind: impl for<'s> Fn(SqliteQuery<'s>, &'s T) -> SqliteQuery<'s>,
+) -> Result<(), sqlx::Error> {
+    let row = format!("({})", vec!["?"; columns].join(","));
+    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+        let sql = format!("{head} VALUES {} {suffix}", vec![row.as_str(); chunk.len()].join(","));
+        let mut query = sqlx::query(&sql);
+        for item in chunk {
+            query = bind(query, item);
+        }
+        query.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// The head of the event insert, shared with the raw-insert benchmark so
+/// that both write the same rows the same way.
+pub(crate) const EVENT_INSERT_HEAD: &str = "INSERT INTO events (partner_id, event_id, user_id, behavior, occurred_at, region, inputs,
+                     fingerprint, methodology, grams, outcome, received_at)";
+
+/// An accepted event in the form its row is bound from.
+pub(crate) struct EventRow<'a> {
+    event: &'a AcceptedEvent,
+    occurred_at: String,
+    inputs: String,
+}
+
+impl<'a> EventRow<'a> {
+    pub(crate) fn new(event: &'a AcceptedEvent) -> Self {
+        EventRow {
+            event,
+            occurred_at: format_time(event.occurred_at),
+            inputs: serde_json::to_string(&event.inputs).expect("serialisable"),
+        }
+    }
+}
+
+/// Inserts event rows with `head` (the events table, or the benchmark's bare table).
+pub(crate) async fn insert_events(
+    conn: &mut SqliteConnection,
+    head: &str,
+    rows: &[EventRow<'_>],
+    received_at: &str,
+) -> Result<(), sqlx::Error> {
+    insert_values(conn, head, 12, "", rows, |q, r| {
+        let e = r.event;
+        q.bind(e.partner_id)
+            .bind(e.event_id.as_str())
+            .bind(e.user_id)
+            .bind(e.behavior.as_str())
+            .bind(r.occurred_at.as_str())
+            .bind(e.region.as_str())
+            .bind(r.inputs.as_str())
+            .bind(e.fingerprint.as_deref())
+            .bind(e.methodology.as_str())
+            .bind(e.grams)
+            .bind(e.outcome.as_str())
+            .bind(received_at)
+    })
+    .await
+}
+
 async fn write_decision(conn: &mut SqliteConnection, decision: &Decision, now: &str) -> Result<(), sqlx::Error> {
     if decision.accepted.is_empty() {
         return Ok(());
     }
-    let mut transfers = Vec::with_capacity(decision.accepted.len() * 2);
-    let mut fingerprints = Vec::new();
-    for e in &decision.accepted {
-        if let Some(fingerprint) = &e.fingerprint {
-            fingerprints.push((e.user_id, e.behavior.as_str(), fingerprint.as_str(), e.partner_id, e.event_id.as_str()));
-        }
-        if e.grams > 0 {
-            for (kind, debit, credit) in CREDIT_TRANSFERS {
-                transfers.push((
-                    e.user_id,
-                    kind.as_str(),
-                    SYSTEM_USER_ID,
-                    debit.as_str(),
-                    e.user_id,
-                    credit.as_str(),
-                    e.grams,
-                    e.partner_id,
-                    e.event_id.as_str(),
-                ));
-            }
-        }
-    }
-    sqlx::query(&format!("INSERT INTO events {EVENT_INSERT_SELECT}"))
-        .bind(events_json(&decision.accepted))
-        .bind(now)
-        .execute(&mut *conn)
-        .await?;
-    if !fingerprints.is_empty() {
-        sqlx::query(
-            "INSERT INTO act_fingerprints (user_id, behavior, fingerprint, partner_id, event_id)
-             SELECT value->>0, value->>1, value->>2, value->>3, value->>4 FROM json_each($1)",
-        )
-        .bind(serde_json::to_string(&fingerprints).expect("serialisable"))
-        .execute(&mut *conn)
-        .await?;
-    }
-    if !transfers.is_empty() {
-        sqlx::query(
-            "INSERT INTO transfers (user_id, kind, debit_user, debit_account, credit_user, credit_account,
-                                    grams, partner_id, event_id, at)
-             SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, value->>6, value->>7, value->>8, $2
-             FROM json_each($1)",
-        )
-        .bind(serde_json::to_string(&transfers).expect("serialisable"))
-        .bind(now)
-        .execute(&mut *conn)
-        .await?;
-    }
-    if !decision.usage_deltas.is_empty() {
-        let usage: Vec<(i64, &str, String, i64, i64)> = decision
-            .usage_deltas
+    let rows: Vec<EventRow<'_>> = decision.accepted.iter().map(EventRow::new).collect();
+    insert_events(conn, EVENT_INSERT_HEAD, &rows, now).await?;
+
+    let with_fingerprints: Vec<&AcceptedEvent> = decision.accepted.iter().filter(|e| e.fingerprint.is_some()).collect();
+    insert_values(
+        conn,
+        "INSERT INTO act_fingerprints (user_id, behavior, fingerprint, partner_id, event_id)",
+        5,
+        "",
+        &with_fingerprints,
+        |q, e| {
+            q.bind(e.user_id)
+                .bind(e.behavior.as_str())
+                .bind(e.fingerprint.as_deref())
+                .bind(e.partner_id)
+                .bind(e.event_id.as_str())
+        },
+    )
+    .await?;
+
+    let credited: Vec<&AcceptedEvent> = decision.accepted.iter().filter(|e| e.grams > 0).collect();
+    if !credited.is_empty() {
+        // Allocate a range of transfer ids for the group.
+        let count = (credited.len() * CREDIT_TRANSFERS.len()) as i64;
+        let last: i64 = sqlx::query_scalar("UPDATE sequences SET value = value + $1 WHERE name = 'transfers' RETURNING value")
+            .bind(count)
+            .fetch_one(&mut *conn)
+            .await?;
+        let first = last - count + 1;
+        let transfers: Vec<(i64, &AcceptedEvent, usize)> = credited
             .iter()
-            .map(|(k, u)| (k.user_id, k.behavior.as_str(), k.period.key(), u.count, u.grams))
+            .enumerate()
+            .flat_map(|(i, e)| (0..CREDIT_TRANSFERS.len()).map(move |leg| (i, *e, leg)))
+            .enumerate()
+            .map(|(n, (_, e, leg))| (first + n as i64, e, leg))
             .collect();
-        sqlx::query(
-            "INSERT INTO cap_usage (user_id, behavior, period, count, grams)
-             SELECT value->>0, value->>1, value->>2, value->>3, value->>4 FROM json_each($1) WHERE true
-             ON CONFLICT (user_id, behavior, period)
-             DO UPDATE SET count = count + excluded.count, grams = grams + excluded.grams",
+        insert_values(
+            conn,
+            "INSERT INTO transfers (user_id, id, kind, debit_user, debit_account, credit_user, credit_account,
+                                    grams, partner_id, event_id, at)",
+            11,
+            "",
+            &transfers,
+            |q, (id, e, leg)| {
+                let (kind, debit, credit) = CREDIT_TRANSFERS[*leg];
+                q.bind(e.user_id)
+                    .bind(*id)
+                    .bind(kind.as_str())
+                    .bind(SYSTEM_USER_ID)
+                    .bind(debit.as_str())
+                    .bind(e.user_id)
+                    .bind(credit.as_str())
+                    .bind(e.grams)
+                    .bind(e.partner_id)
+                    .bind(e.event_id.as_str())
+                    .bind(now)
+            },
         )
-        .bind(serde_json::to_string(&usage).expect("serialisable"))
-        .execute(&mut *conn)
         .await?;
     }
+
+    let usage: Vec<(i64, &str, String, i64, i64)> = decision
+        .usage_deltas
+        .iter()
+        .map(|(k, u)| (k.user_id, k.behavior.as_str(), k.period.key(), u.count, u.grams))
+        .collect();
+    insert_values(
+        conn,
+        "INSERT INTO cap_usage (user_id, behavior, period, count, grams)",
+        5,
+        "ON CONFLICT (user_id, behavior, period) DO UPDATE SET count = count + excluded.count, grams = grams + excluded.grams",
+        &usage,
+        |q, (user, behavior, period, count, grams)| {
+            q.bind(*user).bind(*behavior).bind(period.as_str()).bind(*count).bind(*grams)
+        },
+    )
+    .await?;
+
     let total = decision.credited_grams();
     if total > 0 {
         // (user, kind, debits, credits): citizens are credited, the
@@ -499,16 +562,15 @@ async fn write_decision(conn: &mut SqliteConnection, decision: &Decision, now: &
         accounts.push((SYSTEM_USER_ID, AccountKind::ReductionIssuance.as_str(), total, 0));
         accounts.push((SYSTEM_USER_ID, AccountKind::EnergyIssuance.as_str(), total, 0));
         accounts.sort_unstable();
-        sqlx::query(
-            "INSERT INTO accounts (user_id, kind, debits, credits)
-             SELECT value->>0, value->>1, value->>2, value->>3 FROM json_each($1) WHERE true
-             ON CONFLICT (user_id, kind)
-             DO UPDATE SET debits = debits + excluded.debits, credits = credits + excluded.credits",
+        insert_values(
+            conn,
+            "INSERT INTO accounts (user_id, kind, debits, credits)",
+            4,
+            "ON CONFLICT (user_id, kind) DO UPDATE SET debits = debits + excluded.debits, credits = credits + excluded.credits",
+            &accounts,
+            |q, (user, kind, debits, credits)| q.bind(*user).bind(*kind).bind(*debits).bind(*credits),
         )
-        .bind(serde_json::to_string(&accounts).expect("serialisable"))
-        .execute(&mut *conn)
         .await?;
     }
     Ok(())
 }
-

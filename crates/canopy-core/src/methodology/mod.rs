@@ -58,8 +58,11 @@
 //!
 //! # Formula language
 //!
-//! A small, total-looking expression language evaluated with exact decimal
-//! arithmetic (28 significant digits, [`rust_decimal`]):
+//! A small expression language, parsed by hand and evaluated with exact
+//! decimal arithmetic ([`rust_decimal`]: 96-bit integers scaled by a power of
+//! ten, so `45.72` and `0.1 + 0.2` are exact; a division that does not
+//! terminate is rounded at 28 digits). Binary operators are
+//! left-associative; `*` and `/` bind tighter than `+` and `-`:
 //!
 //! ```text
 //! formula    := or
@@ -110,7 +113,7 @@ pub use registry::{check_sources, shipped, shipped_sources, Added, Registry, Reg
 ///
 /// Equality is content equality; it is used to refuse re-publishing different
 /// content under the same `id@version`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Methodology {
     /// Stable identifier, `[a-z0-9-]+`.
     pub id: String,

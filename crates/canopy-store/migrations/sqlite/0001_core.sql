@@ -123,10 +123,13 @@ CREATE TABLE accounts (
     PRIMARY KEY (user_id, kind)
 ) WITHOUT ROWID;
 
--- The append-only double-entry journal.
+-- The append-only double-entry journal, keyed by citizen so that a
+-- citizen's entries are one range of one B-tree (and the citizen id is the
+-- distribution column when the table is sharded). Ids come from
+-- `sequences` in ranges, one range per group commit.
 CREATE TABLE transfers (
-    id INTEGER PRIMARY KEY,
     user_id INTEGER NOT NULL,
+    id INTEGER NOT NULL,
     kind TEXT NOT NULL,
     debit_user INTEGER NOT NULL,
     debit_account TEXT NOT NULL,
@@ -135,9 +138,15 @@ CREATE TABLE transfers (
     grams INTEGER NOT NULL CHECK (grams > 0),
     partner_id INTEGER,
     event_id TEXT,
-    at TEXT NOT NULL
-);
-CREATE INDEX transfers_by_user ON transfers(user_id, id);
+    at TEXT NOT NULL,
+    PRIMARY KEY (user_id, id)
+) WITHOUT ROWID;
+
+CREATE TABLE sequences (
+    name TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+) WITHOUT ROWID;
+INSERT INTO sequences (name, value) VALUES ('transfers', 0);
 
 CREATE TRIGGER transfers_are_immutable_update BEFORE UPDATE ON transfers
 BEGIN SELECT RAISE(ABORT, 'ledger transfers are append-only'); END;
