@@ -144,16 +144,10 @@ fn precheck_inner(
 ) -> Result<Prechecked, Rejection> {
     let reference_ok = |s: &str| !s.is_empty() && s.len() <= REFERENCE_LEN_MAX;
     if !reference_ok(&event.id) {
-        return Err(Rejection::new(
-            "invalid_id",
-            format!("event id must be 1 to {REFERENCE_LEN_MAX} bytes"),
-        ));
+        return Err(Rejection::new("invalid_id", format!("event id must be 1 to {REFERENCE_LEN_MAX} bytes")));
     }
     if !reference_ok(&event.user_ref) {
-        return Err(Rejection::new(
-            "invalid_user_ref",
-            format!("user_ref must be 1 to {REFERENCE_LEN_MAX} bytes"),
-        ));
+        return Err(Rejection::new("invalid_user_ref", format!("user_ref must be 1 to {REFERENCE_LEN_MAX} bytes")));
     }
     if let Some(fingerprint) = &event.fingerprint {
         if !reference_ok(fingerprint) {
@@ -172,10 +166,7 @@ fn precheck_inner(
     if !partner_categories.contains(category) {
         return Err(Rejection::new(
             "category_not_allowed",
-            format!(
-                "this partner may not report `{}` behaviors such as `{}`",
-                category, event.behavior
-            ),
+            format!("this partner may not report `{}` behaviors such as `{}`", category, event.behavior),
         ));
     }
     let occurred_at = DateTime::parse_from_rfc3339(&event.occurred_at)
@@ -195,10 +186,7 @@ fn precheck_inner(
     if occurred_at < now - Duration::days(EVENT_AGE_MAX_DAYS) {
         return Err(Rejection::new(
             "too_old",
-            format!(
-                "occurred_at {} is more than {EVENT_AGE_MAX_DAYS} days ago",
-                event.occurred_at
-            ),
+            format!("occurred_at {} is more than {EVENT_AGE_MAX_DAYS} days ago", event.occurred_at),
         ));
     }
     let region = match &event.region {
@@ -341,11 +329,8 @@ pub mod keys {
     ) -> (Vec<(UserId, String, String)>, Vec<UsageKey>) {
         let mut fingerprints = HashSet::new();
         let mut usage = HashSet::new();
-        let capped: HashSet<&str> = registry
-            .iter()
-            .filter(|m| m.caps != Default::default())
-            .map(|m| m.behavior.as_str())
-            .collect();
+        let capped: HashSet<&str> =
+            registry.iter().filter(|m| m.caps != Default::default()).map(|m| m.behavior.as_str()).collect();
         let mut lookup_key = (0, String::new());
         for request in requests {
             for event in request.events {
@@ -359,11 +344,7 @@ pub mod keys {
                 }
                 if capped.contains(checked.behavior.as_str()) {
                     for period in Period::of(checked.local_date) {
-                        usage.insert(UsageKey {
-                            user_id: link.user_id,
-                            behavior: checked.behavior.clone(),
-                            period,
-                        });
+                        usage.insert(UsageKey { user_id: link.user_id, behavior: checked.behavior.clone(), period });
                     }
                 }
             }
@@ -518,28 +499,14 @@ pub fn decide(requests: &[RequestEvents<'_>], snapshot: &Snapshot, registry: &Re
                     continue;
                 }
             };
-            match decide_one(
-                partner_id,
-                &event.id,
-                checked,
-                snapshot,
-                registry,
-                &fingerprints_now,
-                &mut usage_now,
-            ) {
+            match decide_one(partner_id, &event.id, checked, snapshot, registry, &fingerprints_now, &mut usage_now) {
                 Err(rejection) => outcomes.push(Outcome::rejected(&event.id, rejection)),
                 Ok((accepted, message)) => {
                     if let Some(fingerprint) = &accepted.fingerprint {
-                        fingerprints_now.insert((
-                            accepted.user_id,
-                            accepted.behavior.clone(),
-                            fingerprint.clone(),
-                        ));
+                        fingerprints_now.insert((accepted.user_id, accepted.behavior.clone(), fingerprint.clone()));
                     }
-                    accepted_now.insert(
-                        key,
-                        StoredEvent { grams: accepted.grams, methodology: accepted.methodology.clone() },
-                    );
+                    accepted_now
+                        .insert(key, StoredEvent { grams: accepted.grams, methodology: accepted.methodology.clone() });
                     if accepted.grams > 0 {
                         *decision.balance_deltas.entry(accepted.user_id).or_default() += accepted.grams;
                     }
@@ -583,21 +550,15 @@ fn decide_one(
     fingerprints_now: &HashSet<(UserId, String, String)>,
     usage_now: &mut HashMap<UsageKey, Usage>,
 ) -> Result<(AcceptedEvent, Option<String>), Rejection> {
-    let link = snapshot
-        .links
-        .get(&(partner_id, checked.user_ref.clone()))
-        .ok_or_else(|| {
-            Rejection::new(
-                "consent_missing",
-                format!("user_ref `{}` is not linked to a consenting citizen", checked.user_ref),
-            )
-        })?;
+    let link = snapshot.links.get(&(partner_id, checked.user_ref.clone())).ok_or_else(|| {
+        Rejection::new(
+            "consent_missing",
+            format!("user_ref `{}` is not linked to a consenting citizen", checked.user_ref),
+        )
+    })?;
     match link.consent {
         ConsentState::Revoked => {
-            return Err(Rejection::new(
-                "consent_revoked",
-                "the citizen revoked this partner's consent",
-            ))
+            return Err(Rejection::new("consent_revoked", "the citizen revoked this partner's consent"))
         }
         ConsentState::Active(scopes) if !scopes.contains(checked.category) => {
             return Err(Rejection::new(
@@ -611,15 +572,10 @@ fn decide_one(
     let methodology = registry.find(&checked.behavior, region, checked.local_date).ok_or_else(|| {
         Rejection::new(
             "no_methodology",
-            format!(
-                "no methodology for `{}` is in force in {} on {}",
-                checked.behavior, region, checked.local_date
-            ),
+            format!("no methodology for `{}` is in force in {} on {}", checked.behavior, region, checked.local_date),
         )
     })?;
-    let full_grams = methodology
-        .evaluate(&checked.inputs)
-        .map_err(|e| Rejection::new(e.code(), e.to_string()))?;
+    let full_grams = methodology.evaluate(&checked.inputs).map_err(|e| Rejection::new(e.code(), e.to_string()))?;
     if let Some(fingerprint) = &checked.fingerprint {
         let key = (link.user_id, checked.behavior.clone(), fingerprint.clone());
         if snapshot.fingerprints.contains(&key) || fingerprints_now.contains(&key) {
@@ -642,28 +598,20 @@ fn decide_one(
     if has_caps {
         for (period, count_max, grams_max, name) in limits {
             let key = UsageKey { user_id: link.user_id, behavior: checked.behavior.clone(), period };
-            let used = usage_now
-                .get(&key)
-                .or_else(|| snapshot.usage.get(&key))
-                .copied()
-                .unwrap_or_default();
+            let used = usage_now.get(&key).or_else(|| snapshot.usage.get(&key)).copied().unwrap_or_default();
             if let Some(count_max) = count_max {
                 if used.count >= i64::from(count_max) {
                     grams = 0;
-                    cap_message = Some(format!(
-                        "the cap of {count_max} `{}` acts a {name} is reached",
-                        checked.behavior
-                    ));
+                    cap_message =
+                        Some(format!("the cap of {count_max} `{}` acts a {name} is reached", checked.behavior));
                 }
             }
             if let Some(grams_max) = grams_max {
                 let room = (grams_max - used.grams).max(0);
                 if grams > room {
                     grams = room;
-                    cap_message = Some(format!(
-                        "the cap of {grams_max} g of `{}` a {name} is reached",
-                        checked.behavior
-                    ));
+                    cap_message =
+                        Some(format!("the cap of {grams_max} g of `{}` a {name} is reached", checked.behavior));
                 }
             }
         }

@@ -44,14 +44,9 @@ impl AccountKind {
 
     /// Parses the stored name.
     pub fn parse(s: &str) -> Option<Self> {
-        [
-            AccountKind::Reduction,
-            AccountKind::Energy,
-            AccountKind::ReductionIssuance,
-            AccountKind::EnergyIssuance,
-        ]
-        .into_iter()
-        .find(|k| k.as_str() == s)
+        [AccountKind::Reduction, AccountKind::Energy, AccountKind::ReductionIssuance, AccountKind::EnergyIssuance]
+            .into_iter()
+            .find(|k| k.as_str() == s)
     }
 
     /// Whether the account belongs to a citizen (and so may never be negative).

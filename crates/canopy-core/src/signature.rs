@@ -30,14 +30,7 @@ pub fn sign(secret: &[u8], timestamp: i64, method: &str, path_and_query: &str, b
 /// Whether `header` (one or more comma-separated `v1=<hex>` values, so that a
 /// partner can send two signatures while it rotates its secret) carries a
 /// valid signature. The comparison is constant-time.
-pub fn verify(
-    secret: &[u8],
-    header: &str,
-    timestamp: i64,
-    method: &str,
-    path_and_query: &str,
-    body: &[u8],
-) -> bool {
+pub fn verify(secret: &[u8], header: &str, timestamp: i64, method: &str, path_and_query: &str, body: &[u8]) -> bool {
     let signed = signing_string(timestamp, method, path_and_query, body);
     header.split(',').map(str::trim).any(|candidate| {
         let Some(hex_value) = candidate.strip_prefix("v1=") else {

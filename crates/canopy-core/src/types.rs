@@ -78,10 +78,7 @@ pub struct UnknownCategory(pub String);
 impl FromStr for Category {
     type Err = UnknownCategory;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Category::ALL
-            .into_iter()
-            .find(|c| c.as_str() == s)
-            .ok_or_else(|| UnknownCategory(s.to_owned()))
+        Category::ALL.into_iter().find(|c| c.as_str() == s).ok_or_else(|| UnknownCategory(s.to_owned()))
     }
 }
 
@@ -149,10 +146,7 @@ impl RegionCode {
             return Err(bad());
         }
         if let Some(sub) = subdivision {
-            if sub.is_empty()
-                || sub.len() > 3
-                || !sub.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
-            {
+            if sub.is_empty() || sub.len() > 3 || !sub.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()) {
                 return Err(bad());
             }
         }

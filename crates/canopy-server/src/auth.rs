@@ -29,7 +29,8 @@ pub fn token_hash(token: &str) -> String {
 /// The stored hash of a link code, normalised as typed (case, spaces and
 /// dashes do not matter).
 pub fn link_code_hash(code: &str) -> String {
-    let normalised: String = code.chars().filter(|c| c.is_ascii_alphanumeric()).map(|c| c.to_ascii_uppercase()).collect();
+    let normalised: String =
+        code.chars().filter(|c| c.is_ascii_alphanumeric()).map(|c| c.to_ascii_uppercase()).collect();
     token_hash(&normalised)
 }
 
@@ -42,12 +43,7 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get(axum::http::header::AUTHORIZATION)?
-        .to_str()
-        .ok()?
-        .strip_prefix("Bearer ")
-        .map(str::trim)
+    headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?.strip_prefix("Bearer ").map(str::trim)
 }
 
 /// A signed-in citizen (from `Authorization: Bearer <session token>`).
@@ -125,11 +121,7 @@ pub async fn verify_partner(
         .and_then(|t| t.parse().ok())
         .ok_or_else(|| bad("missing or malformed Canopy-Timestamp header (unix seconds)"))?;
     let signature_header = header("canopy-signature").ok_or_else(|| bad("missing Canopy-Signature header"))?;
-    let partner = state
-        .store
-        .partner(partner_id)
-        .await?
-        .ok_or_else(|| bad("unknown partner or bad signature"))?;
+    let partner = state.store.partner(partner_id).await?.ok_or_else(|| bad("unknown partner or bad signature"))?;
     let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or(uri.path());
     if !signature::verify(partner.secret.as_bytes(), signature_header, timestamp, method.as_str(), path, body) {
         return Err(bad("unknown partner or bad signature"));

@@ -34,8 +34,9 @@ impl<S: Send + Sync> FromRequest<S> for RawBody {
 
 /// Parses JSON, naming the problem on failure (400 `malformed_body`).
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(bytes)
-        .map_err(|e| ApiError::bad_request("malformed_body", format!("the body is not valid JSON for this request: {e}")))
+    serde_json::from_slice(bytes).map_err(|e| {
+        ApiError::bad_request("malformed_body", format!("the body is not valid JSON for this request: {e}"))
+    })
 }
 
 /// A JSON body with problem+json errors.

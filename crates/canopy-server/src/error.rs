@@ -73,7 +73,9 @@ impl From<canopy_store::StoreError> for ApiError {
     fn from(error: canopy_store::StoreError) -> Self {
         use canopy_store::StoreError as E;
         match error {
-            E::UsernameTaken => Self::new(StatusCode::CONFLICT, "username_taken", "this username is already registered"),
+            E::UsernameTaken => {
+                Self::new(StatusCode::CONFLICT, "username_taken", "this username is already registered")
+            }
             E::LinkCodeInvalid => {
                 Self::bad_request("link_code_invalid", "the link code is unknown, already used or expired")
             }
@@ -105,9 +107,7 @@ impl IntoResponse for ApiError {
             code: self.code.to_owned(),
         };
         let mut response = (self.status, serde_json::to_string(&problem).expect("serialisable")).into_response();
-        response
-            .headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
         if let Some(seconds) = self.retry_after_s {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }

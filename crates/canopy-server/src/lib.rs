@@ -12,8 +12,8 @@ pub mod config;
 pub mod error;
 pub mod ids;
 mod listener;
-pub mod metrics;
 pub mod methodologies;
+pub mod metrics;
 mod routes;
 
 use std::future::Future;
@@ -61,9 +61,9 @@ impl App {
     /// Opens the store (applying pending migrations), loads the shipped and
     /// published methodologies, starts the writer and binds the listener.
     pub async fn build(config: Config) -> anyhow::Result<App> {
-        let store = Store::open(&config.database_url)
-            .await
-            .with_context(|| format!("cannot open the database at {}", canopy_store::redact_url(&config.database_url)))?;
+        let store = Store::open(&config.database_url).await.with_context(|| {
+            format!("cannot open the database at {}", canopy_store::redact_url(&config.database_url))
+        })?;
         let registry = methodologies::load(&store).await?;
         let registry = SharedRegistry::new(registry);
         let (ingestor, writer) = Ingestor::start(
@@ -71,9 +71,8 @@ impl App {
             registry.clone(),
             IngestorConfig { queue_events_max: config.queue_events_max, ..IngestorConfig::default() },
         );
-        let listener = TcpListener::bind(&config.listen)
-            .await
-            .with_context(|| format!("cannot listen on {}", config.listen))?;
+        let listener =
+            TcpListener::bind(&config.listen).await.with_context(|| format!("cannot listen on {}", config.listen))?;
         let state = AppState {
             store,
             ingestor,

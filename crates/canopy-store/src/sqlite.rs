@@ -5,14 +5,12 @@ use std::time::Duration;
 
 use canopy_core::types::CategorySet;
 use chrono::{DateTime, Utc};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::Row;
 
 use crate::{
-    format_time, parse_time, Balances, ConsentRow, LedgerEntryRow, LedgerEventRow, NewUser,
-    PartnerRow, PublishedMethodology, StoreError, StoreResult, UserRow,
+    format_time, parse_time, Balances, ConsentRow, LedgerEntryRow, LedgerEventRow, NewUser, PartnerRow,
+    PublishedMethodology, StoreError, StoreResult, UserRow,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -218,13 +216,7 @@ impl Store {
         .bind(format_time(now))
         .fetch_one(&self.write)
         .await?;
-        Ok(PartnerRow {
-            id: row.get(0),
-            name: name.to_owned(),
-            categories,
-            secret: secret.to_owned(),
-            created_at: now,
-        })
+        Ok(PartnerRow { id: row.get(0), name: name.to_owned(), categories, secret: secret.to_owned(), created_at: now })
     }
 
     /// A partner by id.

@@ -15,8 +15,8 @@ use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
 use canopy_core::ingest::{
-    self, AcceptedEvent, ConsentState, Decision, LinkView, Outcome, PrecheckedEvent, RequestEvents,
-    Snapshot, StoredEvent, Usage, UsageKey,
+    self, AcceptedEvent, ConsentState, Decision, LinkView, Outcome, PrecheckedEvent, RequestEvents, Snapshot,
+    StoredEvent, Usage, UsageKey,
 };
 use canopy_core::ledger::{AccountKind, CREDIT_TRANSFERS, SYSTEM_USER_ID};
 use canopy_core::methodology::Registry;
@@ -121,7 +121,11 @@ pub struct Ingestor {
 
 impl Ingestor {
     /// Starts the writer task.
-    pub fn start(store: Store, registry: SharedRegistry, config: IngestorConfig) -> (Ingestor, tokio::task::JoinHandle<()>) {
+    pub fn start(
+        store: Store,
+        registry: SharedRegistry,
+        config: IngestorConfig,
+    ) -> (Ingestor, tokio::task::JoinHandle<()>) {
         assert!(config.group_events_max >= ingest::BATCH_EVENTS_MAX, "a whole batch fits in a group");
         assert!(config.queue_events_max >= ingest::BATCH_EVENTS_MAX, "a whole batch fits in the queue");
         let (sender, receiver) = mpsc::channel(config.queue_events_max.div_ceil(64).max(64));
@@ -146,18 +150,10 @@ impl Ingestor {
     pub async fn submit(&self, request: IngestRequest) -> Result<Vec<Outcome>, IngestError> {
         // An empty request still takes one permit so that it is counted.
         let wanted = request.events.len().max(1) as u32;
-        let permit = self
-            .permits
-            .clone()
-            .try_acquire_many_owned(wanted)
-            .map_err(|_| IngestError::Overloaded)?;
+        let permit = self.permits.clone().try_acquire_many_owned(wanted).map_err(|_| IngestError::Overloaded)?;
         let (reply, answer) = oneshot::channel();
-        self.sender
-            .try_send(Job { request, reply, _permit: permit })
-            .map_err(|_| IngestError::Overloaded)?;
-        answer
-            .await
-            .unwrap_or_else(|_| Err(IngestError::Unavailable("the writer stopped".into())))
+        self.sender.try_send(Job { request, reply, _permit: permit }).map_err(|_| IngestError::Overloaded)?;
+        answer.await.unwrap_or_else(|_| Err(IngestError::Unavailable("the writer stopped".into())))
     }
 }
 
@@ -183,7 +179,12 @@ async fn run_writer(store: Store, registry: SharedRegistry, config: IngestorConf
         let requests: Vec<&IngestRequest> = jobs.iter().map(|j| &j.request).collect();
         match store.commit_group(&requests, &registry, Utc::now(), purge).await {
             Ok((answers, stats)) => {
-                tracing::debug!(requests = stats.requests, events = stats.events, commit_us = stats.commit_us, "group committed");
+                tracing::debug!(
+                    requests = stats.requests,
+                    events = stats.events,
+                    commit_us = stats.commit_us,
+                    "group committed"
+                );
                 for (job, answer) in jobs.into_iter().zip(answers) {
                     let _ = job.reply.send(answer);
                 }
@@ -249,10 +250,8 @@ async fn commit_group_in(
 
     // Replays: the first request of the group to carry a signature that is
     // new to the database claims it; every other carrier is a replay.
-    let signatures: Vec<(&str, i64, i64)> = requests
-        .iter()
-        .filter_map(|r| r.signature.as_ref().map(|(s, exp)| (s.as_str(), r.partner_id, *exp)))
-        .collect();
+    let signatures: Vec<(&str, i64, i64)> =
+        requests.iter().filter_map(|r| r.signature.as_ref().map(|(s, exp)| (s.as_str(), r.partner_id, *exp))).collect();
     let mut fresh: HashSet<String> = HashSet::new();
     if !signatures.is_empty() {
         let rows = sqlx::query(
@@ -285,12 +284,23 @@ async fn commit_group_in(
     let decision = ingest::decide(&groups, &snapshot, registry);
     let decided_us = phase.elapsed().as_micros() - loaded_us;
     write_decision(conn, &decision, &now_text).await?;
-    tracing::debug!(loaded_us, decided_us, written_us = phase.elapsed().as_micros() - loaded_us - decided_us, "group phases");
+    tracing::debug!(
+        loaded_us,
+        decided_us,
+        written_us = phase.elapsed().as_micros() - loaded_us - decided_us,
+        "group phases"
+    );
 
     let mut outcomes = decision.outcomes.into_iter();
     Ok(admitted
         .into_iter()
-        .map(|ok| if ok { Ok(outcomes.next().expect("one outcome list per admitted request")) } else { Err(IngestError::Replayed) })
+        .map(|ok| {
+            if ok {
+                Ok(outcomes.next().expect("one outcome list per admitted request"))
+            } else {
+                Err(IngestError::Replayed)
+            }
+        })
         .collect())
 }
 
@@ -311,9 +321,7 @@ async fn load_snapshot(
         .fetch_all(&mut *conn)
         .await?;
         for r in rows {
-            snapshot
-                .existing
-                .insert((r.get(0), r.get(1)), StoredEvent { grams: r.get(2), methodology: r.get(3) });
+            snapshot.existing.insert((r.get(0), r.get(1)), StoredEvent { grams: r.get(2), methodology: r.get(3) });
         }
     }
     if !link_keys.is_empty() {
@@ -361,14 +369,10 @@ async fn load_snapshot(
         }
     }
     if !usage_keys.is_empty() {
-        let by_text: HashMap<(i64, &str, String), &UsageKey> = usage_keys
-            .iter()
-            .map(|k| ((k.user_id, k.behavior.as_str(), k.period.key()), k))
-            .collect();
-        let wire: Vec<(i64, &str, String)> = usage_keys
-            .iter()
-            .map(|k| (k.user_id, k.behavior.as_str(), k.period.key()))
-            .collect();
+        let by_text: HashMap<(i64, &str, String), &UsageKey> =
+            usage_keys.iter().map(|k| ((k.user_id, k.behavior.as_str(), k.period.key()), k)).collect();
+        let wire: Vec<(i64, &str, String)> =
+            usage_keys.iter().map(|k| (k.user_id, k.behavior.as_str(), k.period.key())).collect();
         let rows = sqlx::query(
             "SELECT c.user_id, c.behavior, c.period, c.count, c.grams
              FROM json_each($1) AS j
@@ -381,9 +385,7 @@ async fn load_snapshot(
             let behavior: String = r.get(1);
             let key = (r.get::<i64, _>(0), behavior.as_str(), r.get::<String, _>(2));
             if let Some(usage_key) = by_text.get(&key) {
-                snapshot
-                    .usage
-                    .insert((*usage_key).clone(), Usage { count: r.get(3), grams: r.get(4) });
+                snapshot.usage.insert((*usage_key).clone(), Usage { count: r.get(3), grams: r.get(4) });
             }
         }
     }
@@ -422,7 +424,8 @@ async fn insert_values<T>(
 
 /// The head of the event insert, shared with the raw-insert benchmark so
 /// that both write the same rows the same way.
-pub(crate) const EVENT_INSERT_HEAD: &str = "INSERT INTO events (partner_id, event_id, user_id, behavior, occurred_at, region, inputs,
+pub(crate) const EVENT_INSERT_HEAD: &str =
+    "INSERT INTO events (partner_id, event_id, user_id, behavior, occurred_at, region, inputs,
                      fingerprint, methodology, grams, outcome, received_at)";
 
 /// An accepted event in the form its row is bound from.
@@ -495,10 +498,11 @@ async fn write_decision(conn: &mut SqliteConnection, decision: &Decision, now: &
     if !credited.is_empty() {
         // Allocate a range of transfer ids for the group.
         let count = (credited.len() * CREDIT_TRANSFERS.len()) as i64;
-        let last: i64 = sqlx::query_scalar("UPDATE sequences SET value = value + $1 WHERE name = 'transfers' RETURNING value")
-            .bind(count)
-            .fetch_one(&mut *conn)
-            .await?;
+        let last: i64 =
+            sqlx::query_scalar("UPDATE sequences SET value = value + $1 WHERE name = 'transfers' RETURNING value")
+                .bind(count)
+                .fetch_one(&mut *conn)
+                .await?;
         let first = last - count + 1;
         let transfers: Vec<(i64, &AcceptedEvent, usize)> = credited
             .iter()

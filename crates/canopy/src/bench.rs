@@ -97,9 +97,8 @@ fn workload(count: usize, citizens: usize, partner_id: i64) -> Workload {
 
 async fn seed(store: &Store, citizens: usize) -> anyhow::Result<(i64, String)> {
     let secret = canopy_server::auth::random_token();
-    let partner = store
-        .create_partner("bench partner", CategorySet::from_categories(Category::ALL), &secret, Utc::now())
-        .await?;
+    let partner =
+        store.create_partner("bench partner", CategorySet::from_categories(Category::ALL), &secret, Utc::now()).await?;
     // Bench citizens never sign in; any PHC string will do.
     let hash = "$argon2id$v=19$m=19456,t=2,p=1$YmVuY2hzYWx0$0000000000000000000000000000000000000000000";
     let linked: Vec<LinkedCitizen> = (0..citizens)
@@ -212,7 +211,8 @@ async fn over_http(url: &str, args: &IngestArgs) -> anyhow::Result<Measured> {
             loop {
                 let Some(body) = queue.lock().expect("lock").pop() else { break };
                 let timestamp = Utc::now().timestamp();
-                let signature = canopy_core::signature::sign(secret.as_bytes(), timestamp, "POST", "/v1/partner/events", &body);
+                let signature =
+                    canopy_core::signature::sign(secret.as_bytes(), timestamp, "POST", "/v1/partner/events", &body);
                 let sent = Instant::now();
                 let response = client
                     .post(format!("{base}/v1/partner/events"))
@@ -247,11 +247,21 @@ async fn over_http(url: &str, args: &IngestArgs) -> anyhow::Result<Measured> {
 
 /// Runs the ingestion benchmark.
 pub async fn ingest(args: IngestArgs) -> anyhow::Result<()> {
-    anyhow::ensure!(args.events > 0 && args.batch > 0 && args.connections > 0 && args.citizens > 0, "counts must be positive");
-    anyhow::ensure!(args.batch <= ingest::BATCH_EVENTS_MAX, "a batch carries at most {} events", ingest::BATCH_EVENTS_MAX);
+    anyhow::ensure!(
+        args.events > 0 && args.batch > 0 && args.connections > 0 && args.citizens > 0,
+        "counts must be positive"
+    );
+    anyhow::ensure!(
+        args.batch <= ingest::BATCH_EVENTS_MAX,
+        "a batch carries at most {} events",
+        ingest::BATCH_EVENTS_MAX
+    );
     let (dir, temporary) = match &args.dir {
         Some(dir) => (dir.clone(), false),
-        None => (std::env::temp_dir().join(format!("canopy-bench-{}-{}", std::process::id(), Utc::now().timestamp_micros())), true),
+        None => (
+            std::env::temp_dir().join(format!("canopy-bench-{}-{}", std::process::id(), Utc::now().timestamp_micros())),
+            true,
+        ),
     };
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let url = |name: &str| format!("sqlite://{}", dir.join(name).display());
@@ -270,7 +280,12 @@ pub async fn ingest(args: IngestArgs) -> anyhow::Result<()> {
         let _ = std::fs::remove_dir_all(&dir);
     }
     let (inproc, http, raw_elapsed) = result?;
-    anyhow::ensure!(inproc.credited == args.events, "in-process: {} of {} events credited", inproc.credited, args.events);
+    anyhow::ensure!(
+        inproc.credited == args.events,
+        "in-process: {} of {} events credited",
+        inproc.credited,
+        args.events
+    );
     anyhow::ensure!(http.credited == args.events, "HTTP: {} of {} events credited", http.credited, args.events);
 
     let rate = |n: usize, d: Duration| n as f64 / d.as_secs_f64();
@@ -303,12 +318,25 @@ pub async fn ingest(args: IngestArgs) -> anyhow::Result<()> {
     } else {
         println!("canopy bench ingest — SQLite (WAL, synchronous=FULL), {} events in batches of {} from {} submitters over {} citizens",
             args.events, args.batch, args.connections, args.citizens);
-        println!("  in-process   {:>10.0} credited events/s   ratio to raw {:.2}   batch p50 {:.1} ms  p99 {:.1} ms",
-            credited_events_per_s, credited_events_per_s / raw_rows_per_s, percentile(&inproc_latencies, 0.5), percentile(&inproc_latencies, 0.99));
-        println!("  over HTTP    {:>10.0} credited events/s   ratio to raw {:.2}   batch p50 {:.1} ms  p99 {:.1} ms",
-            http_credited_events_per_s, http_credited_events_per_s / raw_rows_per_s, percentile(&latencies, 0.5), percentile(&latencies, 0.99));
-        println!("  raw ceiling  {:>10.0} rows/s (same rows, bare table, same durability, {} rows a transaction)", raw_rows_per_s, args.batch * args.connections);
+        println!(
+            "  in-process   {:>10.0} credited events/s   ratio to raw {:.2}   batch p50 {:.1} ms  p99 {:.1} ms",
+            credited_events_per_s,
+            credited_events_per_s / raw_rows_per_s,
+            percentile(&inproc_latencies, 0.5),
+            percentile(&inproc_latencies, 0.99)
+        );
+        println!(
+            "  over HTTP    {:>10.0} credited events/s   ratio to raw {:.2}   batch p50 {:.1} ms  p99 {:.1} ms",
+            http_credited_events_per_s,
+            http_credited_events_per_s / raw_rows_per_s,
+            percentile(&latencies, 0.5),
+            percentile(&latencies, 0.99)
+        );
+        println!(
+            "  raw ceiling  {:>10.0} rows/s (same rows, bare table, same durability, {} rows a transaction)",
+            raw_rows_per_s,
+            args.batch * args.connections
+        );
     }
     Ok(())
 }
-

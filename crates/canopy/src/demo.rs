@@ -56,7 +56,20 @@ async fn seed(state: &AppState) -> anyhow::Result<Seeded> {
         .create_partner("Demo City Mobility & Life", CategorySet::from_categories(Category::ALL), &secret, now)
         .await?;
     let citizens = [
-        ("alice", "Alice Wang", "CN-BJ", "alice-001", vec![Category::Transport, Category::Food, Category::Use, Category::DigitalFinance, Category::Clothing, Category::Housing]),
+        (
+            "alice",
+            "Alice Wang",
+            "CN-BJ",
+            "alice-001",
+            vec![
+                Category::Transport,
+                Category::Food,
+                Category::Use,
+                Category::DigitalFinance,
+                Category::Clothing,
+                Category::Housing,
+            ],
+        ),
         ("bob", "Bob Li", "CN-HB", "bob-001", vec![Category::Transport, Category::Food]),
     ];
     for (username, display_name, region, user_ref, scopes) in citizens {
@@ -64,7 +77,9 @@ async fn seed(state: &AppState) -> anyhow::Result<Seeded> {
             .create_user(
                 &NewUser {
                     username: username.to_owned(),
-                    password_hash: hash_password(DEMO_PASSWORD.to_owned()).await.map_err(|e| anyhow::anyhow!(e.detail))?,
+                    password_hash: hash_password(DEMO_PASSWORD.to_owned())
+                        .await
+                        .map_err(|e| anyhow::anyhow!(e.detail))?,
                     display_name: display_name.to_owned(),
                     region: region.to_owned(),
                 },
@@ -73,7 +88,14 @@ async fn seed(state: &AppState) -> anyhow::Result<Seeded> {
             .await?;
         let code = new_link_code();
         store
-            .grant_consent(user.id, partner.id, CategorySet::from_categories(scopes), &link_code_hash(&code), now, now + Duration::minutes(10))
+            .grant_consent(
+                user.id,
+                partner.id,
+                CategorySet::from_categories(scopes),
+                &link_code_hash(&code),
+                now,
+                now + Duration::minutes(10),
+            )
             .await?;
         store.use_link_code(partner.id, &link_code_hash(&code), user_ref, now).await?;
     }

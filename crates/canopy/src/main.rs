@@ -132,7 +132,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Methodology(MethodologyCommand::Check { files, alone }) => check_methodologies(&files, alone),
         Command::Methodology(MethodologyCommand::List) => {
             for m in methodology::shipped().iter() {
-                println!("{}\t{}\t{}\t{}", m.key(), m.behavior, m.regions.iter().map(|r| r.to_string()).collect::<Vec<_>>().join(","), m.title);
+                println!(
+                    "{}\t{}\t{}\t{}",
+                    m.key(),
+                    m.behavior,
+                    m.regions.iter().map(|r| r.to_string()).collect::<Vec<_>>().join(","),
+                    m.title
+                );
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -144,7 +150,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let store = open_store(&config.database_url).await?;
             let secret = canopy_server::auth::random_token();
             let partner = store
-                .create_partner(args.name.trim(), canopy_core::types::CategorySet::from_categories(categories), &secret, Utc::now())
+                .create_partner(
+                    args.name.trim(),
+                    canopy_core::types::CategorySet::from_categories(categories),
+                    &secret,
+                    Utc::now(),
+                )
                 .await?;
             store.close().await;
             let id = canopy_server::ids::partner(partner.id);
@@ -196,7 +207,8 @@ fn check_methodologies(files: &[std::path::PathBuf], alone: bool) -> anyhow::Res
     if !alone {
         // Check against the shipped set too, unless a file is one of them.
         for (name, text) in methodology::shipped_sources() {
-            let shipped_is_given = checked_names.iter().any(|given| given.ends_with(name) || name.ends_with(given.as_str()));
+            let shipped_is_given =
+                checked_names.iter().any(|given| given.ends_with(name) || name.ends_with(given.as_str()));
             if !shipped_is_given {
                 sources.push(((*name).to_owned(), (*text).to_owned()));
             }
@@ -204,7 +216,10 @@ fn check_methodologies(files: &[std::path::PathBuf], alone: bool) -> anyhow::Res
     }
     match methodology::check_sources(&sources) {
         Ok(checked) => {
-            for m in checked.iter().filter(|m| sources.iter().any(|(n, _)| checked_names.contains(n) && m_from(n, &sources, m))) {
+            for m in checked
+                .iter()
+                .filter(|m| sources.iter().any(|(n, _)| checked_names.contains(n) && m_from(n, &sources, m)))
+            {
                 println!("ok  {}  ({} → {})", m.key(), m.behavior, m.formula_text());
             }
         }

@@ -21,9 +21,7 @@ pub const MAX_DEPTH: usize = 64;
 const FUNCTIONS: [&str; 5] = ["min", "max", "floor", "ceil", "round"];
 
 /// Words that cannot be input names.
-pub(crate) const RESERVED: [&str; 9] = [
-    "if", "else", "min", "max", "floor", "ceil", "round", "true", "false",
-];
+pub(crate) const RESERVED: [&str; 9] = ["if", "else", "min", "max", "floor", "ceil", "round", "true", "false"];
 
 /// A parsed, type-checked formula, together with its source text.
 ///
@@ -70,11 +68,7 @@ pub struct FormulaError {
 impl fmt::Display for FormulaError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.multiline {
-            write!(
-                f,
-                "{} at line {}, column {}",
-                self.message, self.line, self.column
-            )
+            write!(f, "{} at line {}, column {}", self.message, self.line, self.column)
         } else {
             write!(f, "{} at column {}", self.message, self.column)
         }
@@ -98,26 +92,13 @@ impl Formula {
             return Err(position_error(
                 src,
                 at,
-                format!(
-                    "the formula is {} bytes long; the limit is {MAX_SOURCE_LEN}",
-                    src.len()
-                ),
+                format!("the formula is {} bytes long; the limit is {MAX_SOURCE_LEN}", src.len()),
             ));
         }
         let tokens = lex(trimmed).map_err(|(pos, message)| error_at(pos, message))?;
-        let mut parser = Parser {
-            tokens,
-            i: 0,
-            depth: 0,
-            inputs: &inputs,
-        };
-        let expr = parser
-            .parse_formula()
-            .map_err(|(pos, message)| error_at(pos, message))?;
-        Ok(Formula {
-            source: trimmed.to_owned(),
-            expr,
-        })
+        let mut parser = Parser { tokens, i: 0, depth: 0, inputs: &inputs };
+        let expr = parser.parse_formula().map_err(|(pos, message)| error_at(pos, message))?;
+        Ok(Formula { source: trimmed.to_owned(), expr })
     }
 
     /// The formula as written (surrounding whitespace trimmed).
@@ -132,13 +113,8 @@ impl Formula {
             Fault::DivisionByZero => arithmetic("division by zero"),
             Fault::Overflow => arithmetic("arithmetic overflow"),
             Fault::MissingInput => {
-                let input = self
-                    .inputs_used()
-                    .into_iter()
-                    .find(|name| !values.contains_key(name));
-                EvaluationError::MissingInput {
-                    input: input.unwrap_or_default(),
-                }
+                let input = self.inputs_used().into_iter().find(|name| !values.contains_key(name));
+                EvaluationError::MissingInput { input: input.unwrap_or_default() }
             }
         })
     }
@@ -158,12 +134,7 @@ fn position_error(src: &str, byte: usize, message: String) -> FormulaError {
     let line = before.matches('\n').count() + 1;
     let line_start = before.rfind('\n').map_or(0, |i| i + 1);
     let column = before[line_start..].chars().count() + 1;
-    FormulaError {
-        line,
-        column,
-        message,
-        multiline: src.trim().contains('\n'),
-    }
+    FormulaError { line, column, message, multiline: src.trim().contains('\n') }
 }
 
 // ---------------------------------------------------------------------------
@@ -219,9 +190,7 @@ enum Cond {
 }
 
 fn arithmetic(message: &str) -> EvaluationError {
-    EvaluationError::Arithmetic {
-        message: message.to_owned(),
-    }
+    EvaluationError::Arithmetic { message: message.to_owned() }
 }
 
 /// An evaluation failure inside the tree: small and `Copy`, so that the
@@ -284,11 +253,7 @@ impl Expr {
                 let mut acc = args[0].eval(values)?;
                 for arg in &args[1..] {
                     let v = arg.eval(values)?;
-                    acc = if *func == Func::Min {
-                        acc.min(v)
-                    } else {
-                        acc.max(v)
-                    };
+                    acc = if *func == Func::Min { acc.min(v) } else { acc.max(v) };
                 }
                 Ok(unary(*func, acc))
             }
@@ -351,9 +316,7 @@ impl Cond {
                 l.collect_inputs(names);
                 r.collect_inputs(names);
             }
-            Cond::All(conds) | Cond::Any(conds) => {
-                conds.iter().for_each(|c| c.collect_inputs(names))
-            }
+            Cond::All(conds) | Cond::Any(conds) => conds.iter().for_each(|c| c.collect_inputs(names)),
             Cond::Not(c) => c.collect_inputs(names),
         }
     }
@@ -451,10 +414,7 @@ fn lex(src: &str) -> Result<Vec<Token>, Failure> {
                         end += 1;
                     }
                 }
-                if end < bytes.len()
-                    && (bytes[end].is_ascii_alphanumeric()
-                        || bytes[end] == b'_'
-                        || bytes[end] == b'.')
+                if end < bytes.len() && (bytes[end].is_ascii_alphanumeric() || bytes[end] == b'_' || bytes[end] == b'.')
                 {
                     let c = src[end..].chars().next().unwrap_or('?');
                     return Err((
@@ -469,9 +429,7 @@ fn lex(src: &str) -> Result<Vec<Token>, Failure> {
             }
             b'a'..=b'z' | b'A'..=b'Z' | b'_' => {
                 let mut end = i;
-                while end < bytes.len()
-                    && (bytes[end].is_ascii_alphanumeric() || bytes[end] == b'_')
-                {
+                while end < bytes.len() && (bytes[end].is_ascii_alphanumeric() || bytes[end] == b'_') {
                     end += 1;
                 }
                 (Tok::Ident(src[start..end].to_owned()), end - start)
@@ -505,10 +463,7 @@ fn lex(src: &str) -> Result<Vec<Token>, Failure> {
         tokens.push(Token { tok, pos: start });
         i = start + len;
     }
-    tokens.push(Token {
-        tok: Tok::End,
-        pos: src.len(),
-    });
+    tokens.push(Token { tok: Tok::End, pos: src.len() });
     Ok(tokens)
 }
 
@@ -560,19 +515,13 @@ impl Parser<'_> {
     #[cold]
     #[inline(never)]
     fn expected(&self, tok: &Tok, context: &str) -> Failure {
-        (
-            self.pos(),
-            format!("expected {tok} {context}, found {}", self.peek()),
-        )
+        (self.pos(), format!("expected {tok} {context}, found {}", self.peek()))
     }
 
     fn enter(&mut self, pos: usize) -> Result<(), Failure> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
-            return Err((
-                pos,
-                format!("the formula nests deeper than {MAX_DEPTH} levels"),
-            ));
+            return Err((pos, format!("the formula nests deeper than {MAX_DEPTH} levels")));
         }
         Ok(())
     }
@@ -588,10 +537,7 @@ impl Parser<'_> {
         let pos = self.pos();
         let expr = num(self.parse_expr()?, pos)?;
         if *self.peek() != Tok::End {
-            return Err((
-                self.pos(),
-                format!("unexpected {} after a complete formula", self.peek()),
-            ));
+            return Err((self.pos(), format!("unexpected {} after a complete formula", self.peek())));
         }
         Ok(expr)
     }
@@ -649,8 +595,7 @@ impl Parser<'_> {
                 if binary_level(self.peek()) == Some(3) {
                     return Err((
                         self.pos(),
-                        "comparisons cannot be chained; join them with `&&`, e.g. `0 < x && x < 10`"
-                            .to_owned(),
+                        "comparisons cannot be chained; join them with `&&`, e.g. `0 < x && x < 10`".to_owned(),
                     ));
                 }
                 let op = match op {
@@ -729,9 +674,7 @@ impl Parser<'_> {
             }
             Tok::Ident(name) if name == "if" => self.parse_if(),
             Tok::Ident(_) => {
-                let Tok::Ident(name) = self.advance().tok else {
-                    unreachable!("peeked an identifier")
-                };
+                let Tok::Ident(name) = self.advance().tok else { unreachable!("peeked an identifier") };
                 if *self.peek() == Tok::LParen {
                     return self.parse_call(&name, pos);
                 }
@@ -748,10 +691,7 @@ impl Parser<'_> {
     #[inline(never)]
     fn unknown_name(&self, name: &str, pos: usize) -> Failure {
         if FUNCTIONS.contains(&name) {
-            return (
-                pos,
-                format!("`{name}` is a function; call it as `{name}(…)`"),
-            );
+            return (pos, format!("`{name}` is a function; call it as `{name}(…)`"));
         }
         if name == "else" {
             return (pos, "unexpected `else` without `if`".to_owned());
@@ -767,23 +707,14 @@ impl Parser<'_> {
     #[cold]
     #[inline(never)]
     fn unexpected_operand(&self, pos: usize) -> Failure {
-        (
-            pos,
-            format!(
-                "expected a number, an input, a function call, `if` or `(`, found {}",
-                self.peek()
-            ),
-        )
+        (pos, format!("expected a number, an input, a function call, `if` or `(`, found {}", self.peek()))
     }
 
     #[cold]
     #[inline(never)]
     fn call_error(name: &str, pos: usize, args: Option<usize>) -> Failure {
         let message = match (name, args) {
-            (_, None) => format!(
-                "unknown function `{name}` (functions: {})",
-                FUNCTIONS.join(", ")
-            ),
+            (_, None) => format!("unknown function `{name}` (functions: {})", FUNCTIONS.join(", ")),
             ("min" | "max", Some(n)) => format!("`{name}` takes two or more arguments, got {n}"),
             (_, Some(n)) => format!("`{name}` takes one argument, got {n}"),
         };
@@ -845,11 +776,7 @@ impl Parser<'_> {
             self.parse_block("after `else`")?
         };
         self.leave();
-        Ok(Typed::Num(Expr::If(
-            Box::new(condition),
-            Box::new(then),
-            Box::new(otherwise),
-        )))
+        Ok(Typed::Num(Expr::If(Box::new(condition), Box::new(then), Box::new(otherwise))))
     }
 
     fn at_keyword(&self, keyword: &str) -> bool {
@@ -859,13 +786,7 @@ impl Parser<'_> {
     #[cold]
     #[inline(never)]
     fn expected_else(&self) -> Failure {
-        (
-            self.pos(),
-            format!(
-                "expected `else` after the `if` branch, found {}",
-                self.peek()
-            ),
-        )
+        (self.pos(), format!("expected `else` after the `if` branch, found {}", self.peek()))
     }
 
     fn parse_block(&mut self, context: &'static str) -> Result<Expr, Failure> {
@@ -974,10 +895,7 @@ mod tests {
             ("if a != 3 && 1 / 0 > 1 { 1 } else { 2 }", "2"),
             ("if !(a < b) { 1 } else { 2 }", "1"),
             ("if a < 0 { 1 } else if a < 5 { 2 } else { 3 }", "2"),
-            (
-                "if a < 0 { 1 } else if a < 2 { 2 } else if b < 0 { 4 } else { 3 }",
-                "4",
-            ),
+            ("if a < 0 { 1 } else if a < 2 { 2 } else if b < 0 { 4 } else { 3 }", "4"),
             ("1 + if a > 0 { 10 } else { 20 } * 2", "21"),
             ("if (a > 0) && (b > 0 || a == 3) { 1 } else { 0 }", "1"),
             ("if (a + 1) * 2 > 7 { 1 } else { 0 }", "1"),
@@ -986,18 +904,9 @@ mod tests {
             ("250\n  * distance_km", "800"),
             ("1 / 0", "error: formula error: division by zero"),
             ("a / (b + 2.5)", "error: formula error: division by zero"),
-            (
-                "79228162514264337593543950335 + 1",
-                "error: formula error: arithmetic overflow",
-            ),
-            (
-                "79228162514264337593543950335 * 2",
-                "error: formula error: arithmetic overflow",
-            ),
-            (
-                "-79228162514264337593543950335 - 1",
-                "error: formula error: arithmetic overflow",
-            ),
+            ("79228162514264337593543950335 + 1", "error: formula error: arithmetic overflow"),
+            ("79228162514264337593543950335 * 2", "error: formula error: arithmetic overflow"),
+            ("-79228162514264337593543950335 - 1", "error: formula error: arithmetic overflow"),
         ] {
             check(src, expect);
         }
@@ -1017,7 +926,10 @@ mod tests {
             ("1 + 2 3", "unexpected number `3` after a complete formula at column 7"),
             ("1 + 2)", "unexpected `)` after a complete formula at column 6"),
             ("(1 + 2", "expected `)` to close the `(`, found the end of the formula at column 7"),
-            ("1 +", "expected a number, an input, a function call, `if` or `(`, found the end of the formula at column 4"),
+            (
+                "1 +",
+                "expected a number, an input, a function call, `if` or `(`, found the end of the formula at column 4",
+            ),
             ("1 ** 2", "expected a number, an input, a function call, `if` or `(`, found `*` at column 4"),
             ("a = 1", "unexpected `=`; did you mean `==`? at column 3"),
             ("a & b", "unexpected `&`; did you mean `&&`? at column 3"),
@@ -1035,20 +947,24 @@ mod tests {
             ("if a > 1 { 1 }", "expected `else` after the `if` branch, found the end of the formula at column 15"),
             ("if a > 1 { } else { 2 }", "an `if` branch cannot be empty at column 12"),
             ("if { 1 } else { 2 }", "`if` needs a condition before `{` at column 4"),
-            ("if 0 < a < 2 { 1 } else { 2 }", "comparisons cannot be chained; join them with `&&`, e.g. `0 < x && x < 10` at column 10"),
+            (
+                "if 0 < a < 2 { 1 } else { 2 }",
+                "comparisons cannot be chained; join them with `&&`, e.g. `0 < x && x < 10` at column 10",
+            ),
             ("if (a < b) < 1 { 1 } else { 0 }", "only numbers can be compared at column 4"),
             ("min(a < b, 1)", "expected a number, found a condition (conditions only follow `if`) at column 5"),
             ("else", "unexpected `else` without `if` at column 1"),
-            ("123456789012345678901234567890", "the number `123456789012345678901234567890` is out of range at column 1"),
+            (
+                "123456789012345678901234567890",
+                "the number `123456789012345678901234567890` is out of range at column 1",
+            ),
             ("1 +\n  foo", "unknown input `foo` (declared inputs: a, b, distance_km) at line 2, column 3"),
         ] {
             check_error(src, expect);
         }
         let no_inputs: [&str; 0] = [];
         assert_eq!(
-            Formula::parse("items * 2", &no_inputs)
-                .unwrap_err()
-                .to_string(),
+            Formula::parse("items * 2", &no_inputs).unwrap_err().to_string(),
             "unknown input `items` (no inputs are declared) at column 1"
         );
     }
@@ -1058,58 +974,32 @@ mod tests {
         let ok = format!("{}1{}", "(".repeat(64), ")".repeat(64));
         check(&ok, "1");
         let deep = format!("{}1{}", "(".repeat(65), ")".repeat(65));
-        check_error(
-            &deep,
-            "the formula nests deeper than 64 levels at column 65",
-        );
+        check_error(&deep, "the formula nests deeper than 64 levels at column 65");
         let minus = format!("{}1", "-".repeat(65));
-        check_error(
-            &minus,
-            "the formula nests deeper than 64 levels at column 65",
-        );
+        check_error(&minus, "the formula nests deeper than 64 levels at column 65");
         let calls = format!("{}1{}", "floor(".repeat(65), ")".repeat(65));
-        check_error(
-            &calls,
-            "the formula nests deeper than 64 levels at column 385",
-        );
+        check_error(&calls, "the formula nests deeper than 64 levels at column 385");
         // A long flat chain is fine: the nesting is what is limited.
         let long = vec!["1"; 2000].join("+");
         assert!(long.len() <= MAX_SOURCE_LEN);
         check(&long, "2000");
-        let conditions = format!(
-            "if {} {{ 1 }} else {{ 0 }}",
-            vec!["a > 0"; 400].join(" && ")
-        );
+        let conditions = format!("if {} {{ 1 }} else {{ 0 }}", vec!["a > 0"; 400].join(" && "));
         check(&conditions, "1");
-        let either = format!(
-            "if {} {{ 1 }} else {{ 0 }}",
-            vec!["a < 0"; 400].join(" || ")
-        );
+        let either = format!("if {} {{ 1 }} else {{ 0 }}", vec!["a < 0"; 400].join(" || "));
         check(&either, "0");
         // The deepest nesting of every kind still parses and evaluates on a
         // test thread's stack.
-        let ifs = format!(
-            "{}1{}",
-            "if a > 0 { ".repeat(64),
-            " } else { 0 }".repeat(64)
-        );
+        let ifs = format!("{}1{}", "if a > 0 { ".repeat(64), " } else { 0 }".repeat(64));
         check(&ifs, "1");
         let mut in_conditions = "a".to_owned();
         for _ in 0..32 {
             in_conditions = format!("if ({in_conditions}) > 0 {{ 1 }} else {{ 0 }}");
         }
         check(&in_conditions, "1");
-        let mixed = format!(
-            "{}a{}",
-            "-floor(if !(a < 0) { ".repeat(16),
-            " } else { 0 })".repeat(16)
-        );
+        let mixed = format!("{}a{}", "-floor(if !(a < 0) { ".repeat(16), " } else { 0 })".repeat(16));
         check(&mixed, "3");
         let too_long = vec!["1"; 2100].join("+");
-        check_error(
-            &too_long,
-            "the formula is 4199 bytes long; the limit is 4096 at column 4097",
-        );
+        check_error(&too_long, "the formula is 4199 bytes long; the limit is 4096 at column 4097");
     }
 
     /// The deepest formulas of each shape parse and evaluate within a 1 MiB
@@ -1126,17 +1016,9 @@ mod tests {
             format!("{}a", "-".repeat(64)),
             format!("{}a{}", "floor(".repeat(64), ")".repeat(64)),
             format!("{}a{}", "min(1, ".repeat(64), ")".repeat(64)),
-            format!(
-                "{}1{}",
-                "if a > 0 { ".repeat(64),
-                " } else { 0 }".repeat(64)
-            ),
+            format!("{}1{}", "if a > 0 { ".repeat(64), " } else { 0 }".repeat(64)),
             in_conditions,
-            format!(
-                "{}a{}",
-                "-floor(if !(a < 0) { ".repeat(16),
-                " } else { 0 })".repeat(16)
-            ),
+            format!("{}a{}", "-floor(if !(a < 0) { ".repeat(16), " } else { 0 })".repeat(16)),
             format!("{}a{}", "(".repeat(65), ")".repeat(65)),
         ];
         std::thread::Builder::new()
@@ -1156,10 +1038,7 @@ mod tests {
     #[test]
     fn reports_inputs_used() {
         let f = Formula::parse("if a > 0 { a * distance_km } else { a }", &INPUTS).unwrap();
-        assert_eq!(
-            f.inputs_used(),
-            vec!["a".to_owned(), "distance_km".to_owned()]
-        );
+        assert_eq!(f.inputs_used(), vec!["a".to_owned(), "distance_km".to_owned()]);
         assert_eq!(f.source(), "if a > 0 { a * distance_km } else { a }");
     }
 }

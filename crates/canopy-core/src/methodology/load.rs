@@ -61,22 +61,10 @@ const TOP_KEYS: [&str; 13] = [
     "formula",
     "caps",
 ];
-const INPUT_KEYS: [&str; 7] = [
-    "unit",
-    "type",
-    "minimum",
-    "exclusive_minimum",
-    "maximum",
-    "exclusive_maximum",
-    "description",
-];
+const INPUT_KEYS: [&str; 7] =
+    ["unit", "type", "minimum", "exclusive_minimum", "maximum", "exclusive_maximum", "description"];
 const FORMULA_KEYS: [&str; 2] = ["baseline", "project"];
-const CAPS_KEYS: [&str; 4] = [
-    "per_day_count",
-    "per_day_grams",
-    "per_month_count",
-    "per_month_grams",
-];
+const CAPS_KEYS: [&str; 4] = ["per_day_count", "per_day_grams", "per_month_count", "per_month_grams"];
 
 /// The longest free-text field accepted (title, issuer, source, unit,
 /// description), in characters.
@@ -123,23 +111,10 @@ impl Loader<'_> {
     }
 
     fn syntax(&self, text: &str, e: &toml::de::Error) -> MethodologyError {
-        let mut message = e
-            .message()
-            .trim()
-            .lines()
-            .map(str::trim)
-            .collect::<Vec<_>>()
-            .join("; ");
+        let mut message = e.message().trim().lines().map(str::trim).collect::<Vec<_>>().join("; ");
         if message.is_empty() {
-            let at_end = e
-                .span()
-                .is_some_and(|span| text[span.start.min(text.len())..].trim().is_empty());
-            message = if at_end {
-                "unexpected end of file"
-            } else {
-                "syntax error"
-            }
-            .to_owned();
+            let at_end = e.span().is_some_and(|span| text[span.start.min(text.len())..].trim().is_empty());
+            message = if at_end { "unexpected end of file" } else { "syntax error" }.to_owned();
         }
         let position = e.span().map(|span| {
             let before = &text[..span.start.min(text.len())];
@@ -166,18 +141,11 @@ impl Loader<'_> {
     }
 
     fn required<'t>(&self, table: &'t Table, key: &str, path: &str) -> Result<&'t Value> {
-        table
-            .get(key)
-            .ok_or_else(|| self.field_error(path, "missing"))
+        table.get(key).ok_or_else(|| self.field_error(path, "missing"))
     }
 
     fn string<'t>(&self, value: &'t Value, path: &str) -> Result<&'t str> {
-        value.as_str().ok_or_else(|| {
-            self.field_error(
-                path,
-                format!("expected a string, found {}", describe(value)),
-            )
-        })
+        value.as_str().ok_or_else(|| self.field_error(path, format!("expected a string, found {}", describe(value))))
     }
 
     fn text(&self, value: &Value, path: &str) -> Result<String> {
@@ -203,41 +171,31 @@ impl Loader<'_> {
         let s = self.string(value, path)?;
         let len = s.len();
         if len < min || len > max || !s.bytes().all(allowed) {
-            return Err(self.field_error(
-                path,
-                format!("`{s}` is not {what}, {min} to {max} characters"),
-            ));
+            return Err(self.field_error(path, format!("`{s}` is not {what}, {min} to {max} characters")));
         }
         Ok(s.to_owned())
     }
 
     fn date(&self, value: &Value, path: &str) -> Result<NaiveDate> {
-        let bad = || {
-            self.field_error(
-                path,
-                format!(
-                    "expected a date such as 2023-01-01, found {}",
-                    describe(value)
-                ),
-            )
-        };
+        let bad = || self.field_error(path, format!("expected a date such as 2023-01-01, found {}", describe(value)));
         match value {
             Value::Datetime(dt) => match (dt.date, dt.time, dt.offset) {
                 (Some(d), None, None) => {
-                    NaiveDate::from_ymd_opt(i32::from(d.year), u32::from(d.month), u32::from(d.day))
-                        .ok_or_else(bad)
+                    NaiveDate::from_ymd_opt(i32::from(d.year), u32::from(d.month), u32::from(d.day)).ok_or_else(bad)
                 }
                 _ => Err(bad()),
             },
             Value::String(s) => {
                 let shape_ok = s.len() == 10
-                    && s.bytes().enumerate().all(|(i, b)| {
-                        if i == 4 || i == 7 {
-                            b == b'-'
-                        } else {
-                            b.is_ascii_digit()
-                        }
-                    });
+                    && s.bytes().enumerate().all(
+                        |(i, b)| {
+                            if i == 4 || i == 7 {
+                                b == b'-'
+                            } else {
+                                b.is_ascii_digit()
+                            }
+                        },
+                    );
                 if !shape_ok {
                     return Err(bad());
                 }
@@ -250,18 +208,9 @@ impl Loader<'_> {
     fn decimal(&self, value: &Value, path: &str) -> Result<Decimal> {
         match value {
             Value::Integer(i) => Ok(Decimal::from(*i)),
-            Value::Float(f) if f.is_finite() => {
-                Decimal::from_str_exact(&f.to_string()).map_err(|_| {
-                    self.field_error(
-                        path,
-                        format!("{f} cannot be represented as an exact decimal"),
-                    )
-                })
-            }
-            _ => Err(self.field_error(
-                path,
-                format!("expected a number, found {}", describe(value)),
-            )),
+            Value::Float(f) if f.is_finite() => Decimal::from_str_exact(&f.to_string())
+                .map_err(|_| self.field_error(path, format!("{f} cannot be represented as an exact decimal"))),
+            _ => Err(self.field_error(path, format!("expected a number, found {}", describe(value)))),
         }
     }
 
@@ -294,78 +243,45 @@ impl Loader<'_> {
             |b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_',
             "a behavior code of lower-case letters, digits and `_`",
         )?;
-        let category_text =
-            self.string(self.required(table, "category", "category")?, "category")?;
-        let category: Category =
-            category_text
-                .parse()
-                .map_err(|e: crate::types::UnknownCategory| {
-                    self.field_error("category", e.to_string())
-                })?;
+        let category_text = self.string(self.required(table, "category", "category")?, "category")?;
+        let category: Category = category_text
+            .parse()
+            .map_err(|e: crate::types::UnknownCategory| self.field_error("category", e.to_string()))?;
         let regions = self.regions(self.required(table, "regions", "regions")?)?;
-        let valid_from = self.date(
-            self.required(table, "valid_from", "valid_from")?,
-            "valid_from",
-        )?;
-        let valid_to = table
-            .get("valid_to")
-            .map(|v| self.date(v, "valid_to"))
-            .transpose()?;
+        let valid_from = self.date(self.required(table, "valid_from", "valid_from")?, "valid_from")?;
+        let valid_to = table.get("valid_to").map(|v| self.date(v, "valid_to")).transpose()?;
         if let Some(to) = valid_to {
             if to < valid_from {
-                return Err(self.error(
-                    None,
-                    format!("valid_to {to} is before valid_from {valid_from}"),
-                ));
+                return Err(self.error(None, format!("valid_to {to} is before valid_from {valid_from}")));
             }
         }
         let inputs = match table.get("inputs") {
             None => Vec::new(),
             Some(Value::Table(inputs)) => {
-                let mut specs = inputs
-                    .iter()
-                    .map(|(name, spec)| self.input(name, spec))
-                    .collect::<Result<Vec<_>>>()?;
+                let mut specs = inputs.iter().map(|(name, spec)| self.input(name, spec)).collect::<Result<Vec<_>>>()?;
                 specs.sort_by(|a, b| a.name.cmp(&b.name));
                 specs
             }
             Some(other) => {
-                return Err(self.field_error(
-                    "inputs",
-                    format!("expected a table, found {}", describe(other)),
-                ));
+                return Err(self.field_error("inputs", format!("expected a table, found {}", describe(other))));
             }
         };
         let names: Vec<&str> = inputs.iter().map(|i| i.name.as_str()).collect();
         let formula = match self.required(table, "formula", "formula")? {
             Value::Table(t) => t,
-            other => {
-                return Err(self.field_error(
-                    "formula",
-                    format!("expected a table, found {}", describe(other)),
-                ))
-            }
+            other => return Err(self.field_error("formula", format!("expected a table, found {}", describe(other)))),
         };
         self.deny_unknown(formula, "formula.", &FORMULA_KEYS)?;
-        let baseline = self.formula(
-            self.required(formula, "baseline", "formula.baseline")?,
-            "formula.baseline",
-            &names,
-        )?;
+        let baseline =
+            self.formula(self.required(formula, "baseline", "formula.baseline")?, "formula.baseline", &names)?;
         let project = match formula.get("project") {
-            None => Formula::parse("0", &names)
-                .map_err(|e| self.field_error("formula.project", e.to_string()))?,
+            None => Formula::parse("0", &names).map_err(|e| self.field_error("formula.project", e.to_string()))?,
             Some(v) => self.formula(v, "formula.project", &names)?,
         };
         let caps = match table.get("caps") {
             None => Caps::default(),
             Some(Value::Table(t)) => self.caps(t)?,
-            Some(other) => {
-                return Err(self.field_error(
-                    "caps",
-                    format!("expected a table, found {}", describe(other)),
-                ))
-            }
+            Some(other) => return Err(self.field_error("caps", format!("expected a table, found {}", describe(other)))),
         };
         Ok(Methodology {
             id,
@@ -387,18 +303,12 @@ impl Loader<'_> {
 
     fn regions(&self, value: &Value) -> Result<Vec<RegionPattern>> {
         let Value::Array(items) = value else {
-            return Err(self.field_error(
-                "regions",
-                format!(
-                    "expected an array of region codes, found {}",
-                    describe(value)
-                ),
-            ));
+            return Err(
+                self.field_error("regions", format!("expected an array of region codes, found {}", describe(value)))
+            );
         };
         if items.is_empty() {
-            return Err(
-                self.field_error("regions", "must not be empty; use [\"*\"] for everywhere")
-            );
+            return Err(self.field_error("regions", "must not be empty; use [\"*\"] for everywhere"));
         }
         let mut regions = Vec::with_capacity(items.len());
         for item in items {
@@ -406,9 +316,7 @@ impl Loader<'_> {
             let pattern = if s == "*" {
                 RegionPattern::Any
             } else {
-                RegionPattern::Exact(
-                    RegionCode::parse(s).map_err(|e| self.field_error("regions", e.to_string()))?,
-                )
+                RegionPattern::Exact(RegionCode::parse(s).map_err(|e| self.field_error("regions", e.to_string()))?)
             };
             if regions.contains(&pattern) {
                 return Err(self.field_error("regions", format!("`{s}` is listed twice")));
@@ -416,10 +324,7 @@ impl Loader<'_> {
             regions.push(pattern);
         }
         if regions.len() > 1 && regions.contains(&RegionPattern::Any) {
-            return Err(self.field_error(
-                "regions",
-                "`*` already means everywhere; it must be the only region",
-            ));
+            return Err(self.field_error("regions", "`*` already means everywhere; it must be the only region"));
         }
         Ok(regions)
     }
@@ -428,9 +333,7 @@ impl Loader<'_> {
         let path = format!("inputs.{name}");
         let name_ok = name.len() <= 64
             && name.bytes().next().is_some_and(|b| b.is_ascii_lowercase())
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+            && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
         if !name_ok {
             return Err(self.field_error(
                 &path,
@@ -438,58 +341,34 @@ impl Loader<'_> {
             ));
         }
         if RESERVED.contains(&name) {
-            return Err(self.field_error(
-                &path,
-                format!("`{name}` is reserved by the formula language"),
-            ));
+            return Err(self.field_error(&path, format!("`{name}` is reserved by the formula language")));
         }
         let Value::Table(spec) = value else {
-            return Err(self.field_error(
-                &path,
-                format!("expected a table, found {}", describe(value)),
-            ));
+            return Err(self.field_error(&path, format!("expected a table, found {}", describe(value))));
         };
         self.deny_unknown(spec, &format!("{path}."), &INPUT_KEYS)?;
-        let unit = self.text(
-            self.required(spec, "unit", &format!("{path}.unit"))?,
-            &format!("{path}.unit"),
-        )?;
+        let unit = self.text(self.required(spec, "unit", &format!("{path}.unit"))?, &format!("{path}.unit"))?;
         let kind_path = format!("{path}.type");
         let kind = match self.string(self.required(spec, "type", &kind_path)?, &kind_path)? {
             "number" => InputKind::Number,
             "integer" => InputKind::Integer,
             other => {
-                return Err(self.field_error(
-                    &kind_path,
-                    format!("`{other}` is not a type; expected \"number\" or \"integer\""),
-                ));
+                return Err(self
+                    .field_error(&kind_path, format!("`{other}` is not a type; expected \"number\" or \"integer\"")));
             }
         };
         let bound = |inclusive: &str, exclusive: &str| -> Result<Option<(Bound, String)>> {
             match (spec.get(inclusive), spec.get(exclusive)) {
-                (Some(_), Some(_)) => Err(self.field_error(
-                    &path,
-                    format!("both {inclusive} and {exclusive} given; use one"),
-                )),
+                (Some(_), Some(_)) => {
+                    Err(self.field_error(&path, format!("both {inclusive} and {exclusive} given; use one")))
+                }
                 (Some(v), None) => {
                     let value = self.decimal(v, &format!("{path}.{inclusive}"))?;
-                    Ok(Some((
-                        Bound {
-                            value,
-                            exclusive: false,
-                        },
-                        inclusive.to_owned(),
-                    )))
+                    Ok(Some((Bound { value, exclusive: false }, inclusive.to_owned())))
                 }
                 (None, Some(v)) => {
                     let value = self.decimal(v, &format!("{path}.{exclusive}"))?;
-                    Ok(Some((
-                        Bound {
-                            value,
-                            exclusive: true,
-                        },
-                        exclusive.to_owned(),
-                    )))
+                    Ok(Some((Bound { value, exclusive: true }, exclusive.to_owned())))
                 }
                 (None, None) => Ok(None),
             }
@@ -499,22 +378,15 @@ impl Loader<'_> {
         if let (Some((lo, lo_name)), Some((hi, hi_name))) = (&minimum, &maximum) {
             let (lo_v, hi_v) = (lo.value.normalize(), hi.value.normalize());
             if lo.value > hi.value {
-                return Err(self.field_error(
-                    &path,
-                    format!("{lo_name} {lo_v} is greater than {hi_name} {hi_v}"),
-                ));
+                return Err(self.field_error(&path, format!("{lo_name} {lo_v} is greater than {hi_name} {hi_v}")));
             }
             if lo.value == hi.value && (lo.exclusive || hi.exclusive) {
-                return Err(self.field_error(
-                    &path,
-                    format!("{lo_name} {lo_v} and {hi_name} {hi_v} leave no valid value"),
-                ));
+                return Err(
+                    self.field_error(&path, format!("{lo_name} {lo_v} and {hi_name} {hi_v} leave no valid value"))
+                );
             }
         }
-        let description = spec
-            .get("description")
-            .map(|v| self.text(v, &format!("{path}.description")))
-            .transpose()?;
+        let description = spec.get("description").map(|v| self.text(v, &format!("{path}.description"))).transpose()?;
         Ok(InputSpec {
             name: name.to_owned(),
             unit,
@@ -537,21 +409,14 @@ impl Loader<'_> {
             match table.get(key) {
                 None => Ok(None),
                 Some(Value::Integer(i)) if *i > 0 => Ok(Some(*i)),
-                Some(v) => Err(self.field_error(
-                    &path,
-                    format!("expected a positive integer, found {}", describe(v)),
-                )),
+                Some(v) => Err(self.field_error(&path, format!("expected a positive integer, found {}", describe(v)))),
             }
         };
         let count = |key: &str| -> Result<Option<u32>> {
             positive(key)?
                 .map(|n| {
-                    u32::try_from(n).map_err(|_| {
-                        self.field_error(
-                            &format!("caps.{key}"),
-                            format!("{n} is more than {}", u32::MAX),
-                        )
-                    })
+                    u32::try_from(n)
+                        .map_err(|_| self.field_error(&format!("caps.{key}"), format!("{n} is more than {}", u32::MAX)))
                 })
                 .transpose()
         };

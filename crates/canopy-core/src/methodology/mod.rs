@@ -166,10 +166,7 @@ impl RegionPattern {
             RegionPattern::Exact(code) => {
                 let country = code.as_str();
                 let is_country = !country.contains('-');
-                let within = region
-                    .as_str()
-                    .strip_prefix(country)
-                    .is_some_and(|rest| rest.starts_with('-'));
+                let within = region.as_str().strip_prefix(country).is_some_and(|rest| rest.starts_with('-'));
                 (is_country && within).then_some(1)
             }
         }
@@ -215,38 +212,18 @@ impl InputSpec {
         let op = |b: &Bound| if b.exclusive { "<" } else { "<=" };
         match (&self.minimum, &self.maximum) {
             (None, None) => None,
-            (Some(lo), Some(hi)) => Some(format!(
-                "{} {} x {} {}",
-                lo.value.normalize(),
-                op(lo),
-                op(hi),
-                hi.value.normalize()
-            )),
-            (Some(lo), None) => Some(format!(
-                "x {} {}",
-                if lo.exclusive { ">" } else { ">=" },
-                lo.value.normalize()
-            )),
+            (Some(lo), Some(hi)) => {
+                Some(format!("{} {} x {} {}", lo.value.normalize(), op(lo), op(hi), hi.value.normalize()))
+            }
+            (Some(lo), None) => Some(format!("x {} {}", if lo.exclusive { ">" } else { ">=" }, lo.value.normalize())),
             (None, Some(hi)) => Some(format!("x {} {}", op(hi), hi.value.normalize())),
         }
     }
 
     /// Whether `value` satisfies both bounds.
     pub fn within_bounds(&self, value: Decimal) -> bool {
-        let above = self.minimum.as_ref().is_none_or(|b| {
-            if b.exclusive {
-                value > b.value
-            } else {
-                value >= b.value
-            }
-        });
-        let below = self.maximum.as_ref().is_none_or(|b| {
-            if b.exclusive {
-                value < b.value
-            } else {
-                value <= b.value
-            }
-        });
+        let above = self.minimum.as_ref().is_none_or(|b| if b.exclusive { value > b.value } else { value >= b.value });
+        let below = self.maximum.as_ref().is_none_or(|b| if b.exclusive { value < b.value } else { value <= b.value });
         above && below
     }
 }
@@ -261,10 +238,7 @@ pub struct Bound {
     pub exclusive: bool,
 }
 
-fn serialize_decimal<S: serde::Serializer>(
-    value: &Decimal,
-    serializer: S,
-) -> Result<S::Ok, S::Error> {
+fn serialize_decimal<S: serde::Serializer>(value: &Decimal, serializer: S) -> Result<S::Ok, S::Error> {
     serializer.collect_str(&value.normalize())
 }
 
@@ -373,19 +347,12 @@ impl Methodology {
     /// zero.)
     pub fn formula_text(&self) -> String {
         let tidy = |f: &Formula| f.source().split_whitespace().collect::<Vec<_>>().join(" ");
-        format!(
-            "floor(({}) - ({}))",
-            tidy(&self.baseline),
-            tidy(&self.project)
-        )
+        format!("floor(({}) - ({}))", tidy(&self.baseline), tidy(&self.project))
     }
 
     /// Checks the reported inputs and computes the grams credited:
     /// `max(0, floor(baseline − project))`.
-    pub fn evaluate(
-        &self,
-        inputs: &serde_json::Map<String, serde_json::Value>,
-    ) -> Result<Grams, EvaluationError> {
+    pub fn evaluate(&self, inputs: &serde_json::Map<String, serde_json::Value>) -> Result<Grams, EvaluationError> {
         let values = self.check_inputs(inputs)?;
         self.evaluate_values(&values)
     }
@@ -397,47 +364,24 @@ impl Methodology {
         &self,
         inputs: &serde_json::Map<String, serde_json::Value>,
     ) -> Result<BTreeMap<String, Decimal>, EvaluationError> {
-        if let Some(unknown) = inputs
-            .keys()
-            .find(|k| !self.inputs.iter().any(|i| &i.name == *k))
-        {
-            return Err(EvaluationError::UnknownInput {
-                input: unknown.clone(),
-            });
+        if let Some(unknown) = inputs.keys().find(|k| !self.inputs.iter().any(|i| &i.name == *k)) {
+            return Err(EvaluationError::UnknownInput { input: unknown.clone() });
         }
         let mut values = BTreeMap::new();
         for spec in &self.inputs {
             let input = || spec.name.clone();
-            let value = inputs
-                .get(&spec.name)
-                .ok_or_else(|| EvaluationError::MissingInput { input: input() })?;
-            let invalid = |reason: String| EvaluationError::InvalidInput {
-                input: input(),
-                reason,
-            };
+            let value = inputs.get(&spec.name).ok_or_else(|| EvaluationError::MissingInput { input: input() })?;
+            let invalid = |reason: String| EvaluationError::InvalidInput { input: input(), reason };
             let number = match value {
                 serde_json::Value::Number(n) => n,
-                serde_json::Value::Null => {
-                    return Err(invalid("expected a number, got null".to_owned()))
-                }
-                serde_json::Value::Bool(_) => {
-                    return Err(invalid("expected a number, got a boolean".to_owned()))
-                }
-                serde_json::Value::String(_) => {
-                    return Err(invalid("expected a number, got a string".to_owned()))
-                }
-                serde_json::Value::Array(_) => {
-                    return Err(invalid("expected a number, got an array".to_owned()))
-                }
-                serde_json::Value::Object(_) => {
-                    return Err(invalid("expected a number, got an object".to_owned()))
-                }
+                serde_json::Value::Null => return Err(invalid("expected a number, got null".to_owned())),
+                serde_json::Value::Bool(_) => return Err(invalid("expected a number, got a boolean".to_owned())),
+                serde_json::Value::String(_) => return Err(invalid("expected a number, got a string".to_owned())),
+                serde_json::Value::Array(_) => return Err(invalid("expected a number, got an array".to_owned())),
+                serde_json::Value::Object(_) => return Err(invalid("expected a number, got an object".to_owned())),
             };
-            let decimal = json_number_to_decimal(number).ok_or_else(|| {
-                invalid(format!(
-                    "{number} cannot be represented as an exact decimal"
-                ))
-            })?;
+            let decimal = json_number_to_decimal(number)
+                .ok_or_else(|| invalid(format!("{number} cannot be represented as an exact decimal")))?;
             if spec.kind == InputKind::Integer && !decimal.is_integer() {
                 return Err(invalid(format!("expected an integer, got {number}")));
             }
@@ -454,36 +398,26 @@ impl Methodology {
     }
 
     /// Computes `max(0, floor(baseline − project))` from checked values.
-    pub fn evaluate_values(
-        &self,
-        values: &BTreeMap<String, Decimal>,
-    ) -> Result<Grams, EvaluationError> {
+    pub fn evaluate_values(&self, values: &BTreeMap<String, Decimal>) -> Result<Grams, EvaluationError> {
         let baseline = self.baseline.evaluate(values)?;
         let project = self.project.evaluate(values)?;
         let reduction = baseline
             .checked_sub(project)
-            .ok_or_else(|| EvaluationError::Arithmetic {
-                message: "arithmetic overflow".to_owned(),
-            })?
+            .ok_or_else(|| EvaluationError::Arithmetic { message: "arithmetic overflow".to_owned() })?
             .floor();
         if reduction <= Decimal::ZERO {
             return Ok(0);
         }
         reduction
             .to_i64()
-            .ok_or_else(|| EvaluationError::Arithmetic {
-                message: format!("the result {reduction} g is too large"),
-            })
+            .ok_or_else(|| EvaluationError::Arithmetic { message: format!("the result {reduction} g is too large") })
     }
 
     /// How specifically the methodology's regions match `region`: `None` =
     /// no match; `Some(2)` the exact code, `Some(1)` a country pattern (`CN`
     /// matching `CN-BJ`), `Some(0)` `*`.
     pub fn matches_region(&self, region: &RegionCode) -> Option<u8> {
-        self.regions
-            .iter()
-            .filter_map(|p| p.specificity(region))
-            .max()
+        self.regions.iter().filter_map(|p| p.specificity(region)).max()
     }
 
     /// Whether the methodology is in force on `date` (both ends inclusive).

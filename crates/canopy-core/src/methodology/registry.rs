@@ -52,9 +52,7 @@ pub enum RegistryError {
         region: String,
     },
     /// The behaviour is declared elsewhere with another category.
-    #[error(
-        "{key} puts `{behavior}` in category {category}, but {other} puts it in {other_category}"
-    )]
+    #[error("{key} puts `{behavior}` in category {category}, but {other} puts it in {other_category}")]
     CategoryMismatch {
         /// The methodology being added.
         key: String,
@@ -84,8 +82,7 @@ impl RegistryError {
     pub fn other(&self) -> &str {
         match self {
             RegistryError::VersionExists { key } => key,
-            RegistryError::Overlap { other, .. }
-            | RegistryError::CategoryMismatch { other, .. } => other,
+            RegistryError::Overlap { other, .. } | RegistryError::CategoryMismatch { other, .. } => other,
         }
     }
 }
@@ -113,11 +110,7 @@ impl Registry {
                 Err(RegistryError::VersionExists { key: m.key() })
             };
         }
-        let same_behavior = self
-            .by_behavior
-            .get(&m.behavior)
-            .map(Vec::as_slice)
-            .unwrap_or_default();
+        let same_behavior = self.by_behavior.get(&m.behavior).map(Vec::as_slice).unwrap_or_default();
         if let Some(other) = same_behavior.iter().find(|o| o.category != m.category) {
             return Err(RegistryError::CategoryMismatch {
                 key: m.key(),
@@ -150,12 +143,7 @@ impl Registry {
 
     /// The methodology for `behavior` in force in `region` on `date`; the
     /// most specific region match wins (exact code, then country, then `*`).
-    pub fn find(
-        &self,
-        behavior: &str,
-        region: &RegionCode,
-        date: NaiveDate,
-    ) -> Option<&Arc<Methodology>> {
+    pub fn find(&self, behavior: &str, region: &RegionCode, date: NaiveDate) -> Option<&Arc<Methodology>> {
         let mut best: Option<(u8, &Arc<Methodology>)> = None;
         for m in self.by_behavior.get(behavior)? {
             if !m.in_force_on(date) {

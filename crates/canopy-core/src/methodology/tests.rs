@@ -55,15 +55,7 @@ fn bike_with(from: &str, to: &str) -> String {
 }
 
 /// A minimal methodology text.
-fn minimal(
-    id: &str,
-    version: &str,
-    behavior: &str,
-    category: &str,
-    regions: &str,
-    dates: &str,
-    grams: &str,
-) -> String {
+fn minimal(id: &str, version: &str, behavior: &str, category: &str, regions: &str, dates: &str, grams: &str) -> String {
     format!(
         "id = \"{id}\"\nversion = \"{version}\"\ntitle = \"t\"\nissuer = \"i\"\nsource = \"s\"\n\
          behavior = \"{behavior}\"\ncategory = \"{category}\"\nregions = {regions}\n{dates}\n\
@@ -83,20 +75,8 @@ fn parses_the_documented_example() {
     let input = &m.inputs[0];
     assert_eq!(input.name, "distance_km");
     assert_eq!(input.kind, InputKind::Number);
-    assert_eq!(
-        input.minimum,
-        Some(Bound {
-            value: Decimal::ZERO,
-            exclusive: true
-        })
-    );
-    assert_eq!(
-        input.maximum,
-        Some(Bound {
-            value: Decimal::from(100),
-            exclusive: false
-        })
-    );
+    assert_eq!(input.minimum, Some(Bound { value: Decimal::ZERO, exclusive: true }));
+    assert_eq!(input.maximum, Some(Bound { value: Decimal::from(100), exclusive: false }));
     assert_eq!(input.bounds_text().as_deref(), Some("0 < x <= 100"));
     assert_eq!(m.baseline.source(), "250 * distance_km");
     assert_eq!(m.project.source(), "0");
@@ -104,70 +84,39 @@ fn parses_the_documented_example() {
     assert!(m.caps.is_empty());
     let json = serde_json::to_value(&m).unwrap();
     assert_eq!(json["regions"], json!(["CN-BJ"]));
-    assert_eq!(
-        json["inputs"][0]["minimum"],
-        json!({"value": "0", "exclusive": true})
-    );
+    assert_eq!(json["inputs"][0]["minimum"], json!({"value": "0", "exclusive": true}));
     assert_eq!(json["baseline"], json!("250 * distance_km"));
     assert_eq!(json["valid_from"], json!("2023-01-01"));
 }
 
 #[test]
 fn accepts_variants() {
-    let m = parse(
-        "a.toml",
-        &bike_with(
-            "valid_from = 2023-01-01",
-            "valid_from = \"2023-01-01\"\nvalid_to = 2023-01-01",
-        ),
-    )
-    .unwrap();
+    let m =
+        parse("a.toml", &bike_with("valid_from = 2023-01-01", "valid_from = \"2023-01-01\"\nvalid_to = 2023-01-01"))
+            .unwrap();
     assert_eq!(m.valid_to, Some(date("2023-01-01")));
     assert!(m.in_force_on(date("2023-01-01")));
     assert!(!m.in_force_on(date("2023-01-02")));
     assert!(!m.in_force_on(date("2022-12-31")));
-    let m = parse(
-        "a.toml",
-        &bike_with("regions = [\"CN-BJ\"]", "regions = [\"CN-BJ\", \"CN\"]"),
-    )
-    .unwrap();
+    let m = parse("a.toml", &bike_with("regions = [\"CN-BJ\"]", "regions = [\"CN-BJ\", \"CN\"]")).unwrap();
     assert_eq!(m.matches_region(&region("CN-BJ")), Some(2));
     assert_eq!(m.matches_region(&region("CN-SH")), Some(1));
     assert_eq!(m.matches_region(&region("CN")), Some(2));
     assert_eq!(m.matches_region(&region("US-CA")), None);
-    let m = parse(
-        "a.toml",
-        &bike_with("regions = [\"CN-BJ\"]", "regions = [\"*\"]"),
-    )
-    .unwrap();
+    let m = parse("a.toml", &bike_with("regions = [\"CN-BJ\"]", "regions = [\"*\"]")).unwrap();
     assert_eq!(m.matches_region(&region("US-CA")), Some(0));
     let m = parse("a.toml", &bike_with("maximum = 100", "maximum = 99.5")).unwrap();
-    assert_eq!(
-        m.inputs[0].maximum.unwrap().value,
-        Decimal::from_str("99.5").unwrap()
-    );
+    assert_eq!(m.inputs[0].maximum.unwrap().value, Decimal::from_str("99.5").unwrap());
     let m = parse(
         "a.toml",
-        &bike_with(
-            "baseline = \"250 * distance_km\"",
-            "baseline = \"\"\"\n  250\n  * distance_km\n\"\"\"",
-        ),
+        &bike_with("baseline = \"250 * distance_km\"", "baseline = \"\"\"\n  250\n  * distance_km\n\"\"\""),
     )
     .unwrap();
     assert_eq!(m.formula_text(), "floor((250 * distance_km) - (0))");
-    let m = parse(
-        "a.toml",
-        &format!("{BIKE}\n[caps]\nper_day_count = 3\nper_month_grams = 5000\n"),
-    )
-    .unwrap();
+    let m = parse("a.toml", &format!("{BIKE}\n[caps]\nper_day_count = 3\nper_month_grams = 5000\n")).unwrap();
     assert_eq!(
         m.caps,
-        Caps {
-            per_day_count: Some(3),
-            per_day_grams: None,
-            per_month_count: None,
-            per_month_grams: Some(5000)
-        }
+        Caps { per_day_count: Some(3), per_day_grams: None, per_month_count: None, per_month_grams: Some(5000) }
     );
     // Inputs are sorted by name, whatever the file's order.
     let two = format!(
@@ -176,10 +125,7 @@ fn accepts_variants() {
     )
     .replace("[formula_placeholder]", "[formula]");
     let m = parse("a.toml", &two.replace("[inputs.a]", "[inputs.aa]")).unwrap();
-    assert_eq!(
-        m.inputs.iter().map(|i| i.name.as_str()).collect::<Vec<_>>(),
-        vec!["aa", "distance_km"]
-    );
+    assert_eq!(m.inputs.iter().map(|i| i.name.as_str()).collect::<Vec<_>>(), vec!["aa", "distance_km"]);
 }
 
 /// Each case: the text and the exact error message.
@@ -334,31 +280,32 @@ fn evaluation_checks_inputs() {
             (json!({"distance_km": 1e-3}), "0"),
             (json!({}), "missing_input: missing input `distance_km`"),
             (json!({"distance_km": 1, "speed": 3}), "unknown_input: unknown input `speed`"),
-            (json!({"distance_km": "3.2"}), "invalid_input: invalid input `distance_km`: expected a number, got a string"),
+            (
+                json!({"distance_km": "3.2"}),
+                "invalid_input: invalid input `distance_km`: expected a number, got a string",
+            ),
             (json!({"distance_km": null}), "invalid_input: invalid input `distance_km`: expected a number, got null"),
-            (json!({"distance_km": true}), "invalid_input: invalid input `distance_km`: expected a number, got a boolean"),
-            (json!({"distance_km": [1]}), "invalid_input: invalid input `distance_km`: expected a number, got an array"),
+            (
+                json!({"distance_km": true}),
+                "invalid_input: invalid input `distance_km`: expected a number, got a boolean",
+            ),
+            (
+                json!({"distance_km": [1]}),
+                "invalid_input: invalid input `distance_km`: expected a number, got an array",
+            ),
             (json!({"distance_km": 150}), "input_out_of_bounds: distance_km = 150 is outside 0 < x <= 100"),
             (json!({"distance_km": 0}), "input_out_of_bounds: distance_km = 0 is outside 0 < x <= 100"),
             (json!({"distance_km": -1.5}), "input_out_of_bounds: distance_km = -1.5 is outside 0 < x <= 100"),
-            (json!({"distance_km": 1e300}), "invalid_input: invalid input `distance_km`: 1e+300 cannot be represented as an exact decimal"),
+            (
+                json!({"distance_km": 1e300}),
+                "invalid_input: invalid input `distance_km`: 1e+300 cannot be represented as an exact decimal",
+            ),
         ],
     );
     let items = parse(
         "items.toml",
-        &minimal(
-            "items",
-            "1",
-            "items",
-            "use",
-            "[\"*\"]",
-            "valid_from = 2020-01-01",
-            "7 * n - 20",
-        )
-        .replace(
-            "[formula]",
-            "[inputs.n]\nunit = \"item\"\ntype = \"integer\"\nminimum = 1\n\n[formula]",
-        ),
+        &minimal("items", "1", "items", "use", "[\"*\"]", "valid_from = 2020-01-01", "7 * n - 20")
+            .replace("[formula]", "[inputs.n]\nunit = \"item\"\ntype = \"integer\"\nminimum = 1\n\n[formula]"),
     )
     .unwrap();
     check_evaluation(
@@ -367,18 +314,9 @@ fn evaluation_checks_inputs() {
             (json!({"n": 3}), "1"),
             (json!({"n": 2}), "0"),
             (json!({"n": 3.0}), "1"),
-            (
-                json!({"n": 2.5}),
-                "invalid_input: invalid input `n`: expected an integer, got 2.5",
-            ),
-            (
-                json!({"n": 0}),
-                "input_out_of_bounds: n = 0 is outside x >= 1",
-            ),
-            (
-                json!({"n": 1_000_000_000_000_000_000u64}),
-                "6999999999999999980",
-            ),
+            (json!({"n": 2.5}), "invalid_input: invalid input `n`: expected an integer, got 2.5"),
+            (json!({"n": 0}), "input_out_of_bounds: n = 0 is outside x >= 1"),
+            (json!({"n": 1_000_000_000_000_000_000u64}), "6999999999999999980"),
             (
                 json!({"n": 10_000_000_000_000_000_000u64}),
                 "formula_error: formula error: the result 69999999999999999980 g is too large",
@@ -387,19 +325,8 @@ fn evaluation_checks_inputs() {
     );
     let divide = parse(
         "div.toml",
-        &minimal(
-            "divide",
-            "1",
-            "divide",
-            "use",
-            "[\"*\"]",
-            "valid_from = 2020-01-01",
-            "100 / n",
-        )
-        .replace(
-            "[formula]",
-            "[inputs.n]\nunit = \"u\"\ntype = \"number\"\nexclusive_maximum = 1000\n\n[formula]",
-        ),
+        &minimal("divide", "1", "divide", "use", "[\"*\"]", "valid_from = 2020-01-01", "100 / n")
+            .replace("[formula]", "[inputs.n]\nunit = \"u\"\ntype = \"number\"\nexclusive_maximum = 1000\n\n[formula]"),
     )
     .unwrap();
     check_evaluation(
@@ -407,22 +334,13 @@ fn evaluation_checks_inputs() {
         &[
             (json!({"n": 3}), "33"),
             (json!({"n": -3}), "0"),
-            (
-                json!({"n": 0}),
-                "formula_error: formula error: division by zero",
-            ),
+            (json!({"n": 0}), "formula_error: formula error: division by zero"),
             (
                 json!({"n": 0.00000000000000000001}),
                 "formula_error: formula error: the result 10000000000000000000000 g is too large",
             ),
-            (
-                json!({"n": 0.000000000000000000000000001}),
-                "formula_error: formula error: arithmetic overflow",
-            ),
-            (
-                json!({"n": 1000}),
-                "input_out_of_bounds: n = 1000 is outside x < 1000",
-            ),
+            (json!({"n": 0.000000000000000000000000001}), "formula_error: formula error: arithmetic overflow"),
+            (json!({"n": 1000}), "input_out_of_bounds: n = 1000 is outside x < 1000"),
         ],
     );
 }
@@ -442,26 +360,17 @@ fn formula_text_is_itself_a_formula() {
 fn every_shipped_file_loads() {
     assert!(shipped_sources().len() >= 14);
     for (name, text) in shipped_sources() {
-        assert!(
-            name.starts_with("methodologies/") && name.ends_with(".toml"),
-            "{name}"
-        );
+        assert!(name.starts_with("methodologies/") && name.ends_with(".toml"), "{name}");
         let m = parse(name, text).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(
-            format!("methodologies/{}.toml", m.id),
-            *name,
-            "file names follow ids"
-        );
+        assert_eq!(format!("methodologies/{}.toml", m.id), *name, "file names follow ids");
         assert_eq!(m.valid_from, date("2020-01-01"), "{name}");
         assert_eq!(m.valid_to, None, "{name}");
     }
     let registry = shipped();
     assert!(registry.len() >= 14);
     assert_eq!(registry.len(), shipped_sources().len());
-    let sources: Vec<(String, String)> = shipped_sources()
-        .iter()
-        .map(|(n, t)| ((*n).to_owned(), (*t).to_owned()))
-        .collect();
+    let sources: Vec<(String, String)> =
+        shipped_sources().iter().map(|(n, t)| ((*n).to_owned(), (*t).to_owned())).collect();
     assert_eq!(check_sources(&sources).unwrap().len(), sources.len());
 }
 
@@ -506,18 +415,8 @@ fn shipped_figures_evaluate_exactly() {
         ("secondhand_clothing", "CN-BJ", json!({"items": 1}), 720),
         ("secondhand_clothing", "CN-BJ", json!({"items": 100}), 72000),
         ("secondhand_computer", "CN-BJ", json!({"items": 1}), 162640),
-        (
-            "secondhand_computer",
-            "CN-BJ",
-            json!({"items": 3}),
-            3 * 162640,
-        ),
-        (
-            "secondhand_computer",
-            "CN-BJ",
-            json!({"items": 10}),
-            10 * 162640,
-        ),
+        ("secondhand_computer", "CN-BJ", json!({"items": 3}), 3 * 162640),
+        ("secondhand_computer", "CN-BJ", json!({"items": 10}), 10 * 162640),
         ("utility_bill_online", "CN-SH", json!({}), 262),
         ("bus_ride", "CN-BJ", json!({}), 80),
         ("bus_ride", "CN-HB", json!({}), 150),
@@ -530,80 +429,32 @@ fn shipped_figures_evaluate_exactly() {
         ("walking", "CN-BJ", json!({"steps": 100000}), 296),
         ("metro_ride", "CN-GD", json!({"distance_km": 10}), 467),
         ("metro_ride", "CN-GD", json!({"distance_km": 3.2}), 149),
-        (
-            "electric_bus_ride",
-            "CN-GD",
-            json!({"distance_km": 10}),
-            269,
-        ),
+        ("electric_bus_ride", "CN-GD", json!({"distance_km": 10}), 269),
         ("electric_bus_ride", "CN-GD", json!({"distance_km": 1}), 26),
     ];
     for (behavior, code, given, grams) in cases {
-        let m = registry
-            .find(behavior, &region(code), day)
-            .unwrap_or_else(|| panic!("{behavior} in {code}"));
-        assert_eq!(
-            m.evaluate(&inputs(given.clone())),
-            Ok(grams),
-            "{behavior} in {code} with {given}"
-        );
+        let m = registry.find(behavior, &region(code), day).unwrap_or_else(|| panic!("{behavior} in {code}"));
+        assert_eq!(m.evaluate(&inputs(given.clone())), Ok(grams), "{behavior} in {code} with {given}");
     }
-    assert!(registry
-        .find("shared_bike", &region("CN-SH"), day)
-        .is_none());
+    assert!(registry.find("shared_bike", &region("CN-SH"), day).is_none());
     assert!(registry.find("metro_ride", &region("CN-BJ"), day).is_none());
-    assert!(registry
-        .find("bus_ride", &region("CN-BJ"), date("2019-12-31"))
-        .is_none());
+    assert!(registry.find("bus_ride", &region("CN-BJ"), date("2019-12-31")).is_none());
 
     let m = |id: &str| registry.get(id, "1.0").unwrap_or_else(|| panic!("{id}"));
-    assert_eq!(
-        m("e-payment").caps,
-        Caps {
-            per_day_count: Some(10),
-            ..Caps::default()
-        }
-    );
-    assert_eq!(
-        m("utility-bill-online").caps,
-        Caps {
-            per_month_count: Some(10),
-            ..Caps::default()
-        }
-    );
-    assert_eq!(
-        m("train-ticket-online").caps,
-        Caps {
-            per_month_count: Some(10),
-            ..Caps::default()
-        }
-    );
-    assert_eq!(
-        m("walking").caps,
-        Caps {
-            per_day_grams: Some(296),
-            ..Caps::default()
-        }
-    );
+    assert_eq!(m("e-payment").caps, Caps { per_day_count: Some(10), ..Caps::default() });
+    assert_eq!(m("utility-bill-online").caps, Caps { per_month_count: Some(10), ..Caps::default() });
+    assert_eq!(m("train-ticket-online").caps, Caps { per_month_count: Some(10), ..Caps::default() });
+    assert_eq!(m("walking").caps, Caps { per_day_grams: Some(296), ..Caps::default() });
     assert!(m("cn-bj-shared-bike").caps.is_empty());
     assert_eq!(
-        m("e-payment")
-            .evaluate(&inputs(json!({"amount_yuan": 0.99})))
-            .unwrap_err()
-            .to_string(),
+        m("e-payment").evaluate(&inputs(json!({"amount_yuan": 0.99}))).unwrap_err().to_string(),
         "amount_yuan = 0.99 is outside x >= 1"
     );
     assert_eq!(
-        m("secondhand-computer")
-            .evaluate(&inputs(json!({"items": 11})))
-            .unwrap_err()
-            .code(),
+        m("secondhand-computer").evaluate(&inputs(json!({"items": 11}))).unwrap_err().code(),
         "input_out_of_bounds"
     );
-    assert_eq!(
-        m("cn-bj-shared-bike").formula_text(),
-        "floor((250 * distance_km) - (0))"
-    );
+    assert_eq!(m("cn-bj-shared-bike").formula_text(), "floor((250 * distance_km) - (0))");
     let keys: Vec<String> = registry.iter().map(|m| m.key()).collect();
     let mut sorted = keys.clone();
     sorted.sort();
@@ -613,19 +464,8 @@ fn shipped_figures_evaluate_exactly() {
 // ---------------------------------------------------------------------------
 // Registry
 
-fn m(
-    id: &str,
-    version: &str,
-    behavior: &str,
-    regions: &str,
-    dates: &str,
-    grams: &str,
-) -> Methodology {
-    parse(
-        &format!("{id}.toml"),
-        &minimal(id, version, behavior, "transport", regions, dates, grams),
-    )
-    .unwrap()
+fn m(id: &str, version: &str, behavior: &str, regions: &str, dates: &str, grams: &str) -> Methodology {
+    parse(&format!("{id}.toml"), &minimal(id, version, behavior, "transport", regions, dates, grams)).unwrap()
 }
 
 #[test]
@@ -633,28 +473,11 @@ fn exact_region_beats_country_beats_everywhere() {
     let mut registry = Registry::new();
     assert!(registry.is_empty());
     let from = "valid_from = 2020-01-01";
-    registry
-        .add(m("bus-any", "1", "bus", "[\"*\"]", from, "80"))
-        .unwrap();
-    registry
-        .add(m("bus-cn", "1", "bus", "[\"CN\"]", from, "100"))
-        .unwrap();
-    registry
-        .add(m(
-            "bus-hb",
-            "1",
-            "bus",
-            "[\"CN-HB\", \"CN-HN\"]",
-            from,
-            "150",
-        ))
-        .unwrap();
+    registry.add(m("bus-any", "1", "bus", "[\"*\"]", from, "80")).unwrap();
+    registry.add(m("bus-cn", "1", "bus", "[\"CN\"]", from, "100")).unwrap();
+    registry.add(m("bus-hb", "1", "bus", "[\"CN-HB\", \"CN-HN\"]", from, "150")).unwrap();
     let day = date("2024-01-01");
-    let found = |code: &str| {
-        registry
-            .find("bus", &region(code), day)
-            .map(|m| m.id.clone())
-    };
+    let found = |code: &str| registry.find("bus", &region(code), day).map(|m| m.id.clone());
     assert_eq!(found("CN-HB").as_deref(), Some("bus-hb"));
     assert_eq!(found("CN-HN").as_deref(), Some("bus-hb"));
     assert_eq!(found("CN-BJ").as_deref(), Some("bus-cn"));
@@ -668,55 +491,22 @@ fn exact_region_beats_country_beats_everywhere() {
 fn validity_dates_are_respected() {
     let mut registry = Registry::new();
     registry
-        .add(m(
-            "bike",
-            "1.0",
-            "bike",
-            "[\"CN-BJ\"]",
-            "valid_from = 2020-01-01\nvalid_to = 2022-12-31",
-            "250",
-        ))
+        .add(m("bike", "1.0", "bike", "[\"CN-BJ\"]", "valid_from = 2020-01-01\nvalid_to = 2022-12-31", "250"))
         .unwrap();
+    registry.add(m("bike", "2.0", "bike", "[\"CN-BJ\"]", "valid_from = 2023-01-01", "200")).unwrap();
     registry
-        .add(m(
-            "bike",
-            "2.0",
-            "bike",
-            "[\"CN-BJ\"]",
-            "valid_from = 2023-01-01",
-            "200",
-        ))
+        .add(m("bike-any", "1.0", "bike", "[\"*\"]", "valid_from = 2021-06-01\nvalid_to = 2021-06-30", "10"))
         .unwrap();
-    registry
-        .add(m(
-            "bike-any",
-            "1.0",
-            "bike",
-            "[\"*\"]",
-            "valid_from = 2021-06-01\nvalid_to = 2021-06-30",
-            "10",
-        ))
-        .unwrap();
-    let found = |code: &str, day: &str| {
-        registry
-            .find("bike", &region(code), date(day))
-            .map(|m| m.key())
-    };
+    let found = |code: &str, day: &str| registry.find("bike", &region(code), date(day)).map(|m| m.key());
     assert_eq!(found("CN-BJ", "2019-12-31"), None);
     assert_eq!(found("CN-BJ", "2020-01-01").as_deref(), Some("bike@1.0"));
     assert_eq!(found("CN-BJ", "2022-12-31").as_deref(), Some("bike@1.0"));
     assert_eq!(found("CN-BJ", "2023-01-01").as_deref(), Some("bike@2.0"));
     assert_eq!(found("CN-BJ", "2099-01-01").as_deref(), Some("bike@2.0"));
-    assert_eq!(
-        found("CN-SH", "2021-06-15").as_deref(),
-        Some("bike-any@1.0")
-    );
+    assert_eq!(found("CN-SH", "2021-06-15").as_deref(), Some("bike-any@1.0"));
     assert_eq!(found("CN-SH", "2021-07-01"), None);
     assert_eq!(found("CN-BJ", "2021-06-15").as_deref(), Some("bike@1.0"));
-    assert_eq!(
-        registry.get("bike", "2.0").map(|m| m.key()).as_deref(),
-        Some("bike@2.0")
-    );
+    assert_eq!(registry.get("bike", "2.0").map(|m| m.key()).as_deref(), Some("bike@2.0"));
     assert!(registry.get("bike", "3.0").is_none());
 }
 
@@ -733,53 +523,15 @@ fn overlaps_are_refused() {
             "250",
         ))
         .unwrap();
-    registry
-        .add(m(
-            "bike-any",
-            "1.0",
-            "bike",
-            "[\"*\"]",
-            "valid_from = 2020-01-01",
-            "10",
-        ))
-        .unwrap();
+    registry.add(m("bike-any", "1.0", "bike", "[\"*\"]", "valid_from = 2020-01-01", "10")).unwrap();
     let cases = [
+        (m("bike-2", "1.0", "bike", "[\"CN-SH\"]", "valid_from = 2022-12-31", "1"), "CN-SH", "bike@1.0"),
         (
-            m(
-                "bike-2",
-                "1.0",
-                "bike",
-                "[\"CN-SH\"]",
-                "valid_from = 2022-12-31",
-                "1",
-            ),
-            "CN-SH",
-            "bike@1.0",
-        ),
-        (
-            m(
-                "bike-3",
-                "1.0",
-                "bike",
-                "[\"CN-GD\", \"CN-BJ\"]",
-                "valid_from = 2010-01-01\nvalid_to = 2020-01-01",
-                "1",
-            ),
+            m("bike-3", "1.0", "bike", "[\"CN-GD\", \"CN-BJ\"]", "valid_from = 2010-01-01\nvalid_to = 2020-01-01", "1"),
             "CN-BJ",
             "bike@1.0",
         ),
-        (
-            m(
-                "bike-4",
-                "1.0",
-                "bike",
-                "[\"*\"]",
-                "valid_from = 2030-01-01",
-                "1",
-            ),
-            "*",
-            "bike-any@1.0",
-        ),
+        (m("bike-4", "1.0", "bike", "[\"*\"]", "valid_from = 2030-01-01", "1"), "*", "bike-any@1.0"),
     ];
     for (new, shared, other) in cases {
         let key = new.key();
@@ -801,115 +553,45 @@ fn overlaps_are_refused() {
     }
     // Adjacent dates, other regions, a country pattern next to its
     // subdivisions, or another behaviour: no overlap.
-    registry
-        .add(m(
-            "bike-5",
-            "1.0",
-            "bike",
-            "[\"CN-SH\"]",
-            "valid_from = 2023-01-01",
-            "1",
-        ))
-        .unwrap();
-    registry
-        .add(m(
-            "bike-6",
-            "1.0",
-            "bike",
-            "[\"CN\"]",
-            "valid_from = 2020-01-01",
-            "1",
-        ))
-        .unwrap();
-    registry
-        .add(m(
-            "bike-7",
-            "1.0",
-            "scooter",
-            "[\"*\"]",
-            "valid_from = 2020-01-01",
-            "1",
-        ))
-        .unwrap();
+    registry.add(m("bike-5", "1.0", "bike", "[\"CN-SH\"]", "valid_from = 2023-01-01", "1")).unwrap();
+    registry.add(m("bike-6", "1.0", "bike", "[\"CN\"]", "valid_from = 2020-01-01", "1")).unwrap();
+    registry.add(m("bike-7", "1.0", "scooter", "[\"*\"]", "valid_from = 2020-01-01", "1")).unwrap();
     assert_eq!(registry.len(), 5);
 }
 
 #[test]
 fn republishing() {
     let mut registry = Registry::new();
-    let original = m(
-        "bike",
-        "1.0",
-        "bike",
-        "[\"CN-BJ\"]",
-        "valid_from = 2020-01-01",
-        "250",
-    );
+    let original = m("bike", "1.0", "bike", "[\"CN-BJ\"]", "valid_from = 2020-01-01", "250");
     assert_eq!(registry.add(original.clone()), Ok(Added::New));
     // Identical content, even from differently formatted text: a no-op.
     let reformatted = parse(
         "other.toml",
         &format!(
             "# comment\n{}",
-            minimal(
-                "bike",
-                "1.0",
-                "bike",
-                "transport",
-                "[ \"CN-BJ\" ]",
-                "valid_from = \"2020-01-01\"",
-                "250"
-            )
+            minimal("bike", "1.0", "bike", "transport", "[ \"CN-BJ\" ]", "valid_from = \"2020-01-01\"", "250")
         ),
     )
     .unwrap();
     assert_eq!(registry.add(reformatted), Ok(Added::AlreadyPublished));
     assert_eq!(registry.len(), 1);
     // Different content under the same key.
-    let changed = m(
-        "bike",
-        "1.0",
-        "bike",
-        "[\"CN-BJ\"]",
-        "valid_from = 2020-01-01",
-        "251",
-    );
+    let changed = m("bike", "1.0", "bike", "[\"CN-BJ\"]", "valid_from = 2020-01-01", "251");
     let error = registry.add(changed).unwrap_err();
     assert_eq!(error.code(), "methodology_version_exists");
-    assert_eq!(
-        error,
-        RegistryError::VersionExists {
-            key: "bike@1.0".to_owned()
-        }
-    );
+    assert_eq!(error, RegistryError::VersionExists { key: "bike@1.0".to_owned() });
     assert_eq!(
         error.to_string(),
         "bike@1.0 is already published with different content; publish a new version instead"
     );
-    assert_eq!(
-        registry.get("bike", "1.0").unwrap().baseline.source(),
-        "250"
-    );
+    assert_eq!(registry.get("bike", "1.0").unwrap().baseline.source(), "250");
     // The same behaviour in another category.
-    let food = parse(
-        "f.toml",
-        &minimal(
-            "bike-food",
-            "1",
-            "bike",
-            "food",
-            "[\"CN-SH\"]",
-            "valid_from = 2020-01-01",
-            "1",
-        ),
-    )
-    .unwrap();
+    let food =
+        parse("f.toml", &minimal("bike-food", "1", "bike", "food", "[\"CN-SH\"]", "valid_from = 2020-01-01", "1"))
+            .unwrap();
     let error = registry.add(food).unwrap_err();
     assert_eq!(error.code(), "methodology_category_mismatch");
-    assert_eq!(
-        error.to_string(),
-        "bike-food@1 puts `bike` in category food, but bike@1.0 puts it in transport"
-    );
+    assert_eq!(error.to_string(), "bike-food@1 puts `bike` in category food, but bike@1.0 puts it in transport");
     assert_eq!(registry.category_of("bike"), Some(Category::Transport));
 }
 
@@ -918,64 +600,21 @@ fn check_sources_collects_every_error() {
     let sources: Vec<(String, String)> = vec![
         (
             "a.toml".to_owned(),
-            minimal(
-                "bike-a",
-                "1",
-                "bike",
-                "transport",
-                "[\"CN-BJ\"]",
-                "valid_from = 2020-01-01",
-                "1",
-            ),
+            minimal("bike-a", "1", "bike", "transport", "[\"CN-BJ\"]", "valid_from = 2020-01-01", "1"),
         ),
         (
             "b.toml".to_owned(),
-            minimal(
-                "bike-b",
-                "1",
-                "bike",
-                "transport",
-                "[\"CN-BJ\"]",
-                "valid_from = 2021-01-01",
-                "2",
-            ),
+            minimal("bike-b", "1", "bike", "transport", "[\"CN-BJ\"]", "valid_from = 2021-01-01", "2"),
         ),
         (
             "c.toml".to_owned(),
-            minimal(
-                "bike-c",
-                "1",
-                "bike",
-                "transport",
-                "[\"CN-BJ\"]",
-                "valid_from = 2020-01-01",
-                "x",
-            ),
+            minimal("bike-c", "1", "bike", "transport", "[\"CN-BJ\"]", "valid_from = 2020-01-01", "x"),
         ),
-        (
-            "d.toml".to_owned(),
-            minimal(
-                "bike-d",
-                "1",
-                "bike",
-                "food",
-                "[\"CN-SH\"]",
-                "valid_from = 2020-01-01",
-                "1",
-            ),
-        ),
+        ("d.toml".to_owned(), minimal("bike-d", "1", "bike", "food", "[\"CN-SH\"]", "valid_from = 2020-01-01", "1")),
         ("e.toml".to_owned(), "id = ".to_owned()),
         (
             "f.toml".to_owned(),
-            minimal(
-                "bike-a",
-                "1",
-                "bike",
-                "transport",
-                "[\"CN-BJ\"]",
-                "valid_from = 2020-01-01",
-                "9",
-            ),
+            minimal("bike-a", "1", "bike", "transport", "[\"CN-BJ\"]", "valid_from = 2020-01-01", "9"),
         ),
     ];
     let errors = check_sources(&sources).unwrap_err();
@@ -984,9 +623,11 @@ fn check_sources_collects_every_error() {
         vec![
             "c.toml: formula.baseline: unknown input `x` (no inputs are declared) at column 1".to_owned(),
             "e.toml: line 1, column 6: invalid TOML: unexpected end of file".to_owned(),
-            "b.toml: bike-b@1 overlaps bike-a@1: both credit `bike` in CN-BJ on overlapping dates (see a.toml)".to_owned(),
+            "b.toml: bike-b@1 overlaps bike-a@1: both credit `bike` in CN-BJ on overlapping dates (see a.toml)"
+                .to_owned(),
             "d.toml: bike-d@1 puts `bike` in category food, but bike-a@1 puts it in transport (see a.toml)".to_owned(),
-            "f.toml: bike-a@1 is already published with different content; publish a new version instead (see a.toml)".to_owned(),
+            "f.toml: bike-a@1 is already published with different content; publish a new version instead (see a.toml)"
+                .to_owned(),
         ]
     );
     let ok = check_sources(&sources[..1]).unwrap();
@@ -1035,17 +676,8 @@ fn decimal(max_mantissa: i64, signed: bool) -> impl Strategy<Value = Decimal> {
 }
 
 fn condition(e: BoxedStrategy<G>) -> BoxedStrategy<C> {
-    let op = prop_oneof![
-        Just("<"),
-        Just("<="),
-        Just(">"),
-        Just(">="),
-        Just("=="),
-        Just("!=")
-    ];
-    let cmp = (op, e.clone(), e)
-        .prop_map(|(op, l, r)| C::Cmp(op, l, r))
-        .boxed();
+    let op = prop_oneof![Just("<"), Just("<="), Just(">"), Just(">="), Just("=="), Just("!=")];
+    let cmp = (op, e.clone(), e).prop_map(|(op, l, r)| C::Cmp(op, l, r)).boxed();
     cmp.prop_recursive(2, 6, 2, |inner| {
         prop_oneof![
             (inner.clone(), inner.clone()).prop_map(|(l, r)| C::And(Box::new(l), Box::new(r))),
@@ -1089,10 +721,7 @@ fn print(g: &G, min_prec: u8, full: bool) -> String {
         G::Neg(e) => (format!("-{}", print(e, 6, full)), 6),
         G::Bin(op, l, r) => {
             let prec = if matches!(op, '+' | '-') { 4 } else { 5 };
-            (
-                format!("{} {op} {}", print(l, prec, full), print(r, prec + 1, full)),
-                prec,
-            )
+            (format!("{} {op} {}", print(l, prec, full), print(r, prec + 1, full)), prec)
         }
         G::Min(args) | G::Max(args) => {
             let name = if matches!(g, G::Min(_)) { "min" } else { "max" };
@@ -1107,14 +736,7 @@ fn print(g: &G, min_prec: u8, full: bool) -> String {
                 G::If(..) if !full => print(o, 0, full),
                 _ => format!("{{ {} }}", print(o, 0, full)),
             };
-            (
-                format!(
-                    "if {} {{ {} }} else {otherwise}",
-                    print_cond(c, 0, full),
-                    print(t, 0, full)
-                ),
-                7,
-            )
+            (format!("if {} {{ {} }} else {otherwise}", print_cond(c, 0, full), print(t, 0, full)), 7)
         }
     };
     if prec < min_prec || (full && prec < 7) {
@@ -1126,18 +748,9 @@ fn print(g: &G, min_prec: u8, full: bool) -> String {
 
 fn print_cond(c: &C, min_prec: u8, full: bool) -> String {
     let (text, prec) = match c {
-        C::Cmp(op, l, r) => (
-            format!("{} {op} {}", print(l, 4, full), print(r, 4, full)),
-            3,
-        ),
-        C::And(l, r) => (
-            format!("{} && {}", print_cond(l, 2, full), print_cond(r, 3, full)),
-            2,
-        ),
-        C::Or(l, r) => (
-            format!("{} || {}", print_cond(l, 1, full), print_cond(r, 2, full)),
-            1,
-        ),
+        C::Cmp(op, l, r) => (format!("{} {op} {}", print(l, 4, full), print(r, 4, full)), 3),
+        C::And(l, r) => (format!("{} && {}", print_cond(l, 2, full), print_cond(r, 3, full)), 2),
+        C::Or(l, r) => (format!("{} || {}", print_cond(l, 1, full), print_cond(r, 2, full)), 1),
         C::Not(e) => (format!("!{}", print_cond(e, 6, full)), 6),
     };
     if prec < min_prec || (full && prec < 6) {
@@ -1181,10 +794,7 @@ impl Q {
         let g = gcd(num, den).max(1);
         let (num, den) = (num / g, den / g);
         if den < 0 {
-            Some(Q {
-                num: num.checked_neg()?,
-                den: den.checked_neg()?,
-            })
+            Some(Q { num: num.checked_neg()?, den: den.checked_neg()? })
         } else {
             Some(Q { num, den })
         }
@@ -1228,18 +838,11 @@ impl Q {
     }
 
     fn floor(self) -> Q {
-        Q {
-            num: self.num.div_euclid(self.den),
-            den: 1,
-        }
+        Q { num: self.num.div_euclid(self.den), den: 1 }
     }
 
     fn cmp(self, other: Q) -> Option<std::cmp::Ordering> {
-        Some(
-            self.num
-                .checked_mul(other.den)?
-                .cmp(&other.num.checked_mul(self.den)?),
-        )
+        Some(self.num.checked_mul(other.den)?.cmp(&other.num.checked_mul(self.den)?))
     }
 }
 
@@ -1269,10 +872,7 @@ fn reference(g: &G, vars: &[Decimal; 3]) -> R<Q> {
         G::Var(i) => Q::from_decimal(vars[*i]).check(),
         G::Neg(e) => {
             let v = tri!(reference(e, vars));
-            R::Val(Q {
-                num: -v.num,
-                den: v.den,
-            })
+            R::Val(Q { num: -v.num, den: v.den })
         }
         G::Bin(op, l, r) => {
             let l = tri!(reference(l, vars));
@@ -1290,16 +890,8 @@ fn reference(g: &G, vars: &[Decimal; 3]) -> R<Q> {
                         .zip(l.den.checked_mul(r.den))
                         .and_then(|(n, d)| Q::new(n, d))
                 }
-                '*' => l
-                    .num
-                    .checked_mul(r.num)
-                    .zip(l.den.checked_mul(r.den))
-                    .and_then(|(n, d)| Q::new(n, d)),
-                _ => l
-                    .num
-                    .checked_mul(r.den)
-                    .zip(l.den.checked_mul(r.num))
-                    .and_then(|(n, d)| Q::new(n, d)),
+                '*' => l.num.checked_mul(r.num).zip(l.den.checked_mul(r.den)).and_then(|(n, d)| Q::new(n, d)),
+                _ => l.num.checked_mul(r.den).zip(l.den.checked_mul(r.num)).and_then(|(n, d)| Q::new(n, d)),
             };
             match exact {
                 Some(q) => q.check(),
@@ -1326,11 +918,7 @@ fn reference(g: &G, vars: &[Decimal; 3]) -> R<Q> {
             for arg in &args[1..] {
                 let v = tri!(reference(arg, vars));
                 let ord = some!(v.cmp(best));
-                let better = if matches!(g, G::Min(_)) {
-                    ord.is_lt()
-                } else {
-                    ord.is_gt()
-                };
+                let better = if matches!(g, G::Min(_)) { ord.is_lt() } else { ord.is_gt() };
                 if better {
                     best = v;
                 }
@@ -1340,28 +928,15 @@ fn reference(g: &G, vars: &[Decimal; 3]) -> R<Q> {
         G::Floor(e) => R::Val(tri!(reference(e, vars)).floor()),
         G::Ceil(e) => {
             let v = tri!(reference(e, vars));
-            let f = Q {
-                num: -v.num,
-                den: v.den,
-            }
-            .floor();
-            R::Val(Q {
-                num: -f.num,
-                den: 1,
-            })
+            let f = Q { num: -v.num, den: v.den }.floor();
+            R::Val(Q { num: -f.num, den: 1 })
         }
         G::Round(e) => {
             // Half away from zero: sign * floor(|v| + 1/2).
             let v = tri!(reference(e, vars));
-            let doubled = Q {
-                num: some!(some!(v.num.abs().checked_mul(2)).checked_add(v.den)),
-                den: v.den * 2,
-            };
+            let doubled = Q { num: some!(some!(v.num.abs().checked_mul(2)).checked_add(v.den)), den: v.den * 2 };
             let f = doubled.floor();
-            R::Val(Q {
-                num: if v.num < 0 { -f.num } else { f.num },
-                den: 1,
-            })
+            R::Val(Q { num: if v.num < 0 { -f.num } else { f.num }, den: 1 })
         }
         G::If(c, t, o) => {
             if tri!(reference_cond(c, vars)) {
@@ -1395,22 +970,13 @@ fn reference_cond(c: &C, vars: &[Decimal; 3]) -> R<bool> {
 }
 
 fn compare_with_reference(g: &G, vars: &[Decimal; 3]) -> Result<(), TestCaseError> {
-    let values: BTreeMap<String, Decimal> = VARS
-        .iter()
-        .zip(vars)
-        .map(|(k, v)| ((*k).to_owned(), *v))
-        .collect();
+    let values: BTreeMap<String, Decimal> = VARS.iter().zip(vars).map(|(k, v)| ((*k).to_owned(), *v)).collect();
     let expected = reference(g, vars);
     for full in [false, true] {
         let text = print(g, 0, full);
-        let formula = Formula::parse(&text, &VARS)
-            .map_err(|e| TestCaseError::fail(format!("{text}: {e}")))?;
+        let formula = Formula::parse(&text, &VARS).map_err(|e| TestCaseError::fail(format!("{text}: {e}")))?;
         let got = formula.evaluate(&values);
-        let arithmetic = |m: &str| {
-            Err(EvaluationError::Arithmetic {
-                message: m.to_owned(),
-            })
-        };
+        let arithmetic = |m: &str| Err(EvaluationError::Arithmetic { message: m.to_owned() });
         match expected {
             R::Val(q) => prop_assert_eq!(got, Ok(q.to_decimal()), "{}", text),
             R::DivZero => prop_assert_eq!(got, arithmetic("division by zero"), "{}", text),

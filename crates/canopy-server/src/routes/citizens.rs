@@ -86,7 +86,12 @@ pub(crate) async fn create_user(
         .await?;
     Ok((
         StatusCode::CREATED,
-        Json(UserCreated { id: ids::user(user.id), username: user.username, region: user.region, display_name: user.display_name }),
+        Json(UserCreated {
+            id: ids::user(user.id),
+            username: user.username,
+            region: user.region,
+            display_name: user.display_name,
+        }),
     ))
 }
 
@@ -173,13 +178,9 @@ pub(crate) async fn ledger(
     }
     let before = match query.cursor.as_deref() {
         None | Some("") => None,
-        Some(cursor) => Some(
-            cursor
-                .parse::<i64>()
-                .ok()
-                .filter(|c| *c > 0)
-                .ok_or_else(|| ApiError::bad_request("invalid_cursor", "cursor must be a next_cursor from an earlier page"))?,
-        ),
+        Some(cursor) => Some(cursor.parse::<i64>().ok().filter(|c| *c > 0).ok_or_else(|| {
+            ApiError::bad_request("invalid_cursor", "cursor must be a next_cursor from an earlier page")
+        })?),
     };
     let rows = state.store.ledger_page(citizen.user_id, before, limit + 1).await?;
     let has_more = rows.len() > limit as usize;
@@ -237,7 +238,6 @@ pub fn new_link_code() -> String {
     )
 }
 
-
 /// Grants a partner consent for some categories; returns a single-use link code.
 #[utoipa::path(post, path = "/v1/me/consents", tag = "consent", security(("session" = [])), request_body = GrantConsent,
     responses((status = 201, body = ConsentGranted), (status = 400, body = Problem), (status = 404, description = "partner_not_found", body = Problem)))]
@@ -255,10 +255,7 @@ pub(crate) async fn grant_consent(
     let code = new_link_code();
     let now = Utc::now();
     let expires_at = now + Duration::seconds(LINK_CODE_TTL_S);
-    state
-        .store
-        .grant_consent(citizen.user_id, partner.id, scopes, &link_code_hash(&code), now, expires_at)
-        .await?;
+    state.store.grant_consent(citizen.user_id, partner.id, scopes, &link_code_hash(&code), now, expires_at).await?;
     Ok((
         StatusCode::CREATED,
         Json(ConsentGranted {
@@ -301,7 +298,8 @@ pub(crate) async fn revoke_consent(
     citizen: Citizen,
     Path(partner_id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    let not_found = || ApiError::not_found("consent_not_found", format!("no active consent for partner `{partner_id}`"));
+    let not_found =
+        || ApiError::not_found("consent_not_found", format!("no active consent for partner `{partner_id}`"));
     let id = ids::parse_partner(&partner_id).ok_or_else(not_found)?;
     if state.store.revoke_consent(citizen.user_id, id, Utc::now()).await? {
         Ok(StatusCode::NO_CONTENT)

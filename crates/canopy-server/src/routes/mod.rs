@@ -34,11 +34,21 @@ impl Modify for Security {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "session",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).description(Some("A citizen session token from POST /v1/sessions")).build()),
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("A citizen session token from POST /v1/sessions"))
+                    .build(),
+            ),
         );
         components.add_security_scheme(
             "admin",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).description(Some("The operator's CANOPY_ADMIN_TOKEN")).build()),
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("The operator's CANOPY_ADMIN_TOKEN"))
+                    .build(),
+            ),
         );
         components.add_security_scheme(
             "partner_signature",
@@ -74,8 +84,9 @@ pub(crate) fn parse_categories(names: &[String], field: &str) -> Result<canopy_c
     }
     let mut categories = Vec::with_capacity(names.len());
     for name in names {
-        let category: Category =
-            name.parse().map_err(|e: canopy_core::types::UnknownCategory| ApiError::bad_request("invalid_scope", format!("{field}: {e}")))?;
+        let category: Category = name.parse().map_err(|e: canopy_core::types::UnknownCategory| {
+            ApiError::bad_request("invalid_scope", format!("{field}: {e}"))
+        })?;
         categories.push(category);
     }
     Ok(CategorySet::from_categories(categories))

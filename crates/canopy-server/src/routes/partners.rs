@@ -76,11 +76,7 @@ pub(crate) async fn create_link(
     RawBody(body): RawBody,
 ) -> ApiResult<(StatusCode, Json<LinkCreated>)> {
     let signed = verify_partner(&state, &headers, &method, &uri, &body).await?;
-    if !state
-        .store
-        .remember_signature(signed.partner.id, &signed.signature, signed.forget_after)
-        .await?
-    {
+    if !state.store.remember_signature(signed.partner.id, &signed.signature, signed.forget_after).await? {
         return Err(replayed());
     }
     let link: CreateLink = parse_json(&body)?;
@@ -91,10 +87,8 @@ pub(crate) async fn create_link(
         ));
     }
     let now = Utc::now();
-    let user_id = state
-        .store
-        .use_link_code(signed.partner.id, &link_code_hash(&link.link_code), &link.user_ref, now)
-        .await?;
+    let user_id =
+        state.store.use_link_code(signed.partner.id, &link_code_hash(&link.link_code), &link.user_ref, now).await?;
     let scopes = state
         .store
         .consents(user_id)
@@ -148,11 +142,8 @@ pub(crate) async fn ingest_events(
     let now = Utc::now();
     let timezone = state.config.timezone;
     let categories = signed.partner.categories;
-    let events = batch
-        .events
-        .into_iter()
-        .map(|event| ingest::precheck(event, categories, &registry, now, timezone))
-        .collect();
+    let events =
+        batch.events.into_iter().map(|event| ingest::precheck(event, categories, &registry, now, timezone)).collect();
     drop(registry);
     let outcomes = state
         .ingestor
@@ -169,7 +160,11 @@ pub(crate) async fn ingest_events(
             }
             IngestError::Unavailable(detail) => {
                 tracing::error!(%detail, "ingestion failed");
-                ApiError::unavailable("storage_unavailable", "the database is unavailable; nothing was credited; retry", 1)
+                ApiError::unavailable(
+                    "storage_unavailable",
+                    "the database is unavailable; nothing was credited; retry",
+                    1,
+                )
             }
         })?;
     let mut counts = [0u64; 4];

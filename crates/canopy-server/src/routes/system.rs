@@ -22,10 +22,7 @@ pub(crate) async fn healthz(State(state): State<AppState>) -> ApiResult<Json<Hea
     responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
 pub(crate) async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     state.metrics.queued_events.set(state.ingestor.queued_events() as i64);
-    (
-        [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
-        state.metrics.render(),
-    )
+    ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], state.metrics.render())
 }
 
 pub(crate) async fn not_found() -> ApiError {

@@ -38,16 +38,29 @@ async fn a_taken_username_is_409_and_bad_fields_are_400() {
     let server = TestServer::start().await;
     server.create_citizen("taken", "CN-BJ").await;
     let again = server
-        .post("/v1/users", None, json!({ "username": "taken", "password": PASSWORD, "display_name": "x", "region": "CN-BJ" }))
+        .post(
+            "/v1/users",
+            None,
+            json!({ "username": "taken", "password": PASSWORD, "display_name": "x", "region": "CN-BJ" }),
+        )
         .await;
     assert_eq!(again.status, StatusCode::CONFLICT);
     assert_eq!(again.code(), "username_taken");
 
     let cases = [
-        (json!({ "username": "Bad Name", "password": PASSWORD, "display_name": "x", "region": "CN-BJ" }), "invalid_username"),
+        (
+            json!({ "username": "Bad Name", "password": PASSWORD, "display_name": "x", "region": "CN-BJ" }),
+            "invalid_username",
+        ),
         (json!({ "username": "shorty", "password": "short", "display_name": "x", "region": "CN-BJ" }), "weak_password"),
-        (json!({ "username": "region", "password": PASSWORD, "display_name": "x", "region": "Beijing" }), "invalid_region"),
-        (json!({ "username": "noname", "password": PASSWORD, "display_name": " ", "region": "CN-BJ" }), "invalid_display_name"),
+        (
+            json!({ "username": "region", "password": PASSWORD, "display_name": "x", "region": "Beijing" }),
+            "invalid_region",
+        ),
+        (
+            json!({ "username": "noname", "password": PASSWORD, "display_name": " ", "region": "CN-BJ" }),
+            "invalid_display_name",
+        ),
         (json!({ "username": "missing" }), "malformed_body"),
     ];
     for (body, code) in cases {
@@ -55,7 +68,9 @@ async fn a_taken_username_is_409_and_bad_fields_are_400() {
         assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{body}");
         assert_eq!(reply.code(), code, "{body}");
     }
-    let malformed = server.raw(reqwest::Method::POST, "/v1/users", &[("content-type", "application/json".into())], b"{not json".to_vec()).await;
+    let malformed = server
+        .raw(reqwest::Method::POST, "/v1/users", &[("content-type", "application/json".into())], b"{not json".to_vec())
+        .await;
     assert_eq!(malformed.status, StatusCode::BAD_REQUEST);
     assert_eq!(malformed.code(), "malformed_body");
 }
@@ -116,7 +131,10 @@ async fn health_and_metrics_report() {
     let text = metrics.body.as_str().unwrap();
     assert!(text.contains("canopy_events_total{outcome=\"credited\"} 1"), "{text}");
     assert!(text.contains("canopy_grams_credited_total 500"), "{text}");
-    assert!(text.contains("canopy_http_requests_total{method=\"POST\",route=\"/v1/partner/events\",status=\"200\"} 1"), "{text}");
+    assert!(
+        text.contains("canopy_http_requests_total{method=\"POST\",route=\"/v1/partner/events\",status=\"200\"} 1"),
+        "{text}"
+    );
 }
 
 #[tokio::test]

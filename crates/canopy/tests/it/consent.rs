@@ -25,7 +25,8 @@ async fn link_codes_are_single_use_and_bind_the_partner_reference() {
     let again = server.signed(&partner, "/v1/partner/links", json!({ "link_code": code, "user_ref": "ana-7" })).await;
     assert_eq!(again.status, StatusCode::BAD_REQUEST);
     assert_eq!(again.code(), "link_code_invalid");
-    let unknown = server.signed(&partner, "/v1/partner/links", json!({ "link_code": "AAAA-BBBB-CCCC", "user_ref": "x" })).await;
+    let unknown =
+        server.signed(&partner, "/v1/partner/links", json!({ "link_code": "AAAA-BBBB-CCCC", "user_ref": "x" })).await;
     assert_eq!(unknown.code(), "link_code_invalid");
 
     let consents = server.get("/v1/me/consents", Some(&citizen.token)).await;
@@ -36,7 +37,8 @@ async fn link_codes_are_single_use_and_bind_the_partner_reference() {
     assert_eq!(consent["active"], true);
     assert_eq!(consent["linked"], true);
 
-    let results = server.send_ok(&partner, json!([event("ride", "ana-7", "shared_bike", json!({ "distance_km": 1 }))])).await;
+    let results =
+        server.send_ok(&partner, json!([event("ride", "ana-7", "shared_bike", json!({ "distance_km": 1 }))])).await;
     assert_eq!(results[0]["outcome"], "credited");
 }
 
@@ -78,19 +80,23 @@ async fn consent_codes_reject_unlinked_revoked_and_out_of_scope_events() {
     assert_eq!(results[2]["outcome"], "credited");
 
     // Another partner cannot use this partner's reference.
-    let foreign = server.send_ok(&other, json!([event("d", "chen-1", "shared_bike", json!({ "distance_km": 1 }))])).await;
+    let foreign =
+        server.send_ok(&other, json!([event("d", "chen-1", "shared_bike", json!({ "distance_km": 1 }))])).await;
     assert_eq!(foreign[0]["code"], "consent_missing");
 
     // Revocation stops crediting at once.
-    let revoked = server.request(Method::DELETE, &format!("/v1/me/consents/{}", partner.id), Some(&citizen.token), None).await;
+    let revoked =
+        server.request(Method::DELETE, &format!("/v1/me/consents/{}", partner.id), Some(&citizen.token), None).await;
     assert_eq!(revoked.status, StatusCode::NO_CONTENT);
-    let after = server.send_ok(&partner, json!([event("e", "chen-1", "shared_bike", json!({ "distance_km": 1 }))])).await;
+    let after =
+        server.send_ok(&partner, json!([event("e", "chen-1", "shared_bike", json!({ "distance_km": 1 }))])).await;
     assert_eq!(after[0]["outcome"], "rejected");
     assert_eq!(after[0]["code"], "consent_revoked");
     let consents = server.get("/v1/me/consents", Some(&citizen.token)).await;
     assert_eq!(consents.body["consents"][0]["active"], false);
     assert!(consents.body["consents"][0]["revoked_at"].is_string());
-    let twice = server.request(Method::DELETE, &format!("/v1/me/consents/{}", partner.id), Some(&citizen.token), None).await;
+    let twice =
+        server.request(Method::DELETE, &format!("/v1/me/consents/{}", partner.id), Some(&citizen.token), None).await;
     assert_eq!(twice.status, StatusCode::NOT_FOUND);
     assert_eq!(twice.code(), "consent_not_found");
 
@@ -99,7 +105,11 @@ async fn consent_codes_reject_unlinked_revoked_and_out_of_scope_events() {
 
     // Granting again restores crediting under the same reference.
     let regrant = server
-        .post("/v1/me/consents", Some(&citizen.token), json!({ "partner_id": partner.id, "scopes": ["transport", "food"] }))
+        .post(
+            "/v1/me/consents",
+            Some(&citizen.token),
+            json!({ "partner_id": partner.id, "scopes": ["transport", "food"] }),
+        )
         .await;
     assert_eq!(regrant.status, StatusCode::CREATED);
     let restored = server.send_ok(&partner, json!([event("f", "chen-1", "no_utensils", json!({}))])).await;
@@ -121,6 +131,7 @@ async fn bad_consent_requests_are_refused() {
         .await;
     assert_eq!(scope.status, StatusCode::BAD_REQUEST);
     assert_eq!(scope.code(), "invalid_scope");
-    let anonymous = server.post("/v1/me/consents", None, json!({ "partner_id": partner.id, "scopes": ["transport"] })).await;
+    let anonymous =
+        server.post("/v1/me/consents", None, json!({ "partner_id": partner.id, "scopes": ["transport"] })).await;
     assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
 }

@@ -71,14 +71,7 @@ impl TestServer {
         let handle = tokio::spawn(app.run(async {
             let _ = stopped.await;
         }));
-        TestServer {
-            base,
-            client: reqwest::Client::new(),
-            database_url,
-            dir,
-            stop: Some(stop),
-            handle: Some(handle),
-        }
+        TestServer { base, client: reqwest::Client::new(), database_url, dir, stop: Some(stop), handle: Some(handle) }
     }
 
     /// Helpers aimed at a server run elsewhere (a `canopy serve` process).
@@ -165,9 +158,7 @@ impl TestServer {
             .await;
         assert_eq!(grant.status, StatusCode::CREATED, "{grant:?}");
         let code = grant.body["link_code"].as_str().unwrap();
-        let link = self
-            .signed(partner, "/v1/partner/links", json!({ "link_code": code, "user_ref": user_ref }))
-            .await;
+        let link = self.signed(partner, "/v1/partner/links", json!({ "link_code": code, "user_ref": user_ref })).await;
         assert_eq!(link.status, StatusCode::CREATED, "{link:?}");
     }
 
@@ -228,7 +219,13 @@ pub async fn reply(response: reqwest::Response) -> Reply {
 }
 
 /// The three partner headers for a request.
-pub fn sign_headers(partner: &Partner, method: &str, path: &str, body: &[u8], timestamp: i64) -> Vec<(&'static str, String)> {
+pub fn sign_headers(
+    partner: &Partner,
+    method: &str,
+    path: &str,
+    body: &[u8],
+    timestamp: i64,
+) -> Vec<(&'static str, String)> {
     vec![
         ("content-type", "application/json".to_owned()),
         ("Canopy-Partner", partner.id.clone()),

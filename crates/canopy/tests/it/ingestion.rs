@@ -47,7 +47,10 @@ async fn the_same_ride_is_800_g_in_beijing_and_128_g_in_wuhan() {
             ]),
         )
         .await;
-    assert_eq!(results[0], json!({ "id": "ride-bj", "outcome": "credited", "grams": 800, "methodology": results[0]["methodology"] }));
+    assert_eq!(
+        results[0],
+        json!({ "id": "ride-bj", "outcome": "credited", "grams": 800, "methodology": results[0]["methodology"] })
+    );
     assert_eq!(results[1]["grams"], 128);
     assert!(results[0]["methodology"].as_str().unwrap().contains('@'));
     assert_ne!(results[0]["methodology"], results[1]["methodology"]);
@@ -120,7 +123,8 @@ async fn bad_events_are_rejected_one_by_one_with_stable_codes() {
             ]),
         )
         .await;
-    let codes: Vec<&str> = results.iter().map(|r| r["code"].as_str().unwrap_or(r["outcome"].as_str().unwrap())).collect();
+    let codes: Vec<&str> =
+        results.iter().map(|r| r["code"].as_str().unwrap_or(r["outcome"].as_str().unwrap())).collect();
     assert_eq!(
         codes,
         vec![
@@ -146,23 +150,32 @@ async fn bad_events_are_rejected_one_by_one_with_stable_codes() {
     assert_eq!(server.me(&citizens[0]).await["reduction_grams"], 25_000);
 
     // A rejected event is not remembered: fixed and resent, it is credited.
-    let fixed = server.send_ok(&partner, json!([event("too-far", "odd", "shared_bike", json!({ "distance_km": 15 }))])).await;
+    let fixed =
+        server.send_ok(&partner, json!([event("too-far", "odd", "shared_bike", json!({ "distance_km": 15 }))])).await;
     assert_eq!(fixed[0]["outcome"], "credited");
 }
 
 #[tokio::test]
 async fn a_duplicate_id_credits_nothing_and_returns_the_original_grams() {
     let (server, partner, citizens) = setup(&[("dup", "CN-BJ")]).await;
-    let first = server.send_ok(&partner, json!([event("once", "dup", "shared_bike", json!({ "distance_km": 2 }))])).await;
+    let first =
+        server.send_ok(&partner, json!([event("once", "dup", "shared_bike", json!({ "distance_km": 2 }))])).await;
     assert_eq!(first[0]["outcome"], "credited");
     // Resent later, even with other content, it is a duplicate of the original.
     let again = server
         .send_ok(
             &partner,
-            json!([event("once", "dup", "shared_bike", json!({ "distance_km": 9 })), event("twice", "dup", "bus_ride", json!({})), event("twice", "dup", "bus_ride", json!({}))]),
+            json!([
+                event("once", "dup", "shared_bike", json!({ "distance_km": 9 })),
+                event("twice", "dup", "bus_ride", json!({})),
+                event("twice", "dup", "bus_ride", json!({}))
+            ]),
         )
         .await;
-    assert_eq!(again[0], json!({ "id": "once", "outcome": "duplicate", "grams": 500, "methodology": first[0]["methodology"] }));
+    assert_eq!(
+        again[0],
+        json!({ "id": "once", "outcome": "duplicate", "grams": 500, "methodology": first[0]["methodology"] })
+    );
     assert_eq!(again[1]["outcome"], "credited");
     assert_eq!(again[2]["outcome"], "duplicate");
     assert_eq!(again[2]["grams"], 80);
@@ -194,7 +207,15 @@ async fn a_daily_cap_credits_ten_payments_a_day() {
     let (server, partner, citizens) = setup(&[("payer", "CN-BJ")]).await;
     let noon = last_local_morning();
     let events: Vec<Value> = (0..11)
-        .map(|i| at(&format!("pay-{i}"), "payer", "e_payment", &(noon + Duration::minutes(i)).to_rfc3339(), json!({ "amount_yuan": 3 })))
+        .map(|i| {
+            at(
+                &format!("pay-{i}"),
+                "payer",
+                "e_payment",
+                &(noon + Duration::minutes(i)).to_rfc3339(),
+                json!({ "amount_yuan": 3 }),
+            )
+        })
         .collect();
     let results = server.send_ok(&partner, json!(events)).await;
     for r in &results[..10] {
@@ -208,8 +229,20 @@ async fn a_daily_cap_credits_ten_payments_a_day() {
         .send_ok(
             &partner,
             json!([
-                at("pay-late", "payer", "e_payment", &(noon + Duration::minutes(30)).to_rfc3339(), json!({ "amount_yuan": 3 })),
-                at("pay-before", "payer", "e_payment", &(noon - Duration::days(1)).to_rfc3339(), json!({ "amount_yuan": 3 })),
+                at(
+                    "pay-late",
+                    "payer",
+                    "e_payment",
+                    &(noon + Duration::minutes(30)).to_rfc3339(),
+                    json!({ "amount_yuan": 3 })
+                ),
+                at(
+                    "pay-before",
+                    "payer",
+                    "e_payment",
+                    &(noon - Duration::days(1)).to_rfc3339(),
+                    json!({ "amount_yuan": 3 })
+                ),
             ]),
         )
         .await;
@@ -239,7 +272,8 @@ async fn a_monthly_cap_credits_ten_bills_a_month() {
     assert!(results[..10].iter().all(|r| r["outcome"] == "credited" && r["grams"] == 262), "{results:?}");
     assert_eq!(results[10]["outcome"], "capped");
     assert_eq!(results[10]["grams"], 0);
-    let previous_month = at("bill-prev", "bills", "utility_bill_online", &(first_of_month - Duration::days(1)).to_rfc3339(), json!({}));
+    let previous_month =
+        at("bill-prev", "bills", "utility_bill_online", &(first_of_month - Duration::days(1)).to_rfc3339(), json!({}));
     assert_eq!(server.send_ok(&partner, json!([previous_month])).await[0]["outcome"], "credited");
     assert_eq!(server.me(&citizens[0]).await["reduction_grams"], 11 * 262);
 }
@@ -247,7 +281,8 @@ async fn a_monthly_cap_credits_ten_bills_a_month() {
 #[tokio::test]
 async fn the_ledger_explains_every_gram_and_pages_by_cursor() {
     let (server, partner, citizens) = setup(&[("reader", "CN-BJ")]).await;
-    let events: Vec<Value> = (0..5).map(|i| event(&format!("l-{i}"), "reader", "shared_bike", json!({ "distance_km": 1 + i }))).collect();
+    let events: Vec<Value> =
+        (0..5).map(|i| event(&format!("l-{i}"), "reader", "shared_bike", json!({ "distance_km": 1 + i }))).collect();
     server.send_ok(&partner, json!(events)).await;
     let token = &citizens[0].token;
 
@@ -282,11 +317,22 @@ async fn the_ledger_explains_every_gram_and_pages_by_cursor() {
     assert_eq!(seen, 10, "two entries for each of five credited events");
     let sum: i64 = {
         let all = server.get("/v1/me/ledger?limit=500", Some(token)).await;
-        all.body["entries"].as_array().unwrap().iter().filter(|e| e["account"] == "reduction").map(|e| e["grams"].as_i64().unwrap()).sum()
+        all.body["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["account"] == "reduction")
+            .map(|e| e["grams"].as_i64().unwrap())
+            .sum()
     };
     assert_eq!(sum, server.me(&citizens[0]).await["reduction_grams"].as_i64().unwrap());
 
-    for (query, code) in [("limit=0", "invalid_limit"), ("limit=501", "invalid_limit"), ("cursor=abc", "invalid_cursor"), ("limit=x", "invalid_query")] {
+    for (query, code) in [
+        ("limit=0", "invalid_limit"),
+        ("limit=501", "invalid_limit"),
+        ("cursor=abc", "invalid_cursor"),
+        ("limit=x", "invalid_query"),
+    ] {
         let bad = server.get(&format!("/v1/me/ledger?{query}"), Some(token)).await;
         assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{query}");
         assert_eq!(bad.code(), code, "{query}");

@@ -37,7 +37,16 @@ async fn methodologies_are_listed_with_inputs_caps_and_formulas() {
     assert_eq!(list.status, StatusCode::OK);
     let all = list.body["methodologies"].as_array().unwrap();
     assert!(all.len() >= 12, "at least 12 shipped methodologies");
-    for behavior in ["shared_bike", "e_payment", "no_utensils", "e_waybill", "secondhand_clothing", "secondhand_computer", "utility_bill_online", "bus_ride"] {
+    for behavior in [
+        "shared_bike",
+        "e_payment",
+        "no_utensils",
+        "e_waybill",
+        "secondhand_clothing",
+        "secondhand_computer",
+        "utility_bill_online",
+        "bus_ride",
+    ] {
         assert!(all.iter().any(|m| m["behavior"] == behavior), "{behavior} is shipped");
     }
     let payment = all.iter().find(|m| m["behavior"] == "e_payment").unwrap();
@@ -78,7 +87,9 @@ async fn the_operator_publishes_a_methodology_and_it_credits_at_once() {
     assert!(bad.body["detail"].as_str().unwrap().contains("distanse_km"), "{bad:?}");
 
     // JSON form works too.
-    let v2 = CUSTOM.replace("version = \"1\"", "version = \"2\"").replace("valid_from = 2020-01-01", "valid_from = 2020-01-01\nvalid_to = 2020-12-31");
+    let v2 = CUSTOM
+        .replace("version = \"1\"", "version = \"2\"")
+        .replace("valid_from = 2020-01-01", "valid_from = 2020-01-01\nvalid_to = 2020-12-31");
     let overlap_free = server
         .raw(
             Method::POST,
@@ -96,7 +107,13 @@ async fn the_operator_publishes_a_methodology_and_it_credits_at_once() {
     let citizen = server.create_citizen("scoot", "CN-SH").await;
     server.link(&citizen, &partner, &["transport"], "s").await;
     let results = server
-        .send_ok(&partner, json!([event("s1", "s", "shared_scooter", json!({ "distance_km": 3 })), event("s2", "s", "shared_scooter", json!({ "distance_km": 40 }))]))
+        .send_ok(
+            &partner,
+            json!([
+                event("s1", "s", "shared_scooter", json!({ "distance_km": 3 })),
+                event("s2", "s", "shared_scooter", json!({ "distance_km": 40 }))
+            ]),
+        )
         .await;
     assert_eq!(results[0]["grams"], 302);
     assert_eq!(results[0]["methodology"], "test-scooter@1");
@@ -111,14 +128,19 @@ fn methodology_check_names_the_file_and_field() {
     let good = dir.path().join("scooter.toml");
     std::fs::write(&good, CUSTOM).unwrap();
     let bad = dir.path().join("broken.toml");
-    std::fs::write(&bad, CUSTOM.replace("maximum = 50", "maximum = -1").replace("id = \"test-scooter\"", "id = \"test-broken\"")).unwrap();
+    std::fs::write(
+        &bad,
+        CUSTOM.replace("maximum = 50", "maximum = -1").replace("id = \"test-scooter\"", "id = \"test-broken\""),
+    )
+    .unwrap();
 
     let canopy = env!("CARGO_BIN_EXE_canopy");
     let ok = std::process::Command::new(canopy).args(["methodology", "check"]).arg(&good).output().unwrap();
     assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
     assert!(String::from_utf8_lossy(&ok.stdout).contains("test-scooter@1"));
 
-    let failed = std::process::Command::new(canopy).args(["methodology", "check"]).arg(&good).arg(&bad).output().unwrap();
+    let failed =
+        std::process::Command::new(canopy).args(["methodology", "check"]).arg(&good).arg(&bad).output().unwrap();
     assert!(!failed.status.success());
     let stderr = String::from_utf8_lossy(&failed.stderr);
     assert!(stderr.contains("broken.toml"), "{stderr}");

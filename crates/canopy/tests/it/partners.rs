@@ -78,12 +78,15 @@ async fn signatures_are_checked_for_key_time_and_replay() {
 
     // More than 300 s off, either way.
     for skew in [-400, 400] {
-        let stale = server.raw(Method::POST, path, &sign_headers(&partner, "POST", path, &body, now + skew), body.clone()).await;
+        let stale = server
+            .raw(Method::POST, path, &sign_headers(&partner, "POST", path, &body, now + skew), body.clone())
+            .await;
         assert_eq!(stale.status, StatusCode::UNAUTHORIZED);
         assert_eq!(stale.code(), "stale_timestamp");
     }
     // Within the window is fine.
-    let slightly_off = server.raw(Method::POST, path, &sign_headers(&partner, "POST", path, &body, now - 200), body).await;
+    let slightly_off =
+        server.raw(Method::POST, path, &sign_headers(&partner, "POST", path, &body, now - 200), body).await;
     assert_eq!(slightly_off.status, StatusCode::OK, "{slightly_off:?}");
 }
 
@@ -102,9 +105,8 @@ async fn malformed_bodies_and_oversized_batches_fail_whole_and_credit_nothing() 
         assert_eq!(reply.code(), "malformed_body");
     }
 
-    let events: Vec<_> = (0..10_001)
-        .map(|i| event(&format!("big-{i}"), "r-1", "shared_bike", json!({ "distance_km": 1 })))
-        .collect();
+    let events: Vec<_> =
+        (0..10_001).map(|i| event(&format!("big-{i}"), "r-1", "shared_bike", json!({ "distance_km": 1 }))).collect();
     let too_many = server.send_events(&partner, json!(events)).await;
     assert_eq!(too_many.status, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(too_many.code(), "batch_too_large");

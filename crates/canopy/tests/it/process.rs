@@ -51,7 +51,6 @@ async fn serve(database_url: &str) -> Served {
     Served { child, base }
 }
 
-
 fn batch(start: usize, size: usize) -> Value {
     json!((start..start + size)
         .map(|i| event(&format!("k-{i}"), "survivor", "shared_bike", json!({ "distance_km": 1 })))
@@ -212,7 +211,10 @@ async fn ledger_verify_names_what_is_wrong() {
 
     // Someone edits a balance behind the ledger's back.
     let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
-    sqlx::query("UPDATE accounts SET credits = credits + 1000 WHERE kind = 'energy' AND user_id <> 0").execute(&pool).await.unwrap();
+    sqlx::query("UPDATE accounts SET credits = credits + 1000 WHERE kind = 'energy' AND user_id <> 0")
+        .execute(&pool)
+        .await
+        .unwrap();
     // And the journal refuses edits outright.
     let edit = sqlx::query("UPDATE transfers SET grams = 1").execute(&pool).await;
     assert!(edit.unwrap_err().to_string().contains("append-only"));
@@ -228,11 +230,8 @@ async fn ledger_verify_names_what_is_wrong() {
 
 #[test]
 fn an_unopenable_database_is_a_one_line_error() {
-    let output = canopy()
-        .arg("migrate")
-        .env("CANOPY_DATABASE_URL", "sqlite:///proc/no-such-dir/canopy.db")
-        .output()
-        .unwrap();
+    let output =
+        canopy().arg("migrate").env("CANOPY_DATABASE_URL", "sqlite:///proc/no-such-dir/canopy.db").output().unwrap();
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.starts_with("canopy: cannot open the database at sqlite:///proc/no-such-dir/canopy.db"), "{stderr}");

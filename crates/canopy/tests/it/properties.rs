@@ -55,9 +55,16 @@ fn ledger_invariants_hold_and_retries_change_nothing() {
             runtime.block_on(async {
                 let mut citizens = Vec::new();
                 for user in 0..3 {
-                    let citizen = server.create_citizen(&format!("c{case}u{user}"), if user == 1 { "CN-HB" } else { "CN-BJ" }).await;
+                    let citizen = server
+                        .create_citizen(&format!("c{case}u{user}"), if user == 1 { "CN-HB" } else { "CN-BJ" })
+                        .await;
                     server
-                        .link(&citizen, &partner, &["transport", "digital_finance", "clothing"], &format!("case{case}-user{user}"))
+                        .link(
+                            &citizen,
+                            &partner,
+                            &["transport", "digital_finance", "clothing"],
+                            &format!("case{case}-user{user}"),
+                        )
                         .await;
                     citizens.push(citizen);
                 }
@@ -106,7 +113,11 @@ fn ledger_invariants_hold_and_retries_change_nothing() {
                     let ledger = server.get("/v1/me/ledger?limit=500", Some(&citizen.token)).await;
                     let entries = ledger.body["entries"].as_array().unwrap();
                     for account in ["reduction", "energy"] {
-                        let sum: i64 = entries.iter().filter(|e| e["account"] == account).map(|e| e["grams"].as_i64().unwrap()).sum();
+                        let sum: i64 = entries
+                            .iter()
+                            .filter(|e| e["account"] == account)
+                            .map(|e| e["grams"].as_i64().unwrap())
+                            .sum();
                         prop_assert_eq!(sum, expected);
                     }
                     prop_assert!(entries.iter().all(|e| e["grams"].as_i64().unwrap() > 0 && e["event"].is_object()));
