@@ -67,10 +67,10 @@ impl App {
         let registry = methodologies::load(&store).await?;
         let registry = SharedRegistry::new(registry);
         let (ingestor, writer) = Ingestor::start(
-            store.clone(),
+            &store,
             registry.clone(),
             IngestorConfig { queue_events_max: config.queue_events_max, ..IngestorConfig::default() },
-        );
+        )?;
         let listener =
             TcpListener::bind(&config.listen).await.with_context(|| format!("cannot listen on {}", config.listen))?;
         let state = AppState {

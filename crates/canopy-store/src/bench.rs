@@ -6,8 +6,8 @@ use canopy_core::ingest::AcceptedEvent;
 use canopy_core::types::CategorySet;
 use chrono::{DateTime, Utc};
 
-use crate::writer::{insert_events, EventRow};
-use crate::{format_time, Store, StoreResult};
+use crate::writer::{insert_event, open_writer_connection, EVENT_INSERT};
+use crate::{format_time, Store, StoreError, StoreResult};
 
 /// A citizen to import with an existing partner link (a programme moving
 /// its linked accounts to Canopy, or a benchmark).
@@ -24,9 +24,6 @@ pub struct LinkedCitizen {
     /// Granted categories.
     pub scopes: CategorySet,
 }
-
-const BARE_INSERT_HEAD: &str = "INSERT INTO bare_events (partner_id, event_id, user_id, behavior, occurred_at, region,
-     inputs, fingerprint, methodology, grams, outcome, received_at)";
 
 impl Store {
     /// Imports citizens already linked to `partner_id`, in one transaction.
@@ -72,35 +69,34 @@ impl Store {
     }
 
     /// The storage ceiling: inserts the same event rows into a bare table
-    /// (no keys, no indexes) in transactions of `rows_per_transaction`, on
-    /// this store's connection with its durability settings. Returns the
-    /// elapsed time.
-    pub async fn raw_insert_ceiling(
-        &self,
-        events: &[AcceptedEvent],
-        rows_per_transaction: usize,
-    ) -> StoreResult<Duration> {
-        let mut conn = self.write.acquire().await?;
-        sqlx::query(
-            "CREATE TABLE IF NOT EXISTS bare_events (partner_id INTEGER, event_id TEXT, user_id INTEGER,
-             behavior TEXT, occurred_at TEXT, region TEXT, inputs TEXT, fingerprint TEXT, methodology TEXT,
-             grams INTEGER, outcome TEXT, received_at TEXT)",
-        )
-        .execute(&mut *conn)
-        .await?;
+    /// (no keys, no indexes) in transactions of `rows_per_transaction`, with
+    /// the writer's connection settings, statement and durability. Returns
+    /// the elapsed time.
+    pub fn raw_insert_ceiling(&self, events: &[AcceptedEvent], rows_per_transaction: usize) -> StoreResult<Duration> {
+        let fail = |e: rusqlite::Error| StoreError::Writer(e.to_string());
+        let mut connection = open_writer_connection(self.path())?;
+        connection
+            .execute_batch(
+                "CREATE TABLE IF NOT EXISTS bare_events (partner_id INTEGER, event_id TEXT, user_id INTEGER,
+                 behavior TEXT, occurred_at TEXT, region TEXT, inputs TEXT, fingerprint TEXT, methodology TEXT,
+                 grams INTEGER, outcome TEXT, received_at TEXT)",
+            )
+            .map_err(fail)?;
+        let insert = EVENT_INSERT.replacen("INSERT INTO events", "INSERT INTO bare_events", 1);
         let now = format_time(Utc::now());
-
-        // The same rows, the same statements and the same transaction
-        // sizes as the writer, into a table with no keys and no indexes.
-        let rows: Vec<EventRow<'_>> = events.iter().map(EventRow::new).collect();
         let started = Instant::now();
-        for chunk in rows.chunks(rows_per_transaction) {
-            sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
-            insert_events(&mut conn, BARE_INSERT_HEAD, chunk, &now).await?;
-            sqlx::query("COMMIT").execute(&mut *conn).await?;
+        for chunk in events.chunks(rows_per_transaction) {
+            let tx = connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(fail)?;
+            {
+                let mut statement = tx.prepare_cached(&insert).map_err(fail)?;
+                for event in chunk {
+                    insert_event(&mut statement, event, &now).map_err(fail)?;
+                }
+            }
+            tx.commit().map_err(fail)?;
         }
         let elapsed = started.elapsed();
-        sqlx::query("DROP TABLE bare_events").execute(&mut *conn).await?;
+        connection.execute_batch("DROP TABLE bare_events").map_err(fail)?;
         Ok(elapsed)
     }
 }

@@ -29,6 +29,8 @@ pub struct Store {
     /// queueing writers here is cheaper than letting them spin on the lock.
     pub(crate) write: SqlitePool,
     url: String,
+    /// The database file, for the ingestion writer's own connection.
+    path: String,
 }
 
 impl Store {
@@ -39,7 +41,10 @@ impl Store {
             .or_else(|| url.strip_prefix("sqlite:"))
             .ok_or_else(|| StoreError::UnsupportedUrl(url.to_owned()))?;
         let file = path.split('?').next().unwrap_or(path);
-        if file != ":memory:" {
+        if file == ":memory:" || file.is_empty() {
+            return Err(StoreError::UnsupportedUrl(url.to_owned()));
+        }
+        {
             if let Some(parent) = std::path::Path::new(file).parent() {
                 if !parent.as_os_str().is_empty() {
                     std::fs::create_dir_all(parent).map_err(|e| {
@@ -85,7 +90,7 @@ impl Store {
                     .await?
             }
         };
-        Ok(Store { read, write, url: url.to_owned() })
+        Ok(Store { read, write, url: url.to_owned(), path: file.to_owned() })
     }
 
     /// Opens the database and applies pending migrations.
@@ -99,6 +104,11 @@ impl Store {
     pub async fn migrate(&self) -> StoreResult<()> {
         MIGRATOR.run(&self.write).await?;
         Ok(())
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &str {
+        &self.path
     }
 
     /// The URL the store was opened with.

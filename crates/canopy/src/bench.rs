@@ -134,7 +134,7 @@ async fn in_process(url: &str, args: &IngestArgs, timezone: FixedOffset) -> anyh
     let (partner_id, _) = seed(&store, args.citizens).await?;
     let work = workload(args.events, args.citizens, partner_id);
     let registry = SharedRegistry::new(methodology::shipped());
-    let (ingestor, writer) = Ingestor::start(store.clone(), registry.clone(), IngestorConfig::default());
+    let (ingestor, writer) = Ingestor::start(&store, registry.clone(), IngestorConfig::default())?;
     let batches: Vec<Vec<EventIn>> = work.events.chunks(args.batch).map(|c| c.to_vec()).collect();
     let queue = Arc::new(std::sync::Mutex::new(batches));
     let started = Instant::now();
@@ -271,7 +271,7 @@ pub async fn ingest(args: IngestArgs) -> anyhow::Result<()> {
         let http = over_http(&url("http.db"), &args).await.context("HTTP run")?;
         let raw_store = Store::connect(&url("raw.db")).await?;
         let rows = workload(args.events, args.citizens, 1).rows;
-        let raw_elapsed = raw_store.raw_insert_ceiling(&rows, args.batch * args.connections).await?;
+        let raw_elapsed = raw_store.raw_insert_ceiling(&rows, args.batch * args.connections)?;
         raw_store.close().await;
         anyhow::Ok((inproc, http, raw_elapsed))
     }
