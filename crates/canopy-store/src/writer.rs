@@ -264,7 +264,9 @@ fn commit_group(
         for request in requests {
             admitted.push(match &request.signature {
                 None => true,
-                Some((signature, expires_at)) => remember.execute(params![signature, request.partner_id, expires_at])? == 1,
+                Some((signature, expires_at)) => {
+                    remember.execute(params![signature, request.partner_id, expires_at])? == 1
+                }
             });
         }
     }
@@ -316,7 +318,8 @@ fn load_snapshot(
     let mut snapshot = Snapshot::default();
     let (event_keys, link_keys) = ingest::keys::events_and_links(groups);
     {
-        let mut existing = tx.prepare_cached("SELECT grams, methodology FROM events WHERE partner_id = ?1 AND event_id = ?2")?;
+        let mut existing =
+            tx.prepare_cached("SELECT grams, methodology FROM events WHERE partner_id = ?1 AND event_id = ?2")?;
         for (partner_id, event_id) in event_keys {
             let stored = existing
                 .query_row(params![partner_id, event_id], |r| {
@@ -369,8 +372,9 @@ fn load_snapshot(
         }
     }
     {
-        let mut usage =
-            tx.prepare_cached("SELECT count, grams FROM cap_usage WHERE user_id = ?1 AND behavior = ?2 AND period = ?3")?;
+        let mut usage = tx.prepare_cached(
+            "SELECT count, grams FROM cap_usage WHERE user_id = ?1 AND behavior = ?2 AND period = ?3",
+        )?;
         for key in usage_keys {
             let found = usage
                 .query_row(params![key.user_id, key.behavior, key.period.key()], |r| {
@@ -387,7 +391,8 @@ fn load_snapshot(
 
 /// The event insert, shared with the raw-insert benchmark so that both
 /// write the same rows the same way.
-pub(crate) const EVENT_INSERT: &str = "INSERT INTO events (partner_id, event_id, user_id, behavior, occurred_at, region,
+pub(crate) const EVENT_INSERT: &str =
+    "INSERT INTO events (partner_id, event_id, user_id, behavior, occurred_at, region,
      inputs, fingerprint, methodology, grams, outcome, received_at)
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
 
