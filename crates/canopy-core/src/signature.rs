@@ -27,21 +27,32 @@ pub fn sign(secret: &[u8], timestamp: i64, method: &str, path_and_query: &str, b
     format!("v1={}", hex::encode(mac.finalize().into_bytes()))
 }
 
-/// Whether `header` (one or more comma-separated `v1=<hex>` values, so that a
-/// partner can send two signatures while it rotates its secret) carries a
-/// valid signature. The comparison is constant-time.
-pub fn verify(secret: &[u8], header: &str, timestamp: i64, method: &str, path_and_query: &str, body: &[u8]) -> bool {
+/// Checks `header`: one or more comma-separated `v1=<64 lowercase hex>`
+/// values (two while a partner rotates its secret). Every value must be well
+/// formed; one of them must be the HMAC of this request under `secret`
+/// (compared in constant time). Returns that HMAC as lowercase hex, which is
+/// the request's replay key: it is the same however the header is written.
+pub fn verify(
+    secret: &[u8],
+    header: &str,
+    timestamp: i64,
+    method: &str,
+    path_and_query: &str,
+    body: &[u8],
+) -> Option<String> {
+    let well_formed = |value: &str| value.len() == 64 && value.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    let candidates: Vec<&str> =
+        header.split(',').map(str::trim).map(|c| c.strip_prefix("v1=")).collect::<Option<_>>()?;
+    if candidates.is_empty() || candidates.len() > 2 || !candidates.iter().all(|c| well_formed(c)) {
+        return None;
+    }
     let signed = signing_string(timestamp, method, path_and_query, body);
-    header.split(',').map(str::trim).any(|candidate| {
-        let Some(hex_value) = candidate.strip_prefix("v1=") else {
-            return false;
-        };
-        let Ok(bytes) = hex::decode(hex_value) else {
-            return false;
-        };
+    candidates.into_iter().find_map(|candidate| {
+        let bytes = hex::decode(candidate).ok()?;
         let mut mac = HmacSha256::new_from_slice(secret).expect("HMAC accepts keys of any length");
         mac.update(signed.as_bytes());
-        mac.verify_slice(&bytes).is_ok()
+        mac.verify_slice(&bytes).ok()?;
+        Some(candidate.to_owned())
     })
 }
 
@@ -60,15 +71,26 @@ mod tests {
         let header = sign(secret, 1_700_000_000, "POST", "/v1/partner/events", b"{}");
         assert!(header.starts_with("v1="));
         assert_eq!(header.len(), 3 + 64);
-        assert!(verify(secret, &header, 1_700_000_000, "POST", "/v1/partner/events", b"{}"));
-        assert!(!verify(b"other", &header, 1_700_000_000, "POST", "/v1/partner/events", b"{}"));
-        assert!(!verify(secret, &header, 1_700_000_001, "POST", "/v1/partner/events", b"{}"));
-        assert!(!verify(secret, &header, 1_700_000_000, "PUT", "/v1/partner/events", b"{}"));
-        assert!(!verify(secret, &header, 1_700_000_000, "POST", "/v1/partner/events?x=1", b"{}"));
-        assert!(!verify(secret, &header, 1_700_000_000, "POST", "/v1/partner/events", b"{ }"));
-        assert!(!verify(secret, "v1=zz", 1_700_000_000, "POST", "/v1/partner/events", b"{}"));
+        let check = |header: &str, ts: i64, method: &str, path: &str, body: &[u8]| {
+            verify(secret, header, ts, method, path, body)
+        };
+        let key = check(&header, 1_700_000_000, "POST", "/v1/partner/events", b"{}").expect("valid");
+        assert_eq!(format!("v1={key}"), header);
+        assert!(verify(b"other", &header, 1_700_000_000, "POST", "/v1/partner/events", b"{}").is_none());
+        assert!(check(&header, 1_700_000_001, "POST", "/v1/partner/events", b"{}").is_none());
+        assert!(check(&header, 1_700_000_000, "PUT", "/v1/partner/events", b"{}").is_none());
+        assert!(check(&header, 1_700_000_000, "POST", "/v1/partner/events?x=1", b"{}").is_none());
+        assert!(check(&header, 1_700_000_000, "POST", "/v1/partner/events", b"{ }").is_none());
+        assert!(check("v1=zz", 1_700_000_000, "POST", "/v1/partner/events", b"{}").is_none());
+        // A second value for secret rotation is fine, and the replay key is the same.
         let rotated = format!("v1={},{header}", "0".repeat(64));
-        assert!(verify(secret, &rotated, 1_700_000_000, "POST", "/v1/partner/events", b"{}"));
+        assert_eq!(check(&rotated, 1_700_000_000, "POST", "/v1/partner/events", b"{}"), Some(key.clone()));
+        // Other spellings of the same signature are refused, not new keys.
+        let upper = format!("v1={}", key.to_uppercase());
+        for variant in [upper, format!("x,{header}"), format!("{header},v1=00"), format!("{header},{header},{header}")]
+        {
+            assert!(check(&variant, 1_700_000_000, "POST", "/v1/partner/events", b"{}").is_none(), "{variant}");
+        }
     }
 
     #[test]

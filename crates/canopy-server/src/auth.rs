@@ -95,7 +95,8 @@ impl FromRequestParts<AppState> for Operator {
 pub struct SignedPartner {
     /// The partner.
     pub partner: PartnerRow,
-    /// The signature header, the replay key.
+    /// The replay key: the HMAC that matched, as lowercase hex (the same
+    /// however the header was written).
     pub signature: String,
     /// When the signature may be forgotten (unix seconds): after it, its
     /// timestamp is stale anyway.
@@ -123,9 +124,11 @@ pub async fn verify_partner(
     let signature_header = header("canopy-signature").ok_or_else(|| bad("missing Canopy-Signature header"))?;
     let partner = state.store.partner(partner_id).await?.ok_or_else(|| bad("unknown partner or bad signature"))?;
     let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or(uri.path());
-    if !signature::verify(partner.secret.as_bytes(), signature_header, timestamp, method.as_str(), path, body) {
+    let Some(replay_key) =
+        signature::verify(partner.secret.as_bytes(), signature_header, timestamp, method.as_str(), path, body)
+    else {
         return Err(bad("unknown partner or bad signature"));
-    }
+    };
     let now = Utc::now().timestamp();
     if !signature::timestamp_is_fresh(timestamp, now) {
         return Err(ApiError::unauthorized(
@@ -136,9 +139,5 @@ pub async fn verify_partner(
             ),
         ));
     }
-    Ok(SignedPartner {
-        partner,
-        signature: signature_header.to_owned(),
-        forget_after: timestamp + signature::TIMESTAMP_TOLERANCE_S + 1,
-    })
+    Ok(SignedPartner { partner, signature: replay_key, forget_after: timestamp + signature::TIMESTAMP_TOLERANCE_S + 1 })
 }

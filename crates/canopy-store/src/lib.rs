@@ -37,8 +37,11 @@ pub enum StoreError {
     #[error("methodology {0} is already published with different content")]
     MethodologyVersionExists(String),
     /// The database URL is not one Canopy can open.
-    #[error("unsupported database URL `{0}`: use sqlite://path or postgres://…")]
+    #[error("unsupported database URL `{0}`: use sqlite://path (PostgreSQL support is not built yet)")]
     UnsupportedUrl(String),
+    /// The database file does not exist.
+    #[error("there is no database at {0}")]
+    Missing(String),
     /// The database failed or is unreachable.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),

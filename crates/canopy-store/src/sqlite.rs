@@ -39,7 +39,7 @@ impl Store {
         let path = url
             .strip_prefix("sqlite://")
             .or_else(|| url.strip_prefix("sqlite:"))
-            .ok_or_else(|| StoreError::UnsupportedUrl(url.to_owned()))?;
+            .ok_or_else(|| StoreError::UnsupportedUrl(crate::redact_url(url)))?;
         let file = path.split('?').next().unwrap_or(path);
         if file == ":memory:" || file.is_empty() {
             return Err(StoreError::UnsupportedUrl(url.to_owned()));
@@ -98,6 +98,18 @@ impl Store {
         let store = Store::connect(url).await?;
         store.migrate().await?;
         Ok(store)
+    }
+
+    /// Opens a database that must exist already (for inspection commands
+    /// such as `ledger verify`, where a mistyped path must not pass as an
+    /// empty, sound ledger).
+    pub async fn open_existing(url: &str) -> StoreResult<Store> {
+        let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or("");
+        let file = path.split('?').next().unwrap_or(path);
+        if !file.is_empty() && !std::path::Path::new(file).is_file() {
+            return Err(StoreError::Missing(file.to_owned()));
+        }
+        Store::open(url).await
     }
 
     /// Applies pending migrations (safe to re-run).

@@ -193,18 +193,20 @@ fn run_writer(
     mut receiver: mpsc::Receiver<Job>,
 ) {
     let mut last_purge = Instant::now();
-    while let Some(first) = receiver.blocking_recv() {
+    // A job that would have made the last group too large starts the next.
+    let mut held: Option<Job> = None;
+    while let Some(first) = held.take().or_else(|| receiver.blocking_recv()) {
         let mut events = first.request.events.len();
         let mut jobs = vec![first];
-        while events < config.group_events_max {
-            match receiver.try_recv() {
-                Ok(job) => {
-                    events += job.request.events.len();
-                    jobs.push(job);
-                }
-                Err(_) => break,
+        while let Ok(job) = receiver.try_recv() {
+            if events + job.request.events.len() > config.group_events_max {
+                held = Some(job);
+                break;
             }
+            events += job.request.events.len();
+            jobs.push(job);
         }
+        debug_assert!(events <= config.group_events_max);
         let purge = last_purge.elapsed().as_secs() >= 30;
         if purge {
             last_purge = Instant::now();

@@ -181,12 +181,14 @@ async fn in_process(url: &str, args: &IngestArgs, timezone: FixedOffset) -> anyh
     Ok(Measured { credited, elapsed, latencies })
 }
 
-async fn over_http(url: &str, args: &IngestArgs) -> anyhow::Result<Measured> {
+async fn over_http(url: &str, args: &IngestArgs, timezone: FixedOffset) -> anyhow::Result<Measured> {
     let store = Store::open(url).await?;
     let (partner_id, secret) = seed(&store, args.citizens).await?;
     store.close().await;
     let work = workload(args.events, args.citizens, partner_id);
-    let app = App::build(Config::new(url, "127.0.0.1:0")).await?;
+    let mut config = Config::new(url, "127.0.0.1:0");
+    config.timezone = timezone;
+    let app = App::build(config).await?;
     let base = format!("http://{}", app.local_addr());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(app.run(async {
@@ -246,7 +248,7 @@ async fn over_http(url: &str, args: &IngestArgs) -> anyhow::Result<Measured> {
 }
 
 /// Runs the ingestion benchmark.
-pub async fn ingest(args: IngestArgs) -> anyhow::Result<()> {
+pub async fn ingest(args: IngestArgs, timezone: FixedOffset) -> anyhow::Result<()> {
     anyhow::ensure!(
         args.events > 0 && args.batch > 0 && args.connections > 0 && args.citizens > 0,
         "counts must be positive"
@@ -265,10 +267,9 @@ pub async fn ingest(args: IngestArgs) -> anyhow::Result<()> {
     };
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let url = |name: &str| format!("sqlite://{}", dir.join(name).display());
-    let timezone = canopy_server::config::default_timezone();
     let result = async {
         let inproc = in_process(&url("in-process.db"), &args, timezone).await.context("in-process run")?;
-        let http = over_http(&url("http.db"), &args).await.context("HTTP run")?;
+        let http = over_http(&url("http.db"), &args, timezone).await.context("HTTP run")?;
         let raw_store = Store::connect(&url("raw.db")).await?;
         let rows = workload(args.events, args.citizens, 1).rows;
         let raw_elapsed = raw_store.raw_insert_ceiling(&rows, args.batch * args.connections)?;

@@ -38,6 +38,14 @@ pub async fn run(mut config: Config, shutdown: impl Future<Output = ()> + Send +
             }
         }
         config.database_url = format!("sqlite://{DEMO_DATABASE}");
+    } else {
+        // A database named by the operator is never wiped; the demo needs a
+        // fresh one, so it refuses one that exists.
+        let file = config.database_url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
+        anyhow::ensure!(
+            !std::path::Path::new(file).exists(),
+            "the demo seeds a fresh database, and {file} exists; remove it or name another"
+        );
     }
     let admin_token = config.admin_token.clone().unwrap_or_else(random_token);
     config.admin_token = Some(admin_token.clone());

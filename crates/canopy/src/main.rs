@@ -167,7 +167,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Ledger(LedgerCommand::Verify) => {
-            let store = open_store(&config.database_url).await?;
+            let store = Store::open_existing(&config.database_url)
+                .await
+                .with_context(|| format!("cannot open the database at {}", redact_url(&config.database_url)))?;
             let problems = store.verify_ledger().await?;
             let (events, transfers) = store.counts().await?;
             store.close().await;
@@ -182,7 +184,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Ok(ExitCode::from(2))
             }
         }
-        Command::Bench(BenchCommand::Ingest(args)) => bench::ingest(args).await.map(|_| ExitCode::SUCCESS),
+        Command::Bench(BenchCommand::Ingest(args)) => {
+            bench::ingest(args, config.timezone).await.map(|_| ExitCode::SUCCESS)
+        }
         Command::Openapi => {
             println!("{}", serde_json::to_string_pretty(&canopy_server::openapi())?);
             Ok(ExitCode::SUCCESS)
@@ -195,37 +199,35 @@ async fn open_store(url: &str) -> anyhow::Result<Store> {
 }
 
 fn check_methodologies(files: &[std::path::PathBuf], alone: bool) -> anyhow::Result<ExitCode> {
-    let mut sources = Vec::new();
+    let mut given = Vec::new();
     let mut errors = Vec::new();
     for file in files {
         match std::fs::read_to_string(file) {
-            Ok(text) => sources.push((file.display().to_string(), text)),
+            Ok(text) => given.push((file.display().to_string(), text)),
             Err(e) => errors.push(format!("{}: cannot read: {e}", file.display())),
         }
     }
-    let checked_names: std::collections::HashSet<String> = sources.iter().map(|(n, _)| n.clone()).collect();
+    // The shipped set goes first, so that a conflict is blamed on the file
+    // being checked; a shipped file that is itself being checked is not added twice.
+    let mut sources = Vec::new();
     if !alone {
-        // Check against the shipped set too, unless a file is one of them.
         for (name, text) in methodology::shipped_sources() {
-            let shipped_is_given =
-                checked_names.iter().any(|given| given.ends_with(name) || name.ends_with(given.as_str()));
+            let shipped_is_given = given.iter().any(|(_, given_text)| given_text == text);
             if !shipped_is_given {
                 sources.push(((*name).to_owned(), (*text).to_owned()));
             }
         }
     }
-    match methodology::check_sources(&sources) {
-        Ok(checked) => {
-            for m in checked
-                .iter()
-                .filter(|m| sources.iter().any(|(n, _)| checked_names.contains(n) && m_from(n, &sources, m)))
-            {
-                println!("ok  {}  ({} → {})", m.key(), m.behavior, m.formula_text());
-            }
-        }
-        Err(found) => errors.extend(found),
+    sources.extend(given.iter().cloned());
+    if let Err(found) = methodology::check_sources(&sources) {
+        errors.extend(found);
     }
     if errors.is_empty() {
+        for (name, text) in &given {
+            if let Ok(m) = methodology::parse(name, text) {
+                println!("ok  {name}: {} ({} → {})", m.key(), m.behavior, m.formula_text());
+            }
+        }
         println!("{} file(s) valid", files.len());
         Ok(ExitCode::SUCCESS)
     } else {
@@ -235,15 +237,6 @@ fn check_methodologies(files: &[std::path::PathBuf], alone: bool) -> anyhow::Res
         eprintln!("{} error(s)", errors.len());
         Ok(ExitCode::FAILURE)
     }
-}
-
-/// Whether methodology `m` came from the source named `name`.
-fn m_from(name: &str, sources: &[(String, String)], m: &methodology::Methodology) -> bool {
-    sources
-        .iter()
-        .find(|(n, _)| n == name)
-        .and_then(|(n, text)| methodology::parse(n, text).ok())
-        .is_some_and(|parsed| parsed.key() == m.key())
 }
 
 async fn shutdown_signal() {

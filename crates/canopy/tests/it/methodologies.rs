@@ -146,6 +146,19 @@ fn methodology_check_names_the_file_and_field() {
     assert!(stderr.contains("broken.toml"), "{stderr}");
     assert!(stderr.contains("inputs.distance_km"), "{stderr}");
 
+    // A file that re-publishes a shipped id and version with other content
+    // is the file at fault, not the shipped one.
+    let shipped_bus =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../methodologies/bus-ride.toml")).unwrap();
+    let changed_bus = dir.path().join("bus2.toml");
+    std::fs::write(&changed_bus, shipped_bus.replace("baseline = \"80\"", "baseline = \"81\"")).unwrap();
+    assert_ne!(std::fs::read_to_string(&changed_bus).unwrap(), shipped_bus, "the copy differs");
+    let conflict =
+        std::process::Command::new(canopy).args(["methodology", "check"]).arg(&changed_bus).output().unwrap();
+    assert!(!conflict.status.success());
+    let stderr = String::from_utf8_lossy(&conflict.stderr);
+    assert!(stderr.starts_with(&format!("error: {}", changed_bus.display())), "{stderr}");
+
     // The shipped files are valid.
     let shipped: Vec<_> = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../../methodologies"))
         .unwrap()

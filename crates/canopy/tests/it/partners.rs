@@ -49,6 +49,23 @@ async fn signatures_are_checked_for_key_time_and_replay() {
     let replay = server.raw(Method::POST, path, &headers, body.clone()).await;
     assert_eq!(replay.status, StatusCode::UNAUTHORIZED);
     assert_eq!(replay.code(), "replayed_request");
+    // The same signature written otherwise is still the same request.
+    let signature = headers[3].1.clone();
+    let respelled = |value: String| {
+        let mut changed = headers.clone();
+        changed[3].1 = value;
+        changed
+    };
+    let rotated = respelled(format!("{signature},v1={}", "0".repeat(64)));
+    let again = server.raw(Method::POST, path, &rotated, body.clone()).await;
+    assert_eq!(again.code(), "replayed_request");
+    for malformed in
+        [signature.to_uppercase().replace("V1=", "v1="), format!("x,{signature}"), format!("{signature},v1=00")]
+    {
+        let reply = server.raw(Method::POST, path, &respelled(malformed.clone()), body.clone()).await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{malformed}");
+        assert_eq!(reply.code(), "bad_signature", "{malformed}");
+    }
 
     // Signed with the wrong secret.
     let impostor = Partner { id: partner.id.clone(), secret: "wrong".into() };

@@ -237,3 +237,30 @@ fn an_unopenable_database_is_a_one_line_error() {
     assert!(stderr.starts_with("canopy: cannot open the database at sqlite:///proc/no-such-dir/canopy.db"), "{stderr}");
     assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
 }
+
+#[test]
+fn ledger_verify_refuses_a_database_that_does_not_exist() {
+    let dir = TempDir::new().unwrap();
+    let missing = dir.path().join("typo").join("nothere.db");
+    let output = canopy()
+        .args(["ledger", "verify"])
+        .env("CANOPY_DATABASE_URL", format!("sqlite://{}", missing.display()))
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("there is no database at"));
+    assert!(!missing.exists(), "verify must not create the file it was asked to check");
+}
+
+#[test]
+fn a_database_url_password_is_never_printed() {
+    let output = canopy()
+        .arg("migrate")
+        .env("CANOPY_DATABASE_URL", "postgres://canopy:hunter2@127.0.0.1:1/db")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("hunter2"), "{stderr}");
+    assert!(stderr.contains("postgres://canopy:***@127.0.0.1:1/db"), "{stderr}");
+}
