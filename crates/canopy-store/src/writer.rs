@@ -179,7 +179,8 @@ pub(crate) fn open_writer_connection(path: &str) -> StoreResult<Connection> {
              PRAGMA busy_timeout = 5000;
              PRAGMA foreign_keys = ON;
              PRAGMA cache_size = -65536;
-             PRAGMA temp_store = MEMORY;",
+             PRAGMA temp_store = MEMORY;
+             PRAGMA wal_autocheckpoint = 16384;",
         )
         .map_err(|e| StoreError::Writer(e.to_string()))?;
     connection.set_prepared_statement_cache_capacity(64);
