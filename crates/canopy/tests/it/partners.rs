@@ -156,3 +156,45 @@ async fn a_partner_reports_only_its_own_categories() {
     assert_eq!(results[1]["outcome"], "credited");
     assert_eq!(results[1]["grams"], 45);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_full_ingestion_queue_answers_503_overloaded_and_loses_nothing() {
+    let server = TestServer::start_with(|config| config.queue_events_max = 10_000).await;
+    let partner = server.create_partner(&["transport"]).await;
+    let citizen = server.create_citizen("queued", "CN-BJ").await;
+    server.link(&citizen, &partner, &["transport"], "q").await;
+    let batch = |prefix: &str| {
+        json!((0..10_000).map(|i| event(&format!("{prefix}-{i}"), "q", "bus_ride", json!({}))).collect::<Vec<_>>())
+    };
+
+    // Another process holds SQLite's write lock, so the writer cannot
+    // commit: the first full batch fills the queue and waits.
+    let blocker = sqlx::SqlitePool::connect(&server.database_url).await.unwrap();
+    let mut lock = blocker.acquire().await.unwrap();
+    sqlx::query("BEGIN IMMEDIATE").execute(&mut *lock).await.unwrap();
+
+    let mut first = {
+        let (base, partner, body) = (server.base.clone(), partner.clone(), batch("a"));
+        tokio::spawn(async move { TestServer::external(&base).send_events(&partner, body).await })
+    };
+    let mut second = {
+        let (base, partner, body) = (server.base.clone(), partner.clone(), batch("b"));
+        tokio::spawn(async move { TestServer::external(&base).send_events(&partner, body).await })
+    };
+    // Whichever request reached the queue second is refused at once.
+    let (refused, waiting) = tokio::select! {
+        reply = &mut first => (reply.unwrap(), second),
+        reply = &mut second => (reply.unwrap(), first),
+    };
+    assert_eq!(refused.status, StatusCode::SERVICE_UNAVAILABLE, "{refused:?}");
+    assert_eq!(refused.code(), "overloaded");
+    assert_eq!(refused.headers.get("retry-after").unwrap(), "1");
+
+    sqlx::query("ROLLBACK").execute(&mut *lock).await.unwrap();
+    drop(lock);
+    blocker.close().await;
+    let accepted = waiting.await.unwrap();
+    assert_eq!(accepted.status, StatusCode::OK, "{accepted:?}");
+    assert!(accepted.body["results"].as_array().unwrap().iter().all(|r| r["outcome"] == "credited"));
+    assert_eq!(server.me(&citizen).await["reduction_grams"], 10_000 * 80);
+}
