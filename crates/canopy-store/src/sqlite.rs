@@ -247,13 +247,7 @@ impl Store {
             .bind(id)
             .fetch_optional(&self.read)
             .await?;
-        Ok(row.map(|r| PartnerRow {
-            id: r.get(0),
-            name: r.get(1),
-            categories: CategorySet::from_mask(r.get(2)),
-            secret: r.get(3),
-            created_at: parse_time(r.get::<&str, _>(4)),
-        }))
+        Ok(row.as_ref().map(partner_from_row))
     }
 
     /// Every partner, oldest first.
@@ -261,16 +255,7 @@ impl Store {
         let rows = sqlx::query("SELECT id, name, categories, secret, created_at FROM partners ORDER BY id")
             .fetch_all(&self.read)
             .await?;
-        Ok(rows
-            .iter()
-            .map(|r| PartnerRow {
-                id: r.get(0),
-                name: r.get(1),
-                categories: CategorySet::from_mask(r.get(2)),
-                secret: r.get(3),
-                created_at: parse_time(r.get::<&str, _>(4)),
-            })
-            .collect())
+        Ok(rows.iter().map(partner_from_row).collect())
     }
 
     /// Remembers a request signature until `expires_at` (unix seconds);
@@ -648,6 +633,16 @@ impl Store {
             .fetch_one(&self.read)
             .await?;
         Ok((row.get(0), row.get(1)))
+    }
+}
+
+fn partner_from_row(r: &sqlx::sqlite::SqliteRow) -> PartnerRow {
+    PartnerRow {
+        id: r.get(0),
+        name: r.get(1),
+        categories: CategorySet::from_mask(r.get(2)),
+        secret: r.get(3),
+        created_at: parse_time(r.get::<&str, _>(4)),
     }
 }
 

@@ -115,6 +115,20 @@ async fn seed(store: &Store, citizens: usize) -> anyhow::Result<(i64, String)> {
     Ok((partner.id, secret))
 }
 
+type Submitter = tokio::task::JoinHandle<anyhow::Result<(usize, Vec<Duration>)>>;
+
+/// Waits for every submitter: events credited and per-batch latencies.
+async fn join_submitters(tasks: Vec<Submitter>) -> anyhow::Result<(usize, Vec<Duration>)> {
+    let mut credited = 0;
+    let mut latencies = Vec::new();
+    for task in tasks {
+        let (c, l) = task.await??;
+        credited += c;
+        latencies.extend(l);
+    }
+    Ok((credited, latencies))
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
@@ -165,13 +179,7 @@ async fn in_process(url: &str, args: &IngestArgs, timezone: FixedOffset) -> anyh
             anyhow::Ok((credited, latencies))
         }));
     }
-    let mut credited = 0;
-    let mut latencies = Vec::new();
-    for task in tasks {
-        let (c, l) = task.await??;
-        credited += c;
-        latencies.extend(l);
-    }
+    let (credited, latencies) = join_submitters(tasks).await?;
     let elapsed = started.elapsed();
     drop(ingestor);
     writer.await?;
@@ -234,13 +242,7 @@ async fn over_http(url: &str, args: &IngestArgs, timezone: FixedOffset) -> anyho
             anyhow::Ok((credited, latencies))
         }));
     }
-    let mut credited = 0;
-    let mut latencies = Vec::new();
-    for task in tasks {
-        let (c, l) = task.await??;
-        credited += c;
-        latencies.extend(l);
-    }
+    let (credited, latencies) = join_submitters(tasks).await?;
     let elapsed = started.elapsed();
     let _ = stop.send(());
     server.await??;
