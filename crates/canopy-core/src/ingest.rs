@@ -7,8 +7,8 @@
 //! cap usage), and calls [`decide`]. The decision lists every event's outcome
 //! and the rows to write; the edge writes them in one transaction and answers
 //! the requests only after it commits. Because the decision is a function of
-//! the snapshot alone, it is tested here without a database, and both stores
-//! share it.
+//! the snapshot alone, it is tested without a database, and every store
+//! backend shares it.
 
 use std::collections::{HashMap, HashSet};
 
@@ -292,8 +292,9 @@ pub struct RequestEvents<'a> {
     pub events: &'a [PrecheckedEvent],
 }
 
-/// The keys a group needs from storage before [`decide`] can run; the store
-/// loads them in two set-wise rounds.
+/// The keys a group needs from storage before [`decide`] can run, each once;
+/// the store loads them in two rounds (links first, since fingerprints and
+/// caps are per citizen).
 pub mod keys {
     use super::*;
 
@@ -619,8 +620,12 @@ fn decide_one(
             let key = UsageKey { user_id: link.user_id, behavior: checked.behavior.clone(), period };
             let before = snapshot.usage.get(&key).copied().unwrap_or_default();
             let entry = usage_now.entry(key).or_insert(before);
-            entry.count += 1;
-            entry.grams += grams;
+            // Count caps count credited acts: an act capped to (or worth)
+            // 0 g does not use up the count.
+            if grams > 0 {
+                entry.count += 1;
+                entry.grams += grams;
+            }
         }
     }
     assert!(grams >= 0 && grams <= full_grams, "a cap never raises or negates a credit");

@@ -58,7 +58,7 @@ pub fn verify(
 
 /// Whether a request timestamp is within the tolerance of `now`.
 pub fn timestamp_is_fresh(timestamp: i64, now: i64) -> bool {
-    (now - timestamp).abs() <= TIMESTAMP_TOLERANCE_S
+    now.abs_diff(timestamp) <= TIMESTAMP_TOLERANCE_S as u64
 }
 
 #[cfg(test)]
@@ -107,5 +107,7 @@ mod tests {
         assert!(timestamp_is_fresh(1300, 1000));
         assert!(!timestamp_is_fresh(1000, 1301));
         assert!(!timestamp_is_fresh(1301, 1000));
+        assert!(!timestamp_is_fresh(i64::MIN, i64::MAX));
+        assert!(!timestamp_is_fresh(i64::MAX, 0));
     }
 }

@@ -8,8 +8,9 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-/// Whole grams of CO2e. Signed, because ledger entries carry a direction; a
-/// balance is never allowed to become negative (the ledger asserts it).
+/// Whole grams of CO2e. Signed, because ledger entries carry a direction and
+/// the operator's issuance accounts run negative; a citizen's balance never
+/// does (the ledger asserts it).
 pub type Grams = i64;
 
 /// The seven behaviour categories of the All-China Environment Federation

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use canopy_core::methodology::{Bound, InputKind, Methodology};
+use canopy_core::methodology::{Bound, Methodology};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -436,10 +436,7 @@ impl From<&Methodology> for MethodologyView {
                 .map(|i| InputView {
                     name: i.name.clone(),
                     unit: i.unit.clone(),
-                    kind: match i.kind {
-                        InputKind::Number => "number".into(),
-                        InputKind::Integer => "integer".into(),
-                    },
+                    kind: i.kind.as_str().to_owned(),
                     minimum: bound_text(&i.minimum, false),
                     exclusive_minimum: bound_text(&i.minimum, true),
                     maximum: bound_text(&i.maximum, false),

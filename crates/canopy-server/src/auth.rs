@@ -139,5 +139,7 @@ pub async fn verify_partner(
             ),
         ));
     }
-    Ok(SignedPartner { partner, signature: replay_key, forget_after: timestamp + signature::TIMESTAMP_TOLERANCE_S + 1 })
+    // The timestamp is fresh, so this cannot overflow.
+    let forget_after = timestamp + signature::TIMESTAMP_TOLERANCE_S + 1;
+    Ok(SignedPartner { partner, signature: replay_key, forget_after })
 }

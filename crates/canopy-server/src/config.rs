@@ -43,7 +43,7 @@ pub fn default_timezone() -> FixedOffset {
     FixedOffset::east_opt(8 * 3600).expect("valid offset")
 }
 
-/// Parses `+08:00`, `-05:30` or `Z`.
+/// Parses `+08:00`, `-05:30`, `Z` or `UTC`.
 pub fn parse_timezone(text: &str) -> Option<FixedOffset> {
     if text == "Z" || text == "UTC" {
         return FixedOffset::east_opt(0);
@@ -54,10 +54,15 @@ pub fn parse_timezone(text: &str) -> Option<FixedOffset> {
         _ => return None,
     };
     let (hours, minutes) = rest.split_once(':')?;
-    let seconds = hours.parse::<i32>().ok()? * 3600 + minutes.parse::<i32>().ok()? * 60;
-    if hours.len() != 2 || minutes.len() != 2 {
+    let two_digits = |s: &str| s.len() == 2 && s.bytes().all(|b| b.is_ascii_digit());
+    if !two_digits(hours) || !two_digits(minutes) {
         return None;
     }
+    let (hours, minutes) = (hours.parse::<i32>().ok()?, minutes.parse::<i32>().ok()?);
+    if hours > 14 || minutes >= 60 {
+        return None;
+    }
+    let seconds = hours * 3600 + minutes * 60;
     FixedOffset::east_opt(sign * seconds)
 }
 
@@ -72,5 +77,8 @@ mod tests {
         assert_eq!(parse_timezone("Z"), FixedOffset::east_opt(0));
         assert_eq!(parse_timezone("8"), None);
         assert_eq!(parse_timezone("+8:00"), None);
+        for bad in ["++8:00", "+-5:00", "+08:99", "+08:-1", "+15:00", "08:00"] {
+            assert_eq!(parse_timezone(bad), None, "{bad}");
+        }
     }
 }

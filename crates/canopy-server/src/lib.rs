@@ -100,10 +100,26 @@ impl App {
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let App { listener, router, state, writer } = self;
         let listener = listener::LimitedListener::new(listener, state.config.connections_max);
+        // Expired sessions, link codes and replay signatures are purged every minute.
+        let purger = {
+            let store = state.store.clone();
+            tokio::spawn(async move {
+                let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
+                loop {
+                    every.tick().await;
+                    match store.purge_expired(chrono::Utc::now()).await {
+                        Ok(deleted) if deleted > 0 => tracing::debug!(deleted, "purged expired rows"),
+                        Ok(_) => {}
+                        Err(error) => tracing::warn!(%error, "purging expired rows failed; retrying later"),
+                    }
+                }
+            })
+        };
         axum::serve(listener, router.into_make_service())
             .with_graceful_shutdown(shutdown)
             .await
             .context("the HTTP server failed")?;
+        purger.abort();
         let store = state.store.clone();
         drop(state);
         // The router (and every Ingestor handle in it) is gone once serve

@@ -34,6 +34,9 @@ impl Store {
         citizens: &[LinkedCitizen],
         now: DateTime<Utc>,
     ) -> StoreResult<Vec<i64>> {
+        for c in citizens {
+            canopy_core::types::RegionCode::parse(&c.region).map_err(|e| StoreError::Writer(e.to_string()))?;
+        }
         let now = format_time(now);
         let mut tx = self.write.begin().await?;
         let mut ids = Vec::with_capacity(citizens.len());

@@ -98,6 +98,8 @@ pub struct LedgerEntryRow {
 pub struct LedgerEventRow {
     /// The reporting partner.
     pub partner_id: i64,
+    /// The reporting partner's name.
+    pub partner_name: Option<String>,
     /// The partner's event id.
     pub event_id: String,
     /// Behaviour code.

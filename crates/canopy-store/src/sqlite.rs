@@ -376,7 +376,21 @@ impl Store {
         .fetch_optional(&mut *tx)
         .await?;
         let Some(row) = row else {
-            return Err(StoreError::LinkCodeInvalid);
+            // A retry of a link that succeeded (its response was lost) finds
+            // the code spent on exactly this binding: that is success.
+            let done = sqlx::query(
+                "SELECT c.user_id FROM link_codes c
+                 JOIN partner_links l ON l.partner_id = c.partner_id AND l.user_id = c.user_id
+                 WHERE c.code_hash = $1 AND c.partner_id = $2 AND c.used_at IS NOT NULL AND l.user_ref = $3
+                   AND c.expires_at > $4",
+            )
+            .bind(code_hash)
+            .bind(partner_id)
+            .bind(user_ref)
+            .bind(format_time(now))
+            .fetch_optional(&mut *tx)
+            .await?;
+            return done.map(|r| r.get(0)).ok_or(StoreError::LinkCodeInvalid);
         };
         let user_id: i64 = row.get(0);
         let existing = sqlx::query("SELECT user_ref FROM partner_links WHERE partner_id = $1 AND user_id = $2")
@@ -412,6 +426,28 @@ impl Store {
         }
         tx.commit().await?;
         Ok(user_id)
+    }
+
+    /// Deletes what has expired: sessions, link codes a day past expiry and
+    /// request signatures past their replay window. Returns rows deleted.
+    pub async fn purge_expired(&self, now: DateTime<Utc>) -> StoreResult<u64> {
+        let mut deleted = 0;
+        deleted += sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+            .bind(format_time(now))
+            .execute(&self.write)
+            .await?
+            .rows_affected();
+        deleted += sqlx::query("DELETE FROM link_codes WHERE expires_at <= $1")
+            .bind(format_time(now - chrono::Duration::days(1)))
+            .execute(&self.write)
+            .await?
+            .rows_affected();
+        deleted += sqlx::query("DELETE FROM request_signatures WHERE expires_at < $1")
+            .bind(now.timestamp())
+            .execute(&self.write)
+            .await?
+            .rows_affected();
+        Ok(deleted)
     }
 
     // --- methodologies -------------------------------------------------------
@@ -490,9 +526,10 @@ impl Store {
     pub async fn ledger_page(&self, user_id: i64, before: Option<i64>, limit: u32) -> StoreResult<Vec<LedgerEntryRow>> {
         let rows = sqlx::query(
             "SELECT t.id, t.at, t.kind, t.grams, t.credit_user, t.credit_account, t.debit_account,
-                    e.partner_id, e.event_id, e.behavior, e.occurred_at, e.region, e.inputs, e.methodology
+                    e.partner_id, e.event_id, e.behavior, e.occurred_at, e.region, e.inputs, e.methodology, p.name
              FROM transfers t
              LEFT JOIN events e ON e.partner_id = t.partner_id AND e.event_id = t.event_id
+             LEFT JOIN partners p ON p.id = e.partner_id
              WHERE t.user_id = $1 AND t.id < $2
              ORDER BY t.id DESC LIMIT $3",
         )
@@ -508,6 +545,7 @@ impl Store {
                 let grams: i64 = r.get(3);
                 let event = r.get::<Option<i64>, _>(7).map(|partner_id| LedgerEventRow {
                     partner_id,
+                    partner_name: r.get(14),
                     event_id: r.get(8),
                     behavior: r.get(9),
                     occurred_at: parse_time(r.get::<&str, _>(10)),

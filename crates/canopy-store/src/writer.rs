@@ -141,7 +141,19 @@ impl Ingestor {
         assert!(config.queue_events_max >= ingest::BATCH_EVENTS_MAX, "a whole batch fits in the queue");
         let mut connection = open_writer_connection(store.path())?;
         let (sender, receiver) = mpsc::channel(config.queue_events_max.div_ceil(64).max(64));
-        let handle = tokio::task::spawn_blocking(move || run_writer(&mut connection, registry, config, receiver));
+        let handle = tokio::task::spawn_blocking(move || {
+            // A panic here is a bug (an invariant assertion failed). Bugs
+            // crash: a server whose writer is gone must not go on answering
+            // as if it were merely busy, so the whole process stops and its
+            // supervisor restarts it; nothing unacknowledged was committed.
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                run_writer(&mut connection, registry, config, receiver)
+            }));
+            if outcome.is_err() {
+                tracing::error!("the ingestion writer panicked; aborting");
+                std::process::abort();
+            }
+        });
         Ok((
             Ingestor {
                 sender,
@@ -164,7 +176,10 @@ impl Ingestor {
         let wanted = request.events.len().max(1) as u32;
         let permit = self.permits.clone().try_acquire_many_owned(wanted).map_err(|_| IngestError::Overloaded)?;
         let (reply, answer) = oneshot::channel();
-        self.sender.try_send(Job { request, reply, _permit: permit }).map_err(|_| IngestError::Overloaded)?;
+        self.sender.try_send(Job { request, reply, _permit: permit }).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => IngestError::Overloaded,
+            mpsc::error::TrySendError::Closed(_) => IngestError::Unavailable("the writer stopped".into()),
+        })?;
         answer.await.unwrap_or_else(|_| Err(IngestError::Unavailable("the writer stopped".into())))
     }
 }
@@ -346,11 +361,14 @@ fn load_snapshot(
             let link = links
                 .query_row(params![partner_id, user_ref], |r| {
                     let region: String = r.get(1)?;
+                    let region = RegionCode::parse(&region).map_err(|e| {
+                        rusqlite::Error::FromSqlConversionFailure(1, rusqlite::types::Type::Text, Box::new(e))
+                    })?;
                     let scopes: Option<i64> = r.get(2)?;
                     let revoked: Option<String> = r.get(3)?;
                     Ok(LinkView {
                         user_id: r.get(0)?,
-                        region: RegionCode::parse(&region).expect("stored regions are valid"),
+                        region,
                         consent: match (scopes, revoked) {
                             (Some(mask), None) => ConsentState::Active(CategorySet::from_mask(mask)),
                             _ => ConsentState::Revoked,

@@ -185,8 +185,6 @@ pub(crate) async fn ledger(
     let rows = state.store.ledger_page(citizen.user_id, before, limit + 1).await?;
     let has_more = rows.len() > limit as usize;
     let registry = state.registry.current();
-    let partners: std::collections::HashMap<i64, String> =
-        state.store.partners().await?.into_iter().map(|p| (p.id, p.name)).collect();
     let entries: Vec<LedgerEntry> = rows
         .into_iter()
         .take(limit as usize)
@@ -209,7 +207,7 @@ pub(crate) async fn ledger(
                 kind: row.kind,
                 event: row.event.map(|e| LedgerEvent {
                     partner: ids::partner(e.partner_id),
-                    partner_name: partners.get(&e.partner_id).cloned(),
+                    partner_name: e.partner_name,
                     id: e.event_id,
                     behavior: e.behavior,
                     occurred_at: format_time(e.occurred_at),

@@ -76,7 +76,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(system::metrics))
 }
 
-/// Validates a category list (non-empty, known names, no repeats).
+/// Validates a category list (non-empty, known names; repeats are merged).
 pub(crate) fn parse_categories(names: &[String], field: &str) -> Result<canopy_core::types::CategorySet, ApiError> {
     use canopy_core::types::{Category, CategorySet};
     if names.is_empty() {

@@ -76,10 +76,10 @@ pub(crate) async fn create_link(
     RawBody(body): RawBody,
 ) -> ApiResult<(StatusCode, Json<LinkCreated>)> {
     let signed = verify_partner(&state, &headers, &method, &uri, &body).await?;
+    let link: CreateLink = parse_json(&body)?;
     if !state.store.remember_signature(signed.partner.id, &signed.signature, signed.forget_after).await? {
         return Err(replayed());
     }
-    let link: CreateLink = parse_json(&body)?;
     if link.user_ref.is_empty() || link.user_ref.len() > ingest::REFERENCE_LEN_MAX {
         return Err(ApiError::bad_request(
             "invalid_user_ref",
