@@ -376,21 +376,9 @@ impl Store {
         .fetch_optional(&mut *tx)
         .await?;
         let Some(row) = row else {
-            // A retry of a link that succeeded (its response was lost) finds
-            // the code spent on exactly this binding: that is success.
-            let done = sqlx::query(
-                "SELECT c.user_id FROM link_codes c
-                 JOIN partner_links l ON l.partner_id = c.partner_id AND l.user_id = c.user_id
-                 WHERE c.code_hash = $1 AND c.partner_id = $2 AND c.used_at IS NOT NULL AND l.user_ref = $3
-                   AND c.expires_at > $4",
-            )
-            .bind(code_hash)
-            .bind(partner_id)
-            .bind(user_ref)
-            .bind(format_time(now))
-            .fetch_optional(&mut *tx)
-            .await?;
-            return done.map(|r| r.get(0)).ok_or(StoreError::LinkCodeInvalid);
+            // The contract: a used or expired code is `link_code_invalid`,
+            // even when a partner retries the very link it made.
+            return Err(StoreError::LinkCodeInvalid);
         };
         let user_id: i64 = row.get(0);
         let existing = sqlx::query("SELECT user_ref FROM partner_links WHERE partner_id = $1 AND user_id = $2")

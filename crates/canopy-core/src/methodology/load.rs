@@ -267,16 +267,26 @@ impl Loader<'_> {
             }
         };
         let names: Vec<&str> = inputs.iter().map(|i| i.name.as_str()).collect();
-        let formula = match self.required(table, "formula", "formula")? {
-            Value::Table(t) => t,
-            other => return Err(self.field_error("formula", format!("expected a table, found {}", describe(other)))),
-        };
-        self.deny_unknown(formula, "formula.", &FORMULA_KEYS)?;
-        let baseline =
-            self.formula(self.required(formula, "baseline", "formula.baseline")?, "formula.baseline", &names)?;
-        let project = match formula.get("project") {
-            None => Formula::parse("0", &names).map_err(|e| self.field_error("formula.project", e.to_string()))?,
-            Some(v) => self.formula(v, "formula.project", &names)?,
+        let zero = |path: &str| Formula::parse("0", &names).map_err(|e| self.field_error(path, e.to_string()));
+        let (baseline, project) = match self.required(table, "formula", "formula")? {
+            // `formula = "<expression>"` is shorthand for a baseline with no
+            // project emissions: the reduction itself, as published.
+            value @ Value::String(_) => (self.formula(value, "formula", &names)?, zero("formula")?),
+            Value::Table(formula) => {
+                self.deny_unknown(formula, "formula.", &FORMULA_KEYS)?;
+                let baseline =
+                    self.formula(self.required(formula, "baseline", "formula.baseline")?, "formula.baseline", &names)?;
+                let project = match formula.get("project") {
+                    None => zero("formula.project")?,
+                    Some(v) => self.formula(v, "formula.project", &names)?,
+                };
+                (baseline, project)
+            }
+            other => {
+                return Err(
+                    self.field_error("formula", format!("expected a table or a string, found {}", describe(other)))
+                )
+            }
         };
         let caps = match table.get("caps") {
             None => Caps::default(),

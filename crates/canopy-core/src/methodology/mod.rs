@@ -33,6 +33,7 @@
 //! [formula]
 //! baseline = "250 * distance_km"      # grams CO2e the baseline activity would emit
 //! project = "0"                       # grams CO2e the low-carbon activity emits (default "0")
+//! # or, in one line: formula = "250 * distance_km"  (a baseline with no project emissions)
 //!
 //! [caps]                              # optional; each key optional; positive integers
 //! per_day_count = 10                  # credited acts per citizen per day

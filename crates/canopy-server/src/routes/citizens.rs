@@ -97,7 +97,7 @@ pub(crate) async fn create_user(
 
 /// Signs in: returns an opaque bearer token.
 #[utoipa::path(post, path = "/v1/sessions", tag = "citizens", request_body = CreateSession,
-    responses((status = 201, body = SessionCreated), (status = 401, description = "invalid_credentials", body = Problem)))]
+    responses((status = 200, body = SessionCreated), (status = 401, description = "invalid_credentials", body = Problem)))]
 pub(crate) async fn create_session(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<CreateSession>,
@@ -131,7 +131,7 @@ pub(crate) async fn create_session(
     let now = Utc::now();
     let expires_at = now + Duration::seconds(state.config.session_ttl_s);
     state.store.create_session(&token_hash(&token), user.id, now, expires_at).await?;
-    Ok((StatusCode::CREATED, Json(SessionCreated { token, expires_at: format_time(expires_at) })))
+    Ok((StatusCode::OK, Json(SessionCreated { token, expires_at: format_time(expires_at) })))
 }
 
 /// The signed-in citizen's account and balances.

@@ -18,11 +18,12 @@ pub(crate) async fn list(State(state): State<AppState>) -> Json<MethodologyList>
     Json(MethodologyList { methodologies: registry.iter().map(|m| MethodologyView::from(m.as_ref())).collect() })
 }
 
-/// Publishes a methodology (TOML body, or JSON `{toml, source_name}`).
+/// Publishes a methodology: the TOML file as the body, JSON `{toml,
+/// source_name}`, or the methodology as a JSON object with the file's keys.
 /// Publishing identical content again answers 200; other content under a
 /// published id and version is refused.
 #[utoipa::path(post, path = "/v1/methodologies", tag = "methodologies", security(("admin" = [])),
-    request_body(content = PublishMethodology, description = "JSON, or the TOML file itself as application/toml"),
+    request_body(content = PublishMethodology, description = "JSON `{toml, source_name}`, the methodology as a JSON object with the file's keys, or the TOML file itself as application/toml"),
     responses((status = 201, body = MethodologyView), (status = 200, description = "already published", body = MethodologyView),
               (status = 400, description = "invalid_methodology", body = Problem),
               (status = 409, description = "methodology_version_exists, methodology_overlap", body = Problem)))]
@@ -37,8 +38,19 @@ pub(crate) async fn publish(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"));
     let (source_name, text) = if is_json {
-        let request: PublishMethodology = parse_json(&body)?;
-        (request.source_name.unwrap_or_else(|| "request".to_owned()), request.toml)
+        let value: serde_json::Value = parse_json(&body)?;
+        if value.get("toml").is_some() {
+            let request: PublishMethodology = parse_json(&body)?;
+            (request.source_name.unwrap_or_else(|| "request".to_owned()), request.toml)
+        } else {
+            // The methodology itself as a JSON object, with the file's keys:
+            // it is stored as the equivalent TOML.
+            let document = toml::Value::try_from(&value).map_err(|e| {
+                ApiError::bad_request("invalid_methodology", format!("the JSON methodology has no TOML form: {e}"))
+            })?;
+            let text = toml::to_string(&document).map_err(ApiError::internal)?;
+            ("request.json".to_owned(), text)
+        }
     } else {
         let text = String::from_utf8(body.to_vec())
             .map_err(|_| ApiError::bad_request("malformed_body", "the methodology must be UTF-8 TOML"))?;

@@ -147,7 +147,7 @@ impl TestServer {
         assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
         let id = reply.body["id"].as_str().unwrap().to_owned();
         let session = self.post("/v1/sessions", None, json!({ "username": username, "password": PASSWORD })).await;
-        assert_eq!(session.status, StatusCode::CREATED, "{session:?}");
+        assert_eq!(session.status, StatusCode::OK, "{session:?}");
         Citizen { id, username: username.to_owned(), token: session.body["token"].as_str().unwrap().to_owned() }
     }
 

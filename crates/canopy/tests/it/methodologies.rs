@@ -102,6 +102,18 @@ async fn the_operator_publishes_a_methodology_and_it_credits_at_once() {
     assert_eq!(overlap_free.status, StatusCode::CONFLICT, "{overlap_free:?}");
     assert_eq!(overlap_free.code(), "methodology_overlap");
 
+    // The methodology as a JSON object, with a one-line formula.
+    let as_json = json!({
+        "id": "test-scooter-json", "version": "1", "title": "Scooter (JSON)", "issuer": "Test Authority",
+        "source": "integration test", "behavior": "shared_scooter_json", "category": "transport",
+        "regions": ["*"], "valid_from": "2020-01-01",
+        "inputs": { "distance_km": { "unit": "km", "type": "number", "exclusive_minimum": 0, "maximum": 50 } },
+        "formula": "100 * distance_km"
+    });
+    let published_json = server.post("/v1/methodologies", Some(ADMIN_TOKEN), as_json).await;
+    assert_eq!(published_json.status, StatusCode::CREATED, "{published_json:?}");
+    assert_eq!(published_json.body["formula"]["baseline"], "100 * distance_km");
+
     // The new behaviour is credited: round(120.6 * 3) - 20 * 3 = 362 - 60 = 302.
     let partner = server.create_partner(&["transport"]).await;
     let citizen = server.create_citizen("scoot", "CN-SH").await;
