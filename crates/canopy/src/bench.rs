@@ -35,6 +35,12 @@ pub struct IngestArgs {
     /// Linked citizens the events are spread over.
     #[arg(long, default_value_t = 5_000)]
     citizens: usize,
+    /// Single-event requests a second in the steady-rate phase (0 skips it).
+    #[arg(long, default_value_t = 2_000)]
+    single_rate: u32,
+    /// Seconds of the steady-rate phase.
+    #[arg(long, default_value_t = 5)]
+    single_seconds: u32,
     /// Print one JSON object instead of a report.
     #[arg(long)]
     json: bool,
@@ -249,6 +255,85 @@ async fn over_http(url: &str, args: &IngestArgs, timezone: FixedOffset) -> anyho
     Ok(Measured { credited, elapsed, latencies })
 }
 
+/// What the steady-rate phase measured.
+struct Steady {
+    sent: usize,
+    elapsed: Duration,
+    /// Latency from each request's scheduled send time, so that a slow
+    /// answer delays the measurement instead of hiding it (no coordinated
+    /// omission).
+    latencies: Vec<Duration>,
+}
+
+/// Single-event signed requests at a steady rate, open loop: each of the
+/// workers sends on its own schedule whether or not earlier answers came.
+async fn single_events(url: &str, args: &IngestArgs, timezone: FixedOffset) -> anyhow::Result<Steady> {
+    const WORKERS: u32 = 64;
+    let store = Store::open(url).await?;
+    let (partner_id, secret) = seed(&store, args.citizens).await?;
+    store.close().await;
+    let mut config = Config::new(url, "127.0.0.1:0");
+    config.timezone = timezone;
+    let app = App::build(config).await?;
+    let base = format!("http://{}", app.local_addr());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.run(async {
+        let _ = stopped.await;
+    }));
+    let per_worker = args.single_rate.div_ceil(WORKERS);
+    let interval = Duration::from_secs_f64(f64::from(WORKERS) / f64::from(args.single_rate));
+    let count = per_worker * args.single_seconds;
+    let citizens = args.citizens;
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for worker in 0..WORKERS {
+        let (base, secret) = (base.clone(), secret.clone());
+        tasks.push(tokio::spawn(async move {
+            let client = reqwest::Client::builder().pool_max_idle_per_host(1).build()?;
+            // Spread the workers' first sends over one interval.
+            let offset = interval.mul_f64(f64::from(worker) / f64::from(WORKERS));
+            let mut latencies = Vec::with_capacity(count as usize);
+            for n in 0..count {
+                let scheduled = started + offset + interval * n;
+                tokio::time::sleep_until(scheduled.into()).await;
+                let event = json!({ "events": [{
+                    "id": format!("single-{worker}-{n}"),
+                    "user_ref": format!("rider-{}", (worker * count + n) as usize % citizens),
+                    "behavior": "bus_ride",
+                    "occurred_at": Utc::now().to_rfc3339(),
+                    "inputs": {}
+                }]});
+                let body = serde_json::to_vec(&event)?;
+                let timestamp = Utc::now().timestamp();
+                let signature =
+                    canopy_core::signature::sign(secret.as_bytes(), timestamp, "POST", "/v1/partner/events", &body);
+                let response = client
+                    .post(format!("{base}/v1/partner/events"))
+                    .header("content-type", "application/json")
+                    .header("Canopy-Partner", ids::partner(partner_id))
+                    .header("Canopy-Timestamp", timestamp.to_string())
+                    .header("Canopy-Signature", signature)
+                    .body(body)
+                    .send()
+                    .await?;
+                let status = response.status();
+                let text = response.text().await?;
+                anyhow::ensure!(
+                    status.is_success() && text.contains("\"credited\""),
+                    "single event refused: {status} {text}"
+                );
+                latencies.push(scheduled.elapsed());
+            }
+            anyhow::Ok((count as usize, latencies))
+        }));
+    }
+    let (sent, latencies) = join_submitters(tasks).await?;
+    let elapsed = started.elapsed();
+    let _ = stop.send(());
+    server.await??;
+    Ok(Steady { sent, elapsed, latencies })
+}
+
 /// Runs the ingestion benchmark.
 pub async fn ingest(args: IngestArgs, timezone: FixedOffset) -> anyhow::Result<()> {
     anyhow::ensure!(
@@ -272,17 +357,22 @@ pub async fn ingest(args: IngestArgs, timezone: FixedOffset) -> anyhow::Result<(
     let result = async {
         let inproc = in_process(&url("in-process.db"), &args, timezone).await.context("in-process run")?;
         let http = over_http(&url("http.db"), &args, timezone).await.context("HTTP run")?;
+        let steady = if args.single_rate > 0 && args.single_seconds > 0 {
+            Some(single_events(&url("single.db"), &args, timezone).await.context("steady-rate run")?)
+        } else {
+            None
+        };
         let raw_store = Store::connect(&url("raw.db")).await?;
         let rows = workload(args.events, args.citizens, 1).rows;
         let raw_elapsed = raw_store.raw_insert_ceiling(&rows, args.batch * args.connections)?;
         raw_store.close().await;
-        anyhow::Ok((inproc, http, raw_elapsed))
+        anyhow::Ok((inproc, http, raw_elapsed, steady))
     }
     .await;
     if temporary {
         let _ = std::fs::remove_dir_all(&dir);
     }
-    let (inproc, http, raw_elapsed) = result?;
+    let (inproc, http, raw_elapsed, steady) = result?;
     anyhow::ensure!(
         inproc.credited == args.events,
         "in-process: {} of {} events credited",
@@ -299,7 +389,7 @@ pub async fn ingest(args: IngestArgs, timezone: FixedOffset) -> anyhow::Result<(
     latencies.sort_unstable();
     let mut inproc_latencies = inproc.latencies.clone();
     inproc_latencies.sort_unstable();
-    let report = json!({
+    let mut report = json!({
         "store": "sqlite",
         "date": Utc::now().to_rfc3339(),
         "events": args.events,
@@ -316,6 +406,14 @@ pub async fn ingest(args: IngestArgs, timezone: FixedOffset) -> anyhow::Result<(
         "in_process_p50_ms": (percentile(&inproc_latencies, 0.5) * 100.0).round() / 100.0,
         "in_process_p99_ms": (percentile(&inproc_latencies, 0.99) * 100.0).round() / 100.0,
     });
+    if let Some(steady) = &steady {
+        let mut sorted = steady.latencies.clone();
+        sorted.sort_unstable();
+        report["single_target_rps"] = json!(args.single_rate);
+        report["single_achieved_rps"] = json!((steady.sent as f64 / steady.elapsed.as_secs_f64()).round());
+        report["single_p50_ms"] = json!((percentile(&sorted, 0.5) * 100.0).round() / 100.0);
+        report["single_p99_ms"] = json!((percentile(&sorted, 0.99) * 100.0).round() / 100.0);
+    }
     if args.json {
         println!("{report}");
     } else {
@@ -340,6 +438,16 @@ pub async fn ingest(args: IngestArgs, timezone: FixedOffset) -> anyhow::Result<(
             raw_rows_per_s,
             args.batch * args.connections
         );
+        if steady.is_some() {
+            println!(
+                "  single events at {} requests/s for {} s: achieved {} requests/s, latency p50 {} ms  p99 {} ms",
+                args.single_rate,
+                args.single_seconds,
+                report["single_achieved_rps"],
+                report["single_p50_ms"],
+                report["single_p99_ms"]
+            );
+        }
     }
     Ok(())
 }

@@ -264,3 +264,38 @@ fn a_database_url_password_is_never_printed() {
     assert!(!stderr.contains("hunter2"), "{stderr}");
     assert!(stderr.contains("postgres://canopy:***@127.0.0.1:1/db"), "{stderr}");
 }
+
+#[test]
+fn bench_ingest_reports_every_figure_as_json() {
+    let output = canopy()
+        .args([
+            "bench",
+            "ingest",
+            "--events",
+            "2000",
+            "--citizens",
+            "50",
+            "--single-rate",
+            "50",
+            "--single-seconds",
+            "1",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    for key in [
+        "credited_events_per_s",
+        "http_credited_events_per_s",
+        "raw_rows_per_s",
+        "ratio",
+        "p50_ms",
+        "p99_ms",
+        "single_p50_ms",
+        "single_p99_ms",
+    ] {
+        assert!(report[key].as_f64().is_some_and(|v| v > 0.0), "{key} in {report}");
+    }
+    assert_eq!(report["events"], 2000);
+}
