@@ -15,11 +15,11 @@
 
 pub mod bench;
 mod rows;
-mod sqlite;
+mod store;
 pub mod writer;
 
 pub use rows::*;
-pub use sqlite::Store;
+pub use store::{Backend, Store, POOL_ACQUIRE_TIMEOUT, POSTGRES_CONNECTIONS_MAX, STATEMENT_TIMEOUT};
 
 /// The errors of the storage edge.
 #[derive(Debug, thiserror::Error)]

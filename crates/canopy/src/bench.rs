@@ -44,10 +44,98 @@ pub struct IngestArgs {
     /// Print one JSON object instead of a report.
     #[arg(long)]
     json: bool,
-    /// Keep the benchmark databases in this directory (default: a temporary
-    /// directory, removed afterwards).
+    /// Keep the SQLite benchmark databases in this directory (default: a
+    /// temporary directory, removed afterwards).
     #[arg(long)]
     dir: Option<PathBuf>,
+    /// The store to measure: `sqlite` (the default; files in `--dir`) or a
+    /// PostgreSQL server URL, on which each phase gets a fresh database
+    /// (`canopy_bench_<pid>_<phase>`, dropped afterwards).
+    #[arg(long, default_value = "sqlite")]
+    database: String,
+}
+
+/// Where the phases' fresh databases are made.
+enum Target {
+    Sqlite { dir: PathBuf, temporary: bool },
+    Postgres { server_url: String, made: std::sync::Mutex<Vec<String>> },
+}
+
+impl Target {
+    fn new(args: &IngestArgs) -> anyhow::Result<Target> {
+        if args.database.starts_with("postgres://") || args.database.starts_with("postgresql://") {
+            return Ok(Target::Postgres { server_url: args.database.clone(), made: Default::default() });
+        }
+        anyhow::ensure!(
+            args.database == "sqlite" || args.database.starts_with("sqlite:"),
+            "--database is `sqlite` or a postgres:// URL"
+        );
+        let (dir, temporary) = match &args.dir {
+            Some(dir) => (dir.clone(), false),
+            None => (
+                std::env::temp_dir().join(format!(
+                    "canopy-bench-{}-{}",
+                    std::process::id(),
+                    Utc::now().timestamp_micros()
+                )),
+                true,
+            ),
+        };
+        std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        Ok(Target::Sqlite { dir, temporary })
+    }
+
+    fn name(&self) -> &'static str {
+        match self {
+            Target::Sqlite { .. } => "sqlite",
+            Target::Postgres { .. } => "postgres",
+        }
+    }
+
+    /// A fresh database for one phase.
+    async fn fresh(&self, phase: &str) -> anyhow::Result<String> {
+        match self {
+            Target::Sqlite { dir, .. } => Ok(format!("sqlite://{}", dir.join(format!("{phase}.db")).display())),
+            Target::Postgres { server_url, made } => {
+                let name = format!("canopy_bench_{}_{}", std::process::id(), phase.replace('-', "_"));
+                let url = canopy_store::bench::create_postgres_database(server_url, &name)
+                    .await
+                    .with_context(|| format!("cannot create a database on {}", canopy_store::redact_url(server_url)))?;
+                made.lock().expect("lock").push(name);
+                Ok(url)
+            }
+        }
+    }
+
+    /// Removes what [`Target::fresh`] made (unless the operator kept it).
+    async fn clean(&self) {
+        match self {
+            Target::Sqlite { dir, temporary } => {
+                if *temporary {
+                    let _ = std::fs::remove_dir_all(dir);
+                }
+            }
+            Target::Postgres { server_url, made } => {
+                let names = std::mem::take(&mut *made.lock().expect("lock"));
+                for name in names {
+                    let _ = canopy_store::bench::drop_postgres_database(server_url, &name).await;
+                }
+            }
+        }
+    }
+
+    /// The raw ceiling: the same rows into a bare table, batched inserts on
+    /// SQLite and `COPY` on PostgreSQL, `rows_per_transaction` at a time.
+    async fn raw_ceiling(&self, rows: &[AcceptedEvent], rows_per_transaction: usize) -> anyhow::Result<Duration> {
+        let url = self.fresh("raw").await?;
+        let store = Store::connect(&url).await?;
+        let elapsed = match self {
+            Target::Sqlite { .. } => store.raw_insert_ceiling(rows, rows_per_transaction)?,
+            Target::Postgres { .. } => store.raw_copy_ceiling(rows, rows_per_transaction).await?,
+        };
+        store.close().await;
+        Ok(elapsed)
+    }
 }
 
 struct Workload {
@@ -345,33 +433,21 @@ pub async fn ingest(args: IngestArgs, timezone: FixedOffset) -> anyhow::Result<(
         "a batch carries at most {} events",
         ingest::BATCH_EVENTS_MAX
     );
-    let (dir, temporary) = match &args.dir {
-        Some(dir) => (dir.clone(), false),
-        None => (
-            std::env::temp_dir().join(format!("canopy-bench-{}-{}", std::process::id(), Utc::now().timestamp_micros())),
-            true,
-        ),
-    };
-    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let url = |name: &str| format!("sqlite://{}", dir.join(name).display());
+    let target = Target::new(&args)?;
     let result = async {
-        let inproc = in_process(&url("in-process.db"), &args, timezone).await.context("in-process run")?;
-        let http = over_http(&url("http.db"), &args, timezone).await.context("HTTP run")?;
+        let inproc = in_process(&target.fresh("in-process").await?, &args, timezone).await.context("in-process run")?;
+        let http = over_http(&target.fresh("http").await?, &args, timezone).await.context("HTTP run")?;
         let steady = if args.single_rate > 0 && args.single_seconds > 0 {
-            Some(single_events(&url("single.db"), &args, timezone).await.context("steady-rate run")?)
+            Some(single_events(&target.fresh("single").await?, &args, timezone).await.context("steady-rate run")?)
         } else {
             None
         };
-        let raw_store = Store::connect(&url("raw.db")).await?;
         let rows = workload(args.events, args.citizens, 1).rows;
-        let raw_elapsed = raw_store.raw_insert_ceiling(&rows, args.batch * args.connections)?;
-        raw_store.close().await;
+        let raw_elapsed = target.raw_ceiling(&rows, args.batch * args.connections).await.context("raw ceiling")?;
         anyhow::Ok((inproc, http, raw_elapsed, steady))
     }
     .await;
-    if temporary {
-        let _ = std::fs::remove_dir_all(&dir);
-    }
+    target.clean().await;
     let (inproc, http, raw_elapsed, steady) = result?;
     anyhow::ensure!(
         inproc.credited == args.events,
@@ -390,7 +466,7 @@ pub async fn ingest(args: IngestArgs, timezone: FixedOffset) -> anyhow::Result<(
     let mut inproc_latencies = inproc.latencies.clone();
     inproc_latencies.sort_unstable();
     let mut report = json!({
-        "store": "sqlite",
+        "store": target.name(),
         "date": Utc::now().to_rfc3339(),
         "events": args.events,
         "batch": args.batch,
@@ -417,8 +493,14 @@ pub async fn ingest(args: IngestArgs, timezone: FixedOffset) -> anyhow::Result<(
     if args.json {
         println!("{report}");
     } else {
-        println!("canopy bench ingest — SQLite (WAL, synchronous=FULL), {} events in batches of {} from {} submitters over {} citizens",
-            args.events, args.batch, args.connections, args.citizens);
+        let store = match target {
+            Target::Sqlite { .. } => "SQLite (WAL, synchronous=FULL)",
+            Target::Postgres { .. } => "PostgreSQL (synchronous_commit=on)",
+        };
+        println!(
+            "canopy bench ingest — {store}, {} events in batches of {} from {} submitters over {} citizens",
+            args.events, args.batch, args.connections, args.citizens
+        );
         println!(
             "  in-process   {:>10.0} credited events/s   ratio to raw {:.2}   batch p50 {:.1} ms  p99 {:.1} ms",
             credited_events_per_s,

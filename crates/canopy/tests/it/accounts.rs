@@ -5,7 +5,6 @@ use serde_json::json;
 
 use crate::harness::*;
 
-#[tokio::test]
 async fn a_citizen_registers_signs_in_and_reads_an_empty_account() {
     let server = TestServer::start().await;
     let created = server
@@ -33,7 +32,6 @@ async fn a_citizen_registers_signs_in_and_reads_an_empty_account() {
     );
 }
 
-#[tokio::test]
 async fn a_taken_username_is_409_and_bad_fields_are_400() {
     let server = TestServer::start().await;
     server.create_citizen("taken", "CN-BJ").await;
@@ -75,7 +73,6 @@ async fn a_taken_username_is_409_and_bad_fields_are_400() {
     assert_eq!(malformed.code(), "malformed_body");
 }
 
-#[tokio::test]
 async fn wrong_passwords_and_bad_tokens_are_refused() {
     let server = TestServer::start().await;
     server.create_citizen("lin", "CN-HB").await;
@@ -94,7 +91,6 @@ async fn wrong_passwords_and_bad_tokens_are_refused() {
     assert_eq!(forged.code(), "invalid_token");
 }
 
-#[tokio::test]
 async fn an_expired_session_token_is_refused() {
     let server = TestServer::start_with(|config| config.session_ttl_s = 1).await;
     let citizen = server.create_citizen("brief", "CN-BJ").await;
@@ -105,7 +101,6 @@ async fn an_expired_session_token_is_refused() {
     assert_eq!(expired.code(), "invalid_token");
 }
 
-#[tokio::test]
 async fn unknown_paths_and_methods_are_problems() {
     let server = TestServer::start().await;
     let missing = server.get("/v1/nothing-here", None).await;
@@ -116,7 +111,6 @@ async fn unknown_paths_and_methods_are_problems() {
     assert_eq!(wrong_method.code(), "method_not_allowed");
 }
 
-#[tokio::test]
 async fn health_and_metrics_report() {
     let server = TestServer::start().await;
     let health = server.get("/healthz", None).await;
@@ -137,7 +131,6 @@ async fn health_and_metrics_report() {
     );
 }
 
-#[tokio::test]
 async fn bodies_over_the_limit_are_413() {
     let server = TestServer::start().await;
     let huge = vec![b' '; 17 * 1024 * 1024];
@@ -148,7 +141,6 @@ async fn bodies_over_the_limit_are_413() {
     assert_eq!(reply.code(), "body_too_large");
 }
 
-#[tokio::test]
 async fn connections_over_the_limit_get_a_clear_503() {
     use tokio::io::AsyncReadExt;
     let server = TestServer::start_with(|config| config.connections_max = 2).await;
@@ -166,3 +158,14 @@ async fn connections_over_the_limit_get_a_clear_503() {
     assert!(answer.contains("\"code\":\"too_many_connections\""), "{answer}");
     drop(_held);
 }
+
+crate::contract!(
+    a_citizen_registers_signs_in_and_reads_an_empty_account,
+    a_taken_username_is_409_and_bad_fields_are_400,
+    wrong_passwords_and_bad_tokens_are_refused,
+    an_expired_session_token_is_refused,
+    unknown_paths_and_methods_are_problems,
+    health_and_metrics_report,
+    bodies_over_the_limit_are_413,
+    connections_over_the_limit_get_a_clear_503,
+);

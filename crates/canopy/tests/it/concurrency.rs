@@ -23,7 +23,6 @@ async fn linked_server() -> (TestServer, Partner, Citizen, Vec<Value>) {
     (server, partner, citizen, events)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn one_signed_request_sent_on_many_connections_is_credited_once() {
     let (server, partner, citizen, events) = linked_server().await;
     let body = serde_json::to_vec(&json!({ "events": events })).unwrap();
@@ -57,7 +56,6 @@ async fn one_signed_request_sent_on_many_connections_is_credited_once() {
     assert_eq!(server.me(&citizen).await["reduction_grams"], 200 * 500);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_same_events_signed_apart_on_many_connections_are_credited_once() {
     let (server, partner, citizen, events) = linked_server().await;
     let mut tasks = Vec::new();
@@ -98,3 +96,8 @@ async fn the_same_events_signed_apart_on_many_connections_are_credited_once() {
     assert_eq!(duplicates, 200 * (CONNECTIONS - 1));
     assert_eq!(server.me(&citizen).await["reduction_grams"], 200 * 500);
 }
+
+crate::contract!(
+    one_signed_request_sent_on_many_connections_is_credited_once,
+    the_same_events_signed_apart_on_many_connections_are_credited_once,
+);

@@ -5,7 +5,6 @@ use serde_json::json;
 
 use crate::harness::*;
 
-#[tokio::test]
 async fn link_codes_are_single_use_and_bind_the_partner_reference() {
     let server = TestServer::start().await;
     let partner = server.create_partner(&["transport"]).await;
@@ -46,7 +45,6 @@ async fn link_codes_are_single_use_and_bind_the_partner_reference() {
     assert_eq!(results[0]["outcome"], "credited");
 }
 
-#[tokio::test]
 async fn a_code_for_one_partner_does_not_work_for_another() {
     let server = TestServer::start().await;
     let first = server.create_partner(&["transport"]).await;
@@ -61,7 +59,6 @@ async fn a_code_for_one_partner_does_not_work_for_another() {
     assert_eq!(stolen.code(), "link_code_invalid");
 }
 
-#[tokio::test]
 async fn consent_codes_reject_unlinked_revoked_and_out_of_scope_events() {
     let server = TestServer::start().await;
     let partner = server.create_partner(&["transport", "food"]).await;
@@ -120,7 +117,6 @@ async fn consent_codes_reject_unlinked_revoked_and_out_of_scope_events() {
     assert_eq!(restored[0]["outcome"], "credited");
 }
 
-#[tokio::test]
 async fn bad_consent_requests_are_refused() {
     let server = TestServer::start().await;
     let partner = server.create_partner(&["transport"]).await;
@@ -139,3 +135,10 @@ async fn bad_consent_requests_are_refused() {
         server.post("/v1/me/consents", None, json!({ "partner_id": partner.id, "scopes": ["transport"] })).await;
     assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
 }
+
+crate::contract!(
+    link_codes_are_single_use_and_bind_the_partner_reference,
+    a_code_for_one_partner_does_not_work_for_another,
+    consent_codes_reject_unlinked_revoked_and_out_of_scope_events,
+    bad_consent_requests_are_refused,
+);

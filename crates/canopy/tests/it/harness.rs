@@ -1,5 +1,13 @@
-//! The test harness: a real server on port 0 over a fresh SQLite file, and
+//! The test harness: a real server on port 0 over a fresh database, and
 //! helpers that act as citizens, partners and the operator over HTTP.
+//!
+//! One contract suite, two stores: [`contract!`] turns each test into a
+//! `sqlite` and a `postgres` variant of the same code. The PostgreSQL
+//! variant gets its own database on the server named by
+//! `CANOPY_TEST_POSTGRES_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`),
+//! dropped afterwards. Without a reachable PostgreSQL the variant passes
+//! without running and says so on stderr, unless
+//! `CANOPY_TEST_REQUIRE_POSTGRES=1` (set by `.ci/run`) makes that a failure.
 
 use canopy_server::{App, Config};
 use chrono::{Duration, Utc};
@@ -12,12 +20,212 @@ pub const ADMIN_TOKEN: &str = "test-admin-token";
 /// The password every test citizen uses.
 pub const PASSWORD: &str = "correct horse battery";
 
+/// The store a test runs against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+tokio::task_local! {
+    static BACKEND: Backend;
+}
+
+/// Runs a test body against `backend`.
+pub async fn on<F: std::future::Future>(backend: Backend, body: F) -> F::Output {
+    BACKEND.scope(backend, body).await
+}
+
+/// The store the running test uses.
+pub fn backend() -> Backend {
+    BACKEND.try_with(|b| *b).unwrap_or(Backend::Sqlite)
+}
+
+/// Generates, for each named `async fn`, a module with a `sqlite` and a
+/// `postgres` test running it.
+#[macro_export]
+macro_rules! contract {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn sqlite() {
+                    $crate::harness::on($crate::harness::Backend::Sqlite, super::$name()).await
+                }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn postgres() {
+                    if $crate::harness::postgres_available().await {
+                        $crate::harness::on($crate::harness::Backend::Postgres, super::$name()).await
+                    }
+                }
+            }
+        )*
+    };
+}
+
+/// The PostgreSQL server the tests use (a database on it that exists).
+pub fn postgres_admin_url() -> String {
+    std::env::var("CANOPY_TEST_POSTGRES_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+/// Whether PostgreSQL is reachable. When it is not, the first caller says
+/// on stderr (uncaptured, so that `cargo test` shows it) that the
+/// PostgreSQL half is skipped, or fails if `CANOPY_TEST_REQUIRE_POSTGRES`
+/// asks for it.
+pub async fn postgres_available() -> bool {
+    static AVAILABLE: tokio::sync::OnceCell<Result<(), String>> = tokio::sync::OnceCell::const_new();
+    let url = postgres_admin_url();
+    let state = AVAILABLE
+        .get_or_init(|| async {
+            let attempt = tokio::time::timeout(std::time::Duration::from_secs(5), sqlx::PgPool::connect(&url)).await;
+            match attempt {
+                Ok(Ok(pool)) => {
+                    pool.close().await;
+                    Ok(())
+                }
+                Ok(Err(e)) => Err(e.to_string()),
+                Err(_) => Err("timed out after 5 s".to_owned()),
+            }
+        })
+        .await;
+    match state {
+        Ok(()) => true,
+        Err(error) => {
+            let required = std::env::var("CANOPY_TEST_REQUIRE_POSTGRES").is_ok_and(|v| !v.is_empty() && v != "0");
+            assert!(!required, "CANOPY_TEST_REQUIRE_POSTGRES is set but PostgreSQL at {url} is unreachable: {error}");
+            static SAID: std::sync::Once = std::sync::Once::new();
+            SAID.call_once(|| {
+                use std::io::Write;
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "\n*** PostgreSQL at {url} is unreachable ({error}):\n*** the PostgreSQL half of the contract \
+                     suite is SKIPPED (its tests pass without running).\n*** Set CANOPY_TEST_POSTGRES_URL, or \
+                     CANOPY_TEST_REQUIRE_POSTGRES=1 to make this a failure.\n"
+                );
+            });
+            false
+        }
+    }
+}
+
+/// A fresh, empty database for one test: a SQLite file in a temporary
+/// directory, or a PostgreSQL database that is dropped with this value.
+pub struct TestDb {
+    pub url: String,
+    _dir: TempDir,
+    postgres_name: Option<String>,
+}
+
+impl TestDb {
+    pub async fn new(backend: Backend) -> TestDb {
+        let dir = TempDir::new().expect("temp dir");
+        match backend {
+            Backend::Sqlite => {
+                let url = format!("sqlite://{}", dir.path().join("canopy.db").display());
+                TestDb { url, _dir: dir, postgres_name: None }
+            }
+            Backend::Postgres => {
+                static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+                let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let name = format!("canopy_test_{}_{n}_{}", std::process::id(), rand_suffix());
+                let admin = sqlx::PgPool::connect(&postgres_admin_url()).await.expect("PostgreSQL answers");
+                sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin).await.expect("test database created");
+                admin.close().await;
+                TestDb { url: database_url(&postgres_admin_url(), &name), _dir: dir, postgres_name: Some(name) }
+            }
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let Some(name) = self.postgres_name.take() else { return };
+        // Drop may run inside the test's runtime: use a thread of its own.
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            runtime.block_on(async {
+                if let Ok(admin) = sqlx::PgPool::connect(&postgres_admin_url()).await {
+                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&admin).await;
+                    admin.close().await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+fn rand_suffix() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u64(Utc::now().timestamp_nanos_opt().unwrap_or_default() as u64);
+    format!("{:08x}", hasher.finish() as u32)
+}
+
+/// `admin_url` with its database name replaced by `name`.
+pub fn database_url(admin_url: &str, name: &str) -> String {
+    let (base, query) = admin_url.split_once('?').map_or((admin_url, None), |(b, q)| (b, Some(q)));
+    let host_start = base.find("://").map_or(0, |i| i + 3);
+    let base = match base[host_start..].find('/') {
+        Some(slash) => &base[..host_start + slash],
+        None => base,
+    };
+    match query {
+        Some(query) => format!("{base}/{name}?{query}"),
+        None => format!("{base}/{name}"),
+    }
+}
+
+/// Runs one SQL statement on a test database directly, behind the server's
+/// back (to tamper with it, or to hold a lock). Returns the error text.
+pub async fn execute_sql(url: &str, sql: &str) -> Result<(), String> {
+    if url.starts_with("sqlite:") {
+        let pool = sqlx::SqlitePool::connect(url).await.map_err(|e| e.to_string())?;
+        let done = sqlx::query(sql).execute(&pool).await.map(drop).map_err(|e| e.to_string());
+        pool.close().await;
+        done
+    } else {
+        let pool = sqlx::PgPool::connect(url).await.map_err(|e| e.to_string())?;
+        let done = sqlx::query(sql).execute(&pool).await.map(drop).map_err(|e| e.to_string());
+        pool.close().await;
+        done
+    }
+}
+
+/// Keeps the ingestion writer of every server on `url` from committing
+/// until dropped: SQLite's write lock, or PostgreSQL's ingestion advisory
+/// lock, held by another connection.
+pub struct WriterBlock {
+    _connection: Box<dyn std::any::Any + Send>,
+}
+
+impl WriterBlock {
+    pub async fn hold(url: &str) -> WriterBlock {
+        use sqlx::Connection;
+        if url.starts_with("sqlite:") {
+            let mut connection = sqlx::SqliteConnection::connect(url).await.unwrap();
+            sqlx::query("BEGIN IMMEDIATE").execute(&mut connection).await.unwrap();
+            WriterBlock { _connection: Box::new(connection) }
+        } else {
+            let mut connection = sqlx::PgConnection::connect(url).await.unwrap();
+            sqlx::query("SELECT pg_advisory_lock($1)")
+                .bind(0x63_61_6e_6f_70_79_01_i64)
+                .execute(&mut connection)
+                .await
+                .unwrap();
+            WriterBlock { _connection: Box::new(connection) }
+        }
+    }
+}
+
 /// A running server.
 pub struct TestServer {
     pub base: String,
     pub client: reqwest::Client,
     pub database_url: String,
-    pub dir: TempDir,
+    pub db: Option<TestDb>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     handle: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
@@ -60,8 +268,8 @@ impl TestServer {
     }
 
     pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> TestServer {
-        let dir = TempDir::new().expect("temp dir");
-        let database_url = format!("sqlite://{}", dir.path().join("canopy.db").display());
+        let db = TestDb::new(backend()).await;
+        let database_url = db.url.clone();
         let mut config = Config::new(&database_url, "127.0.0.1:0");
         config.admin_token = Some(ADMIN_TOKEN.to_owned());
         adjust(&mut config);
@@ -71,7 +279,14 @@ impl TestServer {
         let handle = tokio::spawn(app.run(async {
             let _ = stopped.await;
         }));
-        TestServer { base, client: reqwest::Client::new(), database_url, dir, stop: Some(stop), handle: Some(handle) }
+        TestServer {
+            base,
+            client: reqwest::Client::new(),
+            database_url,
+            db: Some(db),
+            stop: Some(stop),
+            handle: Some(handle),
+        }
     }
 
     /// Helpers aimed at a server run elsewhere (a `canopy serve` process).
@@ -80,22 +295,22 @@ impl TestServer {
             base: base.to_owned(),
             client: reqwest::Client::new(),
             database_url: String::new(),
-            dir: TempDir::new().expect("temp dir"),
+            db: None,
             stop: None,
             handle: None,
         }
     }
 
-    /// Stops the server gracefully and waits for it.
-    pub async fn stop(mut self) -> TempDir {
+    /// Stops the server gracefully and waits for it; the database lives on
+    /// with the returned value.
+    pub async fn stop(mut self) -> TestDb {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
         if let Some(handle) = self.handle.take() {
             handle.await.expect("server task").expect("server stops cleanly");
         }
-        let dir = TempDir::new().expect("temp dir");
-        std::mem::replace(&mut self.dir, dir)
+        self.db.take().expect("a server the harness started")
     }
 
     pub async fn request(&self, method: Method, path: &str, bearer: Option<&str>, body: Option<Value>) -> Reply {

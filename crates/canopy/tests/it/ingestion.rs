@@ -35,7 +35,6 @@ fn last_local_morning() -> chrono::DateTime<FixedOffset> {
     noon - Duration::hours(3)
 }
 
-#[tokio::test]
 async fn the_same_ride_is_800_g_in_beijing_and_128_g_in_wuhan() {
     let (server, partner, citizens) = setup(&[("bj", "CN-BJ"), ("hb", "CN-HB")]).await;
     let results = server
@@ -78,7 +77,6 @@ async fn the_same_ride_is_800_g_in_beijing_and_128_g_in_wuhan() {
     assert_eq!(results[4]["code"], "invalid_region");
 }
 
-#[tokio::test]
 async fn the_shipped_figures_are_credited() {
     let (server, partner, citizens) = setup(&[("fig", "CN-BJ")]).await;
     let results = server
@@ -100,7 +98,6 @@ async fn the_shipped_figures_are_credited() {
     assert_eq!(server.me(&citizens[0]).await["reduction_grams"], grams.iter().sum::<i64>());
 }
 
-#[tokio::test]
 async fn bad_events_are_rejected_one_by_one_with_stable_codes() {
     let (server, partner, citizens) = setup(&[("odd", "CN-BJ")]).await;
     let future = (Utc::now() + Duration::hours(2)).to_rfc3339();
@@ -155,7 +152,6 @@ async fn bad_events_are_rejected_one_by_one_with_stable_codes() {
     assert_eq!(fixed[0]["outcome"], "credited");
 }
 
-#[tokio::test]
 async fn a_duplicate_id_credits_nothing_and_returns_the_original_grams() {
     let (server, partner, citizens) = setup(&[("dup", "CN-BJ")]).await;
     let first =
@@ -182,7 +178,6 @@ async fn a_duplicate_id_credits_nothing_and_returns_the_original_grams() {
     assert_eq!(server.me(&citizens[0]).await["reduction_grams"], 580);
 }
 
-#[tokio::test]
 async fn the_same_act_from_a_second_partner_is_a_duplicate_act() {
     let (server, first, citizens) = setup(&[("fp", "CN-BJ")]).await;
     let second = server.create_partner(&["transport"]).await;
@@ -202,7 +197,6 @@ async fn the_same_act_from_a_second_partner_is_a_duplicate_act() {
     assert_eq!(server.me(&citizens[0]).await["reduction_grams"], 160);
 }
 
-#[tokio::test]
 async fn a_daily_cap_credits_ten_payments_a_day() {
     let (server, partner, citizens) = setup(&[("payer", "CN-BJ")]).await;
     let noon = last_local_morning();
@@ -255,7 +249,6 @@ async fn a_daily_cap_credits_ten_payments_a_day() {
     assert_eq!(resent[0]["grams"], 0);
 }
 
-#[tokio::test]
 async fn a_monthly_cap_credits_ten_bills_a_month() {
     let (server, partner, citizens) = setup(&[("bills", "CN-BJ")]).await;
     let noon = last_local_morning();
@@ -278,7 +271,6 @@ async fn a_monthly_cap_credits_ten_bills_a_month() {
     assert_eq!(server.me(&citizens[0]).await["reduction_grams"], 11 * 262);
 }
 
-#[tokio::test]
 async fn the_ledger_explains_every_gram_and_pages_by_cursor() {
     let (server, partner, citizens) = setup(&[("reader", "CN-BJ")]).await;
     let events: Vec<Value> =
@@ -338,3 +330,14 @@ async fn the_ledger_explains_every_gram_and_pages_by_cursor() {
         assert_eq!(bad.code(), code, "{query}");
     }
 }
+
+crate::contract!(
+    the_same_ride_is_800_g_in_beijing_and_128_g_in_wuhan,
+    the_shipped_figures_are_credited,
+    bad_events_are_rejected_one_by_one_with_stable_codes,
+    a_duplicate_id_credits_nothing_and_returns_the_original_grams,
+    the_same_act_from_a_second_partner_is_a_duplicate_act,
+    a_daily_cap_credits_ten_payments_a_day,
+    a_monthly_cap_credits_ten_bills_a_month,
+    the_ledger_explains_every_gram_and_pages_by_cursor,
+);

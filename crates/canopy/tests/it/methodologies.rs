@@ -30,7 +30,6 @@ project = "20 * distance_km"
 per_day_grams = 1000
 "#;
 
-#[tokio::test]
 async fn methodologies_are_listed_with_inputs_caps_and_formulas() {
     let server = TestServer::start().await;
     let list = server.get("/v1/methodologies", None).await;
@@ -60,7 +59,6 @@ async fn methodologies_are_listed_with_inputs_caps_and_formulas() {
     assert_eq!(bike_bj["inputs"][0]["maximum"], "100");
 }
 
-#[tokio::test]
 async fn the_operator_publishes_a_methodology_and_it_credits_at_once() {
     let server = TestServer::start().await;
     let toml_body = |text: &str| text.as_bytes().to_vec();
@@ -180,3 +178,8 @@ fn methodology_check_names_the_file_and_field() {
     let all = std::process::Command::new(canopy).args(["methodology", "check"]).args(&shipped).output().unwrap();
     assert!(all.status.success(), "{}", String::from_utf8_lossy(&all.stderr));
 }
+
+crate::contract!(
+    methodologies_are_listed_with_inputs_caps_and_formulas,
+    the_operator_publishes_a_methodology_and_it_credits_at_once,
+);

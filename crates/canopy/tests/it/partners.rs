@@ -6,7 +6,6 @@ use serde_json::json;
 
 use crate::harness::*;
 
-#[tokio::test]
 async fn only_the_operator_creates_partners_and_secrets_are_never_listed() {
     let server = TestServer::start().await;
     let body = json!({ "name": "Bike Co", "categories": ["transport"] });
@@ -33,7 +32,6 @@ async fn only_the_operator_creates_partners_and_secrets_are_never_listed() {
     assert_eq!(empty.code(), "invalid_scope");
 }
 
-#[tokio::test]
 async fn signatures_are_checked_for_key_time_and_replay() {
     let server = TestServer::start().await;
     let partner = server.create_partner(&["transport"]).await;
@@ -107,7 +105,6 @@ async fn signatures_are_checked_for_key_time_and_replay() {
     assert_eq!(slightly_off.status, StatusCode::OK, "{slightly_off:?}");
 }
 
-#[tokio::test]
 async fn malformed_bodies_and_oversized_batches_fail_whole_and_credit_nothing() {
     let server = TestServer::start().await;
     let partner = server.create_partner(&["transport"]).await;
@@ -136,7 +133,6 @@ async fn malformed_bodies_and_oversized_batches_fail_whole_and_credit_nothing() 
     assert_eq!(server.me(&citizen).await["reduction_grams"], 10_000 * 250);
 }
 
-#[tokio::test]
 async fn a_partner_reports_only_its_own_categories() {
     let server = TestServer::start().await;
     let partner = server.create_partner(&["food"]).await;
@@ -157,7 +153,6 @@ async fn a_partner_reports_only_its_own_categories() {
     assert_eq!(results[1]["grams"], 45);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_full_ingestion_queue_answers_503_overloaded_and_loses_nothing() {
     let server = TestServer::start_with(|config| config.queue_events_max = 10_000).await;
     let partner = server.create_partner(&["transport"]).await;
@@ -167,11 +162,10 @@ async fn a_full_ingestion_queue_answers_503_overloaded_and_loses_nothing() {
         json!((0..10_000).map(|i| event(&format!("{prefix}-{i}"), "q", "bus_ride", json!({}))).collect::<Vec<_>>())
     };
 
-    // Another process holds SQLite's write lock, so the writer cannot
-    // commit: the first full batch fills the queue and waits.
-    let blocker = sqlx::SqlitePool::connect(&server.database_url).await.unwrap();
-    let mut lock = blocker.acquire().await.unwrap();
-    sqlx::query("BEGIN IMMEDIATE").execute(&mut *lock).await.unwrap();
+    // Another process holds the writer's lock (SQLite's write lock, or the
+    // ingestion advisory lock on PostgreSQL), so the writer cannot commit:
+    // the first full batch fills the queue and waits.
+    let block = WriterBlock::hold(&server.database_url).await;
 
     let mut first = {
         let (base, partner, body) = (server.base.clone(), partner.clone(), batch("a"));
@@ -190,11 +184,17 @@ async fn a_full_ingestion_queue_answers_503_overloaded_and_loses_nothing() {
     assert_eq!(refused.code(), "overloaded");
     assert_eq!(refused.headers.get("retry-after").unwrap(), "1");
 
-    sqlx::query("ROLLBACK").execute(&mut *lock).await.unwrap();
-    drop(lock);
-    blocker.close().await;
+    drop(block);
     let accepted = waiting.await.unwrap();
     assert_eq!(accepted.status, StatusCode::OK, "{accepted:?}");
     assert!(accepted.body["results"].as_array().unwrap().iter().all(|r| r["outcome"] == "credited"));
     assert_eq!(server.me(&citizen).await["reduction_grams"], 10_000 * 80);
 }
+
+crate::contract!(
+    only_the_operator_creates_partners_and_secrets_are_never_listed,
+    signatures_are_checked_for_key_time_and_replay,
+    malformed_bodies_and_oversized_batches_fail_whole_and_credit_nothing,
+    a_partner_reports_only_its_own_categories,
+    a_full_ingestion_queue_answers_503_overloaded_and_loses_nothing,
+);

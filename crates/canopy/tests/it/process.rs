@@ -57,10 +57,9 @@ fn batch(start: usize, size: usize) -> Value {
         .collect::<Vec<_>>())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_killed_server_keeps_every_acknowledged_event_exactly_once() {
-    let dir = TempDir::new().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("canopy.db").display());
+    let db = TestDb::new(backend()).await;
+    let url = db.url.clone();
     let mut served = serve(&url).await;
     let server = TestServer::external(&served.base);
     let partner = server.create_partner(&["transport"]).await;
@@ -145,10 +144,9 @@ async fn a_killed_server_keeps_every_acknowledged_event_exactly_once() {
     assert!(String::from_utf8_lossy(&verify.stdout).starts_with("ledger ok"));
 }
 
-#[tokio::test]
 async fn sigterm_shuts_the_server_down_cleanly() {
-    let dir = TempDir::new().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("canopy.db").display());
+    let db = TestDb::new(backend()).await;
+    let url = db.url.clone();
     let mut served = serve(&url).await;
     let pid = served.child.id() as i32;
     // SAFETY-free: libc::kill only sends a signal to our own child.
@@ -166,10 +164,9 @@ async fn sigterm_shuts_the_server_down_cleanly() {
     assert!(status.success(), "{status}");
 }
 
-#[test]
-fn the_cli_creates_partners_migrates_and_verifies() {
-    let dir = TempDir::new().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("cli.db").display());
+async fn the_cli_creates_partners_migrates_and_verifies() {
+    let db = TestDb::new(backend()).await;
+    let url = db.url.clone();
     for _ in 0..2 {
         let migrate = canopy().arg("migrate").env("CANOPY_DATABASE_URL", &url).output().unwrap();
         assert!(migrate.status.success(), "{}", String::from_utf8_lossy(&migrate.stderr));
@@ -196,7 +193,6 @@ fn the_cli_creates_partners_migrates_and_verifies() {
     assert!(verify.status.success());
 }
 
-#[tokio::test]
 async fn ledger_verify_names_what_is_wrong() {
     let server = TestServer::start().await;
     let partner = server.create_partner(&["transport"]).await;
@@ -204,28 +200,27 @@ async fn ledger_verify_names_what_is_wrong() {
     server.link(&citizen, &partner, &["transport"], "t").await;
     server.send_ok(&partner, json!([event("t-1", "t", "shared_bike", json!({ "distance_km": 2 }))])).await;
     let url = server.database_url.clone();
-    let dir = server.stop().await;
+    let db = server.stop().await;
 
     let clean = canopy().args(["ledger", "verify"]).env("CANOPY_DATABASE_URL", &url).output().unwrap();
     assert!(clean.status.success(), "{}", String::from_utf8_lossy(&clean.stderr));
 
     // Someone edits a balance behind the ledger's back.
-    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
-    sqlx::query("UPDATE accounts SET credits = credits + 1000 WHERE kind = 'energy' AND user_id <> 0")
-        .execute(&pool)
+    execute_sql(&url, "UPDATE accounts SET credits = credits + 1000 WHERE kind = 'energy' AND user_id <> 0")
         .await
         .unwrap();
     // And the journal refuses edits outright.
-    let edit = sqlx::query("UPDATE transfers SET grams = 1").execute(&pool).await;
-    assert!(edit.unwrap_err().to_string().contains("append-only"));
-    pool.close().await;
+    let edit = execute_sql(&url, "UPDATE transfers SET grams = 1").await;
+    assert!(edit.unwrap_err().contains("append-only"));
+    let delete = execute_sql(&url, "DELETE FROM transfers").await;
+    assert!(delete.unwrap_err().contains("append-only"));
 
     let broken = canopy().args(["ledger", "verify"]).env("CANOPY_DATABASE_URL", &url).output().unwrap();
     assert_eq!(broken.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&broken.stderr);
     assert!(stderr.contains("debits"), "{stderr}");
     assert!(stderr.contains(":energy stores debits 0 / credits 1500 but its transfers sum to 0 / 500"), "{stderr}");
-    drop(dir);
+    drop(db);
 }
 
 #[test]
@@ -299,3 +294,10 @@ fn bench_ingest_reports_every_figure_as_json() {
     }
     assert_eq!(report["events"], 2000);
 }
+
+crate::contract!(
+    a_killed_server_keeps_every_acknowledged_event_exactly_once,
+    sigterm_shuts_the_server_down_cleanly,
+    the_cli_creates_partners_migrates_and_verifies,
+    ledger_verify_names_what_is_wrong,
+);

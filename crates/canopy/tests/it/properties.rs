@@ -38,14 +38,30 @@ fn to_event(case: usize, act: &Act) -> Value {
     e
 }
 
-#[test]
-fn ledger_invariants_hold_and_retries_change_nothing() {
+mod ledger_invariants_hold_and_retries_change_nothing {
+    use super::*;
+
+    #[test]
+    fn sqlite() {
+        ledger_invariants_hold_and_retries_change_nothing(Backend::Sqlite);
+    }
+
+    #[test]
+    fn postgres() {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        if runtime.block_on(postgres_available()) {
+            ledger_invariants_hold_and_retries_change_nothing(Backend::Postgres);
+        }
+    }
+}
+
+fn ledger_invariants_hold_and_retries_change_nothing(backend: Backend) {
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let (server, partner) = runtime.block_on(async {
+    let (server, partner) = runtime.block_on(on(backend, async {
         let server = TestServer::start().await;
         let partner = server.create_partner(&["transport", "digital_finance", "clothing"]).await;
         (server, partner)
-    });
+    }));
     let case_counter = std::sync::atomic::AtomicUsize::new(0);
     let mut runner = TestRunner::new(Config { cases: 16, failure_persistence: None, ..Config::default() });
     let strategy = proptest::collection::vec(proptest::collection::vec(act(), 0..25), 1..5);

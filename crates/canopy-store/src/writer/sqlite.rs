@@ -1,187 +1,50 @@
-//! Group commit: one writer takes the events of many concurrent requests,
-//! decides them together and commits them in one transaction.
-//!
-//! Requests are queued on a bounded channel; the queue's size in events is
-//! bounded by a semaphore, and a request that does not fit is refused at
-//! once ([`IngestError::Overloaded`]) instead of waiting in an unbounded
-//! backlog. The writer takes whatever is queued (up to
-//! [`IngestorConfig::group_events_max`] events), so a lone request is
-//! committed at once and a burst shares one transaction and one fsync.
-//!
-//! The writer runs on a thread of its own with its own SQLite connection
-//! (rusqlite), and uses prepared statements, one row at a time, inside the
-//! group's transaction. Measured on this project's 2-core machine, sqlx's
-//! SQLite driver costs about 8 µs a row (each statement and its arguments
-//! cross to sqlx's worker thread) against about 3 µs with a prepared
-//! rusqlite statement, and the hot path writes three to four rows an event;
-//! see BENCHMARKS.md. Everything else in the store stays on sqlx.
+//! The SQLite writer: a thread of its own with its own connection
+//! (rusqlite), prepared statements, one row at a time inside the group's
+//! transaction. Measured on this project's 2-core machine, sqlx's SQLite
+//! driver costs about 8 µs a row (each statement and its arguments cross to
+//! sqlx's worker thread) against about 3 µs with a prepared rusqlite
+//! statement, and the hot path writes three to four rows an event; see
+//! BENCHMARKS.md. Everything else in the store stays on sqlx.
 
-use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
 use canopy_core::ingest::{
-    self, AcceptedEvent, ConsentState, Decision, LinkView, Outcome, PrecheckedEvent, RequestEvents, Snapshot,
-    StoredEvent, Usage,
+    self, AcceptedEvent, ConsentState, Decision, LinkView, RequestEvents, Snapshot, StoredEvent, Usage,
 };
 use canopy_core::ledger::{AccountKind, CREDIT_TRANSFERS, SYSTEM_USER_ID};
 use canopy_core::methodology::Registry;
 use canopy_core::types::{CategorySet, RegionCode};
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
-use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::mpsc;
 
+use super::{
+    admit, answers, fail, fill_group, reply, Answers, GroupStats, IngestRequest, IngestorConfig, Job, SharedRegistry,
+};
 use crate::{format_time, Store, StoreError, StoreResult};
 
-/// The methodologies in force, shared between the HTTP edge (which
-/// publishes) and the writer (which applies them). Readers take a cheap
-/// clone of the inner `Arc`.
-#[derive(Clone, Debug)]
-pub struct SharedRegistry(Arc<RwLock<Arc<Registry>>>);
-
-impl SharedRegistry {
-    /// Shares `registry`.
-    pub fn new(registry: Registry) -> Self {
-        SharedRegistry(Arc::new(RwLock::new(Arc::new(registry))))
-    }
-
-    /// The registry in force now.
-    pub fn current(&self) -> Arc<Registry> {
-        self.0.read().expect("registry lock poisoned").clone()
-    }
-
-    /// Replaces the registry (after a publication).
-    pub fn replace(&self, registry: Registry) {
-        *self.0.write().expect("registry lock poisoned") = Arc::new(registry);
-    }
-}
-
-/// Limits of the ingestion pipeline.
-#[derive(Debug, Clone, Copy)]
-pub struct IngestorConfig {
-    /// Events that may wait for the writer at once; beyond it, requests are
-    /// refused with [`IngestError::Overloaded`].
-    pub queue_events_max: usize,
-    /// The most events committed in one transaction.
-    pub group_events_max: usize,
-}
-
-impl Default for IngestorConfig {
-    fn default() -> Self {
-        IngestorConfig { queue_events_max: 200_000, group_events_max: 20_000 }
-    }
-}
-
-/// Why a request's events were not decided.
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum IngestError {
-    /// The request's signature was already used.
-    #[error("this signature was already used")]
-    Replayed,
-    /// The queue is full.
-    #[error("the ingestion queue is full")]
-    Overloaded,
-    /// The database failed; nothing of the request was committed.
-    #[error("storage unavailable: {0}")]
-    Unavailable(String),
-}
-
-/// One request for the writer.
-#[derive(Debug)]
-pub struct IngestRequest {
-    /// The reporting partner.
-    pub partner_id: i64,
-    /// The request signature and when it may be forgotten (unix seconds);
-    /// recorded in the same transaction as the events, so that a replay is
-    /// refused exactly when the original was committed.
-    pub signature: Option<(String, i64)>,
-    /// The events, prechecked.
-    pub events: Vec<PrecheckedEvent>,
-}
-
-struct Job {
-    request: IngestRequest,
-    reply: oneshot::Sender<Result<Vec<Outcome>, IngestError>>,
-    _permit: OwnedSemaphorePermit,
-}
-
-/// Statistics of one committed group, for logs and benchmarks.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct GroupStats {
-    /// Requests in the group.
-    pub requests: usize,
-    /// Events in the group.
-    pub events: usize,
-    /// Microseconds loading the snapshot.
-    pub load_us: u64,
-    /// Microseconds deciding.
-    pub decide_us: u64,
-    /// Microseconds writing rows.
-    pub write_us: u64,
-    /// Microseconds from `BEGIN` to the end of `COMMIT`.
-    pub total_us: u64,
-}
-
-/// The handle through which requests reach the writer. Cloning it is cheap;
-/// the writer stops once every handle is dropped and the queue is drained.
-#[derive(Clone, Debug)]
-pub struct Ingestor {
-    sender: mpsc::Sender<Job>,
-    permits: Arc<Semaphore>,
-    queue_events_max: usize,
-}
-
-impl Ingestor {
-    /// Opens the writer's connection and starts the writer thread.
-    pub fn start(
-        store: &Store,
-        registry: SharedRegistry,
-        config: IngestorConfig,
-    ) -> StoreResult<(Ingestor, tokio::task::JoinHandle<()>)> {
-        assert!(config.group_events_max >= ingest::BATCH_EVENTS_MAX, "a whole batch fits in a group");
-        assert!(config.queue_events_max >= ingest::BATCH_EVENTS_MAX, "a whole batch fits in the queue");
-        let mut connection = open_writer_connection(store.path())?;
-        let (sender, receiver) = mpsc::channel(config.queue_events_max.div_ceil(64).max(64));
-        let handle = tokio::task::spawn_blocking(move || {
-            // A panic here is a bug (an invariant assertion failed). Bugs
-            // crash: a server whose writer is gone must not go on answering
-            // as if it were merely busy, so the whole process stops and its
-            // supervisor restarts it; nothing unacknowledged was committed.
-            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                run_writer(&mut connection, registry, config, receiver)
-            }));
-            if outcome.is_err() {
-                tracing::error!("the ingestion writer panicked; aborting");
-                std::process::abort();
-            }
-        });
-        Ok((
-            Ingestor {
-                sender,
-                permits: Arc::new(Semaphore::new(config.queue_events_max)),
-                queue_events_max: config.queue_events_max,
-            },
-            handle,
-        ))
-    }
-
-    /// Events waiting for the writer now.
-    pub fn queued_events(&self) -> usize {
-        self.queue_events_max - self.permits.available_permits()
-    }
-
-    /// Decides and commits a request's events; returns their outcomes once
-    /// they are durable.
-    pub async fn submit(&self, request: IngestRequest) -> Result<Vec<Outcome>, IngestError> {
-        // An empty request still takes one permit so that it is counted.
-        let wanted = request.events.len().max(1) as u32;
-        let permit = self.permits.clone().try_acquire_many_owned(wanted).map_err(|_| IngestError::Overloaded)?;
-        let (reply, answer) = oneshot::channel();
-        self.sender.try_send(Job { request, reply, _permit: permit }).map_err(|e| match e {
-            mpsc::error::TrySendError::Full(_) => IngestError::Overloaded,
-            mpsc::error::TrySendError::Closed(_) => IngestError::Unavailable("the writer stopped".into()),
-        })?;
-        answer.await.unwrap_or_else(|_| Err(IngestError::Unavailable("the writer stopped".into())))
-    }
+/// Opens the writer's connection and starts the writer thread.
+pub(super) fn spawn(
+    store: &Store,
+    registry: SharedRegistry,
+    config: IngestorConfig,
+    receiver: mpsc::Receiver<Job>,
+) -> StoreResult<tokio::task::JoinHandle<()>> {
+    let path = store.sqlite_path().expect("a SQLite store");
+    let mut connection = open_writer_connection(path)?;
+    Ok(tokio::task::spawn_blocking(move || {
+        // A panic here is a bug (an invariant assertion failed). Bugs
+        // crash: a server whose writer is gone must not go on answering
+        // as if it were merely busy, so the whole process stops and its
+        // supervisor restarts it; nothing unacknowledged was committed.
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            run_writer(&mut connection, registry, config, receiver)
+        }));
+        if outcome.is_err() {
+            tracing::error!("the ingestion writer panicked; aborting");
+            std::process::abort();
+        }
+    }))
 }
 
 /// Opens a connection for the writer with the store's durability settings.
@@ -212,17 +75,8 @@ fn run_writer(
     // A job that would have made the last group too large starts the next.
     let mut held: Option<Job> = None;
     while let Some(first) = held.take().or_else(|| receiver.blocking_recv()) {
-        let mut events = first.request.events.len();
         let mut jobs = vec![first];
-        while let Ok(job) = receiver.try_recv() {
-            if events + job.request.events.len() > config.group_events_max {
-                held = Some(job);
-                break;
-            }
-            events += job.request.events.len();
-            jobs.push(job);
-        }
-        debug_assert!(events <= config.group_events_max);
+        held = fill_group(&mut jobs, &mut receiver, config.group_events_max);
         let purge = last_purge.elapsed().as_secs() >= 30;
         if purge {
             last_purge = Instant::now();
@@ -240,21 +94,12 @@ fn run_writer(
                     total_us = stats.total_us,
                     "group committed"
                 );
-                for (job, answer) in jobs.into_iter().zip(answers) {
-                    let _ = job.reply.send(answer);
-                }
+                reply(jobs, answers);
             }
-            Err(error) => {
-                tracing::error!(%error, requests = jobs.len(), "ingestion group failed; nothing committed");
-                for job in jobs {
-                    let _ = job.reply.send(Err(IngestError::Unavailable(error.to_string())));
-                }
-            }
+            Err(error) => fail(jobs, &error),
         }
     }
 }
-
-type Answers = Vec<Result<Vec<Outcome>, IngestError>>;
 
 /// Decides and commits one group of requests in one transaction.
 fn commit_group(
@@ -273,21 +118,26 @@ fn commit_group(
 
     // Replays: the first request of the group to carry a signature that is
     // new to the database claims it; every later carrier is a replay.
-    let mut admitted = Vec::with_capacity(requests.len());
-    {
+    let admitted = {
         let mut remember = tx.prepare_cached(
             "INSERT INTO request_signatures (signature, partner_id, expires_at) VALUES (?1, ?2, ?3)
              ON CONFLICT (signature) DO NOTHING",
         )?;
-        for request in requests {
-            admitted.push(match &request.signature {
-                None => true,
-                Some((signature, expires_at)) => {
-                    remember.execute(params![signature, request.partner_id, expires_at])? == 1
+        let mut failure = None;
+        let admitted = admit(requests, |request, signature, expires_at| {
+            match remember.execute(params![signature, request.partner_id, expires_at]) {
+                Ok(inserted) => inserted == 1,
+                Err(e) => {
+                    failure.get_or_insert(e);
+                    false
                 }
-            });
+            }
+        });
+        if let Some(e) = failure {
+            return Err(e);
         }
-    }
+        admitted
+    };
     let groups: Vec<RequestEvents<'_>> = requests
         .iter()
         .zip(&admitted)
@@ -314,17 +164,7 @@ fn commit_group(
         write_us,
         total_us: started.elapsed().as_micros() as u64,
     };
-    let mut outcomes = decision.outcomes.into_iter();
-    let answers = admitted
-        .into_iter()
-        .map(|ok| {
-            if ok {
-                Ok(outcomes.next().expect("one outcome list per admitted request"))
-            } else {
-                Err(IngestError::Replayed)
-            }
-        })
-        .collect();
+    let answers = answers(admitted, decision.outcomes);
     Ok((answers, stats))
 }
 

@@ -1,0 +1,250 @@
+//! Group commit: one writer takes the events of many concurrent requests,
+//! decides them together and commits them in one transaction.
+//!
+//! Requests are queued on a bounded channel; the queue's size in events is
+//! bounded by a semaphore, and a request that does not fit is refused at
+//! once ([`IngestError::Overloaded`]) instead of waiting in an unbounded
+//! backlog. The writer takes whatever is queued (up to
+//! [`IngestorConfig::group_events_max`] events), so a lone request is
+//! committed at once and a burst shares one transaction and one fsync;
+//! requests arriving while a group commits form the next group.
+//!
+//! Two writers implement the same steps (claim signatures, load a snapshot
+//! of what the group touches, [`ingest::decide`], write, commit):
+//! - [`sqlite`]: a thread of its own with its own SQLite connection
+//!   (rusqlite) and prepared statements, one row at a time inside the
+//!   group's transaction (cheap in-process; see BENCHMARKS.md);
+//! - [`postgres`]: a task with its own connection that loads and writes
+//!   set-wise, one `unnest` statement per table and group, under a
+//!   transaction-scoped advisory lock so that several server processes on
+//!   one database decide one group at a time.
+
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use canopy_core::ingest::{self, Outcome, PrecheckedEvent};
+use canopy_core::methodology::Registry;
+use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
+
+use crate::{Backend, Store, StoreResult};
+
+mod postgres;
+mod sqlite;
+
+pub(crate) use sqlite::{insert_event, open_writer_connection, EVENT_INSERT};
+
+/// The methodologies in force, shared between the HTTP edge (which
+/// publishes) and the writer (which applies them). Readers take a cheap
+/// clone of the inner `Arc`.
+#[derive(Clone, Debug)]
+pub struct SharedRegistry(Arc<RwLock<Arc<Registry>>>);
+
+impl SharedRegistry {
+    /// Shares `registry`.
+    pub fn new(registry: Registry) -> Self {
+        SharedRegistry(Arc::new(RwLock::new(Arc::new(registry))))
+    }
+
+    /// The registry in force now.
+    pub fn current(&self) -> Arc<Registry> {
+        self.0.read().expect("registry lock poisoned").clone()
+    }
+
+    /// Replaces the registry (after a publication).
+    pub fn replace(&self, registry: Registry) {
+        *self.0.write().expect("registry lock poisoned") = Arc::new(registry);
+    }
+}
+
+/// Limits of the ingestion pipeline.
+#[derive(Debug, Clone, Copy)]
+pub struct IngestorConfig {
+    /// Events that may wait for the writer at once; beyond it, requests are
+    /// refused with [`IngestError::Overloaded`].
+    pub queue_events_max: usize,
+    /// The most events committed in one transaction.
+    pub group_events_max: usize,
+    /// How long the PostgreSQL writer waits for more requests when the
+    /// queue runs dry before a group is full (a commit there costs a network
+    /// round trip, so a few more requests per group pay for the wait).
+    pub group_linger: Duration,
+}
+
+impl Default for IngestorConfig {
+    fn default() -> Self {
+        IngestorConfig { queue_events_max: 200_000, group_events_max: 20_000, group_linger: Duration::from_millis(1) }
+    }
+}
+
+/// Why a request's events were not decided.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum IngestError {
+    /// The request's signature was already used.
+    #[error("this signature was already used")]
+    Replayed,
+    /// The queue is full.
+    #[error("the ingestion queue is full")]
+    Overloaded,
+    /// The database failed; nothing of the request was committed.
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// One request for the writer.
+#[derive(Debug)]
+pub struct IngestRequest {
+    /// The reporting partner.
+    pub partner_id: i64,
+    /// The request signature and when it may be forgotten (unix seconds);
+    /// recorded in the same transaction as the events, so that a replay is
+    /// refused exactly when the original was committed.
+    pub signature: Option<(String, i64)>,
+    /// The events, prechecked.
+    pub events: Vec<PrecheckedEvent>,
+}
+
+struct Job {
+    request: IngestRequest,
+    reply: oneshot::Sender<Result<Vec<Outcome>, IngestError>>,
+    _permit: OwnedSemaphorePermit,
+}
+
+/// Statistics of one committed group, for logs and benchmarks.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct GroupStats {
+    /// Requests in the group.
+    pub requests: usize,
+    /// Events in the group.
+    pub events: usize,
+    /// Microseconds loading the snapshot.
+    pub load_us: u64,
+    /// Microseconds deciding.
+    pub decide_us: u64,
+    /// Microseconds writing rows.
+    pub write_us: u64,
+    /// Microseconds from `BEGIN` to the end of `COMMIT`.
+    pub total_us: u64,
+}
+
+/// The handle through which requests reach the writer. Cloning it is cheap;
+/// the writer stops once every handle is dropped and the queue is drained.
+#[derive(Clone, Debug)]
+pub struct Ingestor {
+    sender: mpsc::Sender<Job>,
+    permits: Arc<Semaphore>,
+    queue_events_max: usize,
+}
+
+impl Ingestor {
+    /// Starts the writer for `store` (a thread on SQLite, a task on
+    /// PostgreSQL). The returned handle ends when every [`Ingestor`] is
+    /// dropped and the queue is drained.
+    pub fn start(
+        store: &Store,
+        registry: SharedRegistry,
+        config: IngestorConfig,
+    ) -> StoreResult<(Ingestor, tokio::task::JoinHandle<()>)> {
+        assert!(config.group_events_max >= ingest::BATCH_EVENTS_MAX, "a whole batch fits in a group");
+        assert!(config.queue_events_max >= ingest::BATCH_EVENTS_MAX, "a whole batch fits in the queue");
+        let (sender, receiver) = mpsc::channel(config.queue_events_max.div_ceil(64).max(64));
+        let handle = match store.backend() {
+            Backend::Sqlite => sqlite::spawn(store, registry, config, receiver)?,
+            Backend::Postgres => postgres::spawn(store, registry, config, receiver)?,
+        };
+        Ok((
+            Ingestor {
+                sender,
+                permits: Arc::new(Semaphore::new(config.queue_events_max)),
+                queue_events_max: config.queue_events_max,
+            },
+            handle,
+        ))
+    }
+
+    /// Events waiting for the writer now.
+    pub fn queued_events(&self) -> usize {
+        self.queue_events_max - self.permits.available_permits()
+    }
+
+    /// Decides and commits a request's events; returns their outcomes once
+    /// they are durable.
+    pub async fn submit(&self, request: IngestRequest) -> Result<Vec<Outcome>, IngestError> {
+        // An empty request still takes one permit so that it is counted.
+        let wanted = request.events.len().max(1) as u32;
+        let permit = self.permits.clone().try_acquire_many_owned(wanted).map_err(|_| IngestError::Overloaded)?;
+        let (reply, answer) = oneshot::channel();
+        self.sender.try_send(Job { request, reply, _permit: permit }).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => IngestError::Overloaded,
+            mpsc::error::TrySendError::Closed(_) => IngestError::Unavailable("the writer stopped".into()),
+        })?;
+        answer.await.unwrap_or_else(|_| Err(IngestError::Unavailable("the writer stopped".into())))
+    }
+}
+
+type Answers = Vec<Result<Vec<Outcome>, IngestError>>;
+
+/// Adds to `jobs` (which holds a group's first job) whatever is queued, up to
+/// `group_events_max` events in all; a job that would overflow the group is
+/// returned to start the next one.
+fn fill_group(jobs: &mut Vec<Job>, receiver: &mut mpsc::Receiver<Job>, group_events_max: usize) -> Option<Job> {
+    let mut events: usize = jobs.iter().map(|j| j.request.events.len()).sum();
+    while let Ok(job) = receiver.try_recv() {
+        if events + job.request.events.len() > group_events_max {
+            return Some(job);
+        }
+        events += job.request.events.len();
+        jobs.push(job);
+    }
+    debug_assert!(events <= group_events_max);
+    None
+}
+
+/// Which requests of a group may go on: the first carrier of a signature
+/// that `is_new` (to the database) claims it; a later carrier in the same
+/// group, or any carrier of a signature already stored, is a replay.
+fn admit(requests: &[&IngestRequest], mut is_new: impl FnMut(&IngestRequest, &str, i64) -> bool) -> Vec<bool> {
+    let mut claimed = std::collections::HashSet::new();
+    requests
+        .iter()
+        .map(|request| match &request.signature {
+            None => true,
+            Some((signature, expires_at)) => {
+                claimed.insert(signature.as_str()) && is_new(request, signature, *expires_at)
+            }
+        })
+        .collect()
+}
+
+/// Pairs each request with its answer: its outcomes if it was admitted, a
+/// replay error otherwise.
+fn answers(admitted: Vec<bool>, outcomes: Vec<Vec<Outcome>>) -> Answers {
+    let mut outcomes = outcomes.into_iter();
+    let answers = admitted
+        .into_iter()
+        .map(|ok| {
+            if ok {
+                Ok(outcomes.next().expect("one outcome list per admitted request"))
+            } else {
+                Err(IngestError::Replayed)
+            }
+        })
+        .collect();
+    assert!(outcomes.next().is_none(), "every outcome list has its request");
+    answers
+}
+
+/// Sends each job its answer.
+fn reply(jobs: Vec<Job>, answers: Answers) {
+    assert_eq!(jobs.len(), answers.len(), "one answer per request");
+    for (job, answer) in jobs.into_iter().zip(answers) {
+        let _ = job.reply.send(answer);
+    }
+}
+
+/// Tells each job that its group failed and nothing of it was committed.
+fn fail(jobs: Vec<Job>, error: &dyn std::fmt::Display) {
+    tracing::error!(%error, requests = jobs.len(), "ingestion group failed; nothing committed");
+    for job in jobs {
+        let _ = job.reply.send(Err(IngestError::Unavailable(error.to_string())));
+    }
+}

@@ -1,0 +1,439 @@
+//! The PostgreSQL writer: a task with its own connection pool that loads
+//! and writes each group set-wise (one `unnest` statement per table), under
+//! a transaction-scoped advisory lock.
+//!
+//! The lock is what makes several `canopy serve` processes on one database
+//! safe: a group's snapshot (duplicates, fingerprints, cap counters) is
+//! read after the lock is taken, so it includes everything any process
+//! committed before, and nothing can change it until this group commits.
+//! Within a process the writer is already alone, so the lock only ever
+//! waits for another process's group.
+
+use std::collections::HashSet;
+use std::str::FromStr;
+use std::time::Instant;
+
+use canopy_core::ingest::{self, ConsentState, Decision, LinkView, RequestEvents, Snapshot, StoredEvent, Usage};
+use canopy_core::ledger::{AccountKind, CREDIT_TRANSFERS, SYSTEM_USER_ID};
+use canopy_core::methodology::Registry;
+use canopy_core::types::{CategorySet, RegionCode};
+use chrono::{DateTime, Utc};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::{PgConnection, Postgres, Transaction};
+use tokio::sync::mpsc;
+
+use super::{
+    admit, answers, fail, fill_group, reply, Answers, GroupStats, IngestRequest, IngestorConfig, Job, SharedRegistry,
+};
+use crate::{format_time, Store, StoreResult, POOL_ACQUIRE_TIMEOUT, STATEMENT_TIMEOUT};
+
+/// The advisory lock every ingestion group holds while it decides and
+/// writes (the ASCII of "canopy" and a 1).
+const INGEST_LOCK: i64 = 0x63_61_6e_6f_70_79_01;
+
+/// Starts the writer task with a connection pool of its own (one
+/// connection: a broken one is replaced by the pool on the next group).
+pub(super) fn spawn(
+    store: &Store,
+    registry: SharedRegistry,
+    config: IngestorConfig,
+    receiver: mpsc::Receiver<Job>,
+) -> StoreResult<tokio::task::JoinHandle<()>> {
+    let options = PgConnectOptions::from_str(store.url())?
+        .application_name("canopy-writer")
+        .options([("statement_timeout", STATEMENT_TIMEOUT), ("lock_timeout", STATEMENT_TIMEOUT)]);
+    let pool = PgPoolOptions::new().max_connections(1).acquire_timeout(POOL_ACQUIRE_TIMEOUT).connect_lazy_with(options);
+    Ok(tokio::spawn(async move {
+        // A panic in the writer is a bug (an invariant assertion failed):
+        // the process stops rather than answer as if it were merely busy.
+        let writer = tokio::spawn(run_writer(pool.clone(), registry, config, receiver));
+        if let Err(error) = writer.await {
+            if error.is_panic() {
+                tracing::error!("the ingestion writer panicked; aborting");
+                std::process::abort();
+            }
+        }
+        pool.close().await;
+    }))
+}
+
+async fn run_writer(pool: PgPool, registry: SharedRegistry, config: IngestorConfig, mut receiver: mpsc::Receiver<Job>) {
+    let mut last_purge = Instant::now();
+    // A job that would have made the last group too large starts the next.
+    let mut held: Option<Job> = None;
+    loop {
+        let first = match held.take() {
+            Some(job) => job,
+            None => match receiver.recv().await {
+                Some(job) => job,
+                None => break,
+            },
+        };
+        let mut jobs = vec![first];
+        held = fill_group(&mut jobs, &mut receiver, config.group_events_max);
+        if held.is_none() && !config.group_linger.is_zero() {
+            held = linger(&mut jobs, &mut receiver, &config).await;
+        }
+        let purge = last_purge.elapsed().as_secs() >= 30;
+        if purge {
+            last_purge = Instant::now();
+        }
+        let registry = registry.current();
+        let requests: Vec<&IngestRequest> = jobs.iter().map(|j| &j.request).collect();
+        match commit_group(&pool, &requests, &registry, Utc::now(), purge).await {
+            Ok((answers, stats)) => {
+                tracing::debug!(
+                    requests = stats.requests,
+                    events = stats.events,
+                    load_us = stats.load_us,
+                    decide_us = stats.decide_us,
+                    write_us = stats.write_us,
+                    total_us = stats.total_us,
+                    "group committed"
+                );
+                reply(jobs, answers);
+            }
+            Err(error) => fail(jobs, &error),
+        }
+    }
+}
+
+/// Waits up to `group_linger` for more requests while the group is under
+/// half full. Returns a job that did not fit.
+async fn linger(jobs: &mut Vec<Job>, receiver: &mut mpsc::Receiver<Job>, config: &IngestorConfig) -> Option<Job> {
+    let deadline = tokio::time::Instant::now() + config.group_linger;
+    let mut events: usize = jobs.iter().map(|j| j.request.events.len()).sum();
+    while events < config.group_events_max / 2 {
+        let Ok(Some(job)) = tokio::time::timeout_at(deadline, receiver.recv()).await else { break };
+        if events + job.request.events.len() > config.group_events_max {
+            return Some(job);
+        }
+        jobs.push(job);
+        if let Some(job) = fill_group(jobs, receiver, config.group_events_max) {
+            return Some(job);
+        }
+        events = jobs.iter().map(|j| j.request.events.len()).sum();
+    }
+    None
+}
+
+/// Decides and commits one group of requests in one transaction.
+async fn commit_group(
+    pool: &PgPool,
+    requests: &[&IngestRequest],
+    registry: &Registry,
+    now: DateTime<Utc>,
+    purge_signatures: bool,
+) -> Result<(Answers, GroupStats), sqlx::Error> {
+    let started = Instant::now();
+    let mut tx: Transaction<'_, Postgres> = pool.begin().await?;
+    sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(INGEST_LOCK).execute(&mut *tx).await?;
+    if purge_signatures {
+        sqlx::query("DELETE FROM request_signatures WHERE expires_at < $1")
+            .bind(now.timestamp())
+            .execute(&mut *tx)
+            .await?;
+    }
+
+    // Replays: claim every signature of the group in one statement; the
+    // first request to carry a signature that was new to the database goes
+    // on, every other carrier is a replay.
+    let mut seen = HashSet::new();
+    let (mut signatures, mut partners, mut expiries) = (Vec::new(), Vec::new(), Vec::new());
+    for request in requests {
+        if let Some((signature, expires_at)) = &request.signature {
+            if seen.insert(signature.as_str()) {
+                signatures.push(signature.as_str());
+                partners.push(request.partner_id);
+                expiries.push(*expires_at);
+            }
+        }
+    }
+    let claimed: HashSet<String> = if signatures.is_empty() {
+        HashSet::new()
+    } else {
+        sqlx::query_scalar(
+            "INSERT INTO request_signatures (signature, partner_id, expires_at)
+             SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[])
+             ON CONFLICT (signature) DO NOTHING RETURNING signature",
+        )
+        .bind(&signatures)
+        .bind(&partners)
+        .bind(&expiries)
+        .fetch_all(&mut *tx)
+        .await?
+        .into_iter()
+        .collect()
+    };
+    let admitted = admit(requests, |_, signature, _| claimed.contains(signature));
+    let groups: Vec<RequestEvents<'_>> = requests
+        .iter()
+        .zip(&admitted)
+        .filter(|(_, ok)| **ok)
+        .map(|(r, _)| RequestEvents { partner_id: r.partner_id, events: &r.events })
+        .collect();
+
+    let phase = Instant::now();
+    let snapshot = load_snapshot(&mut tx, &groups, registry).await?;
+    let load_us = phase.elapsed().as_micros() as u64;
+    let phase = Instant::now();
+    let decision = ingest::decide(&groups, &snapshot, registry);
+    let decide_us = phase.elapsed().as_micros() as u64;
+    let phase = Instant::now();
+    write_decision(&mut tx, &decision, &format_time(now)).await?;
+    let write_us = phase.elapsed().as_micros() as u64;
+    tx.commit().await?;
+
+    let stats = GroupStats {
+        requests: requests.len(),
+        events: requests.iter().map(|r| r.events.len()).sum(),
+        load_us,
+        decide_us,
+        write_us,
+        total_us: started.elapsed().as_micros() as u64,
+    };
+    Ok((answers(admitted, decision.outcomes), stats))
+}
+
+/// The position (from 1) of a key in the arrays sent with `WITH ORDINALITY`.
+fn index(n: i64) -> usize {
+    usize::try_from(n - 1).expect("ordinality counts from 1")
+}
+
+/// (ordinality, citizen, home region, consent scopes, revoked at).
+type LinkTuple = (i64, i64, String, Option<i64>, Option<String>);
+
+async fn load_snapshot(
+    db: &mut PgConnection,
+    groups: &[RequestEvents<'_>],
+    registry: &Registry,
+) -> Result<Snapshot, sqlx::Error> {
+    let mut snapshot = Snapshot::default();
+    let (event_keys, link_keys) = ingest::keys::events_and_links(groups);
+
+    let (partners, ids): (Vec<i64>, Vec<&str>) = event_keys.iter().copied().unzip();
+    let existing: Vec<(i64, i64, String)> = sqlx::query_as(
+        "SELECT k.n, e.grams, e.methodology
+         FROM unnest($1::bigint[], $2::text[]) WITH ORDINALITY AS k(partner_id, event_id, n)
+         JOIN events e ON e.partner_id = k.partner_id AND e.event_id = k.event_id",
+    )
+    .bind(&partners)
+    .bind(&ids)
+    .fetch_all(&mut *db)
+    .await?;
+    for (n, grams, methodology) in existing {
+        let (partner_id, event_id) = event_keys[index(n)];
+        snapshot.existing.insert((partner_id, event_id.to_owned()), StoredEvent { grams, methodology });
+    }
+
+    let (partners, refs): (Vec<i64>, Vec<&str>) = link_keys.iter().copied().unzip();
+    let links: Vec<LinkTuple> = sqlx::query_as(
+        "SELECT k.n, l.user_id, u.region, c.scopes, c.revoked_at
+         FROM unnest($1::bigint[], $2::text[]) WITH ORDINALITY AS k(partner_id, user_ref, n)
+         JOIN partner_links l ON l.partner_id = k.partner_id AND l.user_ref = k.user_ref
+         JOIN users u ON u.id = l.user_id
+         LEFT JOIN consents c ON c.user_id = l.user_id AND c.partner_id = l.partner_id",
+    )
+    .bind(&partners)
+    .bind(&refs)
+    .fetch_all(&mut *db)
+    .await?;
+    for (n, user_id, region, scopes, revoked_at) in links {
+        let (partner_id, user_ref) = link_keys[index(n)];
+        let region = RegionCode::parse(&region).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+        let consent = match (scopes, revoked_at) {
+            (Some(mask), None) => ConsentState::Active(CategorySet::from_mask(mask)),
+            _ => ConsentState::Revoked,
+        };
+        snapshot.links.insert((partner_id, user_ref.to_owned()), LinkView { user_id, region, consent });
+    }
+
+    let (fingerprint_keys, usage_keys) = ingest::keys::fingerprints_and_usage(groups, &snapshot.links, registry);
+    if !fingerprint_keys.is_empty() {
+        let users: Vec<i64> = fingerprint_keys.iter().map(|k| k.0).collect();
+        let behaviors: Vec<&str> = fingerprint_keys.iter().map(|k| k.1.as_str()).collect();
+        let prints: Vec<&str> = fingerprint_keys.iter().map(|k| k.2.as_str()).collect();
+        let found: Vec<i64> = sqlx::query_scalar(
+            "SELECT k.n
+             FROM unnest($1::bigint[], $2::text[], $3::text[]) WITH ORDINALITY AS k(user_id, behavior, fingerprint, n)
+             JOIN act_fingerprints f
+               ON f.user_id = k.user_id AND f.behavior = k.behavior AND f.fingerprint = k.fingerprint",
+        )
+        .bind(&users)
+        .bind(&behaviors)
+        .bind(&prints)
+        .fetch_all(&mut *db)
+        .await?;
+        for n in found {
+            snapshot.fingerprints.insert(fingerprint_keys[index(n)].clone());
+        }
+    }
+    if !usage_keys.is_empty() {
+        let users: Vec<i64> = usage_keys.iter().map(|k| k.user_id).collect();
+        let behaviors: Vec<&str> = usage_keys.iter().map(|k| k.behavior.as_str()).collect();
+        let periods: Vec<String> = usage_keys.iter().map(|k| k.period.key()).collect();
+        let found: Vec<(i64, i64, i64)> = sqlx::query_as(
+            "SELECT k.n, u.count, u.grams
+             FROM unnest($1::bigint[], $2::text[], $3::text[]) WITH ORDINALITY AS k(user_id, behavior, period, n)
+             JOIN cap_usage u ON u.user_id = k.user_id AND u.behavior = k.behavior AND u.period = k.period",
+        )
+        .bind(&users)
+        .bind(&behaviors)
+        .bind(&periods)
+        .fetch_all(&mut *db)
+        .await?;
+        for (n, count, grams) in found {
+            snapshot.usage.insert(usage_keys[index(n)].clone(), Usage { count, grams });
+        }
+    }
+    Ok(snapshot)
+}
+
+async fn write_decision(db: &mut PgConnection, decision: &Decision, now: &str) -> Result<(), sqlx::Error> {
+    if decision.accepted.is_empty() {
+        return Ok(());
+    }
+    let accepted = &decision.accepted;
+    sqlx::query(
+        "INSERT INTO events (partner_id, event_id, user_id, behavior, occurred_at, region,
+                             inputs, fingerprint, methodology, grams, outcome, received_at)
+         SELECT k.*, $12 FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[],
+                                     $7::text[], $8::text[], $9::text[], $10::bigint[], $11::text[]) AS k",
+    )
+    .bind(accepted.iter().map(|e| e.partner_id).collect::<Vec<_>>())
+    .bind(accepted.iter().map(|e| e.event_id.as_str()).collect::<Vec<_>>())
+    .bind(accepted.iter().map(|e| e.user_id).collect::<Vec<_>>())
+    .bind(accepted.iter().map(|e| e.behavior.as_str()).collect::<Vec<_>>())
+    .bind(accepted.iter().map(|e| format_time(e.occurred_at)).collect::<Vec<_>>())
+    .bind(accepted.iter().map(|e| e.region.as_str()).collect::<Vec<_>>())
+    .bind(accepted.iter().map(|e| serde_json::to_string(&e.inputs).expect("serialisable")).collect::<Vec<_>>())
+    .bind(accepted.iter().map(|e| e.fingerprint.as_deref()).collect::<Vec<_>>())
+    .bind(accepted.iter().map(|e| e.methodology.as_str()).collect::<Vec<_>>())
+    .bind(accepted.iter().map(|e| e.grams).collect::<Vec<_>>())
+    .bind(accepted.iter().map(|e| e.outcome.as_str()).collect::<Vec<_>>())
+    .bind(now)
+    .execute(&mut *db)
+    .await?;
+
+    let printed: Vec<_> = accepted.iter().filter(|e| e.fingerprint.is_some()).collect();
+    if !printed.is_empty() {
+        sqlx::query(
+            "INSERT INTO act_fingerprints (user_id, behavior, fingerprint, partner_id, event_id)
+             SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::text[])",
+        )
+        .bind(printed.iter().map(|e| e.user_id).collect::<Vec<_>>())
+        .bind(printed.iter().map(|e| e.behavior.as_str()).collect::<Vec<_>>())
+        .bind(printed.iter().map(|e| e.fingerprint.as_deref().expect("filtered")).collect::<Vec<_>>())
+        .bind(printed.iter().map(|e| e.partner_id).collect::<Vec<_>>())
+        .bind(printed.iter().map(|e| e.event_id.as_str()).collect::<Vec<_>>())
+        .execute(&mut *db)
+        .await?;
+    }
+
+    let credited: Vec<_> = accepted.iter().filter(|e| e.grams > 0).collect();
+    if !credited.is_empty() {
+        // A range of transfer ids for the whole group, in one update.
+        let count = (credited.len() * CREDIT_TRANSFERS.len()) as i64;
+        let last: i64 =
+            sqlx::query_scalar("UPDATE sequences SET value = value + $1 WHERE name = 'transfers' RETURNING value")
+                .bind(count)
+                .fetch_one(&mut *db)
+                .await?;
+        let mut next_id = last - count + 1;
+        let rows = credited.len() * CREDIT_TRANSFERS.len();
+        let (mut users, mut ids, mut kinds, mut debits, mut credits) =
+            (Vec::with_capacity(rows), Vec::with_capacity(rows), Vec::with_capacity(rows), Vec::new(), Vec::new());
+        let (mut grams, mut partners, mut events) = (Vec::with_capacity(rows), Vec::with_capacity(rows), Vec::new());
+        for e in &credited {
+            for (kind, debit, credit) in CREDIT_TRANSFERS {
+                users.push(e.user_id);
+                ids.push(next_id);
+                kinds.push(kind.as_str());
+                debits.push(debit.as_str());
+                credits.push(credit.as_str());
+                grams.push(e.grams);
+                partners.push(e.partner_id);
+                events.push(e.event_id.as_str());
+                next_id += 1;
+            }
+        }
+        assert_eq!(next_id, last + 1, "every allocated transfer id is used");
+        sqlx::query(
+            "INSERT INTO transfers (user_id, id, kind, debit_user, debit_account, credit_user, credit_account,
+                                    grams, partner_id, event_id, at)
+             SELECT k.user_id, k.id, k.kind, $9, k.debit_account, k.user_id, k.credit_account,
+                    k.grams, k.partner_id, k.event_id, $10
+             FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::bigint[],
+                         $7::bigint[], $8::text[])
+                  AS k(user_id, id, kind, debit_account, credit_account, grams, partner_id, event_id)",
+        )
+        .bind(&users)
+        .bind(&ids)
+        .bind(&kinds)
+        .bind(&debits)
+        .bind(&credits)
+        .bind(&grams)
+        .bind(&partners)
+        .bind(&events)
+        .bind(SYSTEM_USER_ID)
+        .bind(now)
+        .execute(&mut *db)
+        .await?;
+    }
+
+    if !decision.usage_deltas.is_empty() {
+        let mut deltas: Vec<_> = decision.usage_deltas.iter().collect();
+        deltas.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        sqlx::query(
+            "INSERT INTO cap_usage (user_id, behavior, period, count, grams)
+             SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::bigint[])
+             ON CONFLICT (user_id, behavior, period)
+             DO UPDATE SET count = cap_usage.count + excluded.count, grams = cap_usage.grams + excluded.grams",
+        )
+        .bind(deltas.iter().map(|(k, _)| k.user_id).collect::<Vec<_>>())
+        .bind(deltas.iter().map(|(k, _)| k.behavior.as_str()).collect::<Vec<_>>())
+        .bind(deltas.iter().map(|(k, _)| k.period.key()).collect::<Vec<_>>())
+        .bind(deltas.iter().map(|(_, d)| d.count).collect::<Vec<_>>())
+        .bind(deltas.iter().map(|(_, d)| d.grams).collect::<Vec<_>>())
+        .execute(&mut *db)
+        .await?;
+    }
+
+    let total = decision.credited_grams();
+    if total > 0 {
+        // Citizens are credited; the operator's issuance accounts are
+        // debited by the same total, so debits equal credits. Keys are in
+        // order, so concurrent writers of these rows cannot deadlock.
+        let mut citizens: Vec<(i64, i64)> = decision.balance_deltas.iter().map(|(u, g)| (*u, *g)).collect();
+        citizens.sort_unstable();
+        let (mut users, mut kinds, mut debits, mut credits) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for (kind, amount) in [(AccountKind::ReductionIssuance, total), (AccountKind::EnergyIssuance, total)] {
+            users.push(SYSTEM_USER_ID);
+            kinds.push(kind.as_str());
+            debits.push(amount);
+            credits.push(0);
+        }
+        for (user_id, grams) in citizens {
+            assert!(grams > 0, "a credit only raises a citizen's balances");
+            for kind in [AccountKind::Reduction, AccountKind::Energy] {
+                users.push(user_id);
+                kinds.push(kind.as_str());
+                debits.push(0);
+                credits.push(grams);
+            }
+        }
+        sqlx::query(
+            "INSERT INTO accounts (user_id, kind, debits, credits)
+             SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[])
+             ON CONFLICT (user_id, kind)
+             DO UPDATE SET debits = accounts.debits + excluded.debits, credits = accounts.credits + excluded.credits",
+        )
+        .bind(&users)
+        .bind(&kinds)
+        .bind(&debits)
+        .bind(&credits)
+        .execute(&mut *db)
+        .await?;
+    }
+    Ok(())
+}
