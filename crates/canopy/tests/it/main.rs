@@ -12,3 +12,4 @@ mod openapi;
 mod partners;
 mod process;
 mod properties;
+mod scale_out;

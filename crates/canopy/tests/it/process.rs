@@ -10,7 +10,7 @@ use tempfile::TempDir;
 
 use crate::harness::*;
 
-fn canopy() -> Command {
+pub fn canopy() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_canopy"));
     command.env_remove("CANOPY_CONFIG").env_remove("CANOPY_ADMIN_TOKEN").env("RUST_LOG", "warn");
     command
@@ -20,12 +20,12 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-struct Served {
-    child: Child,
-    base: String,
+pub struct Served {
+    pub child: Child,
+    pub base: String,
 }
 
-async fn serve(database_url: &str) -> Served {
+pub async fn serve(database_url: &str) -> Served {
     let port = free_port();
     let child = canopy()
         .arg("serve")
