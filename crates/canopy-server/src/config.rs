@@ -6,8 +6,10 @@ use chrono::FixedOffset;
 /// Everything `canopy serve` needs.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// Database URL (`sqlite://path`).
+    /// Database URL (`sqlite://path` or `postgres://user@host/database`).
     pub database_url: String,
+    /// Connection limits and timeouts of the database.
+    pub store: canopy_store::StoreOptions,
     /// Address to listen on, such as `127.0.0.1:8080` (port 0 picks one).
     pub listen: String,
     /// The operator's bearer token; admin endpoints refuse everything when unset.
@@ -28,6 +30,7 @@ impl Config {
     pub fn new(database_url: impl Into<String>, listen: impl Into<String>) -> Self {
         Config {
             database_url: database_url.into(),
+            store: canopy_store::StoreOptions::default(),
             listen: listen.into(),
             admin_token: None,
             timezone: default_timezone(),

@@ -62,6 +62,17 @@ impl ApiError {
         ApiError { retry_after_s: Some(retry_after_s), ..Self::new(StatusCode::SERVICE_UNAVAILABLE, code, detail) }
     }
 
+    /// 503 for a database failure, by its code (see
+    /// [`canopy_store::failure_code`]).
+    pub fn storage(code: &'static str, advice: &str) -> Self {
+        let (code, what) = match code {
+            "storage_busy" => ("storage_busy", "every database connection is busy"),
+            "storage_timeout" => ("storage_timeout", "the database did not answer in time"),
+            _ => ("storage_unavailable", "the database is unavailable"),
+        };
+        Self::unavailable(code, format!("{what}; {advice}"), 1)
+    }
+
     /// 500 for a bug or an unexpected failure; the detail is logged, not sent.
     pub fn internal(error: impl std::fmt::Display) -> Self {
         tracing::error!(%error, "internal error");
@@ -86,8 +97,9 @@ impl From<canopy_store::StoreError> for ApiError {
                 format!("{key} is already published with different content; publish a new version"),
             ),
             E::Database(error) => {
-                tracing::error!(%error, "database error");
-                Self::unavailable("storage_unavailable", "the database is unavailable; retry later", 1)
+                let code = canopy_store::failure_code(&error);
+                tracing::error!(%error, code, "database error");
+                Self::storage(code, "retry later")
             }
             other => Self::internal(other),
         }

@@ -61,7 +61,7 @@ impl App {
     /// Opens the store (applying pending migrations), loads the shipped and
     /// published methodologies, starts the writer and binds the listener.
     pub async fn build(config: Config) -> anyhow::Result<App> {
-        let store = Store::open(&config.database_url).await.with_context(|| {
+        let store = Store::open_with(&config.database_url, config.store).await.with_context(|| {
             format!("cannot open the database at {}", canopy_store::redact_url(&config.database_url))
         })?;
         let registry = methodologies::load(&store).await?;

@@ -19,7 +19,7 @@ mod store;
 pub mod writer;
 
 pub use rows::*;
-pub use store::{Backend, Store, POOL_ACQUIRE_TIMEOUT, POSTGRES_CONNECTIONS_MAX, STATEMENT_TIMEOUT};
+pub use store::{Backend, Store, StoreOptions};
 
 /// The errors of the storage edge.
 #[derive(Debug, thiserror::Error)]
@@ -37,7 +37,7 @@ pub enum StoreError {
     #[error("methodology {0} is already published with different content")]
     MethodologyVersionExists(String),
     /// The database URL is not one Canopy can open.
-    #[error("unsupported database URL `{0}`: use sqlite://path (PostgreSQL support is not built yet)")]
+    #[error("unsupported database URL `{0}`: use sqlite://path or postgres://user@host/database")]
     UnsupportedUrl(String),
     /// The database file does not exist.
     #[error("there is no database at {0}")]
@@ -51,6 +51,24 @@ pub enum StoreError {
     /// A migration failed.
     #[error("migration failed: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
+}
+
+/// The stable code a database failure is answered with (HTTP 503):
+/// `storage_busy` when no pooled connection came free in time,
+/// `storage_timeout` when a statement or a lock wait ran out of time, and
+/// `storage_unavailable` otherwise (the database is down or unreachable).
+pub fn failure_code(error: &sqlx::Error) -> &'static str {
+    match error {
+        sqlx::Error::PoolTimedOut => "storage_busy",
+        sqlx::Error::Database(e) => match e.code().as_deref() {
+            // query_canceled (statement_timeout), lock_not_available (lock_timeout)
+            Some("57014" | "55P03") => "storage_timeout",
+            // SQLITE_BUSY, SQLITE_LOCKED
+            Some("5" | "6") => "storage_timeout",
+            _ => "storage_unavailable",
+        },
+        _ => "storage_unavailable",
+    }
 }
 
 /// A result from the store.

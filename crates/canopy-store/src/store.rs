@@ -27,14 +27,29 @@ static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations
 const BUSY_TIMEOUT_MS: u64 = 5_000;
 /// Reader connections (WAL lets readers run beside the one writer).
 const READ_CONNECTIONS_MAX: u32 = 8;
-/// Connections to PostgreSQL per server process (HTTP reads and writes; the
-/// ingestion writer has its own).
-pub const POSTGRES_CONNECTIONS_MAX: u32 = 16;
-/// How long a request waits for a pooled connection before it is answered
-/// 503 (pool exhaustion is an answer, not a hang).
-pub const POOL_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
-/// The longest any one statement may run on PostgreSQL.
-pub const STATEMENT_TIMEOUT: &str = "15s";
+/// Connection limits and timeouts of a store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// Connections to PostgreSQL per server process for HTTP reads and
+    /// writes (the ingestion writer has one of its own).
+    pub connections_max: u32,
+    /// How long a request waits for a pooled connection before it is
+    /// answered 503 `storage_busy` (pool exhaustion is an answer, not a hang).
+    pub acquire_timeout: Duration,
+    /// The longest one PostgreSQL statement, or one wait for a lock, may
+    /// take before it is cancelled and answered 503 `storage_timeout`.
+    pub statement_timeout: Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            connections_max: 16,
+            acquire_timeout: Duration::from_secs(5),
+            statement_timeout: Duration::from_secs(15),
+        }
+    }
+}
 
 /// The database behind a store.
 #[derive(Clone, Debug)]
@@ -74,6 +89,7 @@ pub(crate) use on_write;
 pub struct Store {
     pub(crate) pools: Pools,
     url: String,
+    options: StoreOptions,
 }
 
 /// Which store a URL names.
@@ -102,26 +118,38 @@ impl Store {
     /// Opens the database at `url` without migrating (creating the file if
     /// it is SQLite and does not exist yet).
     pub async fn connect(url: &str) -> StoreResult<Store> {
-        match Backend::of(url) {
-            Some(Backend::Sqlite) => Self::connect_sqlite(url).await,
-            Some(Backend::Postgres) => Self::connect_postgres(url).await,
-            None => Err(StoreError::UnsupportedUrl(crate::redact_url(url))),
-        }
+        Self::connect_with(url, StoreOptions::default()).await
     }
 
-    async fn connect_postgres(url: &str) -> StoreResult<Store> {
-        let options = PgConnectOptions::from_str(url)?
-            .application_name("canopy")
-            .options([("statement_timeout", STATEMENT_TIMEOUT), ("lock_timeout", STATEMENT_TIMEOUT)]);
-        let pool = PgPoolOptions::new()
-            .max_connections(POSTGRES_CONNECTIONS_MAX)
-            .acquire_timeout(POOL_ACQUIRE_TIMEOUT)
-            .connect_with(options)
-            .await?;
-        Ok(Store { pools: Pools::Postgres { pool }, url: url.to_owned() })
+    /// Opens the database at `url` with `options`, without migrating.
+    pub async fn connect_with(url: &str, options: StoreOptions) -> StoreResult<Store> {
+        let pools = match Backend::of(url) {
+            Some(Backend::Sqlite) => Self::connect_sqlite(url).await?,
+            Some(Backend::Postgres) => {
+                let pool = PgPoolOptions::new()
+                    .max_connections(options.connections_max)
+                    .acquire_timeout(options.acquire_timeout)
+                    .connect_with(postgres_options(url, "canopy", &options)?)
+                    .await?;
+                Pools::Postgres { pool }
+            }
+            None => return Err(StoreError::UnsupportedUrl(crate::redact_url(url))),
+        };
+        Ok(Store { pools, url: url.to_owned(), options })
     }
 
-    async fn connect_sqlite(url: &str) -> StoreResult<Store> {
+    /// Options for another connection to this store's PostgreSQL database
+    /// (the ingestion writer's), with the same timeouts.
+    pub(crate) fn postgres_connect_options(&self, application_name: &str) -> StoreResult<PgConnectOptions> {
+        postgres_options(&self.url, application_name, &self.options)
+    }
+
+    /// The store's limits and timeouts.
+    pub fn options(&self) -> StoreOptions {
+        self.options
+    }
+
+    async fn connect_sqlite(url: &str) -> StoreResult<Pools> {
         let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or_default();
         let file = path.split('?').next().unwrap_or(path);
         if file == ":memory:" || file.is_empty() {
@@ -171,12 +199,17 @@ impl Store {
                     .await?
             }
         };
-        Ok(Store { pools: Pools::Sqlite { read, write, path: file.to_owned() }, url: url.to_owned() })
+        Ok(Pools::Sqlite { read, write, path: file.to_owned() })
     }
 
     /// Opens the database and applies pending migrations.
     pub async fn open(url: &str) -> StoreResult<Store> {
-        let store = Store::connect(url).await?;
+        Self::open_with(url, StoreOptions::default()).await
+    }
+
+    /// Opens the database with `options` and applies pending migrations.
+    pub async fn open_with(url: &str, options: StoreOptions) -> StoreResult<Store> {
+        let store = Store::connect_with(url, options).await?;
         store.migrate().await?;
         Ok(store)
     }
@@ -799,6 +832,15 @@ impl Store {
             sqlx::query_as("SELECT (SELECT COUNT(*) FROM events), (SELECT COUNT(*) FROM transfers)").fetch_one(db).await
         })?)
     }
+}
+
+/// Connection options for `url` with the store's timeouts (a statement, or a
+/// wait for a lock, longer than `statement_timeout` is cancelled).
+fn postgres_options(url: &str, application_name: &str, options: &StoreOptions) -> StoreResult<PgConnectOptions> {
+    let timeout = format!("{}ms", options.statement_timeout.as_millis().max(1));
+    Ok(PgConnectOptions::from_str(url)?
+        .application_name(application_name)
+        .options([("statement_timeout", timeout.as_str()), ("lock_timeout", timeout.as_str())]))
 }
 
 type UserTuple = (i64, String, String, String, String, String);

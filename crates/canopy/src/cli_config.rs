@@ -12,7 +12,8 @@ use serde::Deserialize;
 #[derive(Args, Debug, Default)]
 pub struct Settings {
     /// A TOML configuration file (keys: database_url, listen, admin_token,
-    /// timezone, session_ttl_s, connections_max, queue_events_max).
+    /// timezone, session_ttl_s, connections_max, queue_events_max,
+    /// db_connections_max, db_acquire_timeout_ms, db_statement_timeout_ms).
     #[arg(long, env = "CANOPY_CONFIG", global = true)]
     config: Option<PathBuf>,
     /// Database URL.
@@ -36,6 +37,15 @@ pub struct Settings {
     /// Events that may wait for the writer at once.
     #[arg(long, env = "CANOPY_QUEUE_EVENTS_MAX", global = true)]
     queue_events_max: Option<usize>,
+    /// PostgreSQL connections per process for HTTP requests.
+    #[arg(long, env = "CANOPY_DB_CONNECTIONS_MAX", global = true)]
+    db_connections_max: Option<u32>,
+    /// Milliseconds a request waits for a free database connection (then 503 storage_busy).
+    #[arg(long, env = "CANOPY_DB_ACQUIRE_TIMEOUT_MS", global = true)]
+    db_acquire_timeout_ms: Option<u64>,
+    /// Milliseconds a PostgreSQL statement or lock wait may take (then 503 storage_timeout).
+    #[arg(long, env = "CANOPY_DB_STATEMENT_TIMEOUT_MS", global = true)]
+    db_statement_timeout_ms: Option<u64>,
 }
 
 #[derive(Deserialize, Default)]
@@ -48,6 +58,9 @@ struct FileSettings {
     session_ttl_s: Option<i64>,
     connections_max: Option<usize>,
     queue_events_max: Option<usize>,
+    db_connections_max: Option<u32>,
+    db_acquire_timeout_ms: Option<u64>,
+    db_statement_timeout_ms: Option<u64>,
 }
 
 /// The default database.
@@ -85,6 +98,18 @@ impl Settings {
         if let Some(max) = self.queue_events_max.or(file.queue_events_max) {
             anyhow::ensure!(max >= 10_000, "queue_events_max must hold at least one full batch (10000)");
             config.queue_events_max = max;
+        }
+        if let Some(max) = self.db_connections_max.or(file.db_connections_max) {
+            anyhow::ensure!(max > 0, "db_connections_max must be positive");
+            config.store.connections_max = max;
+        }
+        if let Some(ms) = self.db_acquire_timeout_ms.or(file.db_acquire_timeout_ms) {
+            anyhow::ensure!(ms > 0, "db_acquire_timeout_ms must be positive");
+            config.store.acquire_timeout = std::time::Duration::from_millis(ms);
+        }
+        if let Some(ms) = self.db_statement_timeout_ms.or(file.db_statement_timeout_ms) {
+            anyhow::ensure!(ms > 0, "db_statement_timeout_ms must be positive");
+            config.store.statement_timeout = std::time::Duration::from_millis(ms);
         }
         Ok(config)
     }

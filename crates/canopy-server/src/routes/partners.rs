@@ -158,13 +158,9 @@ pub(crate) async fn ingest_events(
             IngestError::Overloaded => {
                 ApiError::unavailable("overloaded", "the ingestion queue is full; retry shortly", 1)
             }
-            IngestError::Unavailable(detail) => {
-                tracing::error!(%detail, "ingestion failed");
-                ApiError::unavailable(
-                    "storage_unavailable",
-                    "the database is unavailable; nothing was credited; retry",
-                    1,
-                )
+            IngestError::Unavailable { code, detail } => {
+                tracing::error!(%detail, code, "ingestion failed");
+                ApiError::storage(code, "nothing was credited; retry")
             }
         })?;
     let mut counts = [0u64; 4];

@@ -85,9 +85,17 @@ pub enum IngestError {
     /// The queue is full.
     #[error("the ingestion queue is full")]
     Overloaded,
-    /// The database failed; nothing of the request was committed.
-    #[error("storage unavailable: {0}")]
-    Unavailable(String),
+    /// The database failed; nothing of the request was committed. `code`
+    /// says how: `storage_unavailable` (down or unreachable),
+    /// `storage_timeout` (a statement or lock wait ran out of time) or
+    /// `storage_busy` (no connection free in time).
+    #[error("storage unavailable: {detail}")]
+    Unavailable {
+        /// The stable error code.
+        code: &'static str,
+        /// What the database said.
+        detail: String,
+    },
 }
 
 /// One request for the writer.
@@ -175,9 +183,13 @@ impl Ingestor {
         let (reply, answer) = oneshot::channel();
         self.sender.try_send(Job { request, reply, _permit: permit }).map_err(|e| match e {
             mpsc::error::TrySendError::Full(_) => IngestError::Overloaded,
-            mpsc::error::TrySendError::Closed(_) => IngestError::Unavailable("the writer stopped".into()),
+            mpsc::error::TrySendError::Closed(_) => {
+                IngestError::Unavailable { code: "storage_unavailable", detail: "the writer stopped".into() }
+            }
         })?;
-        answer.await.unwrap_or_else(|_| Err(IngestError::Unavailable("the writer stopped".into())))
+        answer.await.unwrap_or_else(|_| {
+            Err(IngestError::Unavailable { code: "storage_unavailable", detail: "the writer stopped".into() })
+        })
     }
 }
 
@@ -241,10 +253,31 @@ fn reply(jobs: Vec<Job>, answers: Answers) {
     }
 }
 
+/// A database failure, with the stable code it is answered with.
+pub(crate) trait StorageFailure: std::fmt::Display {
+    /// `storage_unavailable`, `storage_timeout` or `storage_busy`.
+    fn code(&self) -> &'static str;
+}
+
+impl StorageFailure for sqlx::Error {
+    fn code(&self) -> &'static str {
+        crate::failure_code(self)
+    }
+}
+
+impl StorageFailure for rusqlite::Error {
+    fn code(&self) -> &'static str {
+        match self.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => "storage_timeout",
+            _ => "storage_unavailable",
+        }
+    }
+}
+
 /// Tells each job that its group failed and nothing of it was committed.
-fn fail(jobs: Vec<Job>, error: &dyn std::fmt::Display) {
-    tracing::error!(%error, requests = jobs.len(), "ingestion group failed; nothing committed");
+fn fail(jobs: Vec<Job>, error: &dyn StorageFailure) {
+    tracing::error!(%error, code = error.code(), requests = jobs.len(), "ingestion group failed; nothing committed");
     for job in jobs {
-        let _ = job.reply.send(Err(IngestError::Unavailable(error.to_string())));
+        let _ = job.reply.send(Err(IngestError::Unavailable { code: error.code(), detail: error.to_string() }));
     }
 }

@@ -10,7 +10,6 @@
 //! waits for another process's group.
 
 use std::collections::HashSet;
-use std::str::FromStr;
 use std::time::Instant;
 
 use canopy_core::ingest::{self, ConsentState, Decision, LinkView, RequestEvents, Snapshot, StoredEvent, Usage};
@@ -18,14 +17,14 @@ use canopy_core::ledger::{AccountKind, CREDIT_TRANSFERS, SYSTEM_USER_ID};
 use canopy_core::methodology::Registry;
 use canopy_core::types::{CategorySet, RegionCode};
 use chrono::{DateTime, Utc};
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::{PgConnection, Postgres, Transaction};
 use tokio::sync::mpsc;
 
 use super::{
     admit, answers, fail, fill_group, reply, Answers, GroupStats, IngestRequest, IngestorConfig, Job, SharedRegistry,
 };
-use crate::{format_time, Store, StoreResult, POOL_ACQUIRE_TIMEOUT, STATEMENT_TIMEOUT};
+use crate::{format_time, Store, StoreResult};
 
 /// The advisory lock every ingestion group holds while it decides and
 /// writes (the ASCII of "canopy" and a 1).
@@ -39,10 +38,11 @@ pub(super) fn spawn(
     config: IngestorConfig,
     receiver: mpsc::Receiver<Job>,
 ) -> StoreResult<tokio::task::JoinHandle<()>> {
-    let options = PgConnectOptions::from_str(store.url())?
-        .application_name("canopy-writer")
-        .options([("statement_timeout", STATEMENT_TIMEOUT), ("lock_timeout", STATEMENT_TIMEOUT)]);
-    let pool = PgPoolOptions::new().max_connections(1).acquire_timeout(POOL_ACQUIRE_TIMEOUT).connect_lazy_with(options);
+    let options = store.postgres_connect_options("canopy-writer")?;
+    let pool = PgPoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(store.options().acquire_timeout)
+        .connect_lazy_with(options);
     Ok(tokio::spawn(async move {
         // A panic in the writer is a bug (an invariant assertion failed):
         // the process stops rather than answer as if it were merely busy.

@@ -269,7 +269,19 @@ impl TestServer {
 
     pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> TestServer {
         let db = TestDb::new(backend()).await;
-        let database_url = db.url.clone();
+        let mut server = Self::start_configured(&db.url.clone(), adjust).await;
+        server.db = Some(db);
+        server
+    }
+
+    /// A server on a database the caller owns (the restart test binary's).
+    #[allow(dead_code)]
+    pub async fn start_on(database_url: &str) -> TestServer {
+        Self::start_configured(database_url, |_| {}).await
+    }
+
+    async fn start_configured(database_url: &str, adjust: impl FnOnce(&mut Config)) -> TestServer {
+        let database_url = database_url.to_owned();
         let mut config = Config::new(&database_url, "127.0.0.1:0");
         config.admin_token = Some(ADMIN_TOKEN.to_owned());
         adjust(&mut config);
@@ -283,7 +295,7 @@ impl TestServer {
             base,
             client: reqwest::Client::new(),
             database_url,
-            db: Some(db),
+            db: None,
             stop: Some(stop),
             handle: Some(handle),
         }

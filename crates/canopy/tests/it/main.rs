@@ -5,6 +5,7 @@
 mod accounts;
 mod concurrency;
 mod consent;
+mod faults;
 mod harness;
 mod ingestion;
 mod methodologies;

@@ -248,16 +248,25 @@ fn ledger_verify_refuses_a_database_that_does_not_exist() {
 }
 
 #[test]
-fn a_database_url_password_is_never_printed() {
-    let output = canopy()
-        .arg("migrate")
-        .env("CANOPY_DATABASE_URL", "postgres://canopy:hunter2@127.0.0.1:1/db")
-        .output()
-        .unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(!stderr.contains("hunter2"), "{stderr}");
-    assert!(stderr.contains("postgres://canopy:***@127.0.0.1:1/db"), "{stderr}");
+fn an_unreachable_postgres_is_a_one_line_error_naming_the_url_without_its_password() {
+    for command in ["migrate", "serve"] {
+        let started = Instant::now();
+        let output = canopy()
+            .arg(command)
+            .env("CANOPY_DATABASE_URL", "postgres://canopy:hunter2@127.0.0.1:1/db")
+            .env("CANOPY_LISTEN", "127.0.0.1:0")
+            .output()
+            .unwrap();
+        assert!(!output.status.success(), "{command}");
+        assert!(started.elapsed() < Duration::from_secs(30), "{command} gave up in time");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!stderr.contains("hunter2"), "{stderr}");
+        assert!(
+            stderr.starts_with("canopy: cannot open the database at postgres://canopy:***@127.0.0.1:1/db"),
+            "{stderr}"
+        );
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    }
 }
 
 #[test]

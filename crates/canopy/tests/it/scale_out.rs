@@ -63,7 +63,8 @@ async fn two_servers_on_one_postgres_database_credit_each_event_once() {
     let mut credited: HashMap<String, i64> = HashMap::new();
     let mut duplicates = 0;
     for batch in batches(6) {
-        let (from_a, from_b) = tokio::join!(server_a.send_ok(&partner, batch.clone()), server_b.send_ok(&partner, batch));
+        let (from_a, from_b) =
+            tokio::join!(server_a.send_ok(&partner, batch.clone()), server_b.send_ok(&partner, batch));
         for (ra, rb) in from_a.iter().zip(&from_b) {
             assert_eq!(ra["id"], rb["id"]);
             let outcomes = [ra["outcome"].as_str().unwrap(), rb["outcome"].as_str().unwrap()];
@@ -89,10 +90,8 @@ async fn two_servers_on_one_postgres_database_credit_each_event_once() {
     // of them accepts it.
     let body = serde_json::to_vec(&json!({ "events": [event("replayed", "both", "bus_ride", json!({}))] })).unwrap();
     let headers = sign_headers(&partner, "POST", "/v1/partner/events", &body, Utc::now().timestamp());
-    let (ra, rb) = tokio::join!(
-        send_signed(&a.base, &partner, &body, &headers),
-        send_signed(&b.base, &partner, &body, &headers)
-    );
+    let (ra, rb) =
+        tokio::join!(send_signed(&a.base, &partner, &body, &headers), send_signed(&b.base, &partner, &body, &headers));
     let mut statuses = [ra.status, rb.status];
     statuses.sort();
     assert_eq!(statuses, [StatusCode::OK, StatusCode::UNAUTHORIZED], "{ra:?} {rb:?}");
