@@ -38,7 +38,7 @@ pub async fn run(mut config: Config, shutdown: impl Future<Output = ()> + Send +
             }
         }
         config.database_url = format!("sqlite://{DEMO_DATABASE}");
-    } else {
+    } else if canopy_store::Backend::of(&config.database_url) == Some(canopy_store::Backend::Sqlite) {
         // A database named by the operator is never wiped; the demo needs a
         // fresh one, so it refuses one that exists.
         let file = config.database_url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
@@ -49,10 +49,18 @@ pub async fn run(mut config: Config, shutdown: impl Future<Output = ()> + Send +
     }
     let admin_token = config.admin_token.clone().unwrap_or_else(random_token);
     config.admin_token = Some(admin_token.clone());
+    let where_ = if config.database_url == format!("sqlite://{DEMO_DATABASE}") {
+        format!("the demo database is {DEMO_DATABASE}, wiped at each start")
+    } else {
+        format!("the database is {}", canopy_store::redact_url(&config.database_url))
+    };
     let app = App::build(config).await?;
+    // A PostgreSQL database is never wiped either: it must be empty.
+    let fresh = app.state().store.partners().await?.is_empty();
+    anyhow::ensure!(fresh, "the demo seeds a fresh database, and this one has partners already; name an empty one");
     let seeded = seed(app.state()).await.context("seeding the demo data")?;
     let base = format!("http://{}", app.local_addr());
-    print_instructions(&base, &admin_token, &seeded);
+    print_instructions(&base, &admin_token, &seeded, &where_);
     app.run(shutdown).await
 }
 
@@ -145,11 +153,11 @@ async fn seed(state: &AppState) -> anyhow::Result<Seeded> {
     Ok(Seeded { partner_id: ids::partner(partner.id), secret })
 }
 
-fn print_instructions(base: &str, admin_token: &str, seeded: &Seeded) {
+fn print_instructions(base: &str, admin_token: &str, seeded: &Seeded, where_: &str) {
     let Seeded { partner_id, secret } = seeded;
     println!(
         r#"
-Canopy demo is running at {base}   (Ctrl-C to stop; the demo database is ./canopy-data/demo.db, wiped at each start)
+Canopy demo is running at {base}   (Ctrl-C to stop; {where_})
 
   OpenAPI document   {base}/openapi.json
   Health / metrics   {base}/healthz   {base}/metrics
