@@ -48,11 +48,6 @@ pub struct IngestArgs {
     /// temporary directory, removed afterwards).
     #[arg(long)]
     dir: Option<PathBuf>,
-    /// The store to measure: `sqlite` (the default; files in `--dir`) or a
-    /// PostgreSQL server URL, on which each phase gets a fresh database
-    /// (`canopy_bench_<pid>_<phase>`, dropped afterwards).
-    #[arg(long, default_value = "sqlite")]
-    database: String,
 }
 
 /// Where the phases' fresh databases are made.
@@ -62,14 +57,18 @@ enum Target {
 }
 
 impl Target {
-    fn new(args: &IngestArgs) -> anyhow::Result<Target> {
-        if args.database.starts_with("postgres://") || args.database.starts_with("postgresql://") {
-            return Ok(Target::Postgres { server_url: args.database.clone(), made: Default::default() });
+    /// The store `--database` names: on a PostgreSQL URL each phase gets a
+    /// fresh database on that server (`canopy_bench_<pid>_<phase>`, dropped
+    /// afterwards); on a SQLite URL, fresh files in `--dir` or a temporary
+    /// directory (the named file is never touched).
+    fn new(args: &IngestArgs, database_url: &str) -> anyhow::Result<Target> {
+        match canopy_store::Backend::of(database_url) {
+            Some(canopy_store::Backend::Postgres) => {
+                return Ok(Target::Postgres { server_url: database_url.to_owned(), made: Default::default() })
+            }
+            Some(canopy_store::Backend::Sqlite) => {}
+            None => anyhow::bail!("--database is a sqlite:// or postgres:// URL"),
         }
-        anyhow::ensure!(
-            args.database == "sqlite" || args.database.starts_with("sqlite:"),
-            "--database is `sqlite` or a postgres:// URL"
-        );
         let (dir, temporary) = match &args.dir {
             Some(dir) => (dir.clone(), false),
             None => (
@@ -423,7 +422,7 @@ async fn single_events(url: &str, args: &IngestArgs, timezone: FixedOffset) -> a
 }
 
 /// Runs the ingestion benchmark.
-pub async fn ingest(args: IngestArgs, timezone: FixedOffset) -> anyhow::Result<()> {
+pub async fn ingest(args: IngestArgs, timezone: FixedOffset, database_url: &str) -> anyhow::Result<()> {
     anyhow::ensure!(
         args.events > 0 && args.batch > 0 && args.connections > 0 && args.citizens > 0,
         "counts must be positive"
@@ -433,7 +432,7 @@ pub async fn ingest(args: IngestArgs, timezone: FixedOffset) -> anyhow::Result<(
         "a batch carries at most {} events",
         ingest::BATCH_EVENTS_MAX
     );
-    let target = Target::new(&args)?;
+    let target = Target::new(&args, database_url)?;
     let result = async {
         let inproc = in_process(&target.fresh("in-process").await?, &args, timezone).await.context("in-process run")?;
         let http = over_http(&target.fresh("http").await?, &args, timezone).await.context("HTTP run")?;

@@ -185,7 +185,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Bench(BenchCommand::Ingest(args)) => {
-            bench::ingest(args, config.timezone).await.map(|_| ExitCode::SUCCESS)
+            bench::ingest(args, config.timezone, &config.database_url).await.map(|_| ExitCode::SUCCESS)
         }
         Command::Openapi => {
             println!("{}", serde_json::to_string_pretty(&canopy_server::openapi())?);

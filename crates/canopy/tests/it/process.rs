@@ -269,9 +269,15 @@ fn an_unreachable_postgres_is_a_one_line_error_naming_the_url_without_its_passwo
     }
 }
 
-#[test]
-fn bench_ingest_reports_every_figure_as_json() {
+async fn bench_ingest_reports_every_figure_as_json() {
+    // SQLite: fresh files in a temporary directory (the default database is
+    // never touched); PostgreSQL: fresh databases on the server.
+    let (database, store) = match backend() {
+        Backend::Sqlite => (vec![], "sqlite"),
+        Backend::Postgres => (vec!["--database".to_owned(), postgres_admin_url()], "postgres"),
+    };
     let output = canopy()
+        .args(&database)
         .args([
             "bench",
             "ingest",
@@ -289,6 +295,7 @@ fn bench_ingest_reports_every_figure_as_json() {
         .unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["store"], store);
     for key in [
         "credited_events_per_s",
         "http_credited_events_per_s",
@@ -309,4 +316,5 @@ crate::contract!(
     sigterm_shuts_the_server_down_cleanly,
     the_cli_creates_partners_migrates_and_verifies,
     ledger_verify_names_what_is_wrong,
+    bench_ingest_reports_every_figure_as_json,
 );
