@@ -3,6 +3,11 @@
 -- RFC 3339 UTC text (`2026-11-23T08:00:00.000000Z`) in the "C" collation, so
 -- that text order is time order; grams and ids are BIGINT.
 --
+-- Text keys on the ingestion path (event ids, partner references,
+-- fingerprints, behaviors, periods, account kinds, signatures) are in the
+-- "C" collation too: byte order, as SQLite compares them, and a plain
+-- memcmp in every index probe and insert instead of the locale's strcoll.
+--
 -- Sharding plan (ARCHITECTURE.md, "Growing past one PostgreSQL"): every
 -- per-citizen table has the citizen id first in its primary key, so that it
 -- can be distributed by `user_id` and a citizen's rows are co-located.
@@ -35,7 +40,7 @@ CREATE TABLE partners (
 -- Signatures seen in the last few minutes, so that a replay is refused by
 -- whichever server process sees it second.
 CREATE TABLE request_signatures (
-    signature TEXT PRIMARY KEY,
+    signature TEXT COLLATE "C" PRIMARY KEY,
     partner_id BIGINT NOT NULL,
     expires_at BIGINT NOT NULL
 );
@@ -62,7 +67,7 @@ CREATE INDEX link_codes_by_user ON link_codes(user_id, partner_id);
 -- The routing index from a partner's reference to a citizen.
 CREATE TABLE partner_links (
     partner_id BIGINT NOT NULL REFERENCES partners(id),
-    user_ref TEXT NOT NULL,
+    user_ref TEXT COLLATE "C" NOT NULL,
     user_id BIGINT NOT NULL REFERENCES users(id),
     linked_at TEXT COLLATE "C" NOT NULL,
     PRIMARY KEY (partner_id, user_ref)
@@ -83,9 +88,9 @@ CREATE TABLE methodologies (
 -- id is its idempotency key: unique per partner across all citizens.
 CREATE TABLE events (
     partner_id BIGINT NOT NULL,
-    event_id TEXT NOT NULL,
+    event_id TEXT COLLATE "C" NOT NULL,
     user_id BIGINT NOT NULL,
-    behavior TEXT NOT NULL,
+    behavior TEXT COLLATE "C" NOT NULL,
     occurred_at TEXT COLLATE "C" NOT NULL,
     region TEXT NOT NULL,
     inputs TEXT NOT NULL,
@@ -100,30 +105,33 @@ CREATE UNIQUE INDEX events_idempotency ON events(partner_id, event_id);
 
 CREATE TABLE act_fingerprints (
     user_id BIGINT NOT NULL,
-    behavior TEXT NOT NULL,
-    fingerprint TEXT NOT NULL,
+    behavior TEXT COLLATE "C" NOT NULL,
+    fingerprint TEXT COLLATE "C" NOT NULL,
     partner_id BIGINT NOT NULL,
-    event_id TEXT NOT NULL,
+    event_id TEXT COLLATE "C" NOT NULL,
     PRIMARY KEY (user_id, behavior, fingerprint)
 );
 
 CREATE TABLE cap_usage (
     user_id BIGINT NOT NULL,
-    behavior TEXT NOT NULL,
-    period TEXT NOT NULL,
+    behavior TEXT COLLATE "C" NOT NULL,
+    period TEXT COLLATE "C" NOT NULL,
     count BIGINT NOT NULL CHECK (count >= 0),
     grams BIGINT NOT NULL CHECK (grams >= 0),
     PRIMARY KEY (user_id, behavior, period)
-);
+) WITH (fillfactor = 50);
 
--- user_id 0 owns the operator's issuance accounts.
+-- user_id 0 owns the operator's issuance accounts. Counters (here and in
+-- cap_usage) are updated in place on every group that touches them: pages
+-- are left half empty so that the new row version fits beside the old one
+-- (a HOT update, no index entry).
 CREATE TABLE accounts (
     user_id BIGINT NOT NULL,
-    kind TEXT NOT NULL,
+    kind TEXT COLLATE "C" NOT NULL,
     debits BIGINT NOT NULL DEFAULT 0,
     credits BIGINT NOT NULL DEFAULT 0,
     PRIMARY KEY (user_id, kind)
-);
+) WITH (fillfactor = 50);
 
 -- The append-only double-entry journal, keyed by citizen.
 CREATE TABLE transfers (
@@ -136,11 +144,12 @@ CREATE TABLE transfers (
     credit_account TEXT NOT NULL,
     grams BIGINT NOT NULL CHECK (grams > 0),
     partner_id BIGINT,
-    event_id TEXT,
+    event_id TEXT COLLATE "C",
     at TEXT COLLATE "C" NOT NULL,
     PRIMARY KEY (user_id, id)
 );
-CREATE INDEX transfers_by_event ON transfers(partner_id, event_id);
+-- No index by event: nothing looks transfers up by event (the ledger checks
+-- scan), and a third index would be maintained on every credit.
 
 CREATE TABLE sequences (
     name TEXT PRIMARY KEY,

@@ -245,6 +245,26 @@ fn answers(admitted: Vec<bool>, outcomes: Vec<Vec<Outcome>>) -> Answers {
     answers
 }
 
+/// Answers a group's jobs: each its outcome if the group committed, or the
+/// storage failure that rolled all of it back.
+fn finish<E: StorageFailure>(jobs: Vec<Job>, result: Result<(Answers, GroupStats), E>) {
+    match result {
+        Ok((answers, stats)) => {
+            tracing::debug!(
+                requests = stats.requests,
+                events = stats.events,
+                load_us = stats.load_us,
+                decide_us = stats.decide_us,
+                write_us = stats.write_us,
+                total_us = stats.total_us,
+                "group committed"
+            );
+            reply(jobs, answers);
+        }
+        Err(error) => fail(jobs, &error),
+    }
+}
+
 /// Sends each job its answer.
 fn reply(jobs: Vec<Job>, answers: Answers) {
     assert_eq!(jobs.len(), answers.len(), "one answer per request");

@@ -12,7 +12,9 @@
 use std::collections::HashSet;
 use std::time::Instant;
 
-use canopy_core::ingest::{self, ConsentState, Decision, LinkView, RequestEvents, Snapshot, StoredEvent, Usage};
+use canopy_core::ingest::{
+    self, AcceptedEvent, ConsentState, Decision, LinkView, RequestEvents, Snapshot, StoredEvent, Usage,
+};
 use canopy_core::ledger::{AccountKind, CREDIT_TRANSFERS, SYSTEM_USER_ID};
 use canopy_core::methodology::Registry;
 use canopy_core::types::{CategorySet, RegionCode};
@@ -22,7 +24,7 @@ use sqlx::{PgConnection, Postgres, Transaction};
 use tokio::sync::mpsc;
 
 use super::{
-    admit, answers, fail, fill_group, reply, Answers, GroupStats, IngestRequest, IngestorConfig, Job, SharedRegistry,
+    admit, answers, fill_group, finish, Answers, GroupStats, IngestRequest, IngestorConfig, Job, SharedRegistry,
 };
 use crate::{format_time, Store, StoreResult};
 
@@ -80,21 +82,8 @@ async fn run_writer(pool: PgPool, registry: SharedRegistry, config: IngestorConf
         }
         let registry = registry.current();
         let requests: Vec<&IngestRequest> = jobs.iter().map(|j| &j.request).collect();
-        match commit_group(&pool, &requests, &registry, Utc::now(), purge).await {
-            Ok((answers, stats)) => {
-                tracing::debug!(
-                    requests = stats.requests,
-                    events = stats.events,
-                    load_us = stats.load_us,
-                    decide_us = stats.decide_us,
-                    write_us = stats.write_us,
-                    total_us = stats.total_us,
-                    "group committed"
-                );
-                reply(jobs, answers);
-            }
-            Err(error) => fail(jobs, &error),
-        }
+        let result = commit_group(&pool, &requests, &registry, Utc::now(), purge).await;
+        finish(jobs, result);
     }
 }
 
@@ -294,40 +283,43 @@ async fn write_decision(db: &mut PgConnection, decision: &Decision, now: &str) -
         return Ok(());
     }
     let accepted = &decision.accepted;
-    sqlx::query(
-        "INSERT INTO events (partner_id, event_id, user_id, behavior, occurred_at, region,
-                             inputs, fingerprint, methodology, grams, outcome, received_at)
-         SELECT k.*, $12 FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[],
-                                     $7::text[], $8::text[], $9::text[], $10::bigint[], $11::text[]) AS k",
+    // Rows go in primary-key order: consecutive inserts land on the same
+    // index pages.
+    let mut order: Vec<&AcceptedEvent> = accepted.iter().collect();
+    order.sort_unstable_by(|a, b| {
+        (a.user_id, a.partner_id, a.event_id.as_str()).cmp(&(b.user_id, b.partner_id, b.event_id.as_str()))
+    });
+    let mut rows = CopyText::with_capacity(accepted.len() * 256);
+    for e in &order {
+        rows.int(e.partner_id).text(&e.event_id).int(e.user_id).text(&e.behavior);
+        rows.text(&format_time(e.occurred_at)).text(e.region.as_str());
+        rows.text(&serde_json::to_string(&e.inputs).expect("serialisable"));
+        match &e.fingerprint {
+            Some(fingerprint) => rows.text(fingerprint),
+            None => rows.null(),
+        };
+        rows.text(&e.methodology).int(e.grams).text(e.outcome.as_str()).text(now).end_row();
+    }
+    copy_in(
+        db,
+        "COPY events (partner_id, event_id, user_id, behavior, occurred_at, region, inputs, fingerprint, methodology,
+                      grams, outcome, received_at) FROM STDIN",
+        rows,
     )
-    .bind(accepted.iter().map(|e| e.partner_id).collect::<Vec<_>>())
-    .bind(accepted.iter().map(|e| e.event_id.as_str()).collect::<Vec<_>>())
-    .bind(accepted.iter().map(|e| e.user_id).collect::<Vec<_>>())
-    .bind(accepted.iter().map(|e| e.behavior.as_str()).collect::<Vec<_>>())
-    .bind(accepted.iter().map(|e| format_time(e.occurred_at)).collect::<Vec<_>>())
-    .bind(accepted.iter().map(|e| e.region.as_str()).collect::<Vec<_>>())
-    .bind(accepted.iter().map(|e| serde_json::to_string(&e.inputs).expect("serialisable")).collect::<Vec<_>>())
-    .bind(accepted.iter().map(|e| e.fingerprint.as_deref()).collect::<Vec<_>>())
-    .bind(accepted.iter().map(|e| e.methodology.as_str()).collect::<Vec<_>>())
-    .bind(accepted.iter().map(|e| e.grams).collect::<Vec<_>>())
-    .bind(accepted.iter().map(|e| e.outcome.as_str()).collect::<Vec<_>>())
-    .bind(now)
-    .execute(&mut *db)
     .await?;
 
-    let printed: Vec<_> = accepted.iter().filter(|e| e.fingerprint.is_some()).collect();
+    let mut printed: Vec<(&AcceptedEvent, &str)> =
+        accepted.iter().filter_map(|e| e.fingerprint.as_deref().map(|f| (e, f))).collect();
     if !printed.is_empty() {
-        sqlx::query(
-            "INSERT INTO act_fingerprints (user_id, behavior, fingerprint, partner_id, event_id)
-             SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::text[])",
-        )
-        .bind(printed.iter().map(|e| e.user_id).collect::<Vec<_>>())
-        .bind(printed.iter().map(|e| e.behavior.as_str()).collect::<Vec<_>>())
-        .bind(printed.iter().map(|e| e.fingerprint.as_deref().expect("filtered")).collect::<Vec<_>>())
-        .bind(printed.iter().map(|e| e.partner_id).collect::<Vec<_>>())
-        .bind(printed.iter().map(|e| e.event_id.as_str()).collect::<Vec<_>>())
-        .execute(&mut *db)
-        .await?;
+        printed.sort_unstable_by(|(a, fa), (b, fb)| {
+            (a.user_id, a.behavior.as_str(), *fa).cmp(&(b.user_id, b.behavior.as_str(), *fb))
+        });
+        let mut rows = CopyText::with_capacity(printed.len() * 64);
+        for (e, fingerprint) in printed {
+            rows.int(e.user_id).text(&e.behavior).text(fingerprint).int(e.partner_id).text(&e.event_id).end_row();
+        }
+        copy_in(db, "COPY act_fingerprints (user_id, behavior, fingerprint, partner_id, event_id) FROM STDIN", rows)
+            .await?;
     }
 
     let credited: Vec<_> = accepted.iter().filter(|e| e.grams > 0).collect();
@@ -339,45 +331,34 @@ async fn write_decision(db: &mut PgConnection, decision: &Decision, now: &str) -
                 .bind(count)
                 .fetch_one(&mut *db)
                 .await?;
+        // Ids in decision order; rows in primary-key order.
         let mut next_id = last - count + 1;
-        let rows = credited.len() * CREDIT_TRANSFERS.len();
-        let (mut users, mut ids, mut kinds, mut debits, mut credits) =
-            (Vec::with_capacity(rows), Vec::with_capacity(rows), Vec::with_capacity(rows), Vec::new(), Vec::new());
-        let (mut grams, mut partners, mut events) = (Vec::with_capacity(rows), Vec::with_capacity(rows), Vec::new());
+        let mut transfers = Vec::with_capacity(credited.len() * CREDIT_TRANSFERS.len());
         for e in &credited {
-            for (kind, debit, credit) in CREDIT_TRANSFERS {
-                users.push(e.user_id);
-                ids.push(next_id);
-                kinds.push(kind.as_str());
-                debits.push(debit.as_str());
-                credits.push(credit.as_str());
-                grams.push(e.grams);
-                partners.push(e.partner_id);
-                events.push(e.event_id.as_str());
+            for transfer in CREDIT_TRANSFERS {
+                transfers.push((e.user_id, next_id, *e, transfer));
                 next_id += 1;
             }
         }
         assert_eq!(next_id, last + 1, "every allocated transfer id is used");
-        sqlx::query(
-            "INSERT INTO transfers (user_id, id, kind, debit_user, debit_account, credit_user, credit_account,
-                                    grams, partner_id, event_id, at)
-             SELECT k.user_id, k.id, k.kind, $9, k.debit_account, k.user_id, k.credit_account,
-                    k.grams, k.partner_id, k.event_id, $10
-             FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::bigint[],
-                         $7::bigint[], $8::text[])
-                  AS k(user_id, id, kind, debit_account, credit_account, grams, partner_id, event_id)",
+        transfers.sort_unstable_by_key(|t| (t.0, t.1));
+        let mut rows = CopyText::with_capacity(transfers.len() * 128);
+        for (user_id, id, e, (kind, debit, credit)) in transfers {
+            rows.int(user_id).int(id).text(kind.as_str()).int(SYSTEM_USER_ID).text(debit.as_str());
+            rows.int(user_id)
+                .text(credit.as_str())
+                .int(e.grams)
+                .int(e.partner_id)
+                .text(&e.event_id)
+                .text(now)
+                .end_row();
+        }
+        copy_in(
+            db,
+            "COPY transfers (user_id, id, kind, debit_user, debit_account, credit_user, credit_account, grams,
+                             partner_id, event_id, at) FROM STDIN",
+            rows,
         )
-        .bind(&users)
-        .bind(&ids)
-        .bind(&kinds)
-        .bind(&debits)
-        .bind(&credits)
-        .bind(&grams)
-        .bind(&partners)
-        .bind(&events)
-        .bind(SYSTEM_USER_ID)
-        .bind(now)
-        .execute(&mut *db)
         .await?;
     }
 
@@ -436,4 +417,58 @@ async fn write_decision(db: &mut PgConnection, decision: &Decision, now: &str) -
         .await?;
     }
     Ok(())
+}
+
+/// `COPY ... FROM STDIN` rows in the text format: fields separated by tabs,
+/// rows ended by a newline, `\N` for NULL, and a backslash escaping the
+/// four characters that would otherwise break a row.
+struct CopyText(String);
+
+impl CopyText {
+    fn with_capacity(capacity: usize) -> Self {
+        CopyText(String::with_capacity(capacity))
+    }
+
+    fn text(&mut self, value: &str) -> &mut Self {
+        if value.bytes().any(|b| matches!(b, b'\\' | b'\t' | b'\n' | b'\r')) {
+            for c in value.chars() {
+                match c {
+                    '\\' => self.0.push_str("\\\\"),
+                    '\t' => self.0.push_str("\\t"),
+                    '\n' => self.0.push_str("\\n"),
+                    '\r' => self.0.push_str("\\r"),
+                    c => self.0.push(c),
+                }
+            }
+        } else {
+            self.0.push_str(value);
+        }
+        self.0.push('\t');
+        self
+    }
+
+    fn int(&mut self, value: i64) -> &mut Self {
+        use std::fmt::Write;
+        write!(self.0, "{value}\t").expect("writing to a String");
+        self
+    }
+
+    fn null(&mut self) -> &mut Self {
+        self.0.push_str("\\N\t");
+        self
+    }
+
+    /// Replaces the last field's tab with the row's newline.
+    fn end_row(&mut self) {
+        let tab = self.0.pop();
+        debug_assert_eq!(tab, Some('\t'), "a row has at least one field");
+        self.0.push('\n');
+    }
+}
+
+/// Sends `rows` to a `COPY ... FROM STDIN` statement.
+async fn copy_in(db: &mut PgConnection, statement: &str, rows: CopyText) -> Result<u64, sqlx::Error> {
+    let mut copy = db.copy_in_raw(statement).await?;
+    copy.send(rows.0.into_bytes()).await?;
+    copy.finish().await
 }

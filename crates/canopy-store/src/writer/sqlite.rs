@@ -19,7 +19,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use tokio::sync::mpsc;
 
 use super::{
-    admit, answers, fail, fill_group, reply, Answers, GroupStats, IngestRequest, IngestorConfig, Job, SharedRegistry,
+    admit, answers, fill_group, finish, Answers, GroupStats, IngestRequest, IngestorConfig, Job, SharedRegistry,
 };
 use crate::{format_time, Store, StoreError, StoreResult};
 
@@ -83,21 +83,8 @@ fn run_writer(
         }
         let registry = registry.current();
         let requests: Vec<&IngestRequest> = jobs.iter().map(|j| &j.request).collect();
-        match commit_group(connection, &requests, &registry, Utc::now(), purge) {
-            Ok((answers, stats)) => {
-                tracing::debug!(
-                    requests = stats.requests,
-                    events = stats.events,
-                    load_us = stats.load_us,
-                    decide_us = stats.decide_us,
-                    write_us = stats.write_us,
-                    total_us = stats.total_us,
-                    "group committed"
-                );
-                reply(jobs, answers);
-            }
-            Err(error) => fail(jobs, &error),
-        }
+        let result = commit_group(connection, &requests, &registry, Utc::now(), purge);
+        finish(jobs, result);
     }
 }
 

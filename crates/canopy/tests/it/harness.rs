@@ -134,7 +134,11 @@ impl TestDb {
                 let admin = sqlx::PgPool::connect(&postgres_admin_url()).await.expect("PostgreSQL answers");
                 sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin).await.expect("test database created");
                 admin.close().await;
-                TestDb { url: database_url(&postgres_admin_url(), &name), _dir: dir, postgres_name: Some(name) }
+                TestDb {
+                    url: canopy_store::bench::with_database_name(&postgres_admin_url(), &name),
+                    _dir: dir,
+                    postgres_name: Some(name),
+                }
             }
         }
     }
@@ -162,20 +166,6 @@ fn rand_suffix() -> String {
     let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
     hasher.write_u64(Utc::now().timestamp_nanos_opt().unwrap_or_default() as u64);
     format!("{:08x}", hasher.finish() as u32)
-}
-
-/// `admin_url` with its database name replaced by `name`.
-pub fn database_url(admin_url: &str, name: &str) -> String {
-    let (base, query) = admin_url.split_once('?').map_or((admin_url, None), |(b, q)| (b, Some(q)));
-    let host_start = base.find("://").map_or(0, |i| i + 3);
-    let base = match base[host_start..].find('/') {
-        Some(slash) => &base[..host_start + slash],
-        None => base,
-    };
-    match query {
-        Some(query) => format!("{base}/{name}?{query}"),
-        None => format!("{base}/{name}"),
-    }
 }
 
 /// Runs one SQL statement on a test database directly, behind the server's
