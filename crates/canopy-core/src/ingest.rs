@@ -133,6 +133,19 @@ pub fn precheck(
     }
 }
 
+/// Whether `s` can be a partner's reference (an event id, a `user_ref`, a
+/// fingerprint): 1 to [`REFERENCE_LEN_MAX`] bytes and no control characters
+/// (references are keys in both stores; PostgreSQL text cannot hold NUL, and
+/// a tab or a newline in a key is a bug upstream).
+pub fn reference_ok(s: &str) -> bool {
+    !s.is_empty() && s.len() <= REFERENCE_LEN_MAX && !s.chars().any(char::is_control)
+}
+
+/// What [`reference_ok`] requires, for error messages.
+pub fn reference_rule() -> String {
+    format!("1 to {REFERENCE_LEN_MAX} bytes of text without control characters")
+}
+
 type Prechecked = (Category, DateTime<Utc>, NaiveDate, Option<RegionCode>);
 
 fn precheck_inner(
@@ -142,19 +155,16 @@ fn precheck_inner(
     now: DateTime<Utc>,
     timezone: FixedOffset,
 ) -> Result<Prechecked, Rejection> {
-    let reference_ok = |s: &str| !s.is_empty() && s.len() <= REFERENCE_LEN_MAX;
+    let rule = reference_rule();
     if !reference_ok(&event.id) {
-        return Err(Rejection::new("invalid_id", format!("event id must be 1 to {REFERENCE_LEN_MAX} bytes")));
+        return Err(Rejection::new("invalid_id", format!("event id must be {rule}")));
     }
     if !reference_ok(&event.user_ref) {
-        return Err(Rejection::new("invalid_user_ref", format!("user_ref must be 1 to {REFERENCE_LEN_MAX} bytes")));
+        return Err(Rejection::new("invalid_user_ref", format!("user_ref must be {rule}")));
     }
     if let Some(fingerprint) = &event.fingerprint {
         if !reference_ok(fingerprint) {
-            return Err(Rejection::new(
-                "invalid_fingerprint",
-                format!("fingerprint must be 1 to {REFERENCE_LEN_MAX} bytes"),
-            ));
+            return Err(Rejection::new("invalid_fingerprint", format!("fingerprint must be {rule}")));
         }
     }
     let Some(category) = registry.category_of(&event.behavior) else {
@@ -308,7 +318,11 @@ pub mod keys {
         let mut link_keys = HashSet::new();
         for request in requests {
             for event in request.events {
-                event_keys.push((request.partner_id, event.id.as_str()));
+                // An id that breaks the reference rule was never stored (and
+                // PostgreSQL could not even compare a NUL): not looked up.
+                if reference_ok(&event.id) {
+                    event_keys.push((request.partner_id, event.id.as_str()));
+                }
                 if let Ok(checked) = &event.checked {
                     link_keys.insert((request.partner_id, checked.user_ref.as_str()));
                 }

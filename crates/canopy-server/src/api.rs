@@ -169,7 +169,7 @@ pub struct ConsentList {
 pub struct CreateLink {
     /// The code the citizen got from `POST /v1/me/consents`.
     pub link_code: String,
-    /// The partner's own reference for the citizen (1 to 128 bytes).
+    /// The partner's own reference for the citizen (1 to 128 bytes, no control characters).
     pub user_ref: String,
 }
 
@@ -188,7 +188,7 @@ pub struct LinkCreated {
 #[derive(Debug, Deserialize, ToSchema)]
 #[allow(dead_code)]
 pub struct EventSchema {
-    /// Partner's id for the report (idempotency key, 1–128 bytes).
+    /// Partner's id for the report (idempotency key, 1–128 bytes, no control characters).
     pub id: String,
     /// The partner's linked user reference.
     pub user_ref: String,

@@ -26,13 +26,14 @@ pub(crate) const LINK_CODE_TTL_S: i64 = 600;
 const LEDGER_PAGE_DEFAULT: u32 = 50;
 const LEDGER_PAGE_MAX: u32 = 500;
 
+/// 3 to 32 of lower-case ASCII letters, digits, `_`, `.` and `-`.
+fn username_ok(username: &str) -> bool {
+    (3..=32).contains(&username.len())
+        && username.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'.' | b'-'))
+}
+
 fn validate_user(body: &CreateUser) -> ApiResult<RegionCode> {
-    let username_ok = (3..=32).contains(&body.username.len())
-        && body
-            .username
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'.' | b'-'));
-    if !username_ok {
+    if !username_ok(&body.username) {
         return Err(ApiError::bad_request(
             "invalid_username",
             "username must be 3 to 32 characters: lower-case letters, digits, `_`, `.` or `-`",
@@ -43,8 +44,11 @@ fn validate_user(body: &CreateUser) -> ApiResult<RegionCode> {
         return Err(ApiError::bad_request("weak_password", "password must be 8 to 256 characters"));
     }
     let name_chars = body.display_name.trim().chars().count();
-    if !(1..=64).contains(&name_chars) {
-        return Err(ApiError::bad_request("invalid_display_name", "display_name must be 1 to 64 characters"));
+    if !(1..=64).contains(&name_chars) || body.display_name.chars().any(char::is_control) {
+        return Err(ApiError::bad_request(
+            "invalid_display_name",
+            "display_name must be 1 to 64 characters, none a control character",
+        ));
     }
     RegionCode::parse(&body.region).map_err(|e| ApiError::bad_request("invalid_region", e.to_string()))
 }
@@ -102,7 +106,12 @@ pub(crate) async fn create_session(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<CreateSession>,
 ) -> ApiResult<(StatusCode, Json<SessionCreated>)> {
-    let user = state.store.user_by_username(&body.username).await?;
+    // A name that could never have been registered is not looked up (and a
+    // NUL in it would be a database error on PostgreSQL, not a wrong login).
+    let user = match username_ok(&body.username) {
+        true => state.store.user_by_username(&body.username).await?,
+        false => None,
+    };
     // Verify against a real hash even for unknown users, so that timing
     // does not reveal which usernames exist.
     static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();

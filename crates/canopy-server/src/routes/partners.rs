@@ -27,8 +27,11 @@ pub(crate) async fn create_partner(
     JsonBody(body): JsonBody<CreatePartner>,
 ) -> ApiResult<(StatusCode, Json<PartnerCreated>)> {
     let name = body.name.trim();
-    if name.is_empty() || name.chars().count() > 100 {
-        return Err(ApiError::bad_request("invalid_name", "name must be 1 to 100 characters"));
+    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+        return Err(ApiError::bad_request(
+            "invalid_name",
+            "name must be 1 to 100 characters, none a control character",
+        ));
     }
     let categories = parse_categories(&body.categories, "categories")?;
     let secret = random_token();
@@ -80,10 +83,10 @@ pub(crate) async fn create_link(
     if !state.store.remember_signature(signed.partner.id, &signed.signature, signed.forget_after).await? {
         return Err(replayed());
     }
-    if link.user_ref.is_empty() || link.user_ref.len() > ingest::REFERENCE_LEN_MAX {
+    if !ingest::reference_ok(&link.user_ref) {
         return Err(ApiError::bad_request(
             "invalid_user_ref",
-            format!("user_ref must be 1 to {} bytes", ingest::REFERENCE_LEN_MAX),
+            format!("user_ref must be {}", ingest::reference_rule()),
         ));
     }
     let now = Utc::now();

@@ -59,6 +59,10 @@ async fn a_taken_username_is_409_and_bad_fields_are_400() {
             json!({ "username": "noname", "password": PASSWORD, "display_name": " ", "region": "CN-BJ" }),
             "invalid_display_name",
         ),
+        (
+            json!({ "username": "nulname", "password": PASSWORD, "display_name": "a\u{0}b", "region": "CN-BJ" }),
+            "invalid_display_name",
+        ),
         (json!({ "username": "missing" }), "malformed_body"),
     ];
     for (body, code) in cases {
@@ -79,9 +83,11 @@ async fn wrong_passwords_and_bad_tokens_are_refused() {
     let wrong = server.post("/v1/sessions", None, json!({ "username": "lin", "password": "not the password" })).await;
     assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
     assert_eq!(wrong.code(), "invalid_credentials");
-    let unknown = server.post("/v1/sessions", None, json!({ "username": "nobody", "password": PASSWORD })).await;
-    assert_eq!(unknown.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(unknown.code(), "invalid_credentials");
+    for username in ["nobody", "li\u{0}n", "LIN"] {
+        let unknown = server.post("/v1/sessions", None, json!({ "username": username, "password": PASSWORD })).await;
+        assert_eq!(unknown.status, StatusCode::UNAUTHORIZED, "{username:?}: {unknown:?}");
+        assert_eq!(unknown.code(), "invalid_credentials");
+    }
 
     let anonymous = server.get("/v1/me", None).await;
     assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);

@@ -331,6 +331,83 @@ async fn the_ledger_explains_every_gram_and_pages_by_cursor() {
     }
 }
 
+/// References are stored and compared byte for byte on both stores: a
+/// backslash, `\N`, quotes and CJK text survive the PostgreSQL COPY path;
+/// control characters are refused one event at a time, and the rest of the
+/// batch is credited.
+async fn references_with_unusual_text_round_trip_and_control_characters_are_refused() {
+    let (server, partner, citizens) = setup(&[("text", "CN-BJ")]).await;
+    let odd_ids = ["back\\slash", "\\N", "q\"uote'd", "骑行-一", "tab\\t\\n"];
+    let mut batch: Vec<Value> =
+        odd_ids.iter().map(|id| event(id, "text", "shared_bike", json!({ "distance_km": 1 }))).collect();
+    let mut printed = event("printed", "text", "bus_ride", json!({}));
+    printed["fingerprint"] = json!("trip\\42\\N");
+    batch.push(printed);
+    for (id, user_ref, fingerprint) in [
+        ("nul\u{0}", "text", None),
+        ("tab\tid", "text", None),
+        ("ok-ref", "te\nxt", None),
+        ("ok-fp", "text", Some("fp\u{0}")),
+    ] {
+        let mut bad = event(id, user_ref, "bus_ride", json!({}));
+        if let Some(fingerprint) = fingerprint {
+            bad["fingerprint"] = json!(fingerprint);
+        }
+        batch.push(bad);
+    }
+    let results = server.send_ok(&partner, json!(batch)).await;
+    for (i, id) in odd_ids.iter().enumerate() {
+        assert_eq!(results[i]["id"], *id);
+        assert_eq!(results[i]["outcome"], "credited", "{id}: {}", results[i]);
+    }
+    assert_eq!(results[5]["outcome"], "credited");
+    let codes: Vec<&str> = results[6..].iter().map(|r| r["code"].as_str().unwrap()).collect();
+    assert_eq!(codes, ["invalid_id", "invalid_id", "invalid_user_ref", "invalid_fingerprint"]);
+    assert!(results[6]["message"].as_str().unwrap().contains("control characters"), "{}", results[6]);
+    assert_eq!(server.me(&citizens[0]).await["reduction_grams"], 5 * 250 + 80);
+
+    // A link's user_ref follows the same rule; the link code is not used up.
+    let newcomer = server.create_citizen("u-newcomer", "CN-BJ").await;
+    let grant = server
+        .post("/v1/me/consents", Some(&newcomer.token), json!({ "partner_id": partner.id, "scopes": ["transport"] }))
+        .await;
+    let code = grant.body["link_code"].as_str().unwrap();
+    let refused =
+        server.signed(&partner, "/v1/partner/links", json!({ "link_code": code, "user_ref": "a\u{0}" })).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{refused:?}");
+    assert_eq!(refused.code(), "invalid_user_ref");
+    let linked = server.signed(&partner, "/v1/partner/links", json!({ "link_code": code, "user_ref": "text-2" })).await;
+    assert_eq!(linked.status, StatusCode::CREATED, "{linked:?}");
+
+    // The ledger shows each id exactly as sent.
+    let ledger = server.get("/v1/me/ledger?limit=500", Some(&citizens[0].token)).await;
+    let mut shown: Vec<String> = ledger.body["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["account"] == "reduction")
+        .map(|e| e["event"]["id"].as_str().unwrap().to_owned())
+        .collect();
+    shown.sort();
+    let mut sent: Vec<String> = odd_ids.iter().map(|s| s.to_string()).chain(["printed".to_owned()]).collect();
+    sent.sort();
+    assert_eq!(shown, sent);
+
+    // Sent again, each is found by its exact id, and the fingerprint by its exact text.
+    let mut again: Vec<Value> =
+        odd_ids.iter().map(|id| event(id, "text", "shared_bike", json!({ "distance_km": 1 }))).collect();
+    let mut same_act = event("printed-again", "text", "bus_ride", json!({}));
+    same_act["fingerprint"] = json!("trip\\42\\N");
+    again.push(same_act);
+    let results = server.send_ok(&partner, json!(again)).await;
+    for (i, id) in odd_ids.iter().enumerate() {
+        assert_eq!(results[i]["outcome"], "duplicate", "{id}: {}", results[i]);
+        assert_eq!(results[i]["grams"], 250);
+    }
+    assert_eq!(results[5]["code"], "duplicate_act", "{}", results[5]);
+    assert_eq!(server.me(&citizens[0]).await["reduction_grams"], 5 * 250 + 80);
+}
+
 crate::contract!(
     the_same_ride_is_800_g_in_beijing_and_128_g_in_wuhan,
     the_shipped_figures_are_credited,
@@ -340,4 +417,5 @@ crate::contract!(
     a_daily_cap_credits_ten_payments_a_day,
     a_monthly_cap_credits_ten_bills_a_month,
     the_ledger_explains_every_gram_and_pages_by_cursor,
+    references_with_unusual_text_round_trip_and_control_characters_are_refused,
 );
