@@ -293,28 +293,6 @@ pub struct Snapshot {
     pub usage: HashMap<UsageKey, Usage>,
 }
 
-impl Snapshot {
-    /// Adds what a decided group wrote: its events (now duplicates), its
-    /// fingerprints and its cap counters. A snapshot read before that group
-    /// committed then equals one read after it, so that a writer can load
-    /// the next group's snapshot while the previous group is being written.
-    pub fn absorb(&mut self, accepted: &[AcceptedEvent], usage_deltas: &HashMap<UsageKey, Usage>) {
-        for event in accepted {
-            let stored = StoredEvent { grams: event.grams, methodology: event.methodology.clone() };
-            let earlier = self.existing.insert((event.partner_id, event.event_id.clone()), stored);
-            assert!(earlier.is_none(), "an accepted event was not stored before");
-            if let Some(fingerprint) = &event.fingerprint {
-                self.fingerprints.insert((event.user_id, event.behavior.clone(), fingerprint.clone()));
-            }
-        }
-        for (key, delta) in usage_deltas {
-            let usage = self.usage.entry(key.clone()).or_default();
-            usage.count += delta.count;
-            usage.grams += delta.grams;
-        }
-    }
-}
-
 /// One request's events in a group.
 #[derive(Debug, Clone, Copy)]
 pub struct RequestEvents<'a> {
@@ -681,73 +659,4 @@ fn decide_one(
         },
         cap_message,
     ))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::methodology::shipped;
-    use proptest::prelude::*;
-
-    /// (event id, citizen 0 or 1, behaviour, steps or fingerprint number).
-    type Act = (u8, u8, u8, u16);
-
-    fn prechecked(registry: &Registry, now: DateTime<Utc>, (id, user, behavior, n): Act) -> PrecheckedEvent {
-        let (behavior, inputs, fingerprint) = match behavior % 3 {
-            0 => ("e_payment", serde_json::json!({ "amount_yuan": 3 }), None),
-            1 => ("walking", serde_json::json!({ "steps": n % 12_000 }), None),
-            _ => ("bus_ride", serde_json::json!({}), Some(format!("trip-{}", n % 4))),
-        };
-        let event = EventIn {
-            id: format!("e-{id}"),
-            user_ref: format!("ref-{user}"),
-            behavior: behavior.to_owned(),
-            occurred_at: (now - Duration::minutes(30)).to_rfc3339(),
-            region: None,
-            inputs: inputs.as_object().expect("an object").clone(),
-            fingerprint,
-        };
-        let all = CategorySet::from_categories(Category::ALL);
-        precheck(event, all, registry, now, FixedOffset::east_opt(8 * 3600).expect("a valid offset"))
-    }
-
-    /// One request per event.
-    fn requests(events: &[PrecheckedEvent]) -> Vec<RequestEvents<'_>> {
-        events.chunks(1).map(|events| RequestEvents { partner_id: 1, events }).collect()
-    }
-
-    fn linked() -> Snapshot {
-        let mut snapshot = Snapshot::default();
-        for user in 0..2 {
-            let region = RegionCode::parse("CN-BJ").expect("a region");
-            let consent = ConsentState::Active(CategorySet::from_categories(Category::ALL));
-            snapshot.links.insert((1, format!("ref-{user}")), LinkView { user_id: 10 + user, region, consent });
-        }
-        snapshot
-    }
-
-    proptest! {
-        /// Deciding a group against a snapshot that absorbed the group
-        /// before it gives the outcomes of deciding both as one group.
-        #[test]
-        fn a_snapshot_that_absorbed_a_group_decides_like_one_read_after_it(
-            acts in proptest::collection::vec((0u8..100, 0u8..2, 0u8..3, 0u16..20_000), 1..80),
-            split in 0usize..80,
-        ) {
-            let registry = shipped();
-            let now = Utc::now();
-            let events: Vec<PrecheckedEvent> = acts.iter().map(|act| prechecked(&registry, now, *act)).collect();
-            let split = split.min(events.len());
-
-            let together = decide(&requests(&events), &linked(), &registry);
-            let first = decide(&requests(&events[..split]), &linked(), &registry);
-            let mut snapshot = linked();
-            snapshot.absorb(&first.accepted, &first.usage_deltas);
-            let second = decide(&requests(&events[split..]), &snapshot, &registry);
-
-            let apart: Vec<_> = first.outcomes.iter().chain(&second.outcomes).collect();
-            let together: Vec<_> = together.outcomes.iter().collect();
-            prop_assert_eq!(format!("{apart:?}"), format!("{together:?}"));
-        }
-    }
 }

@@ -8,23 +8,12 @@
 //! committed before, and nothing can change it until this group commits.
 //! Within a process the writer is already alone, so the lock only ever
 //! waits for another process's group.
-//!
-//! The writer is pipelined over two connections: while group N is written
-//! and committed on one, group N+1's snapshot is loaded on the other, in a
-//! read-only REPEATABLE READ transaction that also reads the group counter
-//! (`sequences.ingest_groups`, bumped by every group under the lock). Under
-//! the lock, group N+1 compares counters: if nothing committed since its
-//! snapshot, the snapshot is exact; if only group N did, the snapshot
-//! absorbs N's decision (`Snapshot::absorb`) and is exact again; otherwise
-//! (another process's group came between) it is loaded again, under the
-//! lock, as an unpipelined writer would.
 
-use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
+use std::collections::HashSet;
 use std::time::Instant;
 
 use canopy_core::ingest::{
-    self, AcceptedEvent, ConsentState, Decision, LinkView, RequestEvents, Snapshot, StoredEvent, Usage, UsageKey,
+    self, AcceptedEvent, ConsentState, Decision, LinkView, RequestEvents, Snapshot, StoredEvent, Usage,
 };
 use canopy_core::ledger::{AccountKind, CREDIT_TRANSFERS, SYSTEM_USER_ID};
 use canopy_core::methodology::Registry;
@@ -43,15 +32,8 @@ use crate::{format_time, Store, StoreResult};
 /// writes (the ASCII of "canopy" and a 1).
 const INGEST_LOCK: i64 = 0x63_61_6e_6f_70_79_01;
 
-/// After this many groups in a row whose snapshot loaded ahead had to be
-/// loaded again (several processes taking turns), the writer stops loading
-/// ahead, and tries again every `AHEAD_RETRY` groups.
-const AHEAD_MISSES_MAX: u32 = 3;
-const AHEAD_RETRY: u64 = 16;
-
-/// Starts the writer task with a connection pool of its own (two
-/// connections, one writing a group while the other loads the next group's
-/// snapshot; a broken one is replaced by the pool on the next group).
+/// Starts the writer task with a connection pool of its own (one
+/// connection: a broken one is replaced by the pool on the next group).
 pub(super) fn spawn(
     store: &Store,
     registry: SharedRegistry,
@@ -60,7 +42,7 @@ pub(super) fn spawn(
 ) -> StoreResult<tokio::task::JoinHandle<()>> {
     let options = store.postgres_connect_options("canopy-writer")?;
     let pool = PgPoolOptions::new()
-        .max_connections(2)
+        .max_connections(1)
         .acquire_timeout(store.options().acquire_timeout)
         .connect_lazy_with(options);
     Ok(tokio::spawn(async move {
@@ -81,10 +63,6 @@ async fn run_writer(pool: PgPool, registry: SharedRegistry, config: IngestorConf
     let mut last_purge = Instant::now();
     // A job that would have made the last group too large starts the next.
     let mut held: Option<Job> = None;
-    // The group being written, and what the last group to commit changed.
-    let mut writing: Option<tokio::task::JoinHandle<Option<Arc<Committed>>>> = None;
-    let mut committed: Option<Arc<Committed>> = None;
-    let (mut groups, mut ahead_misses) = (0u64, 0u32);
     loop {
         let first = match held.take() {
             Some(job) => job,
@@ -102,104 +80,10 @@ async fn run_writer(pool: PgPool, registry: SharedRegistry, config: IngestorConf
         if purge {
             last_purge = Instant::now();
         }
-        groups += 1;
         let registry = registry.current();
-        // This group's snapshot, loaded while the previous group is written.
-        let ahead = match ahead_misses < AHEAD_MISSES_MAX || groups % AHEAD_RETRY == 0 {
-            true => load_ahead(&pool, &jobs, &registry).await,
-            false => None,
-        };
-        if let Some(task) = writing.take() {
-            if let Some(last) = join(task).await {
-                ahead_misses = if last.ahead_used { 0 } else { ahead_misses + 1 };
-                committed = Some(last);
-            }
-        }
-        writing = Some(tokio::spawn(write_group(pool.clone(), jobs, registry, purge, ahead, committed.clone())));
-    }
-    if let Some(task) = writing.take() {
-        join(task).await;
-    }
-}
-
-/// What a committed group changed, for the snapshot of the group after it
-/// (loaded while this one was written).
-struct Committed {
-    /// The group counter this group set.
-    group: i64,
-    /// The events it stored.
-    accepted: Vec<AcceptedEvent>,
-    /// What it added to cap counters.
-    usage_deltas: HashMap<UsageKey, Usage>,
-    /// Whether its own snapshot loaded ahead could be used.
-    ahead_used: bool,
-}
-
-/// A group's snapshot loaded outside the lock, and the group counter it
-/// reflects (every group up to it, none after).
-struct Ahead {
-    group: i64,
-    snapshot: Snapshot,
-    load_us: u64,
-}
-
-/// Waits for a group's task; a panic in it is a bug and goes on up.
-async fn join(task: tokio::task::JoinHandle<Option<Arc<Committed>>>) -> Option<Arc<Committed>> {
-    match task.await {
-        Ok(committed) => committed,
-        Err(error) => std::panic::resume_unwind(error.into_panic()),
-    }
-}
-
-/// Commits one group and answers its requests.
-async fn write_group(
-    pool: PgPool,
-    jobs: Vec<Job>,
-    registry: Arc<Registry>,
-    purge: bool,
-    ahead: Option<Ahead>,
-    prior: Option<Arc<Committed>>,
-) -> Option<Arc<Committed>> {
-    let result = {
         let requests: Vec<&IngestRequest> = jobs.iter().map(|j| &j.request).collect();
-        commit_group(&pool, &requests, &registry, Utc::now(), purge, ahead, prior.as_deref()).await
-    };
-    match result {
-        Ok((answers, stats, committed)) => {
-            finish::<sqlx::Error>(jobs, Ok((answers, stats)));
-            Some(Arc::new(committed))
-        }
-        Err(error) => {
-            finish(jobs, Err(error));
-            None
-        }
-    }
-}
-
-/// Loads a group's snapshot (for every request, admitted or not: the
-/// signatures are claimed later, under the lock) in one read-only snapshot
-/// of the database, with the group counter it reflects. A failure is only
-/// logged: the group then loads its snapshot under the lock.
-async fn load_ahead(pool: &PgPool, jobs: &[Job], registry: &Registry) -> Option<Ahead> {
-    let started = Instant::now();
-    let groups: Vec<RequestEvents<'_>> =
-        jobs.iter().map(|j| RequestEvents { partner_id: j.request.partner_id, events: &j.request.events }).collect();
-    let loaded = async {
-        let mut tx = pool.begin().await?;
-        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(&mut *tx).await?;
-        let group: Option<i64> = sqlx::query_scalar("SELECT value FROM sequences WHERE name = 'ingest_groups'")
-            .fetch_optional(&mut *tx)
-            .await?;
-        let snapshot = load_snapshot(&mut tx, &groups, registry).await?;
-        tx.commit().await?;
-        Ok::<_, sqlx::Error>((group.unwrap_or(0), snapshot))
-    };
-    match loaded.await {
-        Ok((group, snapshot)) => Some(Ahead { group, snapshot, load_us: started.elapsed().as_micros() as u64 }),
-        Err(error) => {
-            tracing::warn!(%error, "loading a group's snapshot ahead failed; it will be loaded under the lock");
-            None
-        }
+        let result = commit_group(&pool, &requests, &registry, Utc::now(), purge).await;
+        finish(jobs, result);
     }
 }
 
@@ -229,20 +113,10 @@ async fn commit_group(
     registry: &Registry,
     now: DateTime<Utc>,
     purge_signatures: bool,
-    ahead: Option<Ahead>,
-    prior: Option<&Committed>,
-) -> Result<(Answers, GroupStats, Committed), sqlx::Error> {
+) -> Result<(Answers, GroupStats), sqlx::Error> {
     let started = Instant::now();
     let mut tx: Transaction<'_, Postgres> = pool.begin().await?;
     sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(INGEST_LOCK).execute(&mut *tx).await?;
-    let group: i64 = sqlx::query_scalar(
-        "INSERT INTO sequences (name, value) VALUES ('ingest_groups', 1)
-         ON CONFLICT (name) DO UPDATE SET value = sequences.value + 1 RETURNING value",
-    )
-    .fetch_one(&mut *tx)
-    .await?;
-    // Every group before this one has committed: the counter they left.
-    let before = group - 1;
     if purge_signatures {
         sqlx::query("DELETE FROM request_signatures WHERE expires_at < $1")
             .bind(now.timestamp())
@@ -289,19 +163,8 @@ async fn commit_group(
         .collect();
 
     let phase = Instant::now();
-    let (snapshot, load_us, ahead_used) = match (ahead, prior) {
-        (Some(ahead), _) if ahead.group == before => (ahead.snapshot, ahead.load_us, true),
-        (Some(mut ahead), Some(prior)) if ahead.group + 1 == before && prior.group == before => {
-            ahead.snapshot.absorb(&prior.accepted, &prior.usage_deltas);
-            (ahead.snapshot, ahead.load_us + phase.elapsed().as_micros() as u64, true)
-        }
-        (ahead, _) => {
-            if ahead.is_some() {
-                tracing::debug!(group, "another process committed meanwhile; loading the snapshot under the lock");
-            }
-            (load_snapshot(&mut tx, &groups, registry).await?, phase.elapsed().as_micros() as u64, false)
-        }
-    };
+    let snapshot = load_snapshot(&mut tx, &groups, registry).await?;
+    let load_us = phase.elapsed().as_micros() as u64;
     let phase = Instant::now();
     let decision = ingest::decide(&groups, &snapshot, registry);
     let decide_us = phase.elapsed().as_micros() as u64;
@@ -318,8 +181,7 @@ async fn commit_group(
         write_us,
         total_us: started.elapsed().as_micros() as u64,
     };
-    let Decision { outcomes, accepted, usage_deltas, .. } = decision;
-    Ok((answers(admitted, outcomes), stats, Committed { group, accepted, usage_deltas, ahead_used }))
+    Ok((answers(admitted, decision.outcomes), stats))
 }
 
 /// The position (from 1) of a key in the arrays sent with `WITH ORDINALITY`.
