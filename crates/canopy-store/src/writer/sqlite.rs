@@ -276,11 +276,21 @@ fn write_decision(tx: &rusqlite::Transaction<'_>, decision: &Decision, now: &str
     let mut fingerprints = tx.prepare_cached(
         "INSERT INTO act_fingerprints (user_id, behavior, fingerprint, partner_id, event_id) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?;
-    for e in &decision.accepted {
+    // Each table's rows go in its primary-key order (the tables are
+    // WITHOUT ROWID: clustered by key), so that a page is dirtied by a run
+    // of rows rather than again and again.
+    let mut by_event: Vec<&AcceptedEvent> = decision.accepted.iter().collect();
+    by_event.sort_unstable_by(|a, b| (a.partner_id, a.event_id.as_str()).cmp(&(b.partner_id, b.event_id.as_str())));
+    for e in by_event {
         insert_event(&mut events, e, now)?;
-        if let Some(fingerprint) = &e.fingerprint {
-            fingerprints.execute(params![e.user_id, e.behavior, fingerprint, e.partner_id, e.event_id])?;
-        }
+    }
+    let mut printed: Vec<(&AcceptedEvent, &str)> =
+        decision.accepted.iter().filter_map(|e| e.fingerprint.as_deref().map(|f| (e, f))).collect();
+    printed.sort_unstable_by(|(a, fa), (b, fb)| {
+        (a.user_id, a.behavior.as_str(), *fa).cmp(&(b.user_id, b.behavior.as_str(), *fb))
+    });
+    for (e, fingerprint) in printed {
+        fingerprints.execute(params![e.user_id, e.behavior, fingerprint, e.partner_id, e.event_id])?;
     }
 
     let credited = decision.accepted.iter().filter(|e| e.grams > 0).count();
@@ -290,31 +300,37 @@ fn write_decision(tx: &rusqlite::Transaction<'_>, decision: &Decision, now: &str
         let last: i64 = tx
             .prepare_cached("UPDATE sequences SET value = value + ?1 WHERE name = 'transfers' RETURNING value")?
             .query_row(params![count], |r| r.get(0))?;
+        // Ids in decision order; rows in primary-key order.
         let mut next_id = last - count + 1;
+        let mut rows = Vec::with_capacity(credited * CREDIT_TRANSFERS.len());
+        for e in decision.accepted.iter().filter(|e| e.grams > 0) {
+            for transfer in CREDIT_TRANSFERS {
+                rows.push((e.user_id, next_id, e, transfer));
+                next_id += 1;
+            }
+        }
+        assert_eq!(next_id, last + 1, "every allocated transfer id is used");
+        rows.sort_unstable_by_key(|row| (row.0, row.1));
         let mut transfers = tx.prepare_cached(
             "INSERT INTO transfers (user_id, id, kind, debit_user, debit_account, credit_user, credit_account,
                                     grams, partner_id, event_id, at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
         )?;
-        for e in decision.accepted.iter().filter(|e| e.grams > 0) {
-            for (kind, debit, credit) in CREDIT_TRANSFERS {
-                transfers.execute(params![
-                    e.user_id,
-                    next_id,
-                    kind.as_str(),
-                    SYSTEM_USER_ID,
-                    debit.as_str(),
-                    e.user_id,
-                    credit.as_str(),
-                    e.grams,
-                    e.partner_id,
-                    e.event_id,
-                    now,
-                ])?;
-                next_id += 1;
-            }
+        for (user_id, id, e, (kind, debit, credit)) in rows {
+            transfers.execute(params![
+                user_id,
+                id,
+                kind.as_str(),
+                SYSTEM_USER_ID,
+                debit.as_str(),
+                user_id,
+                credit.as_str(),
+                e.grams,
+                e.partner_id,
+                e.event_id,
+                now,
+            ])?;
         }
-        assert_eq!(next_id, last + 1, "every allocated transfer id is used");
     }
 
     let mut usage = tx.prepare_cached(
@@ -322,7 +338,9 @@ fn write_decision(tx: &rusqlite::Transaction<'_>, decision: &Decision, now: &str
          ON CONFLICT (user_id, behavior, period)
          DO UPDATE SET count = count + excluded.count, grams = grams + excluded.grams",
     )?;
-    for (key, delta) in &decision.usage_deltas {
+    let mut deltas: Vec<_> = decision.usage_deltas.iter().collect();
+    deltas.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    for (key, delta) in deltas {
         usage.execute(params![key.user_id, key.behavior, key.period.key(), delta.count, delta.grams])?;
     }
 
