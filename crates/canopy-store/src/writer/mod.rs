@@ -22,7 +22,8 @@
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use canopy_core::ingest::{self, Outcome, PrecheckedEvent};
+use canopy_core::ingest::{self, AcceptedEvent, Decision, Outcome, PrecheckedEvent};
+use canopy_core::ledger::{AccountKind, TransferKind, CREDIT_TRANSFERS};
 use canopy_core::methodology::Registry;
 use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 
@@ -243,6 +244,43 @@ fn answers(admitted: Vec<bool>, outcomes: Vec<Vec<Outcome>>) -> Answers {
         .collect();
     assert!(outcomes.next().is_none(), "every outcome list has its request");
     answers
+}
+
+/// How many transfers a decision posts (two per credited event).
+fn transfer_count(decision: &Decision) -> i64 {
+    let credited = decision.accepted.iter().filter(|e| e.grams > 0).count();
+    (credited * CREDIT_TRANSFERS.len()) as i64
+}
+
+/// One transfer of a credit: (citizen, transfer id, its event, (kind,
+/// debited account, credited account)).
+type CreditTransfer<'a> = (i64, i64, &'a AcceptedEvent, (TransferKind, AccountKind, AccountKind));
+
+/// The transfers that pay a decision's credits, with the ids `first_id..`
+/// given in decision order, and returned in the journal's primary-key order
+/// (citizen, id) so that each citizen's pages are written in one run.
+fn credit_transfers(decision: &Decision, first_id: i64) -> Vec<CreditTransfer<'_>> {
+    let mut next_id = first_id;
+    let mut rows = Vec::with_capacity(decision.accepted.len() * CREDIT_TRANSFERS.len());
+    for e in decision.accepted.iter().filter(|e| e.grams > 0) {
+        for transfer in CREDIT_TRANSFERS {
+            rows.push((e.user_id, next_id, e, transfer));
+            next_id += 1;
+        }
+    }
+    assert_eq!(next_id - first_id, transfer_count(decision), "every allocated transfer id is used");
+    rows.sort_unstable_by_key(|row| (row.0, row.1));
+    rows
+}
+
+/// A decision's fingerprints, in their table's primary-key order.
+fn fingerprints_in_key_order(decision: &Decision) -> Vec<(&AcceptedEvent, &str)> {
+    let mut printed: Vec<(&AcceptedEvent, &str)> =
+        decision.accepted.iter().filter_map(|e| e.fingerprint.as_deref().map(|f| (e, f))).collect();
+    printed.sort_unstable_by(|(a, fa), (b, fb)| {
+        (a.user_id, a.behavior.as_str(), *fa).cmp(&(b.user_id, b.behavior.as_str(), *fb))
+    });
+    printed
 }
 
 /// Answers a group's jobs: each its outcome if the group committed, or the

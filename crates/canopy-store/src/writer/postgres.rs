@@ -15,7 +15,7 @@ use std::time::Instant;
 use canopy_core::ingest::{
     self, AcceptedEvent, ConsentState, Decision, LinkView, RequestEvents, Snapshot, StoredEvent, Usage,
 };
-use canopy_core::ledger::{AccountKind, CREDIT_TRANSFERS, SYSTEM_USER_ID};
+use canopy_core::ledger::{AccountKind, SYSTEM_USER_ID};
 use canopy_core::methodology::Registry;
 use canopy_core::types::{CategorySet, RegionCode};
 use chrono::{DateTime, Utc};
@@ -24,7 +24,8 @@ use sqlx::{PgConnection, Postgres, Transaction};
 use tokio::sync::mpsc;
 
 use super::{
-    admit, answers, fill_group, finish, Answers, GroupStats, IngestRequest, IngestorConfig, Job, SharedRegistry,
+    admit, answers, credit_transfers, fill_group, fingerprints_in_key_order, finish, transfer_count, Answers,
+    GroupStats, IngestRequest, IngestorConfig, Job, SharedRegistry,
 };
 use crate::{format_time, Store, StoreResult};
 
@@ -308,12 +309,8 @@ async fn write_decision(db: &mut PgConnection, decision: &Decision, now: &str) -
     )
     .await?;
 
-    let mut printed: Vec<(&AcceptedEvent, &str)> =
-        accepted.iter().filter_map(|e| e.fingerprint.as_deref().map(|f| (e, f))).collect();
+    let printed = fingerprints_in_key_order(decision);
     if !printed.is_empty() {
-        printed.sort_unstable_by(|(a, fa), (b, fb)| {
-            (a.user_id, a.behavior.as_str(), *fa).cmp(&(b.user_id, b.behavior.as_str(), *fb))
-        });
         let mut rows = CopyText::with_capacity(printed.len() * 64);
         for (e, fingerprint) in printed {
             rows.int(e.user_id).text(&e.behavior).text(fingerprint).int(e.partner_id).text(&e.event_id).end_row();
@@ -322,26 +319,15 @@ async fn write_decision(db: &mut PgConnection, decision: &Decision, now: &str) -
             .await?;
     }
 
-    let credited: Vec<_> = accepted.iter().filter(|e| e.grams > 0).collect();
-    if !credited.is_empty() {
+    let count = transfer_count(decision);
+    if count > 0 {
         // A range of transfer ids for the whole group, in one update.
-        let count = (credited.len() * CREDIT_TRANSFERS.len()) as i64;
         let last: i64 =
             sqlx::query_scalar("UPDATE sequences SET value = value + $1 WHERE name = 'transfers' RETURNING value")
                 .bind(count)
                 .fetch_one(&mut *db)
                 .await?;
-        // Ids in decision order; rows in primary-key order.
-        let mut next_id = last - count + 1;
-        let mut transfers = Vec::with_capacity(credited.len() * CREDIT_TRANSFERS.len());
-        for e in &credited {
-            for transfer in CREDIT_TRANSFERS {
-                transfers.push((e.user_id, next_id, *e, transfer));
-                next_id += 1;
-            }
-        }
-        assert_eq!(next_id, last + 1, "every allocated transfer id is used");
-        transfers.sort_unstable_by_key(|t| (t.0, t.1));
+        let transfers = credit_transfers(decision, last - count + 1);
         let mut rows = CopyText::with_capacity(transfers.len() * 128);
         for (user_id, id, e, (kind, debit, credit)) in transfers {
             rows.int(user_id).int(id).text(kind.as_str()).int(SYSTEM_USER_ID).text(debit.as_str());

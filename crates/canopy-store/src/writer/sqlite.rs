@@ -11,7 +11,7 @@ use std::time::Instant;
 use canopy_core::ingest::{
     self, AcceptedEvent, ConsentState, Decision, LinkView, RequestEvents, Snapshot, StoredEvent, Usage,
 };
-use canopy_core::ledger::{AccountKind, CREDIT_TRANSFERS, SYSTEM_USER_ID};
+use canopy_core::ledger::{AccountKind, SYSTEM_USER_ID};
 use canopy_core::methodology::Registry;
 use canopy_core::types::{CategorySet, RegionCode};
 use chrono::{DateTime, Utc};
@@ -19,7 +19,8 @@ use rusqlite::{params, Connection, OptionalExtension};
 use tokio::sync::mpsc;
 
 use super::{
-    admit, answers, fill_group, finish, Answers, GroupStats, IngestRequest, IngestorConfig, Job, SharedRegistry,
+    admit, answers, credit_transfers, fill_group, fingerprints_in_key_order, finish, transfer_count, Answers,
+    GroupStats, IngestRequest, IngestorConfig, Job, SharedRegistry,
 };
 use crate::{format_time, Store, StoreError, StoreResult};
 
@@ -284,39 +285,22 @@ fn write_decision(tx: &rusqlite::Transaction<'_>, decision: &Decision, now: &str
     for e in by_event {
         insert_event(&mut events, e, now)?;
     }
-    let mut printed: Vec<(&AcceptedEvent, &str)> =
-        decision.accepted.iter().filter_map(|e| e.fingerprint.as_deref().map(|f| (e, f))).collect();
-    printed.sort_unstable_by(|(a, fa), (b, fb)| {
-        (a.user_id, a.behavior.as_str(), *fa).cmp(&(b.user_id, b.behavior.as_str(), *fb))
-    });
-    for (e, fingerprint) in printed {
+    for (e, fingerprint) in fingerprints_in_key_order(decision) {
         fingerprints.execute(params![e.user_id, e.behavior, fingerprint, e.partner_id, e.event_id])?;
     }
 
-    let credited = decision.accepted.iter().filter(|e| e.grams > 0).count();
-    if credited > 0 {
+    let count = transfer_count(decision);
+    if count > 0 {
         // A range of transfer ids for the whole group, in one update.
-        let count = (credited * CREDIT_TRANSFERS.len()) as i64;
         let last: i64 = tx
             .prepare_cached("UPDATE sequences SET value = value + ?1 WHERE name = 'transfers' RETURNING value")?
             .query_row(params![count], |r| r.get(0))?;
-        // Ids in decision order; rows in primary-key order.
-        let mut next_id = last - count + 1;
-        let mut rows = Vec::with_capacity(credited * CREDIT_TRANSFERS.len());
-        for e in decision.accepted.iter().filter(|e| e.grams > 0) {
-            for transfer in CREDIT_TRANSFERS {
-                rows.push((e.user_id, next_id, e, transfer));
-                next_id += 1;
-            }
-        }
-        assert_eq!(next_id, last + 1, "every allocated transfer id is used");
-        rows.sort_unstable_by_key(|row| (row.0, row.1));
         let mut transfers = tx.prepare_cached(
             "INSERT INTO transfers (user_id, id, kind, debit_user, debit_account, credit_user, credit_account,
                                     grams, partner_id, event_id, at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
         )?;
-        for (user_id, id, e, (kind, debit, credit)) in rows {
+        for (user_id, id, e, (kind, debit, credit)) in credit_transfers(decision, last - count + 1) {
             transfers.execute(params![
                 user_id,
                 id,
