@@ -23,6 +23,9 @@ pub struct Config {
     pub connections_max: usize,
     /// Events that may wait for the writer at once.
     pub queue_events_max: usize,
+    /// How long the PostgreSQL writer waits for more requests to join a
+    /// group that is under half full.
+    pub group_linger: std::time::Duration,
 }
 
 impl Config {
@@ -37,6 +40,7 @@ impl Config {
             session_ttl_s: 24 * 3600,
             connections_max: 1024,
             queue_events_max: 200_000,
+            group_linger: canopy_store::writer::IngestorConfig::default().group_linger,
         }
     }
 }

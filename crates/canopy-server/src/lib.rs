@@ -69,7 +69,11 @@ impl App {
         let (ingestor, writer) = Ingestor::start(
             &store,
             registry.clone(),
-            IngestorConfig { queue_events_max: config.queue_events_max, ..IngestorConfig::default() },
+            IngestorConfig {
+                queue_events_max: config.queue_events_max,
+                group_linger: config.group_linger,
+                ..IngestorConfig::default()
+            },
         )?;
         let listener =
             TcpListener::bind(&config.listen).await.with_context(|| format!("cannot listen on {}", config.listen))?;

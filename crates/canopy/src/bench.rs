@@ -14,7 +14,7 @@ use canopy_server::{ids, App, Config};
 use canopy_store::bench::LinkedCitizen;
 use canopy_store::writer::{IngestRequest, Ingestor, IngestorConfig, SharedRegistry};
 use canopy_store::Store;
-use chrono::{FixedOffset, Utc};
+use chrono::Utc;
 use clap::Args;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -236,12 +236,18 @@ struct Measured {
     latencies: Vec<Duration>,
 }
 
-async fn in_process(url: &str, args: &IngestArgs, timezone: FixedOffset) -> anyhow::Result<Measured> {
-    let store = Store::open(url).await?;
+async fn in_process(config: &Config, args: &IngestArgs) -> anyhow::Result<Measured> {
+    let timezone = config.timezone;
+    let store = Store::open_with(&config.database_url, config.store).await?;
     let (partner_id, _) = seed(&store, args.citizens).await?;
     let work = workload(args.events, args.citizens, partner_id);
     let registry = SharedRegistry::new(methodology::shipped());
-    let (ingestor, writer) = Ingestor::start(&store, registry.clone(), IngestorConfig::default())?;
+    let writer_config = IngestorConfig {
+        queue_events_max: config.queue_events_max,
+        group_linger: config.group_linger,
+        ..IngestorConfig::default()
+    };
+    let (ingestor, writer) = Ingestor::start(&store, registry.clone(), writer_config)?;
     let batches: Vec<Vec<EventIn>> = work.events.chunks(args.batch).map(|c| c.to_vec()).collect();
     let queue = Arc::new(std::sync::Mutex::new(batches));
     let started = Instant::now();
@@ -282,14 +288,13 @@ async fn in_process(url: &str, args: &IngestArgs, timezone: FixedOffset) -> anyh
     Ok(Measured { credited, elapsed, latencies })
 }
 
-async fn over_http(url: &str, args: &IngestArgs, timezone: FixedOffset) -> anyhow::Result<Measured> {
+async fn over_http(config: &Config, args: &IngestArgs) -> anyhow::Result<Measured> {
+    let url = config.database_url.as_str();
     let store = Store::open(url).await?;
     let (partner_id, secret) = seed(&store, args.citizens).await?;
     store.close().await;
     let work = workload(args.events, args.citizens, partner_id);
-    let mut config = Config::new(url, "127.0.0.1:0");
-    config.timezone = timezone;
-    let app = App::build(config).await?;
+    let app = App::build(config.clone()).await?;
     let base = format!("http://{}", app.local_addr());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(app.run(async {
@@ -354,14 +359,13 @@ struct Steady {
 
 /// Single-event signed requests at a steady rate, open loop: each of the
 /// workers sends on its own schedule whether or not earlier answers came.
-async fn single_events(url: &str, args: &IngestArgs, timezone: FixedOffset) -> anyhow::Result<Steady> {
+async fn single_events(config: &Config, args: &IngestArgs) -> anyhow::Result<Steady> {
+    let url = config.database_url.as_str();
     const WORKERS: u32 = 64;
     let store = Store::open(url).await?;
     let (partner_id, secret) = seed(&store, args.citizens).await?;
     store.close().await;
-    let mut config = Config::new(url, "127.0.0.1:0");
-    config.timezone = timezone;
-    let app = App::build(config).await?;
+    let app = App::build(config.clone()).await?;
     let base = format!("http://{}", app.local_addr());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(app.run(async {
@@ -422,7 +426,18 @@ async fn single_events(url: &str, args: &IngestArgs, timezone: FixedOffset) -> a
 }
 
 /// Runs the ingestion benchmark.
-pub async fn ingest(args: IngestArgs, timezone: FixedOffset, database_url: &str) -> anyhow::Result<()> {
+///
+/// Every phase runs with `base`'s settings (time zone, queue, linger, pool
+/// sizes and timeouts) on a fresh database of its own, listening on a free
+/// local port.
+pub async fn ingest(args: IngestArgs, base: &Config) -> anyhow::Result<()> {
+    let database_url = base.database_url.as_str();
+    let on = |url: String| {
+        let mut config = base.clone();
+        config.database_url = url;
+        config.listen = "127.0.0.1:0".to_owned();
+        config
+    };
     anyhow::ensure!(
         args.events > 0 && args.batch > 0 && args.connections > 0 && args.citizens > 0,
         "counts must be positive"
@@ -434,10 +449,10 @@ pub async fn ingest(args: IngestArgs, timezone: FixedOffset, database_url: &str)
     );
     let target = Target::new(&args, database_url)?;
     let result = async {
-        let inproc = in_process(&target.fresh("in-process").await?, &args, timezone).await.context("in-process run")?;
-        let http = over_http(&target.fresh("http").await?, &args, timezone).await.context("HTTP run")?;
+        let inproc = in_process(&on(target.fresh("in-process").await?), &args).await.context("in-process run")?;
+        let http = over_http(&on(target.fresh("http").await?), &args).await.context("HTTP run")?;
         let steady = if args.single_rate > 0 && args.single_seconds > 0 {
-            Some(single_events(&target.fresh("single").await?, &args, timezone).await.context("steady-rate run")?)
+            Some(single_events(&on(target.fresh("single").await?), &args).await.context("steady-rate run")?)
         } else {
             None
         };

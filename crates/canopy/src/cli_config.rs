@@ -13,7 +13,8 @@ use serde::Deserialize;
 pub struct Settings {
     /// A TOML configuration file (keys: database_url, listen, admin_token,
     /// timezone, session_ttl_s, connections_max, queue_events_max,
-    /// db_connections_max, db_acquire_timeout_ms, db_statement_timeout_ms).
+    /// group_linger_ms, db_connections_max, db_acquire_timeout_ms,
+    /// db_statement_timeout_ms).
     #[arg(long, env = "CANOPY_CONFIG", global = true)]
     config: Option<PathBuf>,
     /// Database URL.
@@ -37,6 +38,10 @@ pub struct Settings {
     /// Events that may wait for the writer at once.
     #[arg(long, env = "CANOPY_QUEUE_EVENTS_MAX", global = true)]
     queue_events_max: Option<usize>,
+    /// Milliseconds the PostgreSQL writer waits for more requests to join a
+    /// group that is under half full (0: only what is already queued).
+    #[arg(long, env = "CANOPY_GROUP_LINGER_MS", global = true)]
+    group_linger_ms: Option<u64>,
     /// PostgreSQL connections per process for HTTP requests.
     #[arg(long, env = "CANOPY_DB_CONNECTIONS_MAX", global = true)]
     db_connections_max: Option<u32>,
@@ -58,6 +63,7 @@ struct FileSettings {
     session_ttl_s: Option<i64>,
     connections_max: Option<usize>,
     queue_events_max: Option<usize>,
+    group_linger_ms: Option<u64>,
     db_connections_max: Option<u32>,
     db_acquire_timeout_ms: Option<u64>,
     db_statement_timeout_ms: Option<u64>,
@@ -98,6 +104,10 @@ impl Settings {
         if let Some(max) = self.queue_events_max.or(file.queue_events_max) {
             anyhow::ensure!(max >= 10_000, "queue_events_max must hold at least one full batch (10000)");
             config.queue_events_max = max;
+        }
+        if let Some(ms) = self.group_linger_ms.or(file.group_linger_ms) {
+            anyhow::ensure!(ms <= 100, "group_linger_ms must be at most 100");
+            config.group_linger = std::time::Duration::from_millis(ms);
         }
         if let Some(max) = self.db_connections_max.or(file.db_connections_max) {
             anyhow::ensure!(max > 0, "db_connections_max must be positive");

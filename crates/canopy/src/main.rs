@@ -184,9 +184,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Ok(ExitCode::from(2))
             }
         }
-        Command::Bench(BenchCommand::Ingest(args)) => {
-            bench::ingest(args, config.timezone, &config.database_url).await.map(|_| ExitCode::SUCCESS)
-        }
+        Command::Bench(BenchCommand::Ingest(args)) => bench::ingest(args, &config).await.map(|_| ExitCode::SUCCESS),
         Command::Openapi => {
             println!("{}", serde_json::to_string_pretty(&canopy_server::openapi())?);
             Ok(ExitCode::SUCCESS)

@@ -234,6 +234,27 @@ fn an_unopenable_database_is_a_one_line_error() {
 }
 
 #[test]
+fn bad_settings_are_refused_with_a_one_line_error() {
+    let dir = TempDir::new().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("settings.db").display());
+    for (variable, value, message) in [
+        ("CANOPY_GROUP_LINGER_MS", "500", "group_linger_ms must be at most 100"),
+        ("CANOPY_QUEUE_EVENTS_MAX", "5", "queue_events_max must hold at least one full batch"),
+        ("CANOPY_TIMEZONE", "Mars", "timezone `Mars` is not an offset"),
+        ("CANOPY_DB_STATEMENT_TIMEOUT_MS", "0", "db_statement_timeout_ms must be positive"),
+    ] {
+        let output = canopy().arg("migrate").env("CANOPY_DATABASE_URL", &url).env(variable, value).output().unwrap();
+        assert!(!output.status.success(), "{variable}={value}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(message), "{variable}={value}: {stderr}");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    }
+    // A good value is taken.
+    let output = canopy().arg("migrate").env("CANOPY_DATABASE_URL", &url).env("CANOPY_GROUP_LINGER_MS", "0").output();
+    assert!(output.unwrap().status.success());
+}
+
+#[test]
 fn ledger_verify_refuses_a_database_that_does_not_exist() {
     let dir = TempDir::new().unwrap();
     let missing = dir.path().join("typo").join("nothere.db");
