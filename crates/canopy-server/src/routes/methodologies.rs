@@ -25,7 +25,7 @@ pub(crate) async fn list(State(state): State<AppState>) -> Json<MethodologyList>
 #[utoipa::path(post, path = "/v1/methodologies", tag = "methodologies", security(("admin" = [])),
     request_body(content = PublishMethodology, description = "JSON `{toml, source_name}`, the methodology as a JSON object with the file's keys, or the TOML file itself as application/toml"),
     responses((status = 201, body = MethodologyView), (status = 200, description = "already published", body = MethodologyView),
-              (status = 400, description = "invalid_methodology", body = Problem),
+              (status = 400, description = "invalid_methodology, invalid_source_name, malformed_body", body = Problem),
               (status = 409, description = "methodology_version_exists, methodology_overlap", body = Problem)))]
 pub(crate) async fn publish(
     State(state): State<AppState>,
@@ -41,7 +41,14 @@ pub(crate) async fn publish(
         let value: serde_json::Value = parse_json(&body)?;
         if value.get("toml").is_some() {
             let request: PublishMethodology = parse_json(&body)?;
-            (request.source_name.unwrap_or_else(|| "request".to_owned()), request.toml)
+            let source_name = request.source_name.unwrap_or_else(|| "request".to_owned());
+            if source_name.is_empty() || source_name.len() > 200 || source_name.chars().any(char::is_control) {
+                return Err(ApiError::bad_request(
+                    "invalid_source_name",
+                    "source_name must be 1 to 200 bytes, none a control character",
+                ));
+            }
+            (source_name, request.toml)
         } else {
             // The methodology itself as a JSON object, with the file's keys:
             // it is stored as the equivalent TOML.

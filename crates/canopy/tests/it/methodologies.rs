@@ -84,6 +84,17 @@ async fn the_operator_publishes_a_methodology_and_it_credits_at_once() {
     assert_eq!(bad.code(), "invalid_methodology");
     assert!(bad.body["detail"].as_str().unwrap().contains("distanse_km"), "{bad:?}");
 
+    // A NUL in the text or in the source name is refused (PostgreSQL text
+    // cannot hold one), with a code.
+    let with_nul = format!("{}\n# note \u{0}\n", CUSTOM.replace("version = \"1\"", "version = \"9\""));
+    let bad = server.raw(Method::POST, "/v1/methodologies", &headers, toml_body(&with_nul)).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{bad:?}");
+    assert_eq!(bad.code(), "invalid_methodology");
+    let named = json!({ "toml": CUSTOM.replace("version = \"1\"", "version = \"9\""), "source_name": "a\u{0}b" });
+    let bad = server.post("/v1/methodologies", Some(ADMIN_TOKEN), named).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{bad:?}");
+    assert_eq!(bad.code(), "invalid_source_name");
+
     // JSON form works too.
     let v2 = CUSTOM
         .replace("version = \"1\"", "version = \"2\"")
