@@ -318,9 +318,11 @@ pub mod keys {
         let mut link_keys = HashSet::new();
         for request in requests {
             for event in request.events {
-                // An id that breaks the reference rule was never stored (and
-                // PostgreSQL could not even compare a NUL): not looked up.
-                if reference_ok(&event.id) {
+                // An id with a NUL was never stored on PostgreSQL, which
+                // cannot even compare one: not looked up. Any other id is,
+                // so that a retry of an event stored before the reference
+                // rule (a tab in its id, say) still gets its `duplicate`.
+                if !event.id.contains('\0') {
                     event_keys.push((request.partner_id, event.id.as_str()));
                 }
                 if let Ok(checked) = &event.checked {

@@ -44,7 +44,7 @@ fn validate_user(body: &CreateUser) -> ApiResult<RegionCode> {
         return Err(ApiError::bad_request("weak_password", "password must be 8 to 256 characters"));
     }
     let name_chars = body.display_name.trim().chars().count();
-    if !(1..=64).contains(&name_chars) || body.display_name.chars().any(char::is_control) {
+    if !(1..=64).contains(&name_chars) || body.display_name.trim().chars().any(char::is_control) {
         return Err(ApiError::bad_request(
             "invalid_display_name",
             "display_name must be 1 to 64 characters, none a control character",

@@ -406,6 +406,19 @@ async fn references_with_unusual_text_round_trip_and_control_characters_are_refu
     }
     assert_eq!(results[5]["code"], "duplicate_act", "{}", results[5]);
     assert_eq!(server.me(&citizens[0]).await["reduction_grams"], 5 * 250 + 80);
+
+    // An event stored before the rule, with a tab in its id, still answers
+    // its retry as a duplicate with the original grams.
+    let tab = match backend() {
+        Backend::Sqlite => "char(9)",
+        Backend::Postgres => "chr(9)",
+    };
+    let renamed = format!("UPDATE events SET event_id = 'old' || {tab} || 'id' WHERE event_id = '骑行-一'");
+    execute_sql(&server.database_url, &renamed).await.unwrap();
+    let retry = event("old\tid", "text", "shared_bike", json!({ "distance_km": 1 }));
+    let results = server.send_ok(&partner, json!([retry])).await;
+    assert_eq!(results[0]["outcome"], "duplicate", "{}", results[0]);
+    assert_eq!(results[0]["grams"], 250);
 }
 
 crate::contract!(
