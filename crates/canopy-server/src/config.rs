@@ -45,6 +45,17 @@ impl Config {
     }
 }
 
+impl Config {
+    /// The ingestion writer's settings.
+    pub fn ingestor(&self) -> canopy_store::writer::IngestorConfig {
+        canopy_store::writer::IngestorConfig {
+            queue_events_max: self.queue_events_max,
+            group_linger: self.group_linger,
+            ..Default::default()
+        }
+    }
+}
+
 /// UTC+08:00, the time zone of the programmes Canopy stands in for.
 pub fn default_timezone() -> FixedOffset {
     FixedOffset::east_opt(8 * 3600).expect("valid offset")

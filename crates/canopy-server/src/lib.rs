@@ -24,7 +24,7 @@ use anyhow::Context;
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use canopy_store::writer::{Ingestor, IngestorConfig, SharedRegistry};
+use canopy_store::writer::{Ingestor, SharedRegistry};
 use canopy_store::Store;
 use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
@@ -66,15 +66,7 @@ impl App {
         })?;
         let registry = methodologies::load(&store).await?;
         let registry = SharedRegistry::new(registry);
-        let (ingestor, writer) = Ingestor::start(
-            &store,
-            registry.clone(),
-            IngestorConfig {
-                queue_events_max: config.queue_events_max,
-                group_linger: config.group_linger,
-                ..IngestorConfig::default()
-            },
-        )?;
+        let (ingestor, writer) = Ingestor::start(&store, registry.clone(), config.ingestor())?;
         let listener =
             TcpListener::bind(&config.listen).await.with_context(|| format!("cannot listen on {}", config.listen))?;
         let state = AppState {

@@ -12,7 +12,7 @@ use canopy_core::methodology;
 use canopy_core::types::{Category, CategorySet, RegionCode};
 use canopy_server::{ids, App, Config};
 use canopy_store::bench::LinkedCitizen;
-use canopy_store::writer::{IngestRequest, Ingestor, IngestorConfig, SharedRegistry};
+use canopy_store::writer::{IngestRequest, Ingestor, SharedRegistry};
 use canopy_store::Store;
 use chrono::Utc;
 use clap::Args;
@@ -242,12 +242,7 @@ async fn in_process(config: &Config, args: &IngestArgs) -> anyhow::Result<Measur
     let (partner_id, _) = seed(&store, args.citizens).await?;
     let work = workload(args.events, args.citizens, partner_id);
     let registry = SharedRegistry::new(methodology::shipped());
-    let writer_config = IngestorConfig {
-        queue_events_max: config.queue_events_max,
-        group_linger: config.group_linger,
-        ..IngestorConfig::default()
-    };
-    let (ingestor, writer) = Ingestor::start(&store, registry.clone(), writer_config)?;
+    let (ingestor, writer) = Ingestor::start(&store, registry.clone(), config.ingestor())?;
     let batches: Vec<Vec<EventIn>> = work.events.chunks(args.batch).map(|c| c.to_vec()).collect();
     let queue = Arc::new(std::sync::Mutex::new(batches));
     let started = Instant::now();
@@ -289,8 +284,7 @@ async fn in_process(config: &Config, args: &IngestArgs) -> anyhow::Result<Measur
 }
 
 async fn over_http(config: &Config, args: &IngestArgs) -> anyhow::Result<Measured> {
-    let url = config.database_url.as_str();
-    let store = Store::open(url).await?;
+    let store = Store::open_with(&config.database_url, config.store).await?;
     let (partner_id, secret) = seed(&store, args.citizens).await?;
     store.close().await;
     let work = workload(args.events, args.citizens, partner_id);
@@ -360,9 +354,8 @@ struct Steady {
 /// Single-event signed requests at a steady rate, open loop: each of the
 /// workers sends on its own schedule whether or not earlier answers came.
 async fn single_events(config: &Config, args: &IngestArgs) -> anyhow::Result<Steady> {
-    let url = config.database_url.as_str();
     const WORKERS: u32 = 64;
-    let store = Store::open(url).await?;
+    let store = Store::open_with(&config.database_url, config.store).await?;
     let (partner_id, secret) = seed(&store, args.citizens).await?;
     store.close().await;
     let app = App::build(config.clone()).await?;
