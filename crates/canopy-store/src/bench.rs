@@ -6,7 +6,7 @@ use canopy_core::ingest::AcceptedEvent;
 use canopy_core::types::CategorySet;
 use chrono::{DateTime, Utc};
 
-use crate::store::{on_write, Pools};
+use crate::store::on_write;
 use crate::writer::{insert_event, open_writer_connection, EVENT_INSERT};
 use crate::{format_time, Store, StoreError, StoreResult};
 
