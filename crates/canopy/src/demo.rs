@@ -27,8 +27,25 @@ struct Seeded {
 }
 
 /// Runs the demo until `shutdown`.
+///
+/// A second demo started by mistake must leave the first alone, so the
+/// order matters: the address is bound first (a taken port ends the second
+/// demo before any file is touched), then the demo database's lock file is
+/// taken (a demo on another port finds it held and stops), and only then is
+/// the old database removed.
 pub async fn run(mut config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(&config.listen).await.with_context(|| {
+        format!(
+            "cannot listen on {}; is another canopy demo or server running there? Stop it, or pick another address \
+             with --listen (the database was not touched)",
+            config.listen
+        )
+    })?;
+    // Held until the demo stops; the operating system releases it if the
+    // process dies, so a killed demo never blocks the next one.
+    let mut _lock = None;
     if config.database_url == DEFAULT_DATABASE_URL {
+        _lock = Some(lock_demo_database()?);
         for suffix in ["", "-wal", "-shm"] {
             let path = format!("{DEMO_DATABASE}{suffix}");
             match std::fs::remove_file(&path) {
@@ -38,10 +55,9 @@ pub async fn run(mut config: Config, shutdown: impl Future<Output = ()> + Send +
             }
         }
         config.database_url = format!("sqlite://{DEMO_DATABASE}");
-    } else if canopy_store::Backend::of(&config.database_url) == Some(canopy_store::Backend::Sqlite) {
+    } else if let Some(file) = crate::sqlite_file(&config.database_url) {
         // A database named by the operator is never wiped; the demo needs a
         // fresh one, so it refuses one that exists.
-        let file = config.database_url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
         anyhow::ensure!(
             !std::path::Path::new(file).exists(),
             "the demo seeds a fresh database, and {file} exists; remove it or name another"
@@ -54,14 +70,38 @@ pub async fn run(mut config: Config, shutdown: impl Future<Output = ()> + Send +
     } else {
         format!("the database is {}", canopy_store::redact_url(&config.database_url))
     };
-    let app = App::build(config).await?;
+    let database_url = config.database_url.clone();
+    let app = App::build_on(config, listener).await?;
+    crate::announce_database(&database_url);
     // A PostgreSQL database is never wiped either: it must be empty.
     let fresh = app.state().store.partners().await?.is_empty();
     anyhow::ensure!(fresh, "the demo seeds a fresh database, and this one has partners already; name an empty one");
     let seeded = seed(app.state()).await.context("seeding the demo data")?;
     let base = format!("http://{}", app.local_addr());
-    print_instructions(&base, &admin_token, &seeded, &where_);
+    print_instructions(&base, &admin_token, &seeded, &where_, &database_url)?;
     app.run(shutdown).await
+}
+
+/// Takes the demo database's lock file (`demo.db.lock` beside it), which a
+/// running demo holds for as long as it runs.
+fn lock_demo_database() -> anyhow::Result<std::fs::File> {
+    let path = format!("{DEMO_DATABASE}.lock");
+    if let Some(parent) = std::path::Path::new(&path).parent() {
+        std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+    }
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("cannot open the lock file {path}"))?;
+    let locked = fs4::fs_std::FileExt::try_lock_exclusive(&file).with_context(|| format!("cannot lock {path}"))?;
+    anyhow::ensure!(
+        locked,
+        "another canopy demo is running on {DEMO_DATABASE} (it holds {path}); stop it first, or run this one on \
+         another database with --database (the database was not touched)"
+    );
+    Ok(file)
 }
 
 async fn seed(state: &AppState) -> anyhow::Result<Seeded> {
@@ -153,9 +193,16 @@ async fn seed(state: &AppState) -> anyhow::Result<Seeded> {
     Ok(Seeded { partner_id: ids::partner(partner.id), secret })
 }
 
-fn print_instructions(base: &str, admin_token: &str, seeded: &Seeded, where_: &str) {
+fn print_instructions(
+    base: &str,
+    admin_token: &str,
+    seeded: &Seeded,
+    where_: &str,
+    database_url: &str,
+) -> anyhow::Result<()> {
     let Seeded { partner_id, secret } = seeded;
-    println!(
+    let database = canopy_store::redact_url(database_url);
+    crate::out!(
         r#"
 Canopy demo is running at {base}   (Ctrl-C to stop; {where_})
 
@@ -185,6 +232,10 @@ Try it (paste into a shell):
 
   # the operator lists partners
   curl -s {base}/v1/partners -H "Authorization: Bearer {admin_token}"; echo
+
+  # the CLI on this demo's database (while it runs, or after it stops)
+  canopy ledger verify --database {database}
 "#
     );
+    Ok(())
 }
