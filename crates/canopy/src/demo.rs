@@ -41,11 +41,10 @@ pub async fn run(mut config: Config, shutdown: impl Future<Output = ()> + Send +
             config.listen
         )
     })?;
-    // Held until the demo stops; the operating system releases it if the
-    // process dies, so a killed demo never blocks the next one.
-    let mut _lock = None;
+    // Held until the demo stops (see sqlite_lock).
+    let lock;
     if config.database_url == DEFAULT_DATABASE_URL {
-        _lock = Some(lock_demo_database()?);
+        let exclusive = crate::sqlite_lock::exclusive(DEMO_DATABASE)?;
         for suffix in ["", "-wal", "-shm"] {
             let path = format!("{DEMO_DATABASE}{suffix}");
             match std::fs::remove_file(&path) {
@@ -55,13 +54,20 @@ pub async fn run(mut config: Config, shutdown: impl Future<Output = ()> + Send +
             }
         }
         config.database_url = format!("sqlite://{DEMO_DATABASE}");
-    } else if let Some(file) = crate::sqlite_file(&config.database_url) {
-        // A database named by the operator is never wiped; the demo needs a
-        // fresh one, so it refuses one that exists.
-        anyhow::ensure!(
-            !std::path::Path::new(file).exists(),
-            "the demo seeds a fresh database, and {file} exists; remove it or name another"
-        );
+        // The old files are gone: from now on the CLI may open the new
+        // database beside the demo, as the instructions say.
+        crate::sqlite_lock::downgrade(&exclusive)?;
+        lock = Some(exclusive);
+    } else {
+        if let Some(file) = crate::sqlite_file(&config.database_url) {
+            // A database named by the operator is never wiped; the demo needs a
+            // fresh one, so it refuses one that exists.
+            anyhow::ensure!(
+                !std::path::Path::new(file).exists(),
+                "the demo seeds a fresh database, and {file} exists; remove it or name another"
+            );
+        }
+        lock = crate::sqlite_lock::share(&config.database_url)?;
     }
     let admin_token = config.admin_token.clone().unwrap_or_else(random_token);
     config.admin_token = Some(admin_token.clone());
@@ -79,29 +85,9 @@ pub async fn run(mut config: Config, shutdown: impl Future<Output = ()> + Send +
     let seeded = seed(app.state()).await.context("seeding the demo data")?;
     let base = format!("http://{}", app.local_addr());
     print_instructions(&base, &admin_token, &seeded, &where_, &database_url)?;
-    app.run(shutdown).await
-}
-
-/// Takes the demo database's lock file (`demo.db.lock` beside it), which a
-/// running demo holds for as long as it runs.
-fn lock_demo_database() -> anyhow::Result<std::fs::File> {
-    let path = format!("{DEMO_DATABASE}.lock");
-    if let Some(parent) = std::path::Path::new(&path).parent() {
-        std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
-    }
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .with_context(|| format!("cannot open the lock file {path}"))?;
-    let locked = fs4::fs_std::FileExt::try_lock_exclusive(&file).with_context(|| format!("cannot lock {path}"))?;
-    anyhow::ensure!(
-        locked,
-        "another canopy demo is running on {DEMO_DATABASE} (it holds {path}); stop it first, or run this one on \
-         another database with --database (the database was not touched)"
-    );
-    Ok(file)
+    let served = app.run(shutdown).await;
+    drop(lock);
+    served
 }
 
 async fn seed(state: &AppState) -> anyhow::Result<Seeded> {

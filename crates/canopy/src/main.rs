@@ -4,6 +4,7 @@
 mod bench;
 mod cli_config;
 mod demo;
+mod sqlite_lock;
 
 use std::process::ExitCode;
 
@@ -200,6 +201,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 server: args.server,
             }
             .resolve()?;
+            let _lock = sqlite_lock::share(&config.database_url)?;
             let app = App::build(config).await?;
             announce_database(&app.state().config.database_url);
             tracing::info!(address = %app.local_addr(), "canopy listening");
@@ -221,6 +223,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Migrate(args) => {
             let config =
                 Settings { database: database(args.database), pool: args.pool, ..Default::default() }.resolve()?;
+            let _lock = sqlite_lock::share(&config.database_url)?;
             let store = Store::open_with(&config.database_url, config.store)
                 .await
                 .with_context(|| format!("cannot open the database at {}", redact_url(&config.database_url)))?;
@@ -248,7 +251,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             for name in &args.categories {
                 categories.push(name.trim().parse::<canopy_core::types::Category>()?);
             }
-            let store = open_existing(&config).await?;
+            let (store, _lock) = open_existing(&config).await?;
             let secret = canopy_server::auth::random_token();
             let partner = store
                 .create_partner(
@@ -269,7 +272,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Ledger(LedgerCommand::Verify(args)) => {
             let config = Settings { database: database(args.database), ..Default::default() }.resolve()?;
-            let store = open_existing(&config).await?;
+            let (store, _lock) = open_existing(&config).await?;
             let problems = store.verify_ledger().await?;
             let (events, transfers) = store.counts().await?;
             store.close().await;
@@ -305,7 +308,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 /// `demo` create one: a mistyped path given to `partner create` would
 /// otherwise put the partner in a new, empty database no server reads, and
 /// `ledger verify` would pass an empty ledger as sound.
-async fn open_existing(config: &Config) -> anyhow::Result<Store> {
+/// The lock file's shared lock comes with it (see `sqlite_lock`).
+async fn open_existing(config: &Config) -> anyhow::Result<(Store, Option<std::fs::File>)> {
     let url = &config.database_url;
     if let Some(file) = sqlite_file(url) {
         anyhow::ensure!(
@@ -314,11 +318,12 @@ async fn open_existing(config: &Config) -> anyhow::Result<Store> {
              Name the database with --database or CANOPY_DATABASE_URL (the demo's is sqlite://./canopy-data/demo.db)"
         );
     }
+    let lock = sqlite_lock::share(url)?;
     let store = Store::open_with(url, config.store)
         .await
         .with_context(|| format!("cannot open the database at {}", redact_url(url)))?;
     announce_database(url);
-    Ok(store)
+    Ok((store, lock))
 }
 
 /// The file a `sqlite:` URL names (without its query string).

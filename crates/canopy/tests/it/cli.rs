@@ -109,17 +109,59 @@ async fn a_second_demo_leaves_the_first_answering_the_same_data() {
     let message = stderr(&other_port);
     match backend() {
         Backend::Sqlite => {
-            assert!(message.contains("another canopy demo is running on ./canopy-data/demo.db"), "{message}")
+            assert!(
+                message
+                    .contains("another canopy process (a demo, a server or a command) has ./canopy-data/demo.db open"),
+                "{message}"
+            )
         }
         Backend::Postgres => assert!(message.contains("has partners already"), "{message}"),
     }
     assert_eq!(alice_sees(&server, &token).await, before, "the first demo answers as before");
     assert_eq!(server.get("/healthz", None).await.status, StatusCode::OK);
 
+    // The CLI can be pointed at the running demo's database, as its instructions say.
+    if backend() == Backend::Sqlite {
+        let create = output_within(
+            bare_canopy().current_dir(dir.path()).args([
+                "partner",
+                "create",
+                "--name",
+                "Beside the demo",
+                "--categories",
+                "food",
+                "--database",
+                "sqlite://./canopy-data/demo.db",
+            ]),
+            60,
+        );
+        assert!(create.status.success(), "{}", stderr(&create));
+        assert!(stderr(&create).contains("canopy: using the database sqlite://./canopy-data/demo.db"));
+    }
+
     first.kill().unwrap();
     first.wait().unwrap();
-    // A demo that died does not block the next one (the lock went with it).
     if backend() == Backend::Sqlite {
+        // A server on the demo's database keeps it from being wiped too.
+        let port = free_port();
+        let mut served = bare_canopy()
+            .current_dir(dir.path())
+            .args(["serve", "--database", "sqlite://./canopy-data/demo.db", "--listen", &format!("127.0.0.1:{port}")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let base = format!("http://127.0.0.1:{port}");
+        wait_healthy(&base, &mut served).await;
+        let refused = output_within(&mut demo(free_port()), 60);
+        assert!(!refused.status.success());
+        assert!(stderr(&refused).contains("has ./canopy-data/demo.db open"), "{}", stderr(&refused));
+        let server = TestServer::external(&base);
+        assert_eq!(alice_sees(&server, &token).await, before, "the server answers from the same database");
+        served.kill().unwrap();
+        served.wait().unwrap();
+
+        // Processes that died do not block the next demo (the locks went with them).
         let port = free_port();
         let mut next = demo(port).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
         wait_healthy(&format!("http://127.0.0.1:{port}"), &mut next).await;
