@@ -523,37 +523,40 @@ pub async fn ingest(args: IngestArgs, base: &Config) -> anyhow::Result<()> {
         report["single_p99_ms"] = json!((percentile(&sorted, 0.99) * 100.0).round() / 100.0);
     }
     if args.json {
-        println!("{report}");
+        crate::out!("{report}");
     } else {
         let store = match target {
             Target::Sqlite { .. } => "SQLite (WAL, synchronous=FULL)",
             Target::Postgres { .. } => "PostgreSQL (synchronous_commit=on)",
         };
-        println!(
+        crate::out!(
             "canopy bench ingest — {store}, {} events in batches of {} from {} submitters over {} citizens",
-            args.events, args.batch, args.connections, args.citizens
+            args.events,
+            args.batch,
+            args.connections,
+            args.citizens
         );
-        println!(
+        crate::out!(
             "  in-process   {:>10.0} credited events/s   ratio to raw {:.2}   batch p50 {:.1} ms  p99 {:.1} ms",
             credited_events_per_s,
             credited_events_per_s / raw_rows_per_s,
             percentile(&inproc_latencies, 0.5),
             percentile(&inproc_latencies, 0.99)
         );
-        println!(
+        crate::out!(
             "  over HTTP    {:>10.0} credited events/s   ratio to raw {:.2}   batch p50 {:.1} ms  p99 {:.1} ms",
             http_credited_events_per_s,
             http_credited_events_per_s / raw_rows_per_s,
             percentile(&latencies, 0.5),
             percentile(&latencies, 0.99)
         );
-        println!(
+        crate::out!(
             "  raw ceiling  {:>10.0} rows/s (same rows, bare table, same durability, {} rows a transaction)",
             raw_rows_per_s,
             args.batch * args.connections
         );
         if steady.is_some() {
-            println!(
+            crate::out!(
                 "  single events at {} requests/s for {} s: achieved {} requests/s, latency p50 {} ms  p99 {} ms",
                 args.single_rate,
                 args.single_seconds,

@@ -316,6 +316,9 @@ async fn bench_ingest_reports_every_figure_as_json() {
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let report: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(report["store"], store);
+    // It says where its databases are, as every command that opens one does.
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(said.contains("canopy: benchmarking on fresh"), "{said}");
     for key in [
         "credited_events_per_s",
         "http_credited_events_per_s",
