@@ -90,6 +90,12 @@ pub struct DatabaseArgs {
 }
 
 impl DatabaseArgs {
+    /// Whether a flag or the environment names the database (a
+    /// configuration file may still name it).
+    pub fn names_a_database(&self) -> bool {
+        self.database_url.is_some()
+    }
+
     /// These options, overridden by the ones given before the sub-command.
     pub fn overridden_by(self, config: Option<PathBuf>, database_url: Option<String>) -> DatabaseArgs {
         DatabaseArgs { config: config.or(self.config), database_url: database_url.or(self.database_url) }

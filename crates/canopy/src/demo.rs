@@ -26,14 +26,19 @@ struct Seeded {
     secret: String,
 }
 
-/// Runs the demo until `shutdown`.
+/// Runs the demo until `shutdown`; without `database_named`, on its own
+/// database (`./canopy-data/demo.db`), which it wipes at each start.
 ///
 /// A second demo started by mistake must leave the first alone, so the
 /// order matters: the address is bound first (a taken port ends the second
 /// demo before any file is touched), then the demo database's lock file is
 /// taken (a demo on another port finds it held and stops), and only then is
 /// the old database removed.
-pub async fn run(mut config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+pub async fn run(
+    mut config: Config,
+    database_named: bool,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(&config.listen).await.with_context(|| {
         format!(
             "cannot listen on {}; is another canopy demo or server running there? Stop it, or pick another address \
@@ -43,7 +48,9 @@ pub async fn run(mut config: Config, shutdown: impl Future<Output = ()> + Send +
     })?;
     // Held until the demo stops (see sqlite_lock).
     let lock;
-    if config.database_url == DEFAULT_DATABASE_URL {
+    // The demo's own database is used when none was named (a configuration
+    // file naming the default counts as none).
+    if !database_named && config.database_url == DEFAULT_DATABASE_URL {
         let exclusive = crate::sqlite_lock::exclusive(DEMO_DATABASE)?;
         for suffix in ["", "-wal", "-shm"] {
             let path = format!("{DEMO_DATABASE}{suffix}");

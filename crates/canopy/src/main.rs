@@ -211,14 +211,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Demo(args) => {
-            let config = Settings {
-                database: database(args.database),
-                pool: args.pool,
-                ingestion: args.ingestion,
-                server: args.server,
-            }
-            .resolve()?;
-            demo::run(config, shutdown_signal()).await.map(|_| ExitCode::SUCCESS)
+            let database = database(args.database);
+            // Only a database nobody named is the demo's own, to wipe.
+            let named = database.names_a_database();
+            let config =
+                Settings { database, pool: args.pool, ingestion: args.ingestion, server: args.server }.resolve()?;
+            demo::run(config, named, shutdown_signal()).await.map(|_| ExitCode::SUCCESS)
         }
         Command::Migrate(args) => {
             let config =

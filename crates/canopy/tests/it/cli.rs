@@ -161,6 +161,14 @@ async fn a_second_demo_leaves_the_first_answering_the_same_data() {
         served.kill().unwrap();
         served.wait().unwrap();
 
+        // A database named with --database is never the demo's to wipe,
+        // even when it is the default path of the other commands.
+        let migrate = output_within(bare_canopy().current_dir(dir.path()).arg("migrate"), 60);
+        assert!(migrate.status.success(), "{}", stderr(&migrate));
+        let named = output_within(demo(free_port()).args(["--database", "sqlite://./canopy-data/canopy.db"]), 60);
+        assert!(!named.status.success());
+        assert!(stderr(&named).contains("./canopy-data/canopy.db exists"), "{}", stderr(&named));
+
         // Processes that died do not block the next demo (the locks went with them).
         let port = free_port();
         let mut next = demo(port).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
