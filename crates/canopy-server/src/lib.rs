@@ -61,14 +61,22 @@ impl App {
     /// Opens the store (applying pending migrations), loads the shipped and
     /// published methodologies, starts the writer and binds the listener.
     pub async fn build(config: Config) -> anyhow::Result<App> {
+        // The address is taken before the database is touched, so a second
+        // server started by mistake on a busy port changes nothing.
+        let listener =
+            TcpListener::bind(&config.listen).await.with_context(|| format!("cannot listen on {}", config.listen))?;
+        Self::build_on(config, listener).await
+    }
+
+    /// [`App::build`] on a listener the caller bound already (`canopy demo`
+    /// binds first, then prepares its database); `config.listen` is not used.
+    pub async fn build_on(config: Config, listener: TcpListener) -> anyhow::Result<App> {
         let store = Store::open_with(&config.database_url, config.store).await.with_context(|| {
             format!("cannot open the database at {}", canopy_store::redact_url(&config.database_url))
         })?;
         let service = Service::open(store, config.settings()).await?;
         let (ingestor, writer) = Ingestor::start(service.store(), service.registry().clone(), config.ingestor())?;
         let service = service.with_ingestor(ingestor);
-        let listener =
-            TcpListener::bind(&config.listen).await.with_context(|| format!("cannot listen on {}", config.listen))?;
         let state = AppState { service, config: Arc::new(config), metrics: Arc::new(metrics::Metrics::default()) };
         let router = router(state.clone());
         Ok(App { listener, router, state, writer })

@@ -23,6 +23,11 @@ use serde_json::json;
 
 /// Arguments of `canopy bench ingest`.
 #[derive(Args, Debug)]
+#[command(mut_arg("database_url", |arg| arg.help(
+    "Where the phases' fresh databases are made: `sqlite` or any sqlite:// URL (fresh files in --dir or a \
+     temporary directory; the named file is never touched), or a postgres://… server URL (a fresh database \
+     per phase, dropped afterwards) [default: sqlite]"
+)))]
 pub struct IngestArgs {
     /// Events per measurement.
     #[arg(long, default_value_t = 200_000)]
@@ -49,6 +54,17 @@ pub struct IngestArgs {
     /// temporary directory, removed afterwards).
     #[arg(long)]
     dir: Option<PathBuf>,
+    // The groups come last, so that the options above stay under the plain
+    // "Options" heading.
+    /// Which store.
+    #[command(flatten)]
+    pub database: crate::cli_config::DatabaseArgs,
+    /// Connection limits of every phase's store.
+    #[command(flatten)]
+    pub pool: crate::cli_config::PoolArgs,
+    /// The writer's settings in every phase.
+    #[command(flatten)]
+    pub ingestion: crate::cli_config::IngestionArgs,
 }
 
 /// Where the phases' fresh databases are made.
@@ -68,7 +84,9 @@ impl Target {
                 return Ok(Target::Postgres { server_url: database_url.to_owned(), made: Default::default() })
             }
             Some(canopy_store::Backend::Sqlite) => {}
-            None => anyhow::bail!("--database is a sqlite:// or postgres:// URL"),
+            // `--database sqlite`, as the README writes it.
+            None if database_url == "sqlite" => {}
+            None => anyhow::bail!("--database is `sqlite`, a sqlite:// URL or a postgres:// server URL"),
         }
         let (dir, temporary) = match &args.dir {
             Some(dir) => (dir.clone(), false),
@@ -441,6 +459,13 @@ pub async fn ingest(args: IngestArgs, base: &Config) -> anyhow::Result<()> {
         ingest::BATCH_EVENTS_MAX
     );
     let target = Target::new(&args, database_url)?;
+    match &target {
+        Target::Sqlite { dir, .. } => eprintln!("canopy: benchmarking on fresh SQLite databases in {}", dir.display()),
+        Target::Postgres { server_url, .. } => eprintln!(
+            "canopy: benchmarking on fresh databases on the PostgreSQL server {}",
+            canopy_store::redact_url(server_url)
+        ),
+    }
     let result = async {
         let inproc = in_process(&on(target.fresh("in-process").await?), &args).await.context("in-process run")?;
         let http = over_http(&on(target.fresh("http").await?), &args).await.context("HTTP run")?;
@@ -498,37 +523,40 @@ pub async fn ingest(args: IngestArgs, base: &Config) -> anyhow::Result<()> {
         report["single_p99_ms"] = json!((percentile(&sorted, 0.99) * 100.0).round() / 100.0);
     }
     if args.json {
-        println!("{report}");
+        crate::out!("{report}");
     } else {
         let store = match target {
             Target::Sqlite { .. } => "SQLite (WAL, synchronous=FULL)",
             Target::Postgres { .. } => "PostgreSQL (synchronous_commit=on)",
         };
-        println!(
+        crate::out!(
             "canopy bench ingest — {store}, {} events in batches of {} from {} submitters over {} citizens",
-            args.events, args.batch, args.connections, args.citizens
+            args.events,
+            args.batch,
+            args.connections,
+            args.citizens
         );
-        println!(
+        crate::out!(
             "  in-process   {:>10.0} credited events/s   ratio to raw {:.2}   batch p50 {:.1} ms  p99 {:.1} ms",
             credited_events_per_s,
             credited_events_per_s / raw_rows_per_s,
             percentile(&inproc_latencies, 0.5),
             percentile(&inproc_latencies, 0.99)
         );
-        println!(
+        crate::out!(
             "  over HTTP    {:>10.0} credited events/s   ratio to raw {:.2}   batch p50 {:.1} ms  p99 {:.1} ms",
             http_credited_events_per_s,
             http_credited_events_per_s / raw_rows_per_s,
             percentile(&latencies, 0.5),
             percentile(&latencies, 0.99)
         );
-        println!(
+        crate::out!(
             "  raw ceiling  {:>10.0} rows/s (same rows, bare table, same durability, {} rows a transaction)",
             raw_rows_per_s,
             args.batch * args.connections
         );
         if steady.is_some() {
-            println!(
+            crate::out!(
                 "  single events at {} requests/s for {} s: achieved {} requests/s, latency p50 {} ms  p99 {} ms",
                 args.single_rate,
                 args.single_seconds,

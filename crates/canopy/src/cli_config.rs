@@ -1,5 +1,15 @@
 //! Configuration from flags, the environment and an optional TOML file
 //! (in that order of precedence), and logging set-up.
+//!
+//! The options come in groups, and each sub-command flattens only the
+//! groups it uses, so its `--help` lists what it reads and nothing else:
+//! [`DatabaseArgs`] for every command that opens a database,
+//! [`PoolArgs`] for the long-running ones, [`IngestionArgs`] for the ones
+//! that run the writer and [`ServerArgs`] for the ones that listen. The
+//! defaults shown in `--help` are read from [`Config::new`], so they cannot
+//! drift from the values used; clap's own `default_value` is not used
+//! because a default filled in by clap could not be told from a flag, and
+//! the configuration file sits between the two.
 
 use std::path::PathBuf;
 
@@ -8,49 +18,127 @@ use canopy_server::config::{parse_timezone, Config};
 use clap::Args;
 use serde::Deserialize;
 
-/// Settings every sub-command accepts.
-#[derive(Args, Debug, Default)]
-pub struct Settings {
-    /// A TOML configuration file (keys: database_url, listen, admin_token,
-    /// timezone, session_ttl_s, connections_max, queue_events_max,
-    /// group_linger_ms, db_connections_max, db_acquire_timeout_ms,
-    /// db_statement_timeout_ms).
-    #[arg(long, env = "CANOPY_CONFIG", global = true)]
+/// The default database.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://./canopy-data/canopy.db";
+/// The default address.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
+/// The defaults every help text quotes.
+fn defaults() -> Config {
+    Config::new(DEFAULT_DATABASE_URL, DEFAULT_LISTEN)
+}
+
+/// `help` followed by clap's usual `[default: …]` note.
+fn with_default(help: &str, default: impl std::fmt::Display) -> String {
+    format!("{help} [default: {default}]")
+}
+
+fn help_config() -> String {
+    "A TOML configuration file; flags and the environment override it (keys: database_url, listen, \
+     admin_token, timezone, session_ttl_s, connections_max, queue_events_max, group_linger_ms, \
+     db_connections_max, db_acquire_timeout_ms, db_statement_timeout_ms)"
+        .to_owned()
+}
+fn help_database() -> String {
+    with_default("Database URL: sqlite://path or postgres://user:password@host/database", DEFAULT_DATABASE_URL)
+}
+fn help_listen() -> String {
+    with_default("Address to listen on", DEFAULT_LISTEN)
+}
+fn help_timezone() -> String {
+    with_default("The instance time zone for daily and monthly caps and validity dates", defaults().timezone)
+}
+fn help_session_ttl() -> String {
+    with_default("Session lifetime in seconds", defaults().session_ttl_s)
+}
+fn help_connections_max() -> String {
+    with_default("Open connections accepted at once (more are answered 503)", defaults().connections_max)
+}
+fn help_queue_events_max() -> String {
+    with_default("Events that may wait for the writer at once (at least 10000)", defaults().queue_events_max)
+}
+fn help_group_linger() -> String {
+    with_default(
+        "Milliseconds (0-100) the PostgreSQL writer waits for more requests to join a group that is under half full",
+        defaults().group_linger.as_millis(),
+    )
+}
+fn help_db_connections_max() -> String {
+    with_default("PostgreSQL connections per process for HTTP requests", defaults().store.connections_max)
+}
+fn help_db_acquire_timeout() -> String {
+    with_default(
+        "Milliseconds a request waits for a free database connection (then 503 storage_busy)",
+        defaults().store.acquire_timeout.as_millis(),
+    )
+}
+fn help_db_statement_timeout() -> String {
+    with_default(
+        "Milliseconds a PostgreSQL statement or lock wait may take (then 503 storage_timeout)",
+        defaults().store.statement_timeout.as_millis(),
+    )
+}
+
+/// Which database, for every sub-command that opens one.
+#[derive(Args, Debug, Default, Clone)]
+#[command(next_help_heading = "Database options")]
+pub struct DatabaseArgs {
+    #[arg(long, env = "CANOPY_CONFIG", value_name = "FILE", help = help_config())]
     config: Option<PathBuf>,
-    /// Database URL.
-    #[arg(long = "database", env = "CANOPY_DATABASE_URL", global = true)]
+    #[arg(long = "database", env = "CANOPY_DATABASE_URL", value_name = "URL", help = help_database())]
     database_url: Option<String>,
-    /// Address to listen on.
-    #[arg(long, env = "CANOPY_LISTEN", global = true)]
-    listen: Option<String>,
-    /// The operator's bearer token.
-    #[arg(long, env = "CANOPY_ADMIN_TOKEN", global = true, hide_env_values = true)]
-    admin_token: Option<String>,
-    /// The instance time zone for daily and monthly caps, e.g. +08:00.
-    #[arg(long, env = "CANOPY_TIMEZONE", global = true)]
-    timezone: Option<String>,
-    /// Session lifetime in seconds.
-    #[arg(long, env = "CANOPY_SESSION_TTL_S", global = true)]
-    session_ttl_s: Option<i64>,
-    /// Open connections accepted at once.
-    #[arg(long, env = "CANOPY_CONNECTIONS_MAX", global = true)]
-    connections_max: Option<usize>,
-    /// Events that may wait for the writer at once.
-    #[arg(long, env = "CANOPY_QUEUE_EVENTS_MAX", global = true)]
-    queue_events_max: Option<usize>,
-    /// Milliseconds the PostgreSQL writer waits for more requests to join a
-    /// group that is under half full (0: only what is already queued).
-    #[arg(long, env = "CANOPY_GROUP_LINGER_MS", global = true)]
-    group_linger_ms: Option<u64>,
-    /// PostgreSQL connections per process for HTTP requests.
-    #[arg(long, env = "CANOPY_DB_CONNECTIONS_MAX", global = true)]
+}
+
+impl DatabaseArgs {
+    /// Whether a flag or the environment names the database (a
+    /// configuration file may still name it).
+    pub fn names_a_database(&self) -> bool {
+        self.database_url.is_some()
+    }
+
+    /// These options, overridden by the ones given before the sub-command.
+    pub fn overridden_by(self, config: Option<PathBuf>, database_url: Option<String>) -> DatabaseArgs {
+        DatabaseArgs { config: config.or(self.config), database_url: database_url.or(self.database_url) }
+    }
+}
+
+/// Database connection limits and timeouts, for the long-running commands.
+#[derive(Args, Debug, Default)]
+#[command(next_help_heading = "Database options")]
+pub struct PoolArgs {
+    #[arg(long, env = "CANOPY_DB_CONNECTIONS_MAX", value_name = "N", help = help_db_connections_max())]
     db_connections_max: Option<u32>,
-    /// Milliseconds a request waits for a free database connection (then 503 storage_busy).
-    #[arg(long, env = "CANOPY_DB_ACQUIRE_TIMEOUT_MS", global = true)]
+    #[arg(long, env = "CANOPY_DB_ACQUIRE_TIMEOUT_MS", value_name = "MS", help = help_db_acquire_timeout())]
     db_acquire_timeout_ms: Option<u64>,
-    /// Milliseconds a PostgreSQL statement or lock wait may take (then 503 storage_timeout).
-    #[arg(long, env = "CANOPY_DB_STATEMENT_TIMEOUT_MS", global = true)]
+    #[arg(long, env = "CANOPY_DB_STATEMENT_TIMEOUT_MS", value_name = "MS", help = help_db_statement_timeout())]
     db_statement_timeout_ms: Option<u64>,
+}
+
+/// How events are decided and written, for the commands that run the writer.
+#[derive(Args, Debug, Default)]
+#[command(next_help_heading = "Ingestion options")]
+pub struct IngestionArgs {
+    #[arg(long, env = "CANOPY_TIMEZONE", value_name = "OFFSET", help = help_timezone())]
+    timezone: Option<String>,
+    #[arg(long, env = "CANOPY_QUEUE_EVENTS_MAX", value_name = "N", help = help_queue_events_max())]
+    queue_events_max: Option<usize>,
+    #[arg(long, env = "CANOPY_GROUP_LINGER_MS", value_name = "MS", help = help_group_linger())]
+    group_linger_ms: Option<u64>,
+}
+
+/// The HTTP server's options, for the commands that listen.
+#[derive(Args, Debug, Default)]
+#[command(next_help_heading = "Server options")]
+pub struct ServerArgs {
+    #[arg(long, env = "CANOPY_LISTEN", value_name = "ADDRESS", help = help_listen())]
+    listen: Option<String>,
+    /// The operator's bearer token [default: none: admin endpoints refuse everything].
+    #[arg(long, env = "CANOPY_ADMIN_TOKEN", hide_env_values = true, value_name = "TOKEN")]
+    admin_token: Option<String>,
+    #[arg(long, env = "CANOPY_SESSION_TTL_S", value_name = "SECONDS", help = help_session_ttl())]
+    session_ttl_s: Option<i64>,
+    #[arg(long, env = "CANOPY_CONNECTIONS_MAX", value_name = "N", help = help_connections_max())]
+    connections_max: Option<usize>,
 }
 
 #[derive(Deserialize, Default)]
@@ -69,55 +157,66 @@ struct FileSettings {
     db_statement_timeout_ms: Option<u64>,
 }
 
-/// The default database.
-pub const DEFAULT_DATABASE_URL: &str = "sqlite://./canopy-data/canopy.db";
-/// The default address.
-pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// The option groups one sub-command took; the groups it does not take are
+/// left empty, so their settings come from the configuration file or the
+/// defaults (one file serves every command).
+#[derive(Default)]
+pub struct Settings {
+    /// Which database.
+    pub database: DatabaseArgs,
+    /// Connection limits.
+    pub pool: PoolArgs,
+    /// Writer options.
+    pub ingestion: IngestionArgs,
+    /// Server options.
+    pub server: ServerArgs,
+}
 
 impl Settings {
     /// Merges flags/environment over the file over the defaults.
     pub fn resolve(self) -> anyhow::Result<Config> {
-        let file = match &self.config {
+        let file = match &self.database.config {
             Some(path) => {
                 let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
                 toml::from_str::<FileSettings>(&text).with_context(|| format!("{}", path.display()))?
             }
             None => FileSettings::default(),
         };
+        let Settings { database, pool, ingestion, server } = self;
         let mut config = Config::new(
-            self.database_url.or(file.database_url).unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned()),
-            self.listen.or(file.listen).unwrap_or_else(|| DEFAULT_LISTEN.to_owned()),
+            database.database_url.or(file.database_url).unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned()),
+            server.listen.or(file.listen).unwrap_or_else(|| DEFAULT_LISTEN.to_owned()),
         );
-        config.admin_token = self.admin_token.or(file.admin_token).filter(|t| !t.is_empty());
-        if let Some(tz) = self.timezone.or(file.timezone) {
+        config.admin_token = server.admin_token.or(file.admin_token).filter(|t| !t.is_empty());
+        if let Some(tz) = ingestion.timezone.or(file.timezone) {
             config.timezone =
                 parse_timezone(&tz).with_context(|| format!("timezone `{tz}` is not an offset like +08:00"))?;
         }
-        if let Some(ttl) = self.session_ttl_s.or(file.session_ttl_s) {
+        if let Some(ttl) = server.session_ttl_s.or(file.session_ttl_s) {
             anyhow::ensure!(ttl > 0, "session_ttl_s must be positive");
             config.session_ttl_s = ttl;
         }
-        if let Some(max) = self.connections_max.or(file.connections_max) {
+        if let Some(max) = server.connections_max.or(file.connections_max) {
             anyhow::ensure!(max > 0, "connections_max must be positive");
             config.connections_max = max;
         }
-        if let Some(max) = self.queue_events_max.or(file.queue_events_max) {
+        if let Some(max) = ingestion.queue_events_max.or(file.queue_events_max) {
             anyhow::ensure!(max >= 10_000, "queue_events_max must hold at least one full batch (10000)");
             config.queue_events_max = max;
         }
-        if let Some(ms) = self.group_linger_ms.or(file.group_linger_ms) {
+        if let Some(ms) = ingestion.group_linger_ms.or(file.group_linger_ms) {
             anyhow::ensure!(ms <= 100, "group_linger_ms must be at most 100");
             config.group_linger = std::time::Duration::from_millis(ms);
         }
-        if let Some(max) = self.db_connections_max.or(file.db_connections_max) {
+        if let Some(max) = pool.db_connections_max.or(file.db_connections_max) {
             anyhow::ensure!(max > 0, "db_connections_max must be positive");
             config.store.connections_max = max;
         }
-        if let Some(ms) = self.db_acquire_timeout_ms.or(file.db_acquire_timeout_ms) {
+        if let Some(ms) = pool.db_acquire_timeout_ms.or(file.db_acquire_timeout_ms) {
             anyhow::ensure!(ms > 0, "db_acquire_timeout_ms must be positive");
             config.store.acquire_timeout = std::time::Duration::from_millis(ms);
         }
-        if let Some(ms) = self.db_statement_timeout_ms.or(file.db_statement_timeout_ms) {
+        if let Some(ms) = pool.db_statement_timeout_ms.or(file.db_statement_timeout_ms) {
             anyhow::ensure!(ms > 0, "db_statement_timeout_ms must be positive");
             config.store.statement_timeout = std::time::Duration::from_millis(ms);
         }
@@ -127,12 +226,18 @@ impl Settings {
 
 /// Structured logs on stderr: human-readable by default, JSON with
 /// `CANOPY_LOG_FORMAT=json`; level from `RUST_LOG` (default info for the
-/// server, warn for one-shot commands).
+/// server, warn for one-shot commands). Colours only when stderr is a
+/// terminal: escape codes in a log file or a pipe are noise to every tool
+/// that reads it.
 pub fn init_tracing(server: bool) {
+    use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
     let default = if server { "info,tower_http=info,sqlx=warn" } else { "warn" };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
     if std::env::var("CANOPY_LOG_FORMAT").as_deref() == Ok("json") {
         builder.json().init();
     } else {

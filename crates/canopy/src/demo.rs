@@ -26,9 +26,32 @@ struct Seeded {
     secret: String,
 }
 
-/// Runs the demo until `shutdown`.
-pub async fn run(mut config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
-    if config.database_url == DEFAULT_DATABASE_URL {
+/// Runs the demo until `shutdown`; without `database_named`, on its own
+/// database (`./canopy-data/demo.db`), which it wipes at each start.
+///
+/// A second demo started by mistake must leave the first alone, so the
+/// order matters: the address is bound first (a taken port ends the second
+/// demo before any file is touched), then the demo database's lock file is
+/// taken (a demo on another port finds it held and stops), and only then is
+/// the old database removed.
+pub async fn run(
+    mut config: Config,
+    database_named: bool,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(&config.listen).await.with_context(|| {
+        format!(
+            "cannot listen on {}; is another canopy demo or server running there? Stop it, or pick another address \
+             with --listen (the database was not touched)",
+            config.listen
+        )
+    })?;
+    // Held until the demo stops (see sqlite_lock).
+    let lock;
+    // The demo's own database is used when none was named (a configuration
+    // file naming the default counts as none).
+    if !database_named && config.database_url == DEFAULT_DATABASE_URL {
+        let exclusive = crate::sqlite_lock::exclusive(DEMO_DATABASE)?;
         for suffix in ["", "-wal", "-shm"] {
             let path = format!("{DEMO_DATABASE}{suffix}");
             match std::fs::remove_file(&path) {
@@ -38,14 +61,20 @@ pub async fn run(mut config: Config, shutdown: impl Future<Output = ()> + Send +
             }
         }
         config.database_url = format!("sqlite://{DEMO_DATABASE}");
-    } else if canopy_store::Backend::of(&config.database_url) == Some(canopy_store::Backend::Sqlite) {
-        // A database named by the operator is never wiped; the demo needs a
-        // fresh one, so it refuses one that exists.
-        let file = config.database_url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
-        anyhow::ensure!(
-            !std::path::Path::new(file).exists(),
-            "the demo seeds a fresh database, and {file} exists; remove it or name another"
-        );
+        // The old files are gone: from now on the CLI may open the new
+        // database beside the demo, as the instructions say.
+        crate::sqlite_lock::downgrade(&exclusive)?;
+        lock = Some(exclusive);
+    } else {
+        if let Some(file) = crate::sqlite_file(&config.database_url) {
+            // A database named by the operator is never wiped; the demo needs a
+            // fresh one, so it refuses one that exists.
+            anyhow::ensure!(
+                !std::path::Path::new(file).exists(),
+                "the demo seeds a fresh database, and {file} exists; remove it or name another"
+            );
+        }
+        lock = crate::sqlite_lock::share(&config.database_url)?;
     }
     let admin_token = config.admin_token.clone().unwrap_or_else(random_token);
     config.admin_token = Some(admin_token.clone());
@@ -54,14 +83,18 @@ pub async fn run(mut config: Config, shutdown: impl Future<Output = ()> + Send +
     } else {
         format!("the database is {}", canopy_store::redact_url(&config.database_url))
     };
-    let app = App::build(config).await?;
+    let database_url = config.database_url.clone();
+    let app = App::build_on(config, listener).await?;
+    crate::announce_database(&database_url);
     // A PostgreSQL database is never wiped either: it must be empty.
     let fresh = app.state().service.partners().await?.is_empty();
     anyhow::ensure!(fresh, "the demo seeds a fresh database, and this one has partners already; name an empty one");
     let seeded = seed(app.state()).await.context("seeding the demo data")?;
     let base = format!("http://{}", app.local_addr());
-    print_instructions(&base, &admin_token, &seeded, &where_);
-    app.run(shutdown).await
+    print_instructions(&base, &admin_token, &seeded, &where_, &database_url)?;
+    let served = app.run(shutdown).await;
+    drop(lock);
+    served
 }
 
 async fn seed(state: &AppState) -> anyhow::Result<Seeded> {
@@ -133,9 +166,16 @@ async fn seed(state: &AppState) -> anyhow::Result<Seeded> {
     Ok(Seeded { partner_id, secret })
 }
 
-fn print_instructions(base: &str, admin_token: &str, seeded: &Seeded, where_: &str) {
+fn print_instructions(
+    base: &str,
+    admin_token: &str,
+    seeded: &Seeded,
+    where_: &str,
+    database_url: &str,
+) -> anyhow::Result<()> {
     let Seeded { partner_id, secret } = seeded;
-    println!(
+    let database = canopy_store::redact_url(database_url);
+    crate::out!(
         r#"
 Canopy demo is running at {base}   (Ctrl-C to stop; {where_})
 
@@ -165,6 +205,10 @@ Try it (paste into a shell):
 
   # the operator lists partners
   curl -s {base}/v1/partners -H "Authorization: Bearer {admin_token}"; echo
+
+  # the CLI on this demo's database (while it runs, or after it stops)
+  canopy ledger verify --database {database}
 "#
     );
+    Ok(())
 }

@@ -4,36 +4,75 @@
 mod bench;
 mod cli_config;
 mod demo;
+mod sqlite_lock;
 
 use std::process::ExitCode;
 
 use anyhow::Context;
 use canopy_core::methodology;
-use canopy_server::App;
+use canopy_server::{App, Config};
 use canopy_service::{NewPartner, Service};
 use canopy_store::{redact_url, Store};
 use clap::{Args, Parser, Subcommand};
 
-use cli_config::Settings;
+use cli_config::{DatabaseArgs, IngestionArgs, PoolArgs, ServerArgs, Settings};
 
 /// Canopy: the personal carbon ledger.
 #[derive(Parser, Debug)]
 #[command(name = "canopy", version, about, long_about = None)]
 struct Cli {
+    /// Options given before the sub-command (`canopy --database URL ledger
+    /// verify`): each sub-command now takes its own, but scripts written
+    /// for the earlier global options keep working. Hidden from `--help`.
     #[command(flatten)]
-    settings: Settings,
+    outer: OuterArgs,
     #[command(subcommand)]
     command: Command,
 }
 
+/// The database options as they were accepted before the sub-command.
+#[derive(Args, Debug)]
+struct OuterArgs {
+    #[arg(long, hide = true)]
+    config: Option<std::path::PathBuf>,
+    #[arg(long = "database", hide = true)]
+    database_url: Option<String>,
+}
+
+/// The options of `serve` and `demo`.
+#[derive(Args, Debug)]
+struct ServeArgs {
+    #[command(flatten)]
+    database: DatabaseArgs,
+    #[command(flatten)]
+    pool: PoolArgs,
+    #[command(flatten)]
+    ingestion: IngestionArgs,
+    #[command(flatten)]
+    server: ServerArgs,
+}
+
+/// The options of `migrate`.
+#[derive(Args, Debug)]
+struct MigrateArgs {
+    #[command(flatten)]
+    database: DatabaseArgs,
+    #[command(flatten)]
+    pool: PoolArgs,
+}
+
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Runs the HTTP server (applies pending migrations first).
-    Serve,
+    /// Runs the HTTP server (creates the database if needed and applies pending migrations first).
+    Serve(ServeArgs),
     /// Runs a demo server on a fresh database with demo partner, citizens and history.
-    Demo,
-    /// Applies pending database migrations.
-    Migrate,
+    #[command(mut_arg("database_url", |arg| arg.help(
+        "Database URL: a SQLite file that does not exist yet, or an empty PostgreSQL database \
+         [default: sqlite://./canopy-data/demo.db, wiped at each start]"
+    )))]
+    Demo(ServeArgs),
+    /// Creates the database if needed and applies pending migrations.
+    Migrate(MigrateArgs),
     /// Methodology authoring tools.
     #[command(subcommand)]
     Methodology(MethodologyCommand),
@@ -83,12 +122,22 @@ struct PartnerCreate {
     /// Print JSON.
     #[arg(long)]
     json: bool,
+    // Last, so that the options above stay under the plain "Options" heading.
+    #[command(flatten)]
+    database: DatabaseArgs,
 }
 
 #[derive(Subcommand, Debug)]
 enum LedgerCommand {
     /// Checks the ledger's invariants; exits non-zero and lists what is wrong.
-    Verify,
+    Verify(VerifyArgs),
+}
+
+/// The options of `ledger verify`.
+#[derive(Args, Debug)]
+struct VerifyArgs {
+    #[command(flatten)]
+    database: DatabaseArgs,
 }
 
 #[derive(Subcommand, Debug)]
@@ -98,12 +147,26 @@ enum BenchCommand {
     Ingest(bench::IngestArgs),
 }
 
+/// Writes one line to stdout and returns the command's error if that
+/// fails; a reader that went away (`canopy openapi | head`) surfaces as a
+/// broken pipe, which `main` ends quietly.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*)?;
+    }};
+}
+pub(crate) use out;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    cli_config::init_tracing(matches!(cli.command, Command::Serve | Command::Demo));
+    cli_config::init_tracing(matches!(cli.command, Command::Serve(_) | Command::Demo(_)));
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
     match runtime.block_on(run(cli)) {
         Ok(code) => code,
+        // The reader of our output has gone (`canopy openapi | head`): what
+        // it wanted it has, so stop without a word, as `cat` would.
+        Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("canopy: {error:#}");
             ExitCode::FAILURE
@@ -111,28 +174,66 @@ fn main() -> ExitCode {
     }
 }
 
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error
+        .chain()
+        .any(|cause| cause.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe))
+}
+
+/// Says on stderr which database a command opened (password hidden): with
+/// a default path, a demo database and `CANOPY_DATABASE_URL` in play, the
+/// user should never have to guess.
+pub(crate) fn announce_database(url: &str) {
+    eprintln!("canopy: using the database {}", redact_url(url));
+}
+
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let config = cli.settings.resolve()?;
+    let outer = cli.outer;
+    // A flag before the sub-command beats the sub-command's own option
+    // (which may come from the environment): it was typed.
+    let database = |inner: DatabaseArgs| inner.overridden_by(outer.config.clone(), outer.database_url.clone());
     match cli.command {
-        Command::Serve => {
+        Command::Serve(args) => {
+            let config = Settings {
+                database: database(args.database),
+                pool: args.pool,
+                ingestion: args.ingestion,
+                server: args.server,
+            }
+            .resolve()?;
+            let _lock = sqlite_lock::share(&config.database_url)?;
             let app = App::build(config).await?;
+            announce_database(&app.state().config.database_url);
             tracing::info!(address = %app.local_addr(), "canopy listening");
-            println!("canopy listening on http://{}", app.local_addr());
+            out!("canopy listening on http://{}", app.local_addr());
             app.run(shutdown_signal()).await?;
             tracing::info!("canopy stopped");
             Ok(ExitCode::SUCCESS)
         }
-        Command::Demo => demo::run(config, shutdown_signal()).await.map(|_| ExitCode::SUCCESS),
-        Command::Migrate => {
-            let store = open_store(&config.database_url).await?;
+        Command::Demo(args) => {
+            let database = database(args.database);
+            // Only a database nobody named is the demo's own, to wipe.
+            let named = database.names_a_database();
+            let config =
+                Settings { database, pool: args.pool, ingestion: args.ingestion, server: args.server }.resolve()?;
+            demo::run(config, named, shutdown_signal()).await.map(|_| ExitCode::SUCCESS)
+        }
+        Command::Migrate(args) => {
+            let config =
+                Settings { database: database(args.database), pool: args.pool, ..Default::default() }.resolve()?;
+            let _lock = sqlite_lock::share(&config.database_url)?;
+            let store = Store::open_with(&config.database_url, config.store)
+                .await
+                .with_context(|| format!("cannot open the database at {}", redact_url(&config.database_url)))?;
+            announce_database(&config.database_url);
             store.close().await;
-            println!("migrations applied to {}", redact_url(&config.database_url));
+            out!("migrations applied to {}", redact_url(&config.database_url));
             Ok(ExitCode::SUCCESS)
         }
         Command::Methodology(MethodologyCommand::Check { files, alone }) => check_methodologies(&files, alone),
         Command::Methodology(MethodologyCommand::List) => {
             for m in methodology::shipped().iter() {
-                println!(
+                out!(
                     "{}\t{}\t{}\t{}",
                     m.key(),
                     m.behavior,
@@ -143,7 +244,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Partner(PartnerCommand::Create(args)) => {
-            let store = open_store(&config.database_url).await?;
+            let config = Settings { database: database(args.database), ..Default::default() }.resolve()?;
+            let (store, _lock) = open_existing(&config).await?;
             let service = Service::for_administration(store, config.settings());
             let created = service
                 .create_partner(NewPartner { name: args.name.clone(), categories: args.categories.clone() })
@@ -152,22 +254,21 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let (partner, secret) = created?;
             let id = canopy_server::ids::partner(partner.id);
             if args.json {
-                println!("{}", serde_json::json!({ "id": id, "name": partner.name, "secret": secret }));
+                out!("{}", serde_json::json!({ "id": id, "name": partner.name, "secret": secret }));
             } else {
-                println!("partner id: {id}\nsecret:     {secret}\n(the secret is shown once; keep it safe)");
+                out!("partner id: {id}\nsecret:     {secret}\n(the secret is shown once; keep it safe)");
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Ledger(LedgerCommand::Verify) => {
-            let store = Store::open_existing(&config.database_url)
-                .await
-                .with_context(|| format!("cannot open the database at {}", redact_url(&config.database_url)))?;
+        Command::Ledger(LedgerCommand::Verify(args)) => {
+            let config = Settings { database: database(args.database), ..Default::default() }.resolve()?;
+            let (store, _lock) = open_existing(&config).await?;
             let service = Service::for_administration(store, config.settings());
             let problems = service.verify_ledger().await?;
             let (events, transfers) = service.store().counts().await?;
             service.store().close().await;
             if problems.is_empty() {
-                println!("ledger ok: {events} events, {transfers} transfers; debits equal credits, balances match their entries, no citizen balance is negative, every credit has its event");
+                out!("ledger ok: {events} events, {transfers} transfers; debits equal credits, balances match their entries, no citizen balance is negative, every credit has its event");
                 Ok(ExitCode::SUCCESS)
             } else {
                 eprintln!("ledger verification FAILED ({} problems):", problems.len());
@@ -177,16 +278,49 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Ok(ExitCode::from(2))
             }
         }
-        Command::Bench(BenchCommand::Ingest(args)) => bench::ingest(args, &config).await.map(|_| ExitCode::SUCCESS),
+        Command::Bench(BenchCommand::Ingest(mut args)) => {
+            let config = Settings {
+                database: database(std::mem::take(&mut args.database)),
+                pool: std::mem::take(&mut args.pool),
+                ingestion: std::mem::take(&mut args.ingestion),
+                ..Default::default()
+            }
+            .resolve()?;
+            bench::ingest(args, &config).await.map(|_| ExitCode::SUCCESS)
+        }
         Command::Openapi => {
-            println!("{}", serde_json::to_string_pretty(&canopy_server::openapi())?);
+            out!("{}", serde_json::to_string_pretty(&canopy_server::openapi())?);
             Ok(ExitCode::SUCCESS)
         }
     }
 }
 
-async fn open_store(url: &str) -> anyhow::Result<Store> {
-    Store::open(url).await.with_context(|| format!("cannot open the database at {}", redact_url(url)))
+/// Opens a database that must exist already. Only `serve`, `migrate` and
+/// `demo` create one: a mistyped path given to `partner create` would
+/// otherwise put the partner in a new, empty database no server reads, and
+/// `ledger verify` would pass an empty ledger as sound.
+/// The lock file's shared lock comes with it (see `sqlite_lock`).
+async fn open_existing(config: &Config) -> anyhow::Result<(Store, Option<std::fs::File>)> {
+    let url = &config.database_url;
+    if let Some(file) = sqlite_file(url) {
+        anyhow::ensure!(
+            std::path::Path::new(file).is_file(),
+            "there is no database at {file}; only `canopy serve`, `canopy migrate` and `canopy demo` create one. \
+             Name the database with --database or CANOPY_DATABASE_URL (the demo's is sqlite://./canopy-data/demo.db)"
+        );
+    }
+    let lock = sqlite_lock::share(url)?;
+    let store = Store::open_with(url, config.store)
+        .await
+        .with_context(|| format!("cannot open the database at {}", redact_url(url)))?;
+    announce_database(url);
+    Ok((store, lock))
+}
+
+/// The file a `sqlite:` URL names (without its query string).
+pub(crate) fn sqlite_file(url: &str) -> Option<&str> {
+    let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    Some(path.split('?').next().unwrap_or(path))
 }
 
 fn check_methodologies(files: &[std::path::PathBuf], alone: bool) -> anyhow::Result<ExitCode> {
@@ -216,10 +350,10 @@ fn check_methodologies(files: &[std::path::PathBuf], alone: bool) -> anyhow::Res
     if errors.is_empty() {
         for (name, text) in &given {
             if let Ok(m) = methodology::parse(name, text) {
-                println!("ok  {name}: {} ({} → {})", m.key(), m.behavior, m.formula_text());
+                out!("ok  {name}: {} ({} → {})", m.key(), m.behavior, m.formula_text());
             }
         }
-        println!("{} file(s) valid", files.len());
+        out!("{} file(s) valid", files.len());
         Ok(ExitCode::SUCCESS)
     } else {
         for error in &errors {

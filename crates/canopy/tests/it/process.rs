@@ -16,7 +16,7 @@ pub fn canopy() -> Command {
     command
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
@@ -243,14 +243,24 @@ fn bad_settings_are_refused_with_a_one_line_error() {
         ("CANOPY_TIMEZONE", "Mars", "timezone `Mars` is not an offset"),
         ("CANOPY_DB_STATEMENT_TIMEOUT_MS", "0", "db_statement_timeout_ms must be positive"),
     ] {
-        let output = canopy().arg("migrate").env("CANOPY_DATABASE_URL", &url).env(variable, value).output().unwrap();
+        // `serve` reads every one of these settings; a bad one stops it
+        // before it listens.
+        let output = crate::cli::output_within(
+            canopy()
+                .arg("serve")
+                .env("CANOPY_DATABASE_URL", &url)
+                .env("CANOPY_LISTEN", "127.0.0.1:0")
+                .env(variable, value),
+            60,
+        );
         assert!(!output.status.success(), "{variable}={value}");
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(stderr.contains(message), "{variable}={value}: {stderr}");
         assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
     }
     // A good value is taken.
-    let output = canopy().arg("migrate").env("CANOPY_DATABASE_URL", &url).env("CANOPY_GROUP_LINGER_MS", "0").output();
+    let output =
+        canopy().arg("migrate").env("CANOPY_DATABASE_URL", &url).env("CANOPY_DB_STATEMENT_TIMEOUT_MS", "1").output();
     assert!(output.unwrap().status.success());
 }
 
@@ -293,30 +303,22 @@ fn an_unreachable_postgres_is_a_one_line_error_naming_the_url_without_its_passwo
 async fn bench_ingest_reports_every_figure_as_json() {
     // SQLite: fresh files in a temporary directory (the default database is
     // never touched); PostgreSQL: fresh databases on the server.
+    // The form the README documents: `bench ingest --database sqlite|postgres://…`.
     let (database, store) = match backend() {
-        Backend::Sqlite => (vec![], "sqlite"),
-        Backend::Postgres => (vec!["--database".to_owned(), postgres_admin_url()], "postgres"),
+        Backend::Sqlite => ("sqlite".to_owned(), "sqlite"),
+        Backend::Postgres => (postgres_admin_url(), "postgres"),
     };
     let output = canopy()
-        .args(&database)
-        .args([
-            "bench",
-            "ingest",
-            "--events",
-            "2000",
-            "--citizens",
-            "50",
-            "--single-rate",
-            "50",
-            "--single-seconds",
-            "1",
-            "--json",
-        ])
+        .args(["bench", "ingest", "--database", &database])
+        .args(["--events", "2000", "--citizens", "50", "--single-rate", "50", "--single-seconds", "1", "--json"])
         .output()
         .unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let report: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(report["store"], store);
+    // It says where its databases are, as every command that opens one does.
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(said.contains("canopy: benchmarking on fresh"), "{said}");
     for key in [
         "credited_events_per_s",
         "http_credited_events_per_s",
