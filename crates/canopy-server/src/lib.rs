@@ -64,7 +64,7 @@ impl App {
         let store = Store::open_with(&config.database_url, config.store).await.with_context(|| {
             format!("cannot open the database at {}", canopy_store::redact_url(&config.database_url))
         })?;
-        let registry = methodologies::load(&store).await?;
+        let registry = methodologies::load(&store, config.event_grams_max).await?;
         let registry = SharedRegistry::new(registry);
         let (ingestor, writer) = Ingestor::start(&store, registry.clone(), config.ingestor())?;
         let listener =

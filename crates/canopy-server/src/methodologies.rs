@@ -16,7 +16,7 @@ use crate::error::ApiError;
 use crate::AppState;
 
 /// Records the shipped methodologies and loads every published one.
-pub async fn load(store: &Store) -> anyhow::Result<Registry> {
+pub async fn load(store: &Store, event_grams_max: i64) -> anyhow::Result<Registry> {
     let now = Utc::now();
     for (name, text) in methodology::shipped_sources() {
         let parsed = methodology::parse(name, text).map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -32,7 +32,7 @@ pub async fn load(store: &Store) -> anyhow::Result<Registry> {
             .await
             .with_context(|| format!("shipped methodology {name} conflicts with the published {}", parsed.key()))?;
     }
-    let mut registry = Registry::new();
+    let mut registry = Registry::with_event_grams_max(event_grams_max);
     for published in store.published_methodologies().await? {
         let parsed = methodology::parse(&published.source_name, &published.source_text)
             .map_err(|e| anyhow::anyhow!("stored methodology {}@{}: {e}", published.id, published.version))?;
@@ -48,17 +48,20 @@ pub async fn load(store: &Store) -> anyhow::Result<Registry> {
 /// the store, and only then put in force. Returns the methodology and
 /// whether it is new (false when the identical text was already published).
 pub async fn publish(state: &AppState, source_name: &str, text: &str) -> Result<(Methodology, bool), ApiError> {
-    let parsed = methodology::parse(source_name, text)
-        .map_err(|e| ApiError::bad_request("invalid_methodology", e.to_string()))?;
+    let parsed = methodology::parse_all(source_name, text).map_err(|errors| {
+        let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        let detail = match lines.len() {
+            1 => lines[0].clone(),
+            n => format!("{n} errors: {}", lines.join("; ")),
+        };
+        ApiError::bad_request("invalid_methodology", detail).with_errors(lines)
+    })?;
     let _guard = state.publish_lock.lock().await;
     let current = state.registry.current();
     let mut next: Registry = (*current).clone();
     let added = next.add(parsed.clone()).map_err(|e| {
-        let status = if e.code() == "methodology_version_exists" || e.code() == "methodology_overlap" {
-            StatusCode::CONFLICT
-        } else {
-            StatusCode::BAD_REQUEST
-        };
+        let conflict = ["methodology_version_exists", "methodology_overlap", "supersession_refused"];
+        let status = if conflict.contains(&e.code()) { StatusCode::CONFLICT } else { StatusCode::BAD_REQUEST };
         ApiError::new(status, e.code(), e.to_string())
     })?;
     let record = PublishedMethodology {

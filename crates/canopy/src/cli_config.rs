@@ -51,6 +51,10 @@ pub struct Settings {
     /// Milliseconds a PostgreSQL statement or lock wait may take (then 503 storage_timeout).
     #[arg(long, env = "CANOPY_DB_STATEMENT_TIMEOUT_MS", global = true)]
     db_statement_timeout_ms: Option<u64>,
+    /// The most grams one event may yield; methodologies that can yield more
+    /// are refused (serve, demo, methodology check) [default: 10000000].
+    #[arg(long, env = "CANOPY_EVENT_GRAMS_MAX", global = true)]
+    event_grams_max: Option<i64>,
 }
 
 #[derive(Deserialize, Default)]
@@ -67,6 +71,7 @@ struct FileSettings {
     db_connections_max: Option<u32>,
     db_acquire_timeout_ms: Option<u64>,
     db_statement_timeout_ms: Option<u64>,
+    event_grams_max: Option<i64>,
 }
 
 /// The default database.
@@ -120,6 +125,10 @@ impl Settings {
         if let Some(ms) = self.db_statement_timeout_ms.or(file.db_statement_timeout_ms) {
             anyhow::ensure!(ms > 0, "db_statement_timeout_ms must be positive");
             config.store.statement_timeout = std::time::Duration::from_millis(ms);
+        }
+        if let Some(max) = self.event_grams_max.or(file.event_grams_max) {
+            anyhow::ensure!(max > 0, "event_grams_max must be positive");
+            config.event_grams_max = max;
         }
         Ok(config)
     }

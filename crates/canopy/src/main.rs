@@ -129,7 +129,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("migrations applied to {}", redact_url(&config.database_url));
             Ok(ExitCode::SUCCESS)
         }
-        Command::Methodology(MethodologyCommand::Check { files, alone }) => check_methodologies(&files, alone),
+        Command::Methodology(MethodologyCommand::Check { files, alone }) => {
+            check_methodologies(&files, alone, config.event_grams_max)
+        }
         Command::Methodology(MethodologyCommand::List) => {
             for m in methodology::shipped().iter() {
                 println!(
@@ -196,7 +198,7 @@ async fn open_store(url: &str) -> anyhow::Result<Store> {
     Store::open(url).await.with_context(|| format!("cannot open the database at {}", redact_url(url)))
 }
 
-fn check_methodologies(files: &[std::path::PathBuf], alone: bool) -> anyhow::Result<ExitCode> {
+fn check_methodologies(files: &[std::path::PathBuf], alone: bool, event_grams_max: i64) -> anyhow::Result<ExitCode> {
     let mut given = Vec::new();
     let mut errors = Vec::new();
     for file in files {
@@ -217,7 +219,7 @@ fn check_methodologies(files: &[std::path::PathBuf], alone: bool) -> anyhow::Res
         }
     }
     sources.extend(given.iter().cloned());
-    if let Err(found) = methodology::check_sources(&sources) {
+    if let Err(found) = methodology::check_sources(&sources, event_grams_max) {
         errors.extend(found);
     }
     if errors.is_empty() {
