@@ -341,6 +341,16 @@ pub struct MethodologyView {
     pub formula: FormulaView,
     /// Caps.
     pub caps: CapsView,
+    /// The version of the same id this one supersedes, if any.
+    pub supersedes: Option<String>,
+    /// The version that supersedes this one, if any.
+    pub superseded_by: Option<String>,
+    /// The last day this version matches events: `valid_to`, or the day
+    /// before a superseding version takes effect; `null` = open-ended.
+    pub valid_until: Option<String>,
+    /// The most grams one event can yield, found at load from the inputs'
+    /// bounds.
+    pub grams_max: i64,
 }
 
 /// `GET /v1/methodologies`.
@@ -348,6 +358,21 @@ pub struct MethodologyView {
 pub struct MethodologyList {
     /// Every published methodology.
     pub methodologies: Vec<MethodologyView>,
+    /// Every supersession, a recorded fact of its own.
+    pub supersessions: Vec<SupersessionView>,
+}
+
+/// A supersession: from `from`, `new_version` replaces `old_version`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SupersessionView {
+    /// Methodology id.
+    pub id: String,
+    /// The version superseded.
+    pub old_version: String,
+    /// The version that supersedes it.
+    pub new_version: String,
+    /// The first day the new version applies.
+    pub from: String,
 }
 
 /// `POST /v1/methodologies` as JSON (a raw TOML body works too).
@@ -412,6 +437,10 @@ impl From<&Methodology> for MethodologyView {
                 per_month_count: m.caps.per_month_count,
                 per_month_grams: m.caps.per_month_grams,
             },
+            supersedes: m.supersedes.clone(),
+            superseded_by: None,
+            valid_until: m.valid_to.map(|d| d.to_string()),
+            grams_max: m.grams_max,
         }
     }
 }

@@ -26,6 +26,10 @@ pub struct Config {
     /// How long the PostgreSQL writer waits for more requests to join a
     /// group that is under half full.
     pub group_linger: std::time::Duration,
+    /// The most grams one event may yield: a methodology that can yield more
+    /// is refused at load and at publication, and evaluation refuses a
+    /// result above it.
+    pub event_grams_max: i64,
 }
 
 impl Config {
@@ -41,6 +45,7 @@ impl Config {
             connections_max: 1024,
             queue_events_max: 200_000,
             group_linger: canopy_store::writer::IngestorConfig::default().group_linger,
+            event_grams_max: canopy_core::methodology::DEFAULT_EVENT_GRAMS_MAX,
         }
     }
 }
@@ -59,7 +64,11 @@ impl Config {
 impl Config {
     /// The use cases' settings.
     pub fn settings(&self) -> canopy_service::Settings {
-        canopy_service::Settings { timezone: self.timezone, session_ttl_s: self.session_ttl_s }
+        canopy_service::Settings {
+            timezone: self.timezone,
+            session_ttl_s: self.session_ttl_s,
+            event_grams_max: self.event_grams_max,
+        }
     }
 }
 

@@ -21,6 +21,10 @@ pub struct Problem {
     pub detail: String,
     /// The stable machine-readable code, such as `bad_signature`.
     pub code: String,
+    /// Every error found, when there can be several (such as each fault of
+    /// an `invalid_methodology`), one line each.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Vec<String>>,
 }
 
 /// An error that becomes a problem+json response.
@@ -34,12 +38,19 @@ pub struct ApiError {
     pub detail: String,
     /// Seconds to send as `Retry-After` (for 503).
     pub retry_after_s: Option<u64>,
+    /// Every error found, when there are several (the problem's `errors`).
+    pub errors: Option<Vec<String>>,
 }
 
 impl ApiError {
     /// An error with a status, a code and a detail.
     pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
-        ApiError { status, code, detail: detail.into(), retry_after_s: None }
+        ApiError { status, code, detail: detail.into(), retry_after_s: None, errors: None }
+    }
+
+    /// The same error listing every error found (the problem's `errors`).
+    pub fn with_errors(self, errors: Vec<String>) -> Self {
+        ApiError { errors: Some(errors), ..self }
     }
 
     /// 400 with a code.
@@ -93,7 +104,13 @@ impl From<canopy_service::ServiceError> for ApiError {
             K::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             K::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         };
-        ApiError { status, code: error.code, detail: error.detail, retry_after_s: error.retry_after_s }
+        ApiError {
+            status,
+            code: error.code,
+            detail: error.detail,
+            retry_after_s: error.retry_after_s,
+            errors: error.errors,
+        }
     }
 }
 
@@ -114,6 +131,7 @@ impl IntoResponse for ApiError {
             status: self.status.as_u16(),
             detail: self.detail,
             code: self.code.to_owned(),
+            errors: self.errors,
         };
         let mut response = (self.status, serde_json::to_string(&problem).expect("serialisable")).into_response();
         response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));

@@ -36,12 +36,20 @@ pub struct ServiceError {
     pub detail: String,
     /// Seconds after which a retry may succeed (for `Unavailable`).
     pub retry_after_s: Option<u64>,
+    /// Every error found, when there can be several (such as each fault of
+    /// an invalid methodology file), one line each.
+    pub errors: Option<Vec<String>>,
 }
 
 impl ServiceError {
     /// An error of `kind` with a code and a sentence.
     pub fn new(kind: ErrorKind, code: &'static str, detail: impl Into<String>) -> Self {
-        ServiceError { kind, code, detail: detail.into(), retry_after_s: None }
+        ServiceError { kind, code, detail: detail.into(), retry_after_s: None, errors: None }
+    }
+
+    /// The same error listing every error found.
+    pub fn with_errors(self, errors: Vec<String>) -> Self {
+        ServiceError { errors: Some(errors), ..self }
     }
 
     /// An invalid value.

@@ -38,11 +38,18 @@ pub struct Settings {
     pub timezone: FixedOffset,
     /// How long a session lasts, in seconds.
     pub session_ttl_s: i64,
+    /// The most grams one event may yield: a methodology that can yield
+    /// more is refused at load and at publication.
+    pub event_grams_max: i64,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { timezone: FixedOffset::east_opt(8 * 3600).expect("valid offset"), session_ttl_s: 24 * 3600 }
+        Settings {
+            timezone: FixedOffset::east_opt(8 * 3600).expect("valid offset"),
+            session_ttl_s: 24 * 3600,
+            event_grams_max: canopy_core::methodology::DEFAULT_EVENT_GRAMS_MAX,
+        }
     }
 }
 
@@ -76,7 +83,7 @@ impl Service {
     /// Opens the use cases over `store` with every published methodology
     /// loaded (recording the shipped ones first).
     pub async fn open(store: Store, settings: Settings) -> anyhow::Result<Self> {
-        let registry = SharedRegistry::new(load_registry(&store).await?);
+        let registry = SharedRegistry::new(load_registry(&store, settings.event_grams_max).await?);
         Ok(Service::new(store, registry, settings))
     }
 
@@ -84,7 +91,8 @@ impl Service {
     /// administration commands (`partner create`, `ledger verify`) that
     /// neither ingest nor read methodologies and must not write at start.
     pub fn for_administration(store: Store, settings: Settings) -> Self {
-        Service::new(store, SharedRegistry::new(canopy_core::methodology::Registry::new()), settings)
+        let registry = canopy_core::methodology::Registry::with_event_grams_max(settings.event_grams_max);
+        Service::new(store, SharedRegistry::new(registry), settings)
     }
 
     /// Ingests through `ingestor` (the group-commit writer).

@@ -26,7 +26,7 @@ pub struct Published {
 }
 
 /// Records the shipped methodologies and loads every published one.
-pub async fn load_registry(store: &Store) -> anyhow::Result<Registry> {
+pub async fn load_registry(store: &Store, event_grams_max: i64) -> anyhow::Result<Registry> {
     let now = Utc::now();
     for (name, text) in methodology::shipped_sources() {
         let parsed = methodology::parse(name, text).map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -42,7 +42,7 @@ pub async fn load_registry(store: &Store) -> anyhow::Result<Registry> {
             .await
             .with_context(|| format!("shipped methodology {name} conflicts with the published {}", parsed.key()))?;
     }
-    let mut registry = Registry::new();
+    let mut registry = Registry::with_event_grams_max(event_grams_max);
     for published in store.published_methodologies().await? {
         let parsed = methodology::parse(&published.source_name, &published.source_text)
             .map_err(|e| anyhow::anyhow!("stored methodology {}@{}: {e}", published.id, published.version))?;
@@ -69,17 +69,20 @@ impl Service {
                 "source_name must be 1 to 200 bytes, none a control character",
             ));
         }
-        let parsed = methodology::parse(source_name, text)
-            .map_err(|e| ServiceError::invalid("invalid_methodology", e.to_string()))?;
+        let parsed = methodology::parse_all(source_name, text).map_err(|errors| {
+            let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
+            let detail = match lines.len() {
+                1 => lines[0].clone(),
+                n => format!("{n} errors: {}", lines.join("; ")),
+            };
+            ServiceError::invalid("invalid_methodology", detail).with_errors(lines)
+        })?;
         let _guard = self.publish_lock.lock().await;
         let current = self.registry.current();
         let mut next: Registry = (*current).clone();
         let added = next.add(parsed.clone()).map_err(|e| {
-            let kind = if e.code() == "methodology_version_exists" || e.code() == "methodology_overlap" {
-                ErrorKind::Conflict
-            } else {
-                ErrorKind::Invalid
-            };
+            let conflict = ["methodology_version_exists", "methodology_overlap", "supersession_refused"];
+            let kind = if conflict.contains(&e.code()) { ErrorKind::Conflict } else { ErrorKind::Invalid };
             ServiceError::new(kind, e.code(), e.to_string())
         })?;
         let record = PublishedMethodology {

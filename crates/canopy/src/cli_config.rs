@@ -124,6 +124,10 @@ pub struct IngestionArgs {
     queue_events_max: Option<usize>,
     #[arg(long, env = "CANOPY_GROUP_LINGER_MS", value_name = "MS", help = help_group_linger())]
     group_linger_ms: Option<u64>,
+    /// The most grams one event may yield; a methodology that can yield more
+    /// is refused at start and at publication [default: 10000000].
+    #[arg(long, env = "CANOPY_EVENT_GRAMS_MAX", value_name = "GRAMS")]
+    event_grams_max: Option<i64>,
 }
 
 /// The HTTP server's options, for the commands that listen.
@@ -155,6 +159,7 @@ struct FileSettings {
     db_connections_max: Option<u32>,
     db_acquire_timeout_ms: Option<u64>,
     db_statement_timeout_ms: Option<u64>,
+    event_grams_max: Option<i64>,
 }
 
 /// The option groups one sub-command took; the groups it does not take are
@@ -219,6 +224,10 @@ impl Settings {
         if let Some(ms) = pool.db_statement_timeout_ms.or(file.db_statement_timeout_ms) {
             anyhow::ensure!(ms > 0, "db_statement_timeout_ms must be positive");
             config.store.statement_timeout = std::time::Duration::from_millis(ms);
+        }
+        if let Some(max) = ingestion.event_grams_max.or(file.event_grams_max) {
+            anyhow::ensure!(max > 0, "event_grams_max must be positive");
+            config.event_grams_max = max;
         }
         Ok(config)
     }

@@ -100,6 +100,11 @@ enum MethodologyCommand {
         /// Check the files alone, without the shipped methodologies.
         #[arg(long)]
         alone: bool,
+        /// The most grams one event may yield; a methodology that can yield
+        /// more is refused.
+        #[arg(long, env = "CANOPY_EVENT_GRAMS_MAX", value_name = "GRAMS",
+              default_value_t = methodology::DEFAULT_EVENT_GRAMS_MAX)]
+        event_grams_max: i64,
     },
     /// Lists the methodologies shipped in this binary.
     List,
@@ -230,7 +235,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             out!("migrations applied to {}", redact_url(&config.database_url));
             Ok(ExitCode::SUCCESS)
         }
-        Command::Methodology(MethodologyCommand::Check { files, alone }) => check_methodologies(&files, alone),
+        Command::Methodology(MethodologyCommand::Check { files, alone, event_grams_max }) => {
+            check_methodologies(&files, alone, event_grams_max)
+        }
         Command::Methodology(MethodologyCommand::List) => {
             for m in methodology::shipped().iter() {
                 out!(
@@ -323,7 +330,7 @@ pub(crate) fn sqlite_file(url: &str) -> Option<&str> {
     Some(path.split('?').next().unwrap_or(path))
 }
 
-fn check_methodologies(files: &[std::path::PathBuf], alone: bool) -> anyhow::Result<ExitCode> {
+fn check_methodologies(files: &[std::path::PathBuf], alone: bool, event_grams_max: i64) -> anyhow::Result<ExitCode> {
     let mut given = Vec::new();
     let mut errors = Vec::new();
     for file in files {
@@ -344,7 +351,7 @@ fn check_methodologies(files: &[std::path::PathBuf], alone: bool) -> anyhow::Res
         }
     }
     sources.extend(given.iter().cloned());
-    if let Err(found) = methodology::check_sources(&sources) {
+    if let Err(found) = methodology::check_sources(&sources, event_grams_max) {
         errors.extend(found);
     }
     if errors.is_empty() {

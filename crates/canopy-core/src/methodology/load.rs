@@ -1,12 +1,14 @@
 //! Reading a methodology file: TOML syntax, then a field-by-field walk that
 //! names the field of every error.
 
+use std::cell::RefCell;
 use std::fmt;
 
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use toml::{Table, Value};
 
+use super::analysis;
 use super::formula::{Formula, RESERVED};
 use super::{Bound, Caps, InputKind, InputSpec, Methodology, RegionPattern};
 use crate::types::{Category, RegionCode};
@@ -46,7 +48,7 @@ impl fmt::Display for MethodologyError {
     }
 }
 
-const TOP_KEYS: [&str; 13] = [
+const TOP_KEYS: [&str; 14] = [
     "id",
     "version",
     "title",
@@ -57,6 +59,7 @@ const TOP_KEYS: [&str; 13] = [
     "regions",
     "valid_from",
     "valid_to",
+    "supersedes",
     "inputs",
     "formula",
     "caps",
@@ -70,16 +73,33 @@ const CAPS_KEYS: [&str; 4] = ["per_day_count", "per_day_grams", "per_month_count
 /// description), in characters.
 const MAX_TEXT_LEN: usize = 1000;
 
-/// Parses and validates one methodology file. `source_name` is only used in
-/// error messages (and is what the registry's callers record).
+/// Parses and validates one methodology file and analyses its formulas
+/// (see [`parse_all`]), returning the first error found. `source_name` is
+/// only used in error messages (and is what the registry's callers record).
 pub fn parse(source_name: &str, text: &str) -> Result<Methodology> {
-    let loader = Loader { source_name };
-    let table: Table = toml::from_str(text).map_err(|e| loader.syntax(text, &e))?;
-    loader.methodology(&table)
+    parse_all(source_name, text).map_err(|mut errors| errors.swap_remove(0))
+}
+
+/// Parses and validates one methodology file, returning every error found
+/// (never an empty list): each field is checked on its own, so a file with
+/// three faults reports three. When the fields are valid, the formulas are
+/// analysed over the inputs' bounds (division by zero, negative values, the
+/// largest grams one event can yield).
+pub fn parse_all(source_name: &str, text: &str) -> std::result::Result<Methodology, Vec<MethodologyError>> {
+    let loader = Loader { source_name, errors: RefCell::new(Vec::new()) };
+    let table: Table = toml::from_str(text).map_err(|e| vec![loader.syntax(text, &e)])?;
+    let methodology = loader.methodology(&table);
+    let errors = loader.errors.into_inner();
+    match methodology {
+        Some(m) if errors.is_empty() => Ok(m),
+        _ => Err(errors),
+    }
 }
 
 struct Loader<'a> {
     source_name: &'a str,
+    /// Every error found so far; each field is checked on its own.
+    errors: RefCell<Vec<MethodologyError>>,
 }
 
 type Result<T> = std::result::Result<T, MethodologyError>;
@@ -106,6 +126,11 @@ impl Loader<'_> {
         }
     }
 
+    /// Records the error of `result`, if any, so that checking goes on.
+    fn keep<T>(&self, result: Result<T>) -> Option<T> {
+        result.map_err(|e| self.errors.borrow_mut().push(e)).ok()
+    }
+
     fn field_error(&self, field: &str, message: impl Into<String>) -> MethodologyError {
         self.error(Some(field), message)
     }
@@ -130,14 +155,14 @@ impl Loader<'_> {
         }
     }
 
-    fn deny_unknown(&self, table: &Table, prefix: &str, allowed: &[&str]) -> Result<()> {
-        if let Some(key) = table.keys().find(|k| !allowed.contains(&k.as_str())) {
-            return Err(self.field_error(
+    /// Records one error per unknown key.
+    fn deny_unknown(&self, table: &Table, prefix: &str, allowed: &[&str]) {
+        for key in table.keys().filter(|k| !allowed.contains(&k.as_str())) {
+            self.keep::<()>(Err(self.field_error(
                 &format!("{prefix}{key}"),
                 format!("unknown key (expected one of: {})", allowed.join(", ")),
-            ));
+            )));
         }
-        Ok(())
     }
 
     fn required<'t>(&self, table: &'t Table, key: &str, path: &str) -> Result<&'t Value> {
@@ -214,101 +239,171 @@ impl Loader<'_> {
         }
     }
 
-    fn methodology(&self, table: &Table) -> Result<Methodology> {
-        self.deny_unknown(table, "", &TOP_KEYS)?;
-        let id = self.identifier(
-            self.required(table, "id", "id")?,
-            "id",
-            3,
-            64,
-            |b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-',
-            "an id of lower-case letters, digits and `-`",
-        )?;
-        let version = self.identifier(
-            self.required(table, "version", "version")?,
-            "version",
+    /// Checks every field, recording each error; `None` when any failed.
+    fn methodology(&self, table: &Table) -> Option<Methodology> {
+        self.deny_unknown(table, "", &TOP_KEYS);
+        let id = self.keep(self.required(table, "id", "id").and_then(|v| {
+            self.identifier(
+                v,
+                "id",
+                3,
+                64,
+                |b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-',
+                "an id of lower-case letters, digits and `-`",
+            )
+        }));
+        let version = self.keep(self.required(table, "version", "version").and_then(|v| self.version(v, "version")));
+        let title = self.keep(self.required(table, "title", "title").and_then(|v| self.text(v, "title")));
+        let issuer = self.keep(self.required(table, "issuer", "issuer").and_then(|v| self.text(v, "issuer")));
+        let source = self.keep(self.required(table, "source", "source").and_then(|v| self.text(v, "source")));
+        let behavior = self.keep(self.required(table, "behavior", "behavior").and_then(|v| {
+            self.identifier(
+                v,
+                "behavior",
+                1,
+                64,
+                |b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_',
+                "a behavior code of lower-case letters, digits and `_`",
+            )
+        }));
+        let category = self.keep(self.required(table, "category", "category").and_then(|v| {
+            self.string(v, "category")?
+                .parse::<Category>()
+                .map_err(|e: crate::types::UnknownCategory| self.field_error("category", e.to_string()))
+        }));
+        let regions = self.keep(self.required(table, "regions", "regions").and_then(|v| self.regions(v)));
+        let valid_from =
+            self.keep(self.required(table, "valid_from", "valid_from").and_then(|v| self.date(v, "valid_from")));
+        let valid_to = match table.get("valid_to") {
+            None => Some(None),
+            Some(v) => self.keep(self.date(v, "valid_to")).map(Some),
+        };
+        if let (Some(from), Some(Some(to))) = (valid_from, valid_to) {
+            if to < from {
+                self.keep::<()>(Err(self.error(None, format!("valid_to {to} is before valid_from {from}"))));
+            }
+        }
+        let supersedes = match table.get("supersedes") {
+            None => Some(None),
+            Some(v) => self.keep(self.supersedes(v)).map(Some),
+        };
+        if let (Some(Some(old)), Some(new)) = (&supersedes, &version) {
+            if old.rsplit('@').next() == Some(new.as_str()) {
+                self.keep::<()>(Err(self.field_error("supersedes", format!("version {new} cannot supersede itself"))));
+            }
+        }
+        let (inputs, names) = match table.get("inputs") {
+            None => (Some(Vec::new()), Vec::new()),
+            Some(Value::Table(inputs)) => {
+                let specs: Vec<Option<InputSpec>> = inputs.iter().map(|(name, spec)| self.input(name, spec)).collect();
+                // Formulas are checked against every declared name, even of
+                // an input whose declaration has an error, so that one fault
+                // is reported once.
+                let names: Vec<&str> = inputs.keys().map(String::as_str).collect();
+                let specs = specs.into_iter().collect::<Option<Vec<_>>>().map(|mut specs| {
+                    specs.sort_by(|a, b| a.name.cmp(&b.name));
+                    specs
+                });
+                (specs, names)
+            }
+            Some(other) => {
+                self.keep::<()>(
+                    Err(self.field_error("inputs", format!("expected a table, found {}", describe(other)))),
+                );
+                (None, Vec::new())
+            }
+        };
+        let zero = || Formula::parse("0", &names).ok();
+        let (baseline_field, baseline, project) = match table.get("formula") {
+            None => {
+                self.keep::<()>(Err(self.field_error("formula", "missing")));
+                ("formula", None, None)
+            }
+            // `formula = "<expression>"` is shorthand for a baseline with no
+            // project emissions: the reduction itself, as published.
+            Some(value @ Value::String(_)) => ("formula", self.keep(self.formula(value, "formula", &names)), zero()),
+            Some(Value::Table(formula)) => {
+                self.deny_unknown(formula, "formula.", &FORMULA_KEYS);
+                let baseline = self.keep(
+                    self.required(formula, "baseline", "formula.baseline")
+                        .and_then(|v| self.formula(v, "formula.baseline", &names)),
+                );
+                let project = match formula.get("project") {
+                    None => zero(),
+                    Some(v) => self.keep(self.formula(v, "formula.project", &names)),
+                };
+                ("formula.baseline", baseline, project)
+            }
+            Some(other) => {
+                self.keep::<()>(Err(
+                    self.field_error("formula", format!("expected a table or a string, found {}", describe(other)))
+                ));
+                ("formula", None, None)
+            }
+        };
+        let caps = match table.get("caps") {
+            None => Some(Caps::default()),
+            Some(Value::Table(t)) => self.caps(t),
+            Some(other) => {
+                self.keep::<()>(Err(self.field_error("caps", format!("expected a table, found {}", describe(other)))));
+                None
+            }
+        };
+        let mut methodology = Methodology {
+            id: id?,
+            version: version?,
+            title: title?,
+            issuer: issuer?,
+            source: source?,
+            behavior: behavior?,
+            category: category?,
+            regions: regions?,
+            valid_from: valid_from?,
+            valid_to: valid_to?,
+            supersedes: supersedes?,
+            inputs: inputs?,
+            baseline: baseline?,
+            project: project?,
+            caps: caps?,
+            grams_max: 0,
+        };
+        if !self.errors.borrow().is_empty() {
+            return None;
+        }
+        match analysis::grams_max(&methodology, baseline_field) {
+            Ok(grams_max) => methodology.grams_max = grams_max,
+            Err(findings) => {
+                for f in findings {
+                    self.keep::<()>(Err(self.field_error(&f.field, f.message)));
+                }
+                return None;
+            }
+        }
+        Some(methodology)
+    }
+
+    /// `supersedes`: a version of the same id, or `id@version`.
+    fn supersedes(&self, value: &Value) -> Result<String> {
+        let text = self.string(value, "supersedes")?;
+        let (id, version) = text.split_once('@').unwrap_or(("xxx", text));
+        let id_ok = (3..=64).contains(&id.len())
+            && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if !id_ok {
+            return Err(self.field_error("supersedes", format!("`{text}` is not a version or `id@version`")));
+        }
+        self.version(&Value::String(version.to_owned()), "supersedes")?;
+        Ok(text.to_owned())
+    }
+
+    fn version(&self, value: &Value, path: &str) -> Result<String> {
+        self.identifier(
+            value,
+            path,
             1,
             32,
             |b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-',
             "a version of letters, digits, `.` and `-`",
-        )?;
-        let title = self.text(self.required(table, "title", "title")?, "title")?;
-        let issuer = self.text(self.required(table, "issuer", "issuer")?, "issuer")?;
-        let source = self.text(self.required(table, "source", "source")?, "source")?;
-        let behavior = self.identifier(
-            self.required(table, "behavior", "behavior")?,
-            "behavior",
-            1,
-            64,
-            |b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_',
-            "a behavior code of lower-case letters, digits and `_`",
-        )?;
-        let category_text = self.string(self.required(table, "category", "category")?, "category")?;
-        let category: Category = category_text
-            .parse()
-            .map_err(|e: crate::types::UnknownCategory| self.field_error("category", e.to_string()))?;
-        let regions = self.regions(self.required(table, "regions", "regions")?)?;
-        let valid_from = self.date(self.required(table, "valid_from", "valid_from")?, "valid_from")?;
-        let valid_to = table.get("valid_to").map(|v| self.date(v, "valid_to")).transpose()?;
-        if let Some(to) = valid_to {
-            if to < valid_from {
-                return Err(self.error(None, format!("valid_to {to} is before valid_from {valid_from}")));
-            }
-        }
-        let inputs = match table.get("inputs") {
-            None => Vec::new(),
-            Some(Value::Table(inputs)) => {
-                let mut specs = inputs.iter().map(|(name, spec)| self.input(name, spec)).collect::<Result<Vec<_>>>()?;
-                specs.sort_by(|a, b| a.name.cmp(&b.name));
-                specs
-            }
-            Some(other) => {
-                return Err(self.field_error("inputs", format!("expected a table, found {}", describe(other))));
-            }
-        };
-        let names: Vec<&str> = inputs.iter().map(|i| i.name.as_str()).collect();
-        let zero = |path: &str| Formula::parse("0", &names).map_err(|e| self.field_error(path, e.to_string()));
-        let (baseline, project) = match self.required(table, "formula", "formula")? {
-            // `formula = "<expression>"` is shorthand for a baseline with no
-            // project emissions: the reduction itself, as published.
-            value @ Value::String(_) => (self.formula(value, "formula", &names)?, zero("formula")?),
-            Value::Table(formula) => {
-                self.deny_unknown(formula, "formula.", &FORMULA_KEYS)?;
-                let baseline =
-                    self.formula(self.required(formula, "baseline", "formula.baseline")?, "formula.baseline", &names)?;
-                let project = match formula.get("project") {
-                    None => zero("formula.project")?,
-                    Some(v) => self.formula(v, "formula.project", &names)?,
-                };
-                (baseline, project)
-            }
-            other => {
-                return Err(
-                    self.field_error("formula", format!("expected a table or a string, found {}", describe(other)))
-                )
-            }
-        };
-        let caps = match table.get("caps") {
-            None => Caps::default(),
-            Some(Value::Table(t)) => self.caps(t)?,
-            Some(other) => return Err(self.field_error("caps", format!("expected a table, found {}", describe(other)))),
-        };
-        Ok(Methodology {
-            id,
-            version,
-            title,
-            issuer,
-            source,
-            behavior,
-            category,
-            regions,
-            valid_from,
-            valid_to,
-            inputs,
-            baseline,
-            project,
-            caps,
-        })
+        )
     }
 
     fn regions(&self, value: &Value) -> Result<Vec<RegionPattern>> {
@@ -339,34 +434,34 @@ impl Loader<'_> {
         Ok(regions)
     }
 
-    fn input(&self, name: &str, value: &Value) -> Result<InputSpec> {
+    fn input(&self, name: &str, value: &Value) -> Option<InputSpec> {
         let path = format!("inputs.{name}");
         let name_ok = name.len() <= 64
             && name.bytes().next().is_some_and(|b| b.is_ascii_lowercase())
             && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
         if !name_ok {
-            return Err(self.field_error(
+            return self.keep(Err(self.field_error(
                 &path,
                 format!("`{name}` is not an input name: a lower-case letter, then lower-case letters, digits and `_`, at most 64 characters"),
-            ));
+            )));
         }
         if RESERVED.contains(&name) {
-            return Err(self.field_error(&path, format!("`{name}` is reserved by the formula language")));
+            return self.keep(Err(self.field_error(&path, format!("`{name}` is reserved by the formula language"))));
         }
         let Value::Table(spec) = value else {
-            return Err(self.field_error(&path, format!("expected a table, found {}", describe(value))));
+            return self.keep(Err(self.field_error(&path, format!("expected a table, found {}", describe(value)))));
         };
-        self.deny_unknown(spec, &format!("{path}."), &INPUT_KEYS)?;
-        let unit = self.text(self.required(spec, "unit", &format!("{path}.unit"))?, &format!("{path}.unit"))?;
+        self.deny_unknown(spec, &format!("{path}."), &INPUT_KEYS);
+        let unit_path = format!("{path}.unit");
+        let unit = self.keep(self.required(spec, "unit", &unit_path).and_then(|v| self.text(v, &unit_path)));
         let kind_path = format!("{path}.type");
-        let kind = match self.string(self.required(spec, "type", &kind_path)?, &kind_path)? {
-            "number" => InputKind::Number,
-            "integer" => InputKind::Integer,
-            other => {
-                return Err(self
-                    .field_error(&kind_path, format!("`{other}` is not a type; expected \"number\" or \"integer\"")));
-            }
-        };
+        let kind = self.keep(self.required(spec, "type", &kind_path).and_then(|v| match self.string(v, &kind_path)? {
+            "number" => Ok(InputKind::Number),
+            "integer" => Ok(InputKind::Integer),
+            other => Err(
+                self.field_error(&kind_path, format!("`{other}` is not a type; expected \"number\" or \"integer\"")),
+            ),
+        }));
         let bound = |inclusive: &str, exclusive: &str| -> Result<Option<(Bound, String)>> {
             match (spec.get(inclusive), spec.get(exclusive)) {
                 (Some(_), Some(_)) => {
@@ -383,27 +478,43 @@ impl Loader<'_> {
                 (None, None) => Ok(None),
             }
         };
-        let minimum = bound("minimum", "exclusive_minimum")?;
-        let maximum = bound("maximum", "exclusive_maximum")?;
-        if let (Some((lo, lo_name)), Some((hi, hi_name))) = (&minimum, &maximum) {
+        let minimum = self.keep(bound("minimum", "exclusive_minimum"));
+        let maximum = self.keep(bound("maximum", "exclusive_maximum").and_then(|maximum| {
+            // The load-time analysis needs a finite range for every input:
+            // without it no methodology's largest credit is known.
+            maximum.map(Some).ok_or_else(|| {
+                self.field_error(
+                    &format!("{path}.maximum"),
+                    "missing: every input needs an upper bound (maximum or exclusive_maximum)",
+                )
+            })
+        }));
+        if let (Some(Some((lo, lo_name))), Some(Some((hi, hi_name)))) = (&minimum, &maximum) {
             let (lo_v, hi_v) = (lo.value.normalize(), hi.value.normalize());
             if lo.value > hi.value {
-                return Err(self.field_error(&path, format!("{lo_name} {lo_v} is greater than {hi_name} {hi_v}")));
+                self.keep::<()>(Err(
+                    self.field_error(&path, format!("{lo_name} {lo_v} is greater than {hi_name} {hi_v}"))
+                ));
+                return None;
             }
             if lo.value == hi.value && (lo.exclusive || hi.exclusive) {
-                return Err(
+                self.keep::<()>(Err(
                     self.field_error(&path, format!("{lo_name} {lo_v} and {hi_name} {hi_v} leave no valid value"))
-                );
+                ));
+                return None;
             }
         }
-        let description = spec.get("description").map(|v| self.text(v, &format!("{path}.description"))).transpose()?;
-        Ok(InputSpec {
+        let description = match spec.get("description") {
+            None => Some(None),
+            Some(v) => self.keep(self.text(v, &format!("{path}.description"))).map(Some),
+        };
+        Some(InputSpec {
             name: name.to_owned(),
-            unit,
-            kind,
-            minimum: minimum.map(|(b, _)| b),
-            maximum: maximum.map(|(b, _)| b),
-            description,
+            unit: unit?,
+            kind: kind?,
+            minimum: minimum?.map(|(b, _)| b),
+            maximum: maximum?.map(|(b, _)| b),
+            description: description?,
         })
     }
 
@@ -412,8 +523,9 @@ impl Loader<'_> {
         Formula::parse(src, inputs).map_err(|e| self.field_error(path, e.to_string()))
     }
 
-    fn caps(&self, table: &Table) -> Result<Caps> {
-        self.deny_unknown(table, "caps.", &CAPS_KEYS)?;
+    /// Checks every cap, recording each error; `None` when any failed.
+    fn caps(&self, table: &Table) -> Option<Caps> {
+        self.deny_unknown(table, "caps.", &CAPS_KEYS);
         let positive = |key: &str| -> Result<Option<i64>> {
             let path = format!("caps.{key}");
             match table.get(key) {
@@ -430,11 +542,15 @@ impl Loader<'_> {
                 })
                 .transpose()
         };
-        Ok(Caps {
-            per_day_count: count("per_day_count")?,
-            per_day_grams: positive("per_day_grams")?,
-            per_month_count: count("per_month_count")?,
-            per_month_grams: positive("per_month_grams")?,
+        let per_day_count = self.keep(count("per_day_count"));
+        let per_day_grams = self.keep(positive("per_day_grams"));
+        let per_month_count = self.keep(count("per_month_count"));
+        let per_month_grams = self.keep(positive("per_month_grams"));
+        Some(Caps {
+            per_day_count: per_day_count?,
+            per_day_grams: per_day_grams?,
+            per_month_count: per_month_count?,
+            per_month_grams: per_month_grams?,
         })
     }
 }

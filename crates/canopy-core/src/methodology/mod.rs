@@ -99,15 +99,18 @@ use serde::Serialize;
 
 use crate::types::{Category, Grams, RegionCode};
 
+mod analysis;
 mod formula;
 mod load;
 mod registry;
 #[cfg(test)]
 mod tests;
 
-pub use formula::{Formula, FormulaError, MAX_DEPTH, MAX_SOURCE_LEN};
-pub use load::{parse, MethodologyError};
-pub use registry::{check_sources, shipped, shipped_sources, Added, Registry, RegistryError};
+pub use formula::{Formula, FormulaError, Interval, MAX_DEPTH, MAX_SOURCE_LEN};
+pub use load::{parse, parse_all, MethodologyError};
+pub use registry::{
+    check_sources, shipped, shipped_sources, Added, Registry, RegistryError, Supersession, DEFAULT_EVENT_GRAMS_MAX,
+};
 
 /// A validated methodology: how one behaviour is quantified in some regions
 /// during some dates.
@@ -136,6 +139,9 @@ pub struct Methodology {
     pub valid_from: NaiveDate,
     /// Last day in force (inclusive); `None` = open-ended.
     pub valid_to: Option<NaiveDate>,
+    /// The version of the same id this one supersedes, if any: from this
+    /// version's `valid_from`, the superseded one no longer matches.
+    pub supersedes: Option<String>,
     /// Declared inputs, sorted by name.
     pub inputs: Vec<InputSpec>,
     /// Grams CO2e the baseline activity would emit.
@@ -144,6 +150,11 @@ pub struct Methodology {
     pub project: Formula,
     /// Per-citizen caps.
     pub caps: Caps,
+    /// The largest grams one event can yield, found at load by evaluating
+    /// the formulas over the inputs' bounds (see `analysis`). A registry
+    /// refuses a methodology whose maximum exceeds its per-event cap, and
+    /// evaluation refuses a result above it.
+    pub grams_max: Grams,
 }
 
 /// A region a methodology applies to.
@@ -409,9 +420,18 @@ impl Methodology {
         if reduction <= Decimal::ZERO {
             return Ok(0);
         }
-        reduction
-            .to_i64()
-            .ok_or_else(|| EvaluationError::Arithmetic { message: format!("the result {reduction} g is too large") })
+        // The analysis bounds every result by `grams_max`; a result above it
+        // would mean the analysis is wrong, and is refused rather than
+        // credited or wrapped.
+        match reduction.to_i64() {
+            Some(grams) if grams <= self.grams_max => Ok(grams),
+            _ => Err(EvaluationError::Arithmetic {
+                message: format!(
+                    "the result {reduction} g is above this methodology's maximum of {} g",
+                    self.grams_max
+                ),
+            }),
+        }
     }
 
     /// How specifically the methodology's regions match `region`: `None` =

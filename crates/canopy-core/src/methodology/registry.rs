@@ -5,8 +5,10 @@ use std::sync::Arc;
 
 use chrono::NaiveDate;
 
-use super::{parse, Methodology};
-use crate::types::{Category, RegionCode};
+use serde::Serialize;
+
+use super::{parse_all, Methodology};
+use crate::types::{Category, Grams, RegionCode};
 
 /// The published methodologies, indexed by `id@version` and by behaviour.
 ///
@@ -14,10 +16,40 @@ use crate::types::{Category, RegionCode};
 /// behaviour has one category; two methodologies of one behaviour never
 /// share a region pattern on overlapping dates, so [`Registry::find`] is
 /// unambiguous.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Registry {
     by_key: BTreeMap<(String, String), Arc<Methodology>>,
     by_behavior: BTreeMap<String, Vec<Arc<Methodology>>>,
+    /// Supersessions, by the superseded `(id, version)`.
+    superseded: BTreeMap<(String, String), Supersession>,
+    /// The most grams one event may yield; see [`DEFAULT_EVENT_GRAMS_MAX`].
+    event_grams_max: Grams,
+}
+
+impl Default for Registry {
+    fn default() -> Self {
+        Registry::with_event_grams_max(DEFAULT_EVENT_GRAMS_MAX)
+    }
+}
+
+/// The default per-event grams cap: 10 t CO2e, far above any everyday act
+/// (a 100 km bike ride is 25 kg) and far below what sums of many events
+/// could overflow.
+pub const DEFAULT_EVENT_GRAMS_MAX: Grams = 10_000_000;
+
+/// A recorded fact: from `from`, version `new_version` of methodology `id`
+/// replaces `old_version`, which no longer matches events on or after that
+/// date. The superseded version's published text is unchanged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Supersession {
+    /// The methodology id.
+    pub id: String,
+    /// The version superseded.
+    pub old_version: String,
+    /// The version that supersedes it.
+    pub new_version: String,
+    /// The first day the new version replaces the old (its `valid_from`).
+    pub from: NaiveDate,
 }
 
 /// What [`Registry::add`] did.
@@ -65,6 +97,43 @@ pub enum RegistryError {
         /// The category already in use.
         other_category: Category,
     },
+    /// The methodology can yield more grams for one event than the cap.
+    #[error("{key} can yield {grams_max} g for one event, above the per-event maximum of {cap} g")]
+    ExceedsEventGramsMax {
+        /// The methodology being added.
+        key: String,
+        /// Its largest yield for one event.
+        grams_max: Grams,
+        /// The cap.
+        cap: Grams,
+    },
+    /// `supersedes` names a version that is not published.
+    #[error("{key} supersedes {other}, which is not published")]
+    SupersededNotFound {
+        /// The methodology being added.
+        key: String,
+        /// The `id@version` it names.
+        other: String,
+    },
+    /// `supersedes` names a methodology with another id.
+    #[error("{key} supersedes {other}: a version can only supersede a version of the same id")]
+    SupersedesOtherId {
+        /// The methodology being added.
+        key: String,
+        /// The `id@version` it names.
+        other: String,
+    },
+    /// The superseded version is already superseded, or starts no earlier
+    /// than the new one.
+    #[error("{key} cannot supersede {other}: {reason}")]
+    SupersessionRefused {
+        /// The methodology being added.
+        key: String,
+        /// The `id@version` it names.
+        other: String,
+        /// Why.
+        reason: String,
+    },
 }
 
 impl RegistryError {
@@ -74,6 +143,10 @@ impl RegistryError {
             RegistryError::VersionExists { .. } => "methodology_version_exists",
             RegistryError::Overlap { .. } => "methodology_overlap",
             RegistryError::CategoryMismatch { .. } => "methodology_category_mismatch",
+            RegistryError::ExceedsEventGramsMax { .. } => "methodology_exceeds_event_grams_max",
+            RegistryError::SupersededNotFound { .. } => "superseded_methodology_not_found",
+            RegistryError::SupersedesOtherId { .. } => "supersedes_other_methodology",
+            RegistryError::SupersessionRefused { .. } => "supersession_refused",
         }
     }
 
@@ -81,22 +154,60 @@ impl RegistryError {
     /// new one conflicts with.
     pub fn other(&self) -> &str {
         match self {
-            RegistryError::VersionExists { key } => key,
-            RegistryError::Overlap { other, .. } | RegistryError::CategoryMismatch { other, .. } => other,
+            RegistryError::VersionExists { key } | RegistryError::ExceedsEventGramsMax { key, .. } => key,
+            RegistryError::Overlap { other, .. }
+            | RegistryError::CategoryMismatch { other, .. }
+            | RegistryError::SupersededNotFound { other, .. }
+            | RegistryError::SupersedesOtherId { other, .. }
+            | RegistryError::SupersessionRefused { other, .. } => other,
         }
     }
 }
 
-fn dates_overlap(a: &Methodology, b: &Methodology) -> bool {
-    let a_before_b_ends = b.valid_to.is_none_or(|to| a.valid_from <= to);
-    let b_before_a_ends = a.valid_to.is_none_or(|to| b.valid_from <= to);
+/// Whether `[a_from, a_to]` and `[b_from, b_to]` share a day (`None` =
+/// open-ended).
+fn dates_overlap(a: (NaiveDate, Option<NaiveDate>), b: (NaiveDate, Option<NaiveDate>)) -> bool {
+    let a_before_b_ends = b.1.is_none_or(|to| a.0 <= to);
+    let b_before_a_ends = a.1.is_none_or(|to| b.0 <= to);
     a_before_b_ends && b_before_a_ends
 }
 
 impl Registry {
-    /// An empty registry.
+    /// An empty registry with the default per-event cap.
     pub fn new() -> Self {
         Registry::default()
+    }
+
+    /// An empty registry that refuses methodologies able to yield more than
+    /// `event_grams_max` grams for one event.
+    pub fn with_event_grams_max(event_grams_max: Grams) -> Self {
+        Registry { by_key: BTreeMap::new(), by_behavior: BTreeMap::new(), superseded: BTreeMap::new(), event_grams_max }
+    }
+
+    /// The per-event grams cap.
+    pub fn event_grams_max(&self) -> Grams {
+        self.event_grams_max
+    }
+
+    /// The days `m` matches events: its own range, ended the day before a
+    /// supersession takes effect.
+    pub fn effective_dates(&self, m: &Methodology) -> (NaiveDate, Option<NaiveDate>) {
+        let superseded_to = self.superseded.get(&(m.id.clone(), m.version.clone())).and_then(|s| s.from.pred_opt());
+        let to = match (m.valid_to, superseded_to) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        (m.valid_from, to)
+    }
+
+    /// The supersession that ends `m`'s validity, if any.
+    pub fn superseded_by(&self, m: &Methodology) -> Option<&Supersession> {
+        self.superseded.get(&(m.id.clone(), m.version.clone()))
+    }
+
+    /// Every supersession, sorted by the superseded (id, version).
+    pub fn supersessions(&self) -> impl Iterator<Item = &Supersession> {
+        self.superseded.values()
     }
 
     /// Adds a methodology, keeping the registry's invariants. Re-adding
@@ -110,6 +221,14 @@ impl Registry {
                 Err(RegistryError::VersionExists { key: m.key() })
             };
         }
+        if m.grams_max > self.event_grams_max {
+            return Err(RegistryError::ExceedsEventGramsMax {
+                key: m.key(),
+                grams_max: m.grams_max,
+                cap: self.event_grams_max,
+            });
+        }
+        let supersession = m.supersedes.as_deref().map(|target| self.supersession(&m, target)).transpose()?;
         let same_behavior = self.by_behavior.get(&m.behavior).map(Vec::as_slice).unwrap_or_default();
         if let Some(other) = same_behavior.iter().find(|o| o.category != m.category) {
             return Err(RegistryError::CategoryMismatch {
@@ -121,7 +240,14 @@ impl Registry {
             });
         }
         for other in same_behavior {
-            if !dates_overlap(&m, other) {
+            let mut other_dates = self.effective_dates(other);
+            if let Some(s) = supersession.as_ref().filter(|s| s.old_version == other.version && s.id == other.id) {
+                // The new version ends the old one's validity the day before
+                // it starts.
+                let end = s.from.pred_opt().unwrap_or(s.from);
+                other_dates.1 = Some(other_dates.1.map_or(end, |to| to.min(end)));
+            }
+            if !dates_overlap((m.valid_from, m.valid_to), other_dates) {
                 continue;
             }
             if let Some(region) = m.regions.iter().find(|r| other.regions.contains(r)) {
@@ -133,6 +259,9 @@ impl Registry {
                 });
             }
         }
+        if let Some(s) = supersession {
+            self.superseded.insert((s.id.clone(), s.old_version.clone()), s);
+        }
         let m = Arc::new(m);
         let list = self.by_behavior.entry(m.behavior.clone()).or_default();
         list.push(Arc::clone(&m));
@@ -141,12 +270,45 @@ impl Registry {
         Ok(Added::New)
     }
 
+    /// Checks that `m` may supersede `target` (`version` or `id@version`).
+    fn supersession(&self, m: &Methodology, target: &str) -> Result<Supersession, RegistryError> {
+        let (id, version) = target.split_once('@').unwrap_or((m.id.as_str(), target));
+        let other = format!("{id}@{version}");
+        if id != m.id {
+            return Err(RegistryError::SupersedesOtherId { key: m.key(), other });
+        }
+        let Some(old) = self.get(id, version) else {
+            return Err(RegistryError::SupersededNotFound { key: m.key(), other });
+        };
+        let refused =
+            |reason: String| RegistryError::SupersessionRefused { key: m.key(), other: other.clone(), reason };
+        if let Some(s) = self.superseded_by(old) {
+            return Err(refused(format!("it is already superseded by version {} from {}", s.new_version, s.from)));
+        }
+        if old.behavior != m.behavior {
+            return Err(refused(format!("it credits `{}`, not `{}`", old.behavior, m.behavior)));
+        }
+        if m.valid_from <= old.valid_from {
+            return Err(refused(format!(
+                "it is in force from {}; the new version must start later (valid_from {})",
+                old.valid_from, m.valid_from
+            )));
+        }
+        Ok(Supersession {
+            id: m.id.clone(),
+            old_version: old.version.clone(),
+            new_version: m.version.clone(),
+            from: m.valid_from,
+        })
+    }
+
     /// The methodology for `behavior` in force in `region` on `date`; the
     /// most specific region match wins (exact code, then country, then `*`).
     pub fn find(&self, behavior: &str, region: &RegionCode, date: NaiveDate) -> Option<&Arc<Methodology>> {
         let mut best: Option<(u8, &Arc<Methodology>)> = None;
         for m in self.by_behavior.get(behavior)? {
-            if !m.in_force_on(date) {
+            let (from, to) = self.effective_dates(m);
+            if date < from || to.is_some_and(|to| date > to) {
                 continue;
             }
             if let Some(specificity) = m.matches_region(region) {
@@ -227,7 +389,7 @@ pub fn shipped_sources() -> &'static [(&'static str, &'static str)] {
 pub fn shipped() -> Registry {
     let mut registry = Registry::new();
     for (name, text) in shipped_sources() {
-        let m = parse(name, text).unwrap_or_else(|e| panic!("shipped methodology is invalid: {e}"));
+        let m = parse_all(name, text).unwrap_or_else(|e| panic!("shipped methodology is invalid: {}", e[0]));
         if let Err(e) = registry.add(m) {
             panic!("shipped methodology {name} conflicts: {e}");
         }
@@ -237,18 +399,22 @@ pub fn shipped() -> Registry {
 
 /// Checks methodology files together, for `canopy methodology check`: parses
 /// every file, then adds them all to a fresh registry to find conflicts
-/// between files. Returns the methodologies (in the order given) or every
-/// error found, each a one-line message naming its file.
-pub fn check_sources(sources: &[(String, String)]) -> Result<Vec<Methodology>, Vec<String>> {
+/// between files (and methodologies above `event_grams_max`). Returns the
+/// methodologies (in the order given) or every error found, each a one-line
+/// message naming its file.
+pub fn check_sources(sources: &[(String, String)], event_grams_max: Grams) -> Result<Vec<Methodology>, Vec<String>> {
     let mut errors = Vec::new();
     let mut parsed = Vec::new();
     for (name, text) in sources {
-        match parse(name, text) {
+        match parse_all(name, text) {
             Ok(m) => parsed.push((name.as_str(), m)),
-            Err(e) => errors.push(e.to_string()),
+            Err(e) => errors.extend(e.iter().map(ToString::to_string)),
         }
     }
-    let mut registry = Registry::new();
+    // A superseding version is added after the version it supersedes,
+    // whatever order the files come in.
+    parsed.sort_by_key(|(_, m)| m.supersedes.is_some());
+    let mut registry = Registry::with_event_grams_max(event_grams_max);
     let mut files: HashMap<String, &str> = HashMap::new();
     for (name, m) in &parsed {
         match registry.add(m.clone()) {

@@ -120,7 +120,7 @@ fn accepts_variants() {
     );
     // Inputs are sorted by name, whatever the file's order.
     let two = format!(
-        "{}\n[inputs.a]\nunit = \"u\"\ntype = \"integer\"\n",
+        "{}\n[inputs.a]\nunit = \"u\"\ntype = \"integer\"\nmaximum = 5\n",
         BIKE.replace("[formula]", "[formula_placeholder]")
     )
     .replace("[formula_placeholder]", "[formula]");
@@ -172,7 +172,7 @@ fn load_errors_name_file_and_field() {
         (bike_with("valid_from = 2023-01-01\n", ""), "methodologies/bike.toml: valid_from: missing"),
         (
             bike_with("title = ", "titel = \"x\"\ntitle = "),
-            "methodologies/bike.toml: titel: unknown key (expected one of: id, version, title, issuer, source, behavior, category, regions, valid_from, valid_to, inputs, formula, caps)",
+            "methodologies/bike.toml: titel: unknown key (expected one of: id, version, title, issuer, source, behavior, category, regions, valid_from, valid_to, supersedes, inputs, formula, caps)",
         ),
         (
             bike_with("unit = \"km\"", "unit = \"km\"\nminimun = 1"),
@@ -304,43 +304,39 @@ fn evaluation_checks_inputs() {
     );
     let items = parse(
         "items.toml",
-        &minimal("items", "1", "items", "use", "[\"*\"]", "valid_from = 2020-01-01", "7 * n - 20")
-            .replace("[formula]", "[inputs.n]\nunit = \"item\"\ntype = \"integer\"\nminimum = 1\n\n[formula]"),
+        &minimal("items", "1", "items", "use", "[\"*\"]", "valid_from = 2020-01-01", "7 * n - 20").replace(
+            "[formula]",
+            "[inputs.n]\nunit = \"item\"\ntype = \"integer\"\nminimum = 3\nmaximum = 1000000\n\n[formula]",
+        ),
     )
     .unwrap();
     check_evaluation(
         &items,
         &[
             (json!({"n": 3}), "1"),
-            (json!({"n": 2}), "0"),
+            (json!({"n": 4}), "8"),
             (json!({"n": 3.0}), "1"),
             (json!({"n": 2.5}), "invalid_input: invalid input `n`: expected an integer, got 2.5"),
-            (json!({"n": 0}), "input_out_of_bounds: n = 0 is outside x >= 1"),
-            (json!({"n": 1_000_000_000_000_000_000u64}), "6999999999999999980"),
-            (
-                json!({"n": 10_000_000_000_000_000_000u64}),
-                "formula_error: formula error: the result 69999999999999999980 g is too large",
-            ),
+            (json!({"n": 2}), "input_out_of_bounds: n = 2 is outside 3 <= x <= 1000000"),
+            (json!({"n": 1_000_000}), "6999980"),
+            (json!({"n": 1_000_001}), "input_out_of_bounds: n = 1000001 is outside 3 <= x <= 1000000"),
         ],
     );
     let divide = parse(
         "div.toml",
-        &minimal("divide", "1", "divide", "use", "[\"*\"]", "valid_from = 2020-01-01", "100 / n")
-            .replace("[formula]", "[inputs.n]\nunit = \"u\"\ntype = \"number\"\nexclusive_maximum = 1000\n\n[formula]"),
+        &minimal("divide", "1", "divide", "use", "[\"*\"]", "valid_from = 2020-01-01", "100 / n").replace(
+            "[formula]",
+            "[inputs.n]\nunit = \"u\"\ntype = \"number\"\nminimum = 0.5\nexclusive_maximum = 1000\n\n[formula]",
+        ),
     )
     .unwrap();
     check_evaluation(
         &divide,
         &[
             (json!({"n": 3}), "33"),
-            (json!({"n": -3}), "0"),
-            (json!({"n": 0}), "formula_error: formula error: division by zero"),
-            (
-                json!({"n": 0.00000000000000000001}),
-                "formula_error: formula error: the result 10000000000000000000000 g is too large",
-            ),
-            (json!({"n": 0.000000000000000000000000001}), "formula_error: formula error: arithmetic overflow"),
-            (json!({"n": 1000}), "input_out_of_bounds: n = 1000 is outside x < 1000"),
+            (json!({"n": 0.5}), "200"),
+            (json!({"n": 0}), "input_out_of_bounds: n = 0 is outside 0.5 <= x < 1000"),
+            (json!({"n": 1000}), "input_out_of_bounds: n = 1000 is outside 0.5 <= x < 1000"),
         ],
     );
 }
@@ -371,7 +367,7 @@ fn every_shipped_file_loads() {
     assert_eq!(registry.len(), shipped_sources().len());
     let sources: Vec<(String, String)> =
         shipped_sources().iter().map(|(n, t)| ((*n).to_owned(), (*t).to_owned())).collect();
-    assert_eq!(check_sources(&sources).unwrap().len(), sources.len());
+    assert_eq!(check_sources(&sources, DEFAULT_EVENT_GRAMS_MAX).unwrap().len(), sources.len());
 }
 
 #[test]
@@ -448,7 +444,7 @@ fn shipped_figures_evaluate_exactly() {
     assert!(m("cn-bj-shared-bike").caps.is_empty());
     assert_eq!(
         m("e-payment").evaluate(&inputs(json!({"amount_yuan": 0.99}))).unwrap_err().to_string(),
-        "amount_yuan = 0.99 is outside x >= 1"
+        "amount_yuan = 0.99 is outside 1 <= x <= 1000000"
     );
     assert_eq!(
         m("secondhand-computer").evaluate(&inputs(json!({"items": 11}))).unwrap_err().code(),
@@ -617,7 +613,7 @@ fn check_sources_collects_every_error() {
             minimal("bike-a", "1", "bike", "transport", "[\"CN-BJ\"]", "valid_from = 2020-01-01", "9"),
         ),
     ];
-    let errors = check_sources(&sources).unwrap_err();
+    let errors = check_sources(&sources, DEFAULT_EVENT_GRAMS_MAX).unwrap_err();
     assert_eq!(
         errors,
         vec![
@@ -630,7 +626,7 @@ fn check_sources_collects_every_error() {
                 .to_owned(),
         ]
     );
-    let ok = check_sources(&sources[..1]).unwrap();
+    let ok = check_sources(&sources[..1], DEFAULT_EVENT_GRAMS_MAX).unwrap();
     assert_eq!(ok.len(), 1);
     assert_eq!(ok[0].key(), "bike-a@1");
 }
@@ -1048,4 +1044,138 @@ fn reference_agrees_on_hand_written_cases() {
     }
     assert_eq!(print(&cases[4], 0, false), "if !(a < b) { -a } else { 1 }");
     assert_eq!(print(&cases[4], 0, true), "if !(a < b) { (-a) } else { 1 }");
+}
+
+// ---------------------------------------------------------------------------
+// Load-time analysis, every error at once, the per-event cap, supersession
+
+/// A methodology of one input `n` with `bounds` and the given formulas.
+fn with_n(bounds: &str, baseline: &str, project: &str) -> String {
+    minimal("n-test", "1", "n_test", "use", "[\"*\"]", "valid_from = 2020-01-01", baseline).replace(
+        "[formula]",
+        &format!("[inputs.n]\nunit = \"u\"\ntype = \"number\"\n{bounds}\n\n[formula]\nproject = \"{project}\""),
+    )
+}
+
+/// One analysis case: bounds, baseline, project, then `grams_max` or every
+/// error.
+type AnalysisCase<'a> = (&'a str, &'a str, &'a str, Result<i64, &'a [&'a str]>);
+
+#[test]
+fn analysis_over_input_bounds() {
+    let f = "a.toml";
+    let cases: &[AnalysisCase] = &[
+        ("exclusive_minimum = 0\nmaximum = 100", "250 * n", "0", Ok(25_000)),
+        ("minimum = 0\nmaximum = 100000", "min(296, floor(n * 0.0296))", "0", Ok(296)),
+        ("minimum = 1\nmaximum = 10", "if n > 5 { 100 } else { 10 }", "0", Ok(100)),
+        ("minimum = 1\nmaximum = 10", "100 / n", "0", Ok(100)),
+        ("minimum = 0\nmaximum = 10", "250 * n", "40 * n", Ok(2_500)),
+        (
+            "minimum = 0\nmaximum = 10",
+            "100 / n",
+            "0",
+            Err(&["a.toml: formula.baseline: can divide by zero (or by values arbitrarily close to it) within the inputs' bounds"]),
+        ),
+        (
+            "minimum = 0\nmaximum = 20",
+            "10 - n",
+            "0",
+            Err(&["a.toml: formula.baseline: can be negative within the inputs' bounds: -10 at n = 20"]),
+        ),
+        (
+            "minimum = 0\nmaximum = 10",
+            "5",
+            "n",
+            Err(&["a.toml: formula: baseline − project can be negative within the inputs' bounds (it would credit nothing): -5 at n = 10"]),
+        ),
+        (
+            "maximum = 10",
+            "n * 1000000000000000000000",
+            "0",
+            Err(&["a.toml: formula.baseline: can overflow within the inputs' bounds"]),
+        ),
+        (
+            "minimum = 0\nmaximum = 1000000000",
+            "n * 1000000000000",
+            "0",
+            Err(&["a.toml: formula: can yield 1000000000000000000000 g for one event, more than any ledger can hold"]),
+        ),
+        (
+            "minimum = 0",
+            "n",
+            "0",
+            Err(&["a.toml: inputs.n.maximum: missing: every input needs an upper bound (maximum or exclusive_maximum)"]),
+        ),
+    ];
+    for (bounds, baseline, project, expect) in cases {
+        let got = parse_all(f, &with_n(bounds, baseline, project))
+            .map(|m| m.grams_max)
+            .map_err(|e| e.iter().map(ToString::to_string).collect::<Vec<_>>());
+        let expect = expect.map_err(|e| e.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>());
+        assert_eq!(got, expect, "{baseline} - {project} over {bounds}");
+    }
+}
+
+#[test]
+fn every_error_of_a_file_is_reported() {
+    let text = BIKE.replace("title =", "titel =").replace("maximum = 100\n", "").replace("250 *", "250 **");
+    let errors: Vec<String> = parse_all("bike.toml", &text).unwrap_err().iter().map(ToString::to_string).collect();
+    assert_eq!(errors.len(), 4, "{errors:#?}");
+    assert!(errors[0].starts_with("bike.toml: titel: unknown key"), "{errors:#?}");
+    assert_eq!(errors[1], "bike.toml: title: missing");
+    assert!(errors.iter().any(|e| e.starts_with("bike.toml: inputs.distance_km.maximum: missing")), "{errors:#?}");
+    assert!(errors.iter().any(|e| e.starts_with("bike.toml: formula.baseline: ")), "{errors:#?}");
+    let sources = vec![("bike.toml".to_owned(), text)];
+    assert_eq!(check_sources(&sources, DEFAULT_EVENT_GRAMS_MAX).unwrap_err().len(), 4);
+}
+
+#[test]
+fn a_registry_refuses_methodologies_above_its_event_cap() {
+    let bike = parse("bike.toml", BIKE).unwrap();
+    assert_eq!(bike.grams_max, 25_000);
+    let mut registry = Registry::with_event_grams_max(24_999);
+    let e = registry.add(bike.clone()).unwrap_err();
+    assert_eq!(e.code(), "methodology_exceeds_event_grams_max");
+    assert_eq!(
+        e.to_string(),
+        "cn-bj-shared-bike@1.0 can yield 25000 g for one event, above the per-event maximum of 24999 g"
+    );
+    assert_eq!(Registry::with_event_grams_max(25_000).add(bike).unwrap(), Added::New);
+    let sources = vec![("bike.toml".to_owned(), BIKE.to_owned())];
+    assert_eq!(check_sources(&sources, 1000).unwrap_err().len(), 1);
+}
+
+#[test]
+fn a_version_supersedes_an_earlier_one_from_its_valid_from() {
+    let v2 = |supersedes: &str| {
+        BIKE.replace("version = \"1.0\"", &format!("version = \"2.0\"\nsupersedes = \"{supersedes}\""))
+            .replace("valid_from = 2023-01-01", "valid_from = 2024-06-01")
+            .replace("250 *", "200 *")
+    };
+    let mut registry = Registry::new();
+    registry.add(parse("v1.toml", BIKE).unwrap()).unwrap();
+    let beijing = region("CN-BJ");
+    // Without supersession, v2 overlaps v1.
+    let overlapping = BIKE.replace("version = \"1.0\"", "version = \"2.0\"");
+    assert_eq!(
+        registry.clone().add(parse("v2.toml", &overlapping).unwrap()).unwrap_err().code(),
+        "methodology_overlap"
+    );
+    for (target, code) in
+        [("1.1", "superseded_methodology_not_found"), ("other-id@1.0", "supersedes_other_methodology")]
+    {
+        let e = registry.clone().add(parse("v2.toml", &v2(target)).unwrap()).unwrap_err();
+        assert_eq!(e.code(), code, "{target}: {e}");
+    }
+    registry.add(parse("v2.toml", &v2("1.0")).unwrap()).unwrap();
+    assert_eq!(registry.find("shared_bike", &beijing, date("2024-05-31")).unwrap().version, "1.0");
+    assert_eq!(registry.find("shared_bike", &beijing, date("2024-06-01")).unwrap().version, "2.0");
+    let v1 = registry.get("cn-bj-shared-bike", "1.0").unwrap().clone();
+    assert_eq!(v1.valid_to, None, "the superseded text is unchanged");
+    assert_eq!(registry.effective_dates(&v1), (date("2023-01-01"), Some(date("2024-05-31"))));
+    let s = registry.superseded_by(&v1).unwrap();
+    assert_eq!((s.new_version.as_str(), s.from), ("2.0", date("2024-06-01")));
+    // A version superseded once cannot be superseded again.
+    let v3 = v2("1.0").replace("version = \"2.0\"", "version = \"3.0\"");
+    assert_eq!(registry.add(parse("v3.toml", &v3).unwrap()).unwrap_err().code(), "supersession_refused");
 }

@@ -15,7 +15,25 @@ use crate::AppState;
     responses((status = 200, body = MethodologyList)))]
 pub(crate) async fn list(State(state): State<AppState>) -> Json<MethodologyList> {
     let registry = state.service.methodologies();
-    Json(MethodologyList { methodologies: registry.iter().map(|m| MethodologyView::from(m.as_ref())).collect() })
+    let methodologies = registry
+        .iter()
+        .map(|m| {
+            let mut view = MethodologyView::from(m.as_ref());
+            view.superseded_by = registry.superseded_by(m).map(|s| s.new_version.clone());
+            view.valid_until = registry.effective_dates(m).1.map(|d| d.to_string());
+            view
+        })
+        .collect();
+    let supersessions = registry
+        .supersessions()
+        .map(|s| SupersessionView {
+            id: s.id.clone(),
+            old_version: s.old_version.clone(),
+            new_version: s.new_version.clone(),
+            from: s.from.to_string(),
+        })
+        .collect();
+    Json(MethodologyList { methodologies, supersessions })
 }
 
 /// Publishes a methodology: the TOML file as the body, JSON `{toml,
@@ -39,9 +57,17 @@ pub(crate) async fn publish(
         .is_some_and(|v| v.starts_with("application/json"));
     let (source_name, text) = if is_json {
         let value: serde_json::Value = parse_json(&body)?;
+        // A methodology is a JSON object; `"AAA"`, `1` or `[]` is not one.
+        if !value.is_object() {
+            return Err(ApiError::bad_request(
+                "invalid_methodology",
+                "the JSON body must be an object: `{toml, source_name}` or the methodology's keys",
+            ));
+        }
         if value.get("toml").is_some() {
             let request: PublishMethodology = parse_json(&body)?;
-            (request.source_name.unwrap_or_else(|| "request".to_owned()), request.toml)
+            let source_name = request.source_name.unwrap_or_else(|| "request".to_owned());
+            (source_name, request.toml)
         } else {
             // The methodology itself as a JSON object, with the file's keys:
             // it is stored as the equivalent TOML.

@@ -190,7 +190,156 @@ fn methodology_check_names_the_file_and_field() {
     assert!(all.status.success(), "{}", String::from_utf8_lossy(&all.stderr));
 }
 
+async fn a_methodology_with_three_faults_is_refused_listing_all_three() {
+    let server = TestServer::start().await;
+    let headers = [("content-type", "application/toml".to_owned()), ("authorization", format!("Bearer {ADMIN_TOKEN}"))];
+    let broken = CUSTOM
+        .replace("title =", "titel =")
+        .replace("maximum = 50\n", "")
+        .replace("project = \"20 * distance_km\"", "project = \"20 * distanse_km\"");
+    let refused = server.raw(Method::POST, "/v1/methodologies", &headers, broken.into_bytes()).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{refused:?}");
+    assert_eq!(refused.code(), "invalid_methodology");
+    let errors: Vec<&str> = refused.body["errors"].as_array().unwrap().iter().map(|e| e.as_str().unwrap()).collect();
+    assert_eq!(errors.len(), 4, "{errors:#?}");
+    assert!(errors[0].starts_with("request: titel: unknown key"), "{errors:#?}");
+    assert_eq!(errors[1], "request: title: missing");
+    assert!(errors.iter().any(|e| e.starts_with("request: inputs.distance_km.maximum: missing")), "{errors:#?}");
+    assert!(
+        errors.iter().any(|e| e.starts_with("request: formula.project: unknown input `distanse_km`")),
+        "{errors:#?}"
+    );
+
+    // A formula that can divide by zero within its bounds is found at load.
+    let divides = CUSTOM.replace("project = \"20 * distance_km\"", "project = \"20 / (distance_km - 1)\"");
+    let refused = server.raw(Method::POST, "/v1/methodologies", &headers, divides.into_bytes()).await;
+    assert_eq!(refused.code(), "invalid_methodology");
+    assert_eq!(
+        refused.body["errors"],
+        json!(["request: formula.project: can divide by zero (or by values arbitrarily close to it) within the inputs' bounds"])
+    );
+
+    // One that can yield more than the per-event cap (10,000,000 g by default).
+    let huge = CUSTOM.replace("round(120.6 * distance_km)", "250000 * distance_km");
+    let refused = server.raw(Method::POST, "/v1/methodologies", &headers, huge.into_bytes()).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{refused:?}");
+    assert_eq!(refused.code(), "methodology_exceeds_event_grams_max");
+
+    // A JSON body that is not an object is not a methodology.
+    for body in [json!("AAA"), json!(1), json!([])] {
+        let refused = server.post("/v1/methodologies", Some(ADMIN_TOKEN), body.clone()).await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{body}: {refused:?}");
+        assert_eq!(refused.code(), "invalid_methodology", "{body}");
+    }
+}
+
+async fn a_new_version_supersedes_the_old_from_its_valid_from() {
+    let server = TestServer::start().await;
+    let headers = [("content-type", "application/toml".to_owned()), ("authorization", format!("Bearer {ADMIN_TOKEN}"))];
+    let shipped =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../methodologies/cn-bj-shared-bike.toml"))
+            .unwrap();
+    // The new version takes effect two days ago (in the instance's UTC+8).
+    let today = (chrono::Utc::now() + chrono::Duration::hours(8)).date_naive();
+    let day = today - chrono::Duration::days(2);
+    let (eve, day) = ((day - chrono::Duration::days(1)).to_string(), day.to_string());
+    let v2 = |supersedes: &str| {
+        shipped
+            .replace("version = \"1.0\"", &format!("version = \"2.0\"\nsupersedes = \"{supersedes}\""))
+            .replace("valid_from = 2020-01-01", &format!("valid_from = {day}"))
+            .replace("250 * distance_km", "200 * distance_km")
+    };
+    let missing = server.raw(Method::POST, "/v1/methodologies", &headers, v2("0.9").into_bytes()).await;
+    assert_eq!(missing.code(), "superseded_methodology_not_found", "{missing:?}");
+    let other = server.raw(Method::POST, "/v1/methodologies", &headers, v2("walking@1.0").into_bytes()).await;
+    assert_eq!(other.code(), "supersedes_other_methodology", "{other:?}");
+    let published = server.raw(Method::POST, "/v1/methodologies", &headers, v2("1.0").into_bytes()).await;
+    assert_eq!(published.status, StatusCode::CREATED, "{published:?}");
+
+    let list = server.get("/v1/methodologies", None).await;
+    let find = |version: &str| {
+        list.body["methodologies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["id"] == "cn-bj-shared-bike" && m["version"] == version)
+            .cloned()
+            .unwrap()
+    };
+    let v1 = find("1.0");
+    assert_eq!(v1["superseded_by"], "2.0");
+    assert_eq!(v1["valid_until"], eve);
+    assert_eq!(v1["valid_to"], serde_json::Value::Null, "v1's published text is unchanged");
+    assert_eq!(find("2.0")["supersedes"], "1.0");
+    assert_eq!(
+        list.body["supersessions"],
+        json!([{ "id": "cn-bj-shared-bike", "old_version": "1.0", "new_version": "2.0", "from": day }])
+    );
+
+    let partner = server.create_partner(&["transport"]).await;
+    let citizen = server.create_citizen("beijing", "CN-BJ").await;
+    server.link(&citizen, &partner, &["transport"], "u").await;
+    let mut before = event("before", "u", "shared_bike", json!({ "distance_km": 1 }));
+    before["occurred_at"] = json!(format!("{eve}T12:00:00+08:00"));
+    let mut after = event("after", "u", "shared_bike", json!({ "distance_km": 1 }));
+    after["occurred_at"] = json!(format!("{day}T12:00:00+08:00"));
+    let results = server.send_ok(&partner, json!([before, after])).await;
+    assert_eq!(
+        (results[0]["grams"].clone(), results[0]["methodology"].clone()),
+        (json!(250), json!("cn-bj-shared-bike@1.0"))
+    );
+    assert_eq!(
+        (results[1]["grams"].clone(), results[1]["methodology"].clone()),
+        (json!(200), json!("cn-bj-shared-bike@2.0"))
+    );
+}
+
+#[test]
+fn methodology_check_reports_every_fault_and_the_grams_cap() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let bad = dir.path().join("three.toml");
+    std::fs::write(
+        &bad,
+        CUSTOM
+            .replace("title =", "titel =")
+            .replace("maximum = 50\n", "")
+            .replace("per_day_grams = 1000", "per_day_grams = 0"),
+    )
+    .unwrap();
+    let canopy = env!("CARGO_BIN_EXE_canopy");
+    let failed =
+        std::process::Command::new(canopy).args(["methodology", "check", "--alone"]).arg(&bad).output().unwrap();
+    assert!(!failed.status.success());
+    let stderr = String::from_utf8_lossy(&failed.stderr);
+    let lines: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error: ")).collect();
+    assert_eq!(lines.len(), 4, "{stderr}");
+    assert!(lines.iter().all(|l| l.contains("three.toml: ")), "{stderr}");
+    for field in ["titel: ", "title: ", "inputs.distance_km.maximum: ", "caps.per_day_grams: "] {
+        assert!(lines.iter().any(|l| l.contains(field)), "{field}: {stderr}");
+    }
+
+    // The scooter yields at most round(120.6 * 50) - 0 = 6030 g.
+    let good = dir.path().join("scooter.toml");
+    std::fs::write(&good, CUSTOM).unwrap();
+    let capped = std::process::Command::new(canopy)
+        .args(["methodology", "check", "--alone", "--event-grams-max", "6029"])
+        .arg(&good)
+        .output()
+        .unwrap();
+    assert!(!capped.status.success());
+    assert!(String::from_utf8_lossy(&capped.stderr).contains("above the per-event maximum of 6029 g"));
+    let fits = std::process::Command::new(canopy)
+        .args(["methodology", "check", "--alone"])
+        .arg(&good)
+        .env("CANOPY_EVENT_GRAMS_MAX", "6030")
+        .output()
+        .unwrap();
+    assert!(fits.status.success(), "{}", String::from_utf8_lossy(&fits.stderr));
+}
+
 crate::contract!(
     methodologies_are_listed_with_inputs_caps_and_formulas,
     the_operator_publishes_a_methodology_and_it_credits_at_once,
+    a_methodology_with_three_faults_is_refused_listing_all_three,
+    a_new_version_supersedes_the_old_from_its_valid_from,
 );
