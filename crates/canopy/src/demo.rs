@@ -6,7 +6,7 @@ use std::future::Future;
 
 use anyhow::Context;
 use canopy_core::ingest::{self, EventIn};
-use canopy_core::types::{Category, CategorySet};
+use canopy_core::types::{Category, CategorySet, DisplayName, RegionCode, Username};
 use canopy_server::auth::{link_code_hash, random_token};
 use canopy_server::{hash_password, ids, new_link_code, App, AppState, Config};
 use canopy_store::writer::IngestRequest;
@@ -92,12 +92,12 @@ async fn seed(state: &AppState) -> anyhow::Result<Seeded> {
         let user = store
             .create_user(
                 &NewUser {
-                    username: username.to_owned(),
+                    username: Username::parse(username)?,
                     password_hash: hash_password(DEMO_PASSWORD.to_owned())
                         .await
                         .map_err(|e| anyhow::anyhow!(e.detail))?,
-                    display_name: display_name.to_owned(),
-                    region: region.to_owned(),
+                    display_name: DisplayName::parse(display_name)?,
+                    region: RegionCode::parse(region)?,
                 },
                 now,
             )

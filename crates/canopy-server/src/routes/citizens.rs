@@ -5,7 +5,7 @@ use argon2::Argon2;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
-use canopy_core::types::RegionCode;
+use canopy_core::types::{CategorySet, ConsentScopes, DisplayName, RegionCode, Username};
 use canopy_store::{format_time, NewUser};
 use chrono::{Duration, Utc};
 use rand::Rng;
@@ -26,31 +26,18 @@ pub(crate) const LINK_CODE_TTL_S: i64 = 600;
 const LEDGER_PAGE_DEFAULT: u32 = 50;
 const LEDGER_PAGE_MAX: u32 = 500;
 
-/// 3 to 32 of lower-case ASCII letters, digits, `_`, `.` and `-`.
-fn username_ok(username: &str) -> bool {
-    (3..=32).contains(&username.len())
-        && username.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'.' | b'-'))
-}
-
-fn validate_user(body: &CreateUser) -> ApiResult<RegionCode> {
-    if !username_ok(&body.username) {
-        return Err(ApiError::bad_request(
-            "invalid_username",
-            "username must be 3 to 32 characters: lower-case letters, digits, `_`, `.` or `-`",
-        ));
-    }
+/// A registration's fields, each parsed into its core type.
+fn validate_user(body: &CreateUser) -> ApiResult<(Username, DisplayName, RegionCode)> {
+    let username =
+        Username::parse(&body.username).map_err(|e| ApiError::bad_request("invalid_username", e.to_string()))?;
     let password_chars = body.password.chars().count();
     if !(8..=256).contains(&password_chars) {
         return Err(ApiError::bad_request("weak_password", "password must be 8 to 256 characters"));
     }
-    let name_chars = body.display_name.trim().chars().count();
-    if !(1..=64).contains(&name_chars) || body.display_name.trim().chars().any(char::is_control) {
-        return Err(ApiError::bad_request(
-            "invalid_display_name",
-            "display_name must be 1 to 64 characters, none a control character",
-        ));
-    }
-    RegionCode::parse(&body.region).map_err(|e| ApiError::bad_request("invalid_region", e.to_string()))
+    let display_name = DisplayName::parse(&body.display_name)
+        .map_err(|e| ApiError::bad_request("invalid_display_name", format!("display_name {e}")))?;
+    let region = RegionCode::parse(&body.region).map_err(|e| ApiError::bad_request("invalid_region", e.to_string()))?;
+    Ok((username, display_name, region))
 }
 
 /// Hashes a password with argon2id on the blocking pool (it is deliberately slow).
@@ -71,23 +58,12 @@ pub(crate) async fn create_user(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<CreateUser>,
 ) -> ApiResult<(StatusCode, Json<UserCreated>)> {
-    let region = validate_user(&body)?;
-    if state.store.user_by_username(&body.username).await?.is_some() {
+    let (username, display_name, region) = validate_user(&body)?;
+    if state.store.user_by_username(&username).await?.is_some() {
         return Err(canopy_store::StoreError::UsernameTaken.into());
     }
     let password_hash = hash_password(body.password).await?;
-    let user = state
-        .store
-        .create_user(
-            &NewUser {
-                username: body.username,
-                password_hash,
-                display_name: body.display_name.trim().to_owned(),
-                region: region.as_str().to_owned(),
-            },
-            Utc::now(),
-        )
-        .await?;
+    let user = state.store.create_user(&NewUser { username, password_hash, display_name, region }, Utc::now()).await?;
     Ok((
         StatusCode::CREATED,
         Json(UserCreated {
@@ -108,9 +84,9 @@ pub(crate) async fn create_session(
 ) -> ApiResult<(StatusCode, Json<SessionCreated>)> {
     // A name that could never have been registered is not looked up (and a
     // NUL in it would be a database error on PostgreSQL, not a wrong login).
-    let user = match username_ok(&body.username) {
-        true => state.store.user_by_username(&body.username).await?,
-        false => None,
+    let user = match Username::parse(&body.username) {
+        Ok(username) => state.store.user_by_username(&username).await?,
+        Err(_) => None,
     };
     // Verify against a real hash even for unknown users, so that timing
     // does not reveal which usernames exist.
@@ -247,18 +223,22 @@ pub fn new_link_code() -> String {
 
 /// Grants a partner consent for some categories; returns a single-use link code.
 #[utoipa::path(post, path = "/v1/me/consents", tag = "consent", security(("session" = [])), request_body = GrantConsent,
-    responses((status = 201, body = ConsentGranted), (status = 400, body = Problem), (status = 404, description = "partner_not_found", body = Problem)))]
+    responses((status = 201, body = ConsentGranted), (status = 400, body = Problem), (status = 404, description = "partner_not_found", body = Problem),
+              (status = 422, description = "scope_not_reportable", body = Problem)))]
 pub(crate) async fn grant_consent(
     State(state): State<AppState>,
     citizen: Citizen,
     JsonBody(body): JsonBody<GrantConsent>,
 ) -> ApiResult<(StatusCode, Json<ConsentGranted>)> {
-    let scopes = parse_categories(&body.scopes, "scopes")?;
+    let requested: CategorySet = parse_categories(&body.scopes, "scopes")?;
     let partner = match ids::parse_partner(&body.partner_id) {
         Some(id) => state.store.partner(id).await?,
         None => None,
     }
     .ok_or_else(|| ApiError::not_found("partner_not_found", format!("no partner `{}`", body.partner_id)))?;
+    let scopes = ConsentScopes::within(requested, partner.categories)
+        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "scope_not_reportable", e.to_string()))?
+        .categories();
     let code = new_link_code();
     let now = Utc::now();
     let expires_at = now + Duration::seconds(LINK_CODE_TTL_S);

@@ -78,18 +78,13 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
 
 /// Validates a category list (non-empty, known names; repeats are merged).
 pub(crate) fn parse_categories(names: &[String], field: &str) -> Result<canopy_core::types::CategorySet, ApiError> {
-    use canopy_core::types::{Category, CategorySet};
-    if names.is_empty() {
-        return Err(ApiError::bad_request("invalid_scope", format!("{field} must name at least one category")));
-    }
-    let mut categories = Vec::with_capacity(names.len());
-    for name in names {
-        let category: Category = name.parse().map_err(|e: canopy_core::types::UnknownCategory| {
-            ApiError::bad_request("invalid_scope", format!("{field}: {e}"))
-        })?;
-        categories.push(category);
-    }
-    Ok(CategorySet::from_categories(categories))
+    use canopy_core::types::{CategorySet, InvalidCategories};
+    CategorySet::parse_names(names).map_err(|e| match e {
+        InvalidCategories::Empty => {
+            ApiError::bad_request("invalid_scope", format!("{field} must name at least one category"))
+        }
+        InvalidCategories::Unknown(e) => ApiError::bad_request("invalid_scope", format!("{field}: {e}")),
+    })
 }
 
 /// Category names of a set.

@@ -4,6 +4,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::Json;
 use canopy_core::ingest::{self, EventIn, OutcomeKind};
+use canopy_core::types::PartnerName;
 use canopy_store::format_time;
 use canopy_store::writer::{IngestError, IngestRequest};
 use chrono::Utc;
@@ -26,13 +27,9 @@ pub(crate) async fn create_partner(
     _operator: Operator,
     JsonBody(body): JsonBody<CreatePartner>,
 ) -> ApiResult<(StatusCode, Json<PartnerCreated>)> {
-    let name = body.name.trim();
-    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-        return Err(ApiError::bad_request(
-            "invalid_name",
-            "name must be 1 to 100 characters, none a control character",
-        ));
-    }
+    let name =
+        PartnerName::parse(&body.name).map_err(|e| ApiError::bad_request("invalid_name", format!("name {e}")))?;
+    let name = name.as_str();
     let categories = parse_categories(&body.categories, "categories")?;
     let secret = random_token();
     let partner = state.store.create_partner(name, categories, &secret, Utc::now()).await?;
