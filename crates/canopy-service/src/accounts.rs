@@ -1,6 +1,6 @@
 //! Citizens: registration, sign-in, sessions and the account.
 
-use canopy_core::types::RegionCode;
+use canopy_core::types::{DisplayName, RegionCode, Username};
 use canopy_store::{Balances, NewUser, UserRow};
 use chrono::{DateTime, Duration, Utc};
 
@@ -39,47 +39,30 @@ pub struct Account {
     pub balances: Balances,
 }
 
-/// 3 to 32 of lower-case ASCII letters, digits, `_`, `.` and `-`.
-fn username_ok(username: &str) -> bool {
-    (3..=32).contains(&username.len())
-        && username.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'.' | b'-'))
-}
-
-fn validate(account: &NewAccount) -> ServiceResult<RegionCode> {
-    if !username_ok(&account.username) {
-        return Err(ServiceError::invalid(
-            "invalid_username",
-            "username must be 3 to 32 characters: lower-case letters, digits, `_`, `.` or `-`",
-        ));
-    }
+/// A registration's fields, each parsed into its core type.
+fn validate(account: &NewAccount) -> ServiceResult<(Username, DisplayName, RegionCode)> {
+    let username =
+        Username::parse(&account.username).map_err(|e| ServiceError::invalid("invalid_username", e.to_string()))?;
     let password_chars = account.password.chars().count();
     if !(8..=256).contains(&password_chars) {
         return Err(ServiceError::invalid("weak_password", "password must be 8 to 256 characters"));
     }
-    let name_chars = account.display_name.trim().chars().count();
-    if !(1..=64).contains(&name_chars) || account.display_name.trim().chars().any(char::is_control) {
-        return Err(ServiceError::invalid(
-            "invalid_display_name",
-            "display_name must be 1 to 64 characters, none a control character",
-        ));
-    }
-    RegionCode::parse(&account.region).map_err(|e| ServiceError::invalid("invalid_region", e.to_string()))
+    let display_name = DisplayName::parse(&account.display_name)
+        .map_err(|e| ServiceError::invalid("invalid_display_name", format!("display_name {e}")))?;
+    let region =
+        RegionCode::parse(&account.region).map_err(|e| ServiceError::invalid("invalid_region", e.to_string()))?;
+    Ok((username, display_name, region))
 }
 
 impl Service {
     /// Opens a carbon account.
     pub async fn register(&self, account: NewAccount) -> ServiceResult<UserRow> {
-        let region = validate(&account)?;
-        if self.store.user_by_username(&account.username).await?.is_some() {
+        let (username, display_name, region) = validate(&account)?;
+        if self.store.user_by_username(&username).await?.is_some() {
             return Err(canopy_store::StoreError::UsernameTaken.into());
         }
         let password_hash = hash_password(account.password).await?;
-        let user = NewUser {
-            username: account.username,
-            password_hash,
-            display_name: account.display_name.trim().to_owned(),
-            region: region.as_str().to_owned(),
-        };
+        let user = NewUser { username, password_hash, display_name, region };
         Ok(self.store.create_user(&user, self.now()).await?)
     }
 
@@ -87,9 +70,9 @@ impl Service {
     pub async fn sign_in(&self, username: &str, password: String) -> ServiceResult<Session> {
         // A name that could never have been registered is not looked up (and a
         // NUL in it would be a database error on PostgreSQL, not a wrong login).
-        let user = match username_ok(username) {
-            true => self.store.user_by_username(username).await?,
-            false => None,
+        let user = match Username::parse(username) {
+            Ok(username) => self.store.user_by_username(&username).await?,
+            Err(_) => None,
         };
         let verified = verify_password(password, user.as_ref().map(|u| u.password_hash.clone())).await?;
         let user = match user {

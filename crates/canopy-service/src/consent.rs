@@ -3,11 +3,11 @@
 
 use canopy_core::ids;
 use canopy_core::ingest;
-use canopy_core::types::CategorySet;
+use canopy_core::types::{CategorySet, ConsentScopes};
 use canopy_store::ConsentRow;
 use chrono::{DateTime, Duration, Utc};
 
-use crate::error::{ServiceError, ServiceResult};
+use crate::error::{ErrorKind, ServiceError, ServiceResult};
 use crate::partners::parse_categories;
 use crate::tokens::{link_code_hash, new_link_code};
 use crate::Service;
@@ -48,11 +48,16 @@ impl Service {
         partner_public_id: &str,
         scopes: &[String],
     ) -> ServiceResult<ConsentGrant> {
-        let scopes = parse_categories(scopes, "scopes")?;
+        let requested = parse_categories(scopes, "scopes")?;
         let partner = self
             .partner_by_public_id(partner_public_id)
             .await?
             .ok_or_else(|| ServiceError::not_found("partner_not_found", format!("no partner `{partner_public_id}`")))?;
+        // A scope the partner may not report could never be used: refuse it
+        // rather than record a consent that means nothing.
+        let scopes = ConsentScopes::within(requested, partner.categories)
+            .map_err(|e| ServiceError::new(ErrorKind::Unprocessable, "scope_not_reportable", e.to_string()))?
+            .categories();
         let link_code = new_link_code();
         let now = self.now();
         let expires_at = now + Duration::seconds(LINK_CODE_TTL_S);

@@ -1,7 +1,7 @@
 //! Partners: created by the operator (over HTTP or the CLI), listed, found.
 
 use canopy_core::ids;
-use canopy_core::types::{Category, CategorySet, UnknownCategory};
+use canopy_core::types::{CategorySet, InvalidCategories, PartnerName};
 use canopy_store::PartnerRow;
 
 use crate::error::{ServiceError, ServiceResult};
@@ -19,30 +19,21 @@ pub struct NewPartner {
 
 /// Validates a category list (non-empty, known names; repeats are merged).
 pub fn parse_categories(names: &[String], field: &str) -> ServiceResult<CategorySet> {
-    if names.is_empty() {
-        return Err(ServiceError::invalid("invalid_scope", format!("{field} must name at least one category")));
-    }
-    let mut categories = Vec::with_capacity(names.len());
-    for name in names {
-        let category: Category = name
-            .parse()
-            .map_err(|e: UnknownCategory| ServiceError::invalid("invalid_scope", format!("{field}: {e}")))?;
-        categories.push(category);
-    }
-    Ok(CategorySet::from_categories(categories))
+    CategorySet::parse_names(names).map_err(|e| match e {
+        InvalidCategories::Empty => {
+            ServiceError::invalid("invalid_scope", format!("{field} must name at least one category"))
+        }
+        InvalidCategories::Unknown(e) => ServiceError::invalid("invalid_scope", format!("{field}: {e}")),
+    })
 }
 
 impl Service {
     /// Creates a partner; returns it with its signing secret, which is shown
     /// only this once.
     pub async fn create_partner(&self, partner: NewPartner) -> ServiceResult<(PartnerRow, String)> {
-        let name = partner.name.trim();
-        if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-            return Err(ServiceError::invalid(
-                "invalid_name",
-                "name must be 1 to 100 characters, none a control character",
-            ));
-        }
+        let name = PartnerName::parse(&partner.name)
+            .map_err(|e| ServiceError::invalid("invalid_name", format!("name {e}")))?;
+        let name = name.as_str();
         let categories = parse_categories(&partner.categories, "categories")?;
         let secret = random_token();
         let row = self.store.create_partner(name, categories, &secret, self.now()).await?;

@@ -1,11 +1,11 @@
 //! The rows the store returns.
 
-use canopy_core::types::CategorySet;
+use canopy_core::types::{CategorySet, DisplayName, RegionCode, Username};
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
-/// A registered citizen.
-#[derive(Debug, Clone)]
+/// A registered citizen (its `Debug` hides the password hash).
+#[derive(Clone)]
 pub struct UserRow {
     /// Internal id.
     pub id: i64,
@@ -21,17 +21,41 @@ pub struct UserRow {
     pub created_at: DateTime<Utc>,
 }
 
-/// A new citizen, its password already hashed.
-#[derive(Debug, Clone)]
+impl std::fmt::Debug for UserRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserRow")
+            .field("id", &self.id)
+            .field("username", &self.username)
+            .field("password_hash", &"[redacted]")
+            .field("display_name", &self.display_name)
+            .field("region", &self.region)
+            .field("created_at", &self.created_at)
+            .finish()
+    }
+}
+
+/// A new citizen, its password already hashed, every field validated.
+#[derive(Clone)]
 pub struct NewUser {
     /// Login name.
-    pub username: String,
+    pub username: Username,
     /// The argon2id PHC string.
     pub password_hash: String,
     /// The name shown to friends.
-    pub display_name: String,
+    pub display_name: DisplayName,
     /// ISO 3166-2 home region.
-    pub region: String,
+    pub region: RegionCode,
+}
+
+impl std::fmt::Debug for NewUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewUser")
+            .field("username", &self.username)
+            .field("password_hash", &"[redacted]")
+            .field("display_name", &self.display_name)
+            .field("region", &self.region)
+            .finish()
+    }
 }
 
 /// A partner platform.

@@ -421,7 +421,9 @@ impl Loader<'_> {
             let pattern = if s == "*" {
                 RegionPattern::Any
             } else {
-                RegionPattern::Exact(RegionCode::parse(s).map_err(|e| self.field_error("regions", e.to_string()))?)
+                RegionPattern::Exact(
+                    RegionCode::parse_pattern(s).map_err(|e| self.field_error("regions", e.to_string()))?,
+                )
             };
             if regions.contains(&pattern) {
                 return Err(self.field_error("regions", format!("`{s}` is listed twice")));

@@ -117,7 +117,8 @@ pub(crate) async fn ledger(
 
 /// Grants a partner consent for some categories; returns a single-use link code.
 #[utoipa::path(post, path = "/v1/me/consents", tag = "consent", security(("session" = [])), request_body = GrantConsent,
-    responses((status = 201, body = ConsentGranted), (status = 400, body = Problem), (status = 404, description = "partner_not_found", body = Problem)))]
+    responses((status = 201, body = ConsentGranted), (status = 400, body = Problem), (status = 404, description = "partner_not_found", body = Problem),
+              (status = 422, description = "scope_not_reportable", body = Problem)))]
 pub(crate) async fn grant_consent(
     State(state): State<AppState>,
     citizen: Citizen,

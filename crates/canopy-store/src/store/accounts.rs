@@ -3,6 +3,8 @@
 use chrono::{DateTime, Utc};
 
 use super::{on_read, on_write, Store};
+use canopy_core::types::Username;
+
 use crate::{format_time, parse_time, NewUser, StoreError, StoreResult, UserRow};
 
 impl Store {
@@ -13,10 +15,10 @@ impl Store {
                 "INSERT INTO users (username, password_hash, display_name, region, created_at)
                  VALUES ($1, $2, $3, $4, $5) RETURNING id",
             )
-            .bind(&user.username)
+            .bind(user.username.as_str())
             .bind(&user.password_hash)
-            .bind(&user.display_name)
-            .bind(&user.region)
+            .bind(user.display_name.as_str())
+            .bind(user.region.as_str())
             .bind(format_time(now))
             .fetch_one(db)
             .await
@@ -24,10 +26,10 @@ impl Store {
         match result {
             Ok(id) => Ok(UserRow {
                 id,
-                username: user.username.clone(),
+                username: user.username.as_str().to_owned(),
                 password_hash: user.password_hash.clone(),
-                display_name: user.display_name.clone(),
-                region: user.region.clone(),
+                display_name: user.display_name.as_str().to_owned(),
+                region: user.region.as_str().to_owned(),
                 created_at: now,
             }),
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(StoreError::UsernameTaken),
@@ -36,12 +38,12 @@ impl Store {
     }
 
     /// A citizen by username.
-    pub async fn user_by_username(&self, username: &str) -> StoreResult<Option<UserRow>> {
+    pub async fn user_by_username(&self, username: &Username) -> StoreResult<Option<UserRow>> {
         let row: Option<UserTuple> = on_read!(self, |db| {
             sqlx::query_as(
                 "SELECT id, username, password_hash, display_name, region, created_at FROM users WHERE username = $1",
             )
-            .bind(username)
+            .bind(username.as_str())
             .fetch_optional(db)
             .await
         })?;

@@ -109,8 +109,78 @@ async fn one_user_ref_raced_for_two_citizens_is_one_link_and_one_conflict() {
     }
 }
 
+/// Names that disguise themselves, regions that are not real ISO 3166-2
+/// subdivisions and a bare country are refused at registration.
+async fn registration_refuses_disguised_names_and_unreal_regions() {
+    let server = TestServer::start().await;
+    let register = |username: &str, display_name: &str, region: &str| {
+        let body =
+            json!({ "username": username, "password": PASSWORD, "display_name": display_name, "region": region });
+        server.post("/v1/users", None, body)
+    };
+    for (name, why) in [
+        ("admin\u{202E}gnp.exe", "a right-to-left override"),
+        ("a\u{2066}b\u{2069}", "an isolate"),
+        ("\u{200B}\u{200C}\u{200D}", "only zero-width characters"),
+        ("\u{2060}\u{FEFF}", "only invisible characters"),
+        ("name\u{FDD0}", "a noncharacter"),
+        ("name\u{FFFF}", "a noncharacter"),
+        ("tab\there", "a control character"),
+    ] {
+        let reply = register("wang", name, "CN-BJ").await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{why}: {reply:?}");
+        assert_eq!(reply.code(), "invalid_display_name", "{why}");
+    }
+    for region in ["XX-YY", "CN", "CN-11", "cn-bj", "CN-XX"] {
+        let reply = register("wang", "Wang", region).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{region}: {reply:?}");
+        assert_eq!(reply.code(), "invalid_region", "{region}");
+    }
+    // What is refused was not stored: the same username registers cleanly,
+    // its name trimmed, and an emoji with joiners is a fine name.
+    let ok = register("wang", "  👩\u{200D}👩\u{200D}👧 Wang ", "CN-HB").await;
+    assert_eq!(ok.status, StatusCode::CREATED, "{ok:?}");
+    assert_eq!(ok.body["display_name"], "👩\u{200D}👩\u{200D}👧 Wang");
+    assert_eq!(ok.body["region"], "CN-HB");
+}
+
+/// A partner's name follows the same rules.
+async fn partner_names_refuse_disguises() {
+    let server = TestServer::start().await;
+    for name in ["\u{200B}", "Bike\u{202E}Co", "Bike\u{FFFE}", "   "] {
+        let reply =
+            server.post("/v1/partners", Some(ADMIN_TOKEN), json!({ "name": name, "categories": ["transport"] })).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{name:?}: {reply:?}");
+        assert_eq!(reply.code(), "invalid_name");
+    }
+}
+
+/// A citizen cannot grant a partner a scope it may not report: the grant
+/// is refused with 422 `scope_not_reportable` and nothing is stored.
+async fn consent_to_a_scope_the_partner_cannot_report_is_refused() {
+    let server = TestServer::start().await;
+    let partner = server.create_partner(&["transport"]).await;
+    let citizen = server.create_citizen("fang", "CN-BJ").await;
+    let grant = |scopes: serde_json::Value| {
+        server.post("/v1/me/consents", Some(&citizen.token), json!({ "partner_id": partner.id, "scopes": scopes }))
+    };
+    let refused = grant(json!(["transport", "housing"])).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{refused:?}");
+    assert_eq!(refused.code(), "scope_not_reportable");
+    assert!(refused.body["detail"].as_str().unwrap().contains("housing"), "{refused:?}");
+    let consents = server.get("/v1/me/consents", Some(&citizen.token)).await;
+    assert_eq!(consents.body["consents"], json!([]), "{consents:?}");
+    let unknown = grant(json!(["flying"])).await;
+    assert_eq!(unknown.code(), "invalid_scope");
+    let ok = grant(json!(["transport"])).await;
+    assert_eq!(ok.status, StatusCode::CREATED, "{ok:?}");
+}
+
 crate::contract!(
     link_code_race_has_one_winner_and_one_link_code_invalid,
     two_codes_of_one_citizen_raced_answer_created_or_link_conflict,
     one_user_ref_raced_for_two_citizens_is_one_link_and_one_conflict,
+    registration_refuses_disguised_names_and_unreal_regions,
+    partner_names_refuse_disguises,
+    consent_to_a_scope_the_partner_cannot_report_is_refused,
 );

@@ -137,7 +137,7 @@ async fn a_partner_reports_only_its_own_categories() {
     let server = TestServer::start().await;
     let partner = server.create_partner(&["food"]).await;
     let citizen = server.create_citizen("eater", "CN-BJ").await;
-    server.link(&citizen, &partner, &["food", "transport"], "e-1").await;
+    server.link(&citizen, &partner, &["food"], "e-1").await;
     let results = server
         .send_ok(
             &partner,
