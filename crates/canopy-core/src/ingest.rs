@@ -36,6 +36,7 @@ pub type PartnerId = i64;
 
 /// One event as a partner sends it (the wire shape, before any checks).
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct EventIn {
     /// The partner's id for this report; the idempotency key.
@@ -51,6 +52,7 @@ pub struct EventIn {
     pub region: Option<String>,
     /// The methodology's inputs, such as `{"distance_km": 3.2}`.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub inputs: Map<String, Value>,
     /// A name for the real-world act (trip id, order id) so that it is
     /// credited once whichever partner reports it.
@@ -376,6 +378,7 @@ pub mod keys {
 
 /// The outcome kinds of the contract.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum OutcomeKind {
     /// Credited in full.
@@ -402,6 +405,7 @@ impl OutcomeKind {
 
 /// One event's outcome, as the partner receives it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Outcome {
     /// The partner's event id.
     pub id: String,

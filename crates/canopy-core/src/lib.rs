@@ -5,6 +5,8 @@
 //! types, methodologies and their formula language, the partner signature
 //! scheme, the decision for each reported event, and the ledger's accounts.
 
+pub mod clock;
+pub mod ids;
 pub mod ingest;
 pub mod ledger;
 pub mod methodology;

@@ -1,8 +1,7 @@
 //! The JSON shapes of the API (request and response bodies), with their
 //! OpenAPI schemas. Field names here are a contract with partners and apps.
 
-use std::collections::BTreeMap;
-
+use canopy_core::ingest::{EventIn, Outcome};
 use canopy_core::methodology::{Bound, Methodology};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -184,61 +183,19 @@ pub struct LinkCreated {
     pub linked_at: String,
 }
 
-/// One reported event (see the ingestion contract).
+/// `POST /v1/partner/events`: a batch of at most 10,000 events.
 #[derive(Debug, Deserialize, ToSchema)]
-#[allow(dead_code)]
-pub struct EventSchema {
-    /// Partner's id for the report (idempotency key, 1–128 bytes, no control characters).
-    pub id: String,
-    /// The partner's linked user reference.
-    pub user_ref: String,
-    /// Behaviour code, such as `shared_bike`.
-    pub behavior: String,
-    /// RFC 3339 time of the act.
-    pub occurred_at: String,
-    /// ISO 3166-2 region of the act; defaults to the citizen's.
-    pub region: Option<String>,
-    /// The methodology's inputs.
-    #[schema(value_type = Object)]
-    pub inputs: Option<BTreeMap<String, Value>>,
-    /// Names the real-world act, so that it is credited once.
-    pub fingerprint: Option<String>,
-}
-
-/// `POST /v1/partner/events`.
-#[derive(Debug, Deserialize, ToSchema)]
-#[allow(dead_code)]
-pub struct EventBatchSchema {
+#[serde(deny_unknown_fields)]
+pub struct EventBatch {
     /// At most 10,000 events.
-    pub events: Vec<EventSchema>,
+    pub events: Vec<EventIn>,
 }
 
-/// One event's outcome.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct EventResult {
-    /// The event id.
-    pub id: String,
-    /// `credited`, `capped`, `duplicate` or `rejected`.
-    pub outcome: String,
-    /// Grams credited (for `duplicate`: what the original credited).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub grams: Option<i64>,
-    /// The methodology (`id@version`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub methodology: Option<String>,
-    /// Stable rejection code.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
-    /// Explanation.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-}
-
-/// The outcomes of a batch, in the order sent.
+/// The outcomes of a batch, one per event, in the order sent.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct EventResults {
     /// One result per event.
-    pub results: Vec<EventResult>,
+    pub results: Vec<Outcome>,
 }
 
 /// The event behind a ledger entry.

@@ -7,43 +7,18 @@ use axum::http::{HeaderMap, Method, Uri};
 use canopy_core::signature;
 use canopy_store::PartnerRow;
 use chrono::Utc;
-use rand::RngCore;
-use sha2::{Digest, Sha256};
 
 use crate::error::{ApiError, ApiResult};
 use crate::ids;
 use crate::AppState;
 
-/// A random token: 32 bytes as lowercase hex.
-pub fn random_token() -> String {
-    let mut bytes = [0u8; 32];
-    rand::thread_rng().fill_bytes(&mut bytes);
-    hex::encode(bytes)
-}
-
-/// The SHA-256 of a token, as stored (tokens are never stored in clear).
-pub fn token_hash(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
-}
-
-/// The stored hash of a link code, normalised as typed (case, spaces and
-/// dashes do not matter).
-pub fn link_code_hash(code: &str) -> String {
-    let normalised: String =
-        code.chars().filter(|c| c.is_ascii_alphanumeric()).map(|c| c.to_ascii_uppercase()).collect();
-    token_hash(&normalised)
-}
-
-/// Equality that takes the same time wherever the inputs differ.
-pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
+pub use canopy_service::tokens::{constant_time_eq, link_code_hash, random_token, token_hash};
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {
-    headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?.strip_prefix("Bearer ").map(str::trim)
+    let value = headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
+    // The scheme is case-insensitive (RFC 9110 §11.1): `bearer` is `Bearer`.
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
 /// A signed-in citizen (from `Authorization: Bearer <session token>`).
@@ -60,11 +35,7 @@ impl FromRequestParts<AppState> for Citizen {
         let token = bearer(&parts.headers).ok_or_else(|| {
             ApiError::unauthorized("unauthorized", "sign in: send Authorization: Bearer <session token>")
         })?;
-        let user_id = state
-            .store
-            .session_user(&token_hash(token), Utc::now())
-            .await?
-            .ok_or_else(|| ApiError::unauthorized("invalid_token", "the session token is unknown or expired"))?;
+        let user_id = state.service.session_user(token).await?;
         Ok(Citizen { user_id })
     }
 }
@@ -122,7 +93,8 @@ pub async fn verify_partner(
         .and_then(|t| t.parse().ok())
         .ok_or_else(|| bad("missing or malformed Canopy-Timestamp header (unix seconds)"))?;
     let signature_header = header("canopy-signature").ok_or_else(|| bad("missing Canopy-Signature header"))?;
-    let partner = state.store.partner(partner_id).await?.ok_or_else(|| bad("unknown partner or bad signature"))?;
+    let partner =
+        state.service.store().partner(partner_id).await?.ok_or_else(|| bad("unknown partner or bad signature"))?;
     let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or(uri.path());
     let Some(replay_key) =
         signature::verify(partner.secret.as_bytes(), signature_header, timestamp, method.as_str(), path, body)

@@ -56,6 +56,13 @@ impl Config {
     }
 }
 
+impl Config {
+    /// The use cases' settings.
+    pub fn settings(&self) -> canopy_service::Settings {
+        canopy_service::Settings { timezone: self.timezone, session_ttl_s: self.session_ttl_s }
+    }
+}
+
 /// UTC+08:00, the time zone of the programmes Canopy stands in for.
 pub fn default_timezone() -> FixedOffset {
     FixedOffset::east_opt(8 * 3600).expect("valid offset")

@@ -80,29 +80,26 @@ impl ApiError {
     }
 }
 
+impl From<canopy_service::ServiceError> for ApiError {
+    fn from(error: canopy_service::ServiceError) -> Self {
+        use canopy_service::ErrorKind as K;
+        let status = match error.kind {
+            K::Invalid => StatusCode::BAD_REQUEST,
+            K::Unauthorized => StatusCode::UNAUTHORIZED,
+            K::NotFound => StatusCode::NOT_FOUND,
+            K::Conflict => StatusCode::CONFLICT,
+            K::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,
+            K::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            K::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            K::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        ApiError { status, code: error.code, detail: error.detail, retry_after_s: error.retry_after_s }
+    }
+}
+
 impl From<canopy_store::StoreError> for ApiError {
     fn from(error: canopy_store::StoreError) -> Self {
-        use canopy_store::StoreError as E;
-        match error {
-            E::UsernameTaken => {
-                Self::new(StatusCode::CONFLICT, "username_taken", "this username is already registered")
-            }
-            E::LinkCodeInvalid => {
-                Self::bad_request("link_code_invalid", "the link code is unknown, already used or expired")
-            }
-            E::LinkConflict(detail) => Self::new(StatusCode::CONFLICT, "link_conflict", detail),
-            E::MethodologyVersionExists(key) => Self::new(
-                StatusCode::CONFLICT,
-                "methodology_version_exists",
-                format!("{key} is already published with different content; publish a new version"),
-            ),
-            E::Database(error) => {
-                let code = canopy_store::failure_code(&error);
-                tracing::error!(%error, code, "database error");
-                Self::storage(code, "retry later")
-            }
-            other => Self::internal(other),
-        }
+        canopy_service::ServiceError::from(error).into()
     }
 }
 

@@ -12,7 +12,6 @@ pub mod config;
 pub mod error;
 pub mod ids;
 mod listener;
-pub mod methodologies;
 pub mod metrics;
 mod routes;
 
@@ -24,29 +23,30 @@ use anyhow::Context;
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use canopy_store::writer::{Ingestor, SharedRegistry};
+use canopy_service::Service;
+use canopy_store::writer::Ingestor;
 use canopy_store::Store;
 use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
 
 pub use config::Config;
-pub use routes::citizens::{hash_password, new_link_code};
 
 /// What every handler shares.
 #[derive(Clone)]
 pub struct AppState {
-    /// The store.
-    pub store: Store,
-    /// The group-commit writer.
-    pub ingestor: Ingestor,
-    /// The methodologies in force.
-    pub registry: SharedRegistry,
+    /// The use cases (every handler calls these; none re-implements a check).
+    pub service: Service,
     /// Configuration.
     pub config: Arc<Config>,
     /// Metrics.
     pub metrics: Arc<metrics::Metrics>,
-    /// Serialises methodology publication.
-    pub publish_lock: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl AppState {
+    /// The group-commit writer (a server always has one).
+    pub fn ingestor(&self) -> &Ingestor {
+        self.service.ingestor().expect("a server's service has a writer")
+    }
 }
 
 /// A built server, bound and ready to run.
@@ -74,17 +74,10 @@ impl App {
         let store = Store::open_with(&config.database_url, config.store).await.with_context(|| {
             format!("cannot open the database at {}", canopy_store::redact_url(&config.database_url))
         })?;
-        let registry = methodologies::load(&store).await?;
-        let registry = SharedRegistry::new(registry);
-        let (ingestor, writer) = Ingestor::start(&store, registry.clone(), config.ingestor())?;
-        let state = AppState {
-            store,
-            ingestor,
-            registry,
-            config: Arc::new(config),
-            metrics: Arc::new(metrics::Metrics::default()),
-            publish_lock: Arc::new(tokio::sync::Mutex::new(())),
-        };
+        let service = Service::open(store, config.settings()).await?;
+        let (ingestor, writer) = Ingestor::start(service.store(), service.registry().clone(), config.ingestor())?;
+        let service = service.with_ingestor(ingestor);
+        let state = AppState { service, config: Arc::new(config), metrics: Arc::new(metrics::Metrics::default()) };
         let router = router(state.clone());
         Ok(App { listener, router, state, writer })
     }
@@ -106,7 +99,7 @@ impl App {
         let listener = listener::LimitedListener::new(listener, state.config.connections_max);
         // Expired sessions, link codes and replay signatures are purged every minute.
         let purger = {
-            let store = state.store.clone();
+            let store = state.service.store().clone();
             tokio::spawn(async move {
                 let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
                 loop {
@@ -124,7 +117,7 @@ impl App {
             .await
             .context("the HTTP server failed")?;
         purger.abort();
-        let store = state.store.clone();
+        let store = state.service.store().clone();
         drop(state);
         // The router (and every Ingestor handle in it) is gone once serve
         // returns, so the writer finishes its queue and stops.

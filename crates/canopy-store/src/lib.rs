@@ -13,6 +13,7 @@
 //!   deletes), and account balances change in the same transaction;
 //! - SQL stays portable and keyed so that the PostgreSQL store can follow it.
 
+#[cfg(feature = "bench")]
 pub mod bench;
 mod rows;
 mod store;

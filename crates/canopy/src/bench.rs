@@ -11,9 +11,10 @@ use canopy_core::ingest::{self, AcceptedEvent, EventIn, OutcomeKind};
 use canopy_core::methodology;
 use canopy_core::types::{Category, CategorySet, RegionCode};
 use canopy_server::{ids, App, Config};
+use canopy_service::{NewPartner, Service};
 use canopy_store::bench::LinkedCitizen;
-use canopy_store::writer::{IngestRequest, Ingestor, SharedRegistry};
-use canopy_store::Store;
+use canopy_store::writer::Ingestor;
+use canopy_store::{PartnerRow, Store};
 use chrono::Utc;
 use clap::Args;
 use rand::rngs::StdRng;
@@ -206,10 +207,10 @@ fn workload(count: usize, citizens: usize, partner_id: i64) -> Workload {
     Workload { events, rows }
 }
 
-async fn seed(store: &Store, citizens: usize) -> anyhow::Result<(i64, String)> {
-    let secret = canopy_server::auth::random_token();
-    let partner =
-        store.create_partner("bench partner", CategorySet::from_categories(Category::ALL), &secret, Utc::now()).await?;
+async fn seed(service: &Service, citizens: usize) -> anyhow::Result<(PartnerRow, String)> {
+    let all = Category::ALL.iter().map(|c| c.as_str().to_owned()).collect();
+    let (partner, secret) =
+        service.create_partner(NewPartner { name: "bench partner".to_owned(), categories: all }).await?;
     // Bench citizens never sign in; any PHC string will do.
     let hash = "$argon2id$v=19$m=19456,t=2,p=1$YmVuY2hzYWx0$0000000000000000000000000000000000000000000";
     let linked: Vec<LinkedCitizen> = (0..citizens)
@@ -221,9 +222,11 @@ async fn seed(store: &Store, citizens: usize) -> anyhow::Result<(i64, String)> {
             scopes: CategorySet::from_categories(Category::ALL),
         })
         .collect();
-    let ids = store.import_linked_citizens(partner.id, &linked, Utc::now()).await?;
+    // Registering a million citizens one argon2 hash at a time would take
+    // hours, so the benchmark imports them in bulk (a bench-only store API).
+    let ids = service.store().import_linked_citizens(partner.id, &linked, Utc::now()).await?;
     anyhow::ensure!(ids.first() == Some(&1), "bench citizens are numbered from 1 on a fresh database");
-    Ok((partner.id, secret))
+    Ok((partner, secret))
 }
 
 type Submitter = tokio::task::JoinHandle<anyhow::Result<(usize, Vec<Duration>)>>;
@@ -255,36 +258,28 @@ struct Measured {
 }
 
 async fn in_process(config: &Config, args: &IngestArgs) -> anyhow::Result<Measured> {
-    let timezone = config.timezone;
     let store = Store::open_with(&config.database_url, config.store).await?;
-    let (partner_id, _) = seed(&store, args.citizens).await?;
-    let work = workload(args.events, args.citizens, partner_id);
-    let registry = SharedRegistry::new(methodology::shipped());
-    let (ingestor, writer) = Ingestor::start(&store, registry.clone(), config.ingestor())?;
+    let service = Service::open(store, config.settings()).await?;
+    let (partner, _) = seed(&service, args.citizens).await?;
+    let work = workload(args.events, args.citizens, partner.id);
+    let (ingestor, writer) = Ingestor::start(service.store(), service.registry().clone(), config.ingestor())?;
+    let service = service.with_ingestor(ingestor);
     let batches: Vec<Vec<EventIn>> = work.events.chunks(args.batch).map(|c| c.to_vec()).collect();
     let queue = Arc::new(std::sync::Mutex::new(batches));
+    let partner = Arc::new(partner);
     let started = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..args.connections {
         let queue = queue.clone();
-        let ingestor: Ingestor = ingestor.clone();
-        let registry = registry.clone();
+        let service = service.clone();
+        let partner = partner.clone();
         tasks.push(tokio::spawn(async move {
             let mut credited = 0usize;
             let mut latencies = Vec::new();
             loop {
                 let Some(batch) = queue.lock().expect("lock").pop() else { break };
                 let sent = Instant::now();
-                let current = registry.current();
-                let now = Utc::now();
-                let events = batch
-                    .into_iter()
-                    .map(|e| ingest::precheck(e, CategorySet::from_categories(Category::ALL), &current, now, timezone))
-                    .collect();
-                let outcomes = ingestor
-                    .submit(IngestRequest { partner_id, signature: None, events })
-                    .await
-                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                let outcomes = service.ingest(&partner, None, batch).await?;
                 latencies.push(sent.elapsed());
                 credited += outcomes.iter().filter(|o| o.outcome == OutcomeKind::Credited).count();
             }
@@ -293,7 +288,8 @@ async fn in_process(config: &Config, args: &IngestArgs) -> anyhow::Result<Measur
     }
     let (credited, latencies) = join_submitters(tasks).await?;
     let elapsed = started.elapsed();
-    drop(ingestor);
+    let store = service.store().clone();
+    drop(service);
     writer.await?;
     let problems = store.verify_ledger().await?;
     anyhow::ensure!(problems.is_empty(), "the ledger is unsound after the benchmark: {problems:?}");
@@ -303,8 +299,10 @@ async fn in_process(config: &Config, args: &IngestArgs) -> anyhow::Result<Measur
 
 async fn over_http(config: &Config, args: &IngestArgs) -> anyhow::Result<Measured> {
     let store = Store::open_with(&config.database_url, config.store).await?;
-    let (partner_id, secret) = seed(&store, args.citizens).await?;
-    store.close().await;
+    let service = Service::for_administration(store, config.settings());
+    let (partner, secret) = seed(&service, args.citizens).await?;
+    service.store().close().await;
+    let partner_id = partner.id;
     let work = workload(args.events, args.citizens, partner_id);
     let app = App::build(config.clone()).await?;
     let base = format!("http://{}", app.local_addr());
@@ -374,8 +372,10 @@ struct Steady {
 async fn single_events(config: &Config, args: &IngestArgs) -> anyhow::Result<Steady> {
     const WORKERS: u32 = 64;
     let store = Store::open_with(&config.database_url, config.store).await?;
-    let (partner_id, secret) = seed(&store, args.citizens).await?;
-    store.close().await;
+    let service = Service::for_administration(store, config.settings());
+    let (partner, secret) = seed(&service, args.citizens).await?;
+    service.store().close().await;
+    let partner_id = partner.id;
     let app = App::build(config.clone()).await?;
     let base = format!("http://{}", app.local_addr());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

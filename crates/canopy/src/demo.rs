@@ -5,13 +5,13 @@
 use std::future::Future;
 
 use anyhow::Context;
-use canopy_core::ingest::{self, EventIn};
-use canopy_core::types::{Category, CategorySet};
-use canopy_server::auth::{link_code_hash, random_token};
-use canopy_server::{hash_password, ids, new_link_code, App, AppState, Config};
-use canopy_store::writer::IngestRequest;
-use canopy_store::NewUser;
-use chrono::{Duration, Utc};
+use canopy_core::ids;
+use canopy_core::ingest::EventIn;
+use canopy_core::types::Category;
+use canopy_server::{App, AppState, Config};
+use canopy_service::tokens::random_token;
+use canopy_service::{NewAccount, NewPartner};
+use chrono::Duration;
 use serde_json::json;
 
 use crate::cli_config::DEFAULT_DATABASE_URL;
@@ -87,7 +87,7 @@ pub async fn run(
     let app = App::build_on(config, listener).await?;
     crate::announce_database(&database_url);
     // A PostgreSQL database is never wiped either: it must be empty.
-    let fresh = app.state().store.partners().await?.is_empty();
+    let fresh = app.state().service.partners().await?.is_empty();
     anyhow::ensure!(fresh, "the demo seeds a fresh database, and this one has partners already; name an empty one");
     let seeded = seed(app.state()).await.context("seeding the demo data")?;
     let base = format!("http://{}", app.local_addr());
@@ -98,12 +98,14 @@ pub async fn run(
 }
 
 async fn seed(state: &AppState) -> anyhow::Result<Seeded> {
-    let store = &state.store;
-    let now = Utc::now();
-    let secret = random_token();
-    let partner = store
-        .create_partner("Demo City Mobility & Life", CategorySet::from_categories(Category::ALL), &secret, now)
-        .await?;
+    // Everything goes through the use cases, as a partner and citizens
+    // would over HTTP: the demo data obeys every rule the API does.
+    let service = &state.service;
+    let now = service.now();
+    let all = Category::ALL.iter().map(|c| c.as_str().to_owned()).collect();
+    let (partner, secret) =
+        service.create_partner(NewPartner { name: "Demo City Mobility & Life".to_owned(), categories: all }).await?;
+    let partner_id = ids::partner(partner.id);
     let citizens = [
         (
             "alice",
@@ -122,31 +124,17 @@ async fn seed(state: &AppState) -> anyhow::Result<Seeded> {
         ("bob", "Bob Li", "CN-HB", "bob-001", vec![Category::Transport, Category::Food]),
     ];
     for (username, display_name, region, user_ref, scopes) in citizens {
-        let user = store
-            .create_user(
-                &NewUser {
-                    username: username.to_owned(),
-                    password_hash: hash_password(DEMO_PASSWORD.to_owned())
-                        .await
-                        .map_err(|e| anyhow::anyhow!(e.detail))?,
-                    display_name: display_name.to_owned(),
-                    region: region.to_owned(),
-                },
-                now,
-            )
+        let user = service
+            .register(NewAccount {
+                username: username.to_owned(),
+                password: DEMO_PASSWORD.to_owned(),
+                display_name: display_name.to_owned(),
+                region: region.to_owned(),
+            })
             .await?;
-        let code = new_link_code();
-        store
-            .grant_consent(
-                user.id,
-                partner.id,
-                CategorySet::from_categories(scopes),
-                &link_code_hash(&code),
-                now,
-                now + Duration::minutes(10),
-            )
-            .await?;
-        store.use_link_code(partner.id, &link_code_hash(&code), user_ref, now).await?;
+        let scopes: Vec<String> = scopes.iter().map(|c| c.as_str().to_owned()).collect();
+        let grant = service.grant_consent(user.id, &partner_id, &scopes).await?;
+        service.link(partner.id, None, &grant.link_code, user_ref).await?;
     }
     let day = |days: i64, hour: i64| (now - Duration::days(days) - Duration::hours(hour)).to_rfc3339();
     let history = [
@@ -159,31 +147,23 @@ async fn seed(state: &AppState) -> anyhow::Result<Seeded> {
         ("demo-7", "bob-001", "shared_bike", day(1, 3), json!({"distance_km": 3.2})),
         ("demo-8", "bob-001", "bus_ride", day(0, 1), json!({})),
     ];
-    let registry = state.registry.current();
     let events = history
         .into_iter()
-        .map(|(id, user_ref, behavior, occurred_at, inputs)| {
-            let event = EventIn {
-                id: id.to_owned(),
-                user_ref: user_ref.to_owned(),
-                behavior: behavior.to_owned(),
-                occurred_at,
-                region: None,
-                inputs: inputs.as_object().cloned().unwrap_or_default(),
-                fingerprint: None,
-            };
-            ingest::precheck(event, partner.categories, &registry, now, state.config.timezone)
+        .map(|(id, user_ref, behavior, occurred_at, inputs)| EventIn {
+            id: id.to_owned(),
+            user_ref: user_ref.to_owned(),
+            behavior: behavior.to_owned(),
+            occurred_at,
+            region: None,
+            inputs: inputs.as_object().cloned().unwrap_or_default(),
+            fingerprint: None,
         })
         .collect();
-    let outcomes = state
-        .ingestor
-        .submit(IngestRequest { partner_id: partner.id, signature: None, events })
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let outcomes = service.ingest(&partner, None, events).await?;
     for outcome in &outcomes {
         anyhow::ensure!(outcome.code.is_none(), "demo event {} was rejected: {:?}", outcome.id, outcome.message);
     }
-    Ok(Seeded { partner_id: ids::partner(partner.id), secret })
+    Ok(Seeded { partner_id, secret })
 }
 
 fn print_instructions(

@@ -11,8 +11,8 @@ use std::process::ExitCode;
 use anyhow::Context;
 use canopy_core::methodology;
 use canopy_server::{App, Config};
+use canopy_service::{NewPartner, Service};
 use canopy_store::{redact_url, Store};
-use chrono::Utc;
 use clap::{Args, Parser, Subcommand};
 
 use cli_config::{DatabaseArgs, IngestionArgs, PoolArgs, ServerArgs, Settings};
@@ -245,21 +245,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Partner(PartnerCommand::Create(args)) => {
             let config = Settings { database: database(args.database), ..Default::default() }.resolve()?;
-            let mut categories = Vec::new();
-            for name in &args.categories {
-                categories.push(name.trim().parse::<canopy_core::types::Category>()?);
-            }
             let (store, _lock) = open_existing(&config).await?;
-            let secret = canopy_server::auth::random_token();
-            let partner = store
-                .create_partner(
-                    args.name.trim(),
-                    canopy_core::types::CategorySet::from_categories(categories),
-                    &secret,
-                    Utc::now(),
-                )
-                .await?;
-            store.close().await;
+            let service = Service::for_administration(store, config.settings());
+            let created = service
+                .create_partner(NewPartner { name: args.name.clone(), categories: args.categories.clone() })
+                .await;
+            service.store().close().await;
+            let (partner, secret) = created?;
             let id = canopy_server::ids::partner(partner.id);
             if args.json {
                 out!("{}", serde_json::json!({ "id": id, "name": partner.name, "secret": secret }));
@@ -271,9 +263,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Ledger(LedgerCommand::Verify(args)) => {
             let config = Settings { database: database(args.database), ..Default::default() }.resolve()?;
             let (store, _lock) = open_existing(&config).await?;
-            let problems = store.verify_ledger().await?;
-            let (events, transfers) = store.counts().await?;
-            store.close().await;
+            let service = Service::for_administration(store, config.settings());
+            let problems = service.verify_ledger().await?;
+            let (events, transfers) = service.store().counts().await?;
+            service.store().close().await;
             if problems.is_empty() {
                 out!("ledger ok: {events} events, {transfers} transfers; debits equal credits, balances match their entries, no citizen balance is negative, every credit has its event");
                 Ok(ExitCode::SUCCESS)

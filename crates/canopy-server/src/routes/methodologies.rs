@@ -14,7 +14,7 @@ use crate::AppState;
 #[utoipa::path(get, path = "/v1/methodologies", tag = "methodologies",
     responses((status = 200, body = MethodologyList)))]
 pub(crate) async fn list(State(state): State<AppState>) -> Json<MethodologyList> {
-    let registry = state.registry.current();
+    let registry = state.service.methodologies();
     Json(MethodologyList { methodologies: registry.iter().map(|m| MethodologyView::from(m.as_ref())).collect() })
 }
 
@@ -41,14 +41,7 @@ pub(crate) async fn publish(
         let value: serde_json::Value = parse_json(&body)?;
         if value.get("toml").is_some() {
             let request: PublishMethodology = parse_json(&body)?;
-            let source_name = request.source_name.unwrap_or_else(|| "request".to_owned());
-            if source_name.is_empty() || source_name.len() > 200 || source_name.chars().any(char::is_control) {
-                return Err(ApiError::bad_request(
-                    "invalid_source_name",
-                    "source_name must be 1 to 200 bytes, none a control character",
-                ));
-            }
-            (source_name, request.toml)
+            (request.source_name.unwrap_or_else(|| "request".to_owned()), request.toml)
         } else {
             // The methodology itself as a JSON object, with the file's keys:
             // it is stored as the equivalent TOML.
@@ -63,7 +56,7 @@ pub(crate) async fn publish(
             .map_err(|_| ApiError::bad_request("malformed_body", "the methodology must be UTF-8 TOML"))?;
         ("request".to_owned(), text)
     };
-    let (methodology, is_new) = crate::methodologies::publish(&state, &source_name, &text).await?;
-    let status = if is_new { StatusCode::CREATED } else { StatusCode::OK };
-    Ok((status, Json(MethodologyView::from(&methodology))))
+    let published = state.service.publish_methodology(&source_name, &text).await?;
+    let status = if published.is_new { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((status, Json(MethodologyView::from(&published.methodology))))
 }

@@ -10,7 +10,6 @@ use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::error::ApiError;
 use crate::AppState;
 
 pub(crate) use system::{method_not_allowed, not_found};
@@ -74,22 +73,6 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(methodologies::list, methodologies::publish))
         .routes(routes!(system::healthz))
         .routes(routes!(system::metrics))
-}
-
-/// Validates a category list (non-empty, known names; repeats are merged).
-pub(crate) fn parse_categories(names: &[String], field: &str) -> Result<canopy_core::types::CategorySet, ApiError> {
-    use canopy_core::types::{Category, CategorySet};
-    if names.is_empty() {
-        return Err(ApiError::bad_request("invalid_scope", format!("{field} must name at least one category")));
-    }
-    let mut categories = Vec::with_capacity(names.len());
-    for name in names {
-        let category: Category = name.parse().map_err(|e: canopy_core::types::UnknownCategory| {
-            ApiError::bad_request("invalid_scope", format!("{field}: {e}"))
-        })?;
-        categories.push(category);
-    }
-    Ok(CategorySet::from_categories(categories))
 }
 
 /// Category names of a set.

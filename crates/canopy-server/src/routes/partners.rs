@@ -3,19 +3,17 @@
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::Json;
-use canopy_core::ingest::{self, EventIn, OutcomeKind};
+use canopy_core::ingest::OutcomeKind;
+use canopy_service::NewPartner;
 use canopy_store::format_time;
-use canopy_store::writer::{IngestError, IngestRequest};
-use chrono::Utc;
-use serde::Deserialize;
 
 use crate::api::*;
-use crate::auth::{link_code_hash, random_token, verify_partner, Operator};
+use crate::auth::{verify_partner, Operator};
 use crate::body::{parse_json, JsonBody, RawBody};
-use crate::error::{ApiError, ApiResult, Problem};
+use crate::error::{ApiResult, Problem};
 use crate::ids;
 use crate::metrics::OutcomeLabels;
-use crate::routes::{category_names, parse_categories};
+use crate::routes::category_names;
 use crate::AppState;
 
 /// Creates a partner; the response carries its signing secret, once.
@@ -26,22 +24,14 @@ pub(crate) async fn create_partner(
     _operator: Operator,
     JsonBody(body): JsonBody<CreatePartner>,
 ) -> ApiResult<(StatusCode, Json<PartnerCreated>)> {
-    let name = body.name.trim();
-    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-        return Err(ApiError::bad_request(
-            "invalid_name",
-            "name must be 1 to 100 characters, none a control character",
-        ));
-    }
-    let categories = parse_categories(&body.categories, "categories")?;
-    let secret = random_token();
-    let partner = state.store.create_partner(name, categories, &secret, Utc::now()).await?;
+    let (partner, secret) =
+        state.service.create_partner(NewPartner { name: body.name, categories: body.categories }).await?;
     Ok((
         StatusCode::CREATED,
         Json(PartnerCreated {
             id: ids::partner(partner.id),
             name: partner.name,
-            categories: category_names(categories),
+            categories: category_names(partner.categories),
             secret,
         }),
     ))
@@ -52,7 +42,7 @@ pub(crate) async fn create_partner(
     responses((status = 200, body = PartnerList), (status = 401, body = Problem)))]
 pub(crate) async fn list_partners(State(state): State<AppState>, _operator: Operator) -> ApiResult<Json<PartnerList>> {
     let partners = state
-        .store
+        .service
         .partners()
         .await?
         .into_iter()
@@ -80,37 +70,18 @@ pub(crate) async fn create_link(
 ) -> ApiResult<(StatusCode, Json<LinkCreated>)> {
     let signed = verify_partner(&state, &headers, &method, &uri, &body).await?;
     let link: CreateLink = parse_json(&body)?;
-    if !state.store.remember_signature(signed.partner.id, &signed.signature, signed.forget_after).await? {
-        return Err(replayed());
-    }
-    if !ingest::reference_ok(&link.user_ref) {
-        return Err(ApiError::bad_request(
-            "invalid_user_ref",
-            format!("user_ref must be {}", ingest::reference_rule()),
-        ));
-    }
-    let now = Utc::now();
-    let user_id =
-        state.store.use_link_code(signed.partner.id, &link_code_hash(&link.link_code), &link.user_ref, now).await?;
-    let scopes = state
-        .store
-        .consents(user_id)
-        .await?
-        .into_iter()
-        .find(|c| c.partner_id == signed.partner.id)
-        .map(|c| category_names(c.scopes))
-        .unwrap_or_default();
-    Ok((StatusCode::CREATED, Json(LinkCreated { user_ref: link.user_ref, scopes, linked_at: format_time(now) })))
-}
-
-fn replayed() -> ApiError {
-    ApiError::unauthorized("replayed_request", "this signature was already used; sign each request afresh")
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct EventBatch {
-    events: Vec<EventIn>,
+    let link = state
+        .service
+        .link(signed.partner.id, Some((&signed.signature, signed.forget_after)), &link.link_code, &link.user_ref)
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(LinkCreated {
+            user_ref: link.user_ref,
+            scopes: category_names(link.scopes),
+            linked_at: format_time(link.linked_at),
+        }),
+    ))
 }
 
 /// Reports a batch of low-carbon acts; every event gets its own outcome.
@@ -119,7 +90,7 @@ struct EventBatch {
 /// decided in order; an id already accepted from this partner is a
 /// `duplicate` (with the original grams), whatever else changed since.
 #[utoipa::path(post, path = "/v1/partner/events", tag = "partners", security(("partner_signature" = [])),
-    request_body = EventBatchSchema,
+    request_body = EventBatch,
     responses((status = 200, body = EventResults),
               (status = 400, description = "malformed_body", body = Problem),
               (status = 401, description = "bad_signature, stale_timestamp, replayed_request", body = Problem),
@@ -134,57 +105,16 @@ pub(crate) async fn ingest_events(
 ) -> ApiResult<Json<EventResults>> {
     let signed = verify_partner(&state, &headers, &method, &uri, &body).await?;
     let batch: EventBatch = parse_json(&body)?;
-    if batch.events.len() > ingest::BATCH_EVENTS_MAX {
-        return Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "batch_too_large",
-            format!("a batch carries at most {} events; this one has {}", ingest::BATCH_EVENTS_MAX, batch.events.len()),
-        ));
-    }
-    let registry = state.registry.current();
-    let now = Utc::now();
-    let timezone = state.config.timezone;
-    let categories = signed.partner.categories;
-    let events =
-        batch.events.into_iter().map(|event| ingest::precheck(event, categories, &registry, now, timezone)).collect();
-    drop(registry);
-    let outcomes = state
-        .ingestor
-        .submit(IngestRequest {
-            partner_id: signed.partner.id,
-            signature: Some((signed.signature, signed.forget_after)),
-            events,
-        })
-        .await
-        .map_err(|e| match e {
-            IngestError::Replayed => replayed(),
-            IngestError::Overloaded => {
-                ApiError::unavailable("overloaded", "the ingestion queue is full; retry shortly", 1)
-            }
-            IngestError::Unavailable { code, detail } => {
-                tracing::error!(%detail, code, "ingestion failed");
-                ApiError::storage(code, "nothing was credited; retry")
-            }
-        })?;
+    let outcomes =
+        state.service.ingest(&signed.partner, Some((signed.signature, signed.forget_after)), batch.events).await?;
     let mut counts = [0u64; 4];
     let mut grams = 0u64;
-    let results = outcomes
-        .into_iter()
-        .map(|o| {
-            counts[o.outcome as usize] += 1;
-            if matches!(o.outcome, OutcomeKind::Credited | OutcomeKind::Capped) {
-                grams += o.grams.unwrap_or(0) as u64;
-            }
-            EventResult {
-                id: o.id,
-                outcome: o.outcome.as_str().to_owned(),
-                grams: o.grams,
-                methodology: o.methodology,
-                code: o.code,
-                message: o.message,
-            }
-        })
-        .collect();
+    for o in &outcomes {
+        counts[o.outcome as usize] += 1;
+        if matches!(o.outcome, OutcomeKind::Credited | OutcomeKind::Capped) {
+            grams += o.grams.unwrap_or(0) as u64;
+        }
+    }
     for (kind, count) in [OutcomeKind::Credited, OutcomeKind::Capped, OutcomeKind::Duplicate, OutcomeKind::Rejected]
         .into_iter()
         .zip(counts)
@@ -194,5 +124,5 @@ pub(crate) async fn ingest_events(
         }
     }
     state.metrics.grams_credited.inc_by(grams);
-    Ok(Json(EventResults { results }))
+    Ok(Json(EventResults { results: outcomes }))
 }

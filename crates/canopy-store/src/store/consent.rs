@@ -126,39 +126,44 @@ impl Store {
                 // even when a partner retries the very link it made.
                 return Err(StoreError::LinkCodeInvalid);
             };
-            let existing: Option<String> =
-                sqlx::query_scalar("SELECT user_ref FROM partner_links WHERE partner_id = $1 AND user_id = $2")
-                    .bind(partner_id)
-                    .bind(user_id)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            if let Some(existing) = existing {
-                if existing != user_ref {
-                    return Err(StoreError::LinkConflict(format!(
-                        "this citizen is already linked to your user_ref `{existing}`"
-                    )));
-                }
-            } else {
-                let owner: Option<i64> =
-                    sqlx::query_scalar("SELECT user_id FROM partner_links WHERE partner_id = $1 AND user_ref = $2")
+            // Two links can race for one citizen (two codes) or one
+            // reference (two citizens). The insert skips a conflicting row
+            // instead of failing on the unique key: on PostgreSQL it waits
+            // for the other transaction, and the statements after it (each
+            // with a fresh snapshot under READ COMMITTED) see what that one
+            // committed, so the loser gets the answer a later request would.
+            let inserted = sqlx::query(
+                "INSERT INTO partner_links (partner_id, user_ref, user_id, linked_at) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(partner_id)
+            .bind(user_ref)
+            .bind(user_id)
+            .bind(format_time(now))
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if inserted == 0 {
+                let existing: Option<String> =
+                    sqlx::query_scalar("SELECT user_ref FROM partner_links WHERE partner_id = $1 AND user_id = $2")
                         .bind(partner_id)
-                        .bind(user_ref)
+                        .bind(user_id)
                         .fetch_optional(&mut *tx)
                         .await?;
-                if owner.is_some() {
-                    return Err(StoreError::LinkConflict(format!(
-                        "your user_ref `{user_ref}` is already linked to another citizen"
-                    )));
+                match existing {
+                    // The very link already exists: linking again is harmless.
+                    Some(existing) if existing == user_ref => {}
+                    Some(existing) => {
+                        return Err(StoreError::LinkConflict(format!(
+                            "this citizen is already linked to your user_ref `{existing}`"
+                        )));
+                    }
+                    None => {
+                        return Err(StoreError::LinkConflict(format!(
+                            "your user_ref `{user_ref}` is already linked to another citizen"
+                        )));
+                    }
                 }
-                sqlx::query(
-                    "INSERT INTO partner_links (partner_id, user_ref, user_id, linked_at) VALUES ($1, $2, $3, $4)",
-                )
-                .bind(partner_id)
-                .bind(user_ref)
-                .bind(user_id)
-                .bind(format_time(now))
-                .execute(&mut *tx)
-                .await?;
             }
             tx.commit().await?;
             Ok(user_id)

@@ -257,6 +257,7 @@ impl Store {
     }
 
     /// The PostgreSQL pool (`None` on SQLite).
+    #[cfg(feature = "bench")]
     pub(crate) fn postgres_pool(&self) -> Option<&PgPool> {
         match &self.pools {
             Pools::Sqlite { .. } => None,

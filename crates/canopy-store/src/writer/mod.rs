@@ -32,6 +32,7 @@ use crate::{Backend, Store, StoreResult};
 mod postgres;
 mod sqlite;
 
+#[cfg(feature = "bench")]
 pub(crate) use sqlite::{insert_event, open_writer_connection, EVENT_INSERT};
 
 /// The methodologies in force, shared between the HTTP edge (which

@@ -11,6 +11,7 @@ mod harness;
 mod ingestion;
 mod methodologies;
 mod openapi;
+mod partner_hardening;
 mod partners;
 mod process;
 mod properties;

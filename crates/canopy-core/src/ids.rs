@@ -1,0 +1,28 @@
+//! Public ids: internal integers shown with a prefix (`usr_12`, `ptn_3`), so
+//! that an id says what it names and the store keeps compact integer keys.
+
+/// The public id of a citizen.
+pub fn user(id: i64) -> String {
+    format!("usr_{id}")
+}
+
+/// The public id of a partner.
+pub fn partner(id: i64) -> String {
+    format!("ptn_{id}")
+}
+
+/// Parses a public partner id.
+pub fn parse_partner(text: &str) -> Option<i64> {
+    text.strip_prefix("ptn_")?.parse().ok().filter(|id| *id > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn partner_ids_round_trip() {
+        assert_eq!(super::parse_partner(&super::partner(42)), Some(42));
+        for bad in ["42", "ptn_", "ptn_x", "ptn_-1", "ptn_0", "usr_1"] {
+            assert_eq!(super::parse_partner(bad), None, "{bad}");
+        }
+    }
+}

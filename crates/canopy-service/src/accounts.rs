@@ -1,0 +1,124 @@
+//! Citizens: registration, sign-in, sessions and the account.
+
+use canopy_core::types::RegionCode;
+use canopy_store::{Balances, NewUser, UserRow};
+use chrono::{DateTime, Duration, Utc};
+
+use crate::error::{ServiceError, ServiceResult};
+use crate::tokens::{hash_password, random_token, token_hash, verify_password};
+use crate::Service;
+
+/// A registration as the citizen typed it.
+#[derive(Debug, Clone)]
+pub struct NewAccount {
+    /// Login name.
+    pub username: String,
+    /// Password, in clear (hashed here, never stored).
+    pub password: String,
+    /// Name shown to friends.
+    pub display_name: String,
+    /// ISO 3166-2 home region.
+    pub region: String,
+}
+
+/// A session token and its expiry.
+#[derive(Debug, Clone)]
+pub struct Session {
+    /// The opaque bearer token (only its hash is stored).
+    pub token: String,
+    /// When it stops working.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A citizen's account and balances.
+#[derive(Debug, Clone)]
+pub struct Account {
+    /// The citizen.
+    pub user: UserRow,
+    /// Their balances.
+    pub balances: Balances,
+}
+
+/// 3 to 32 of lower-case ASCII letters, digits, `_`, `.` and `-`.
+fn username_ok(username: &str) -> bool {
+    (3..=32).contains(&username.len())
+        && username.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'.' | b'-'))
+}
+
+fn validate(account: &NewAccount) -> ServiceResult<RegionCode> {
+    if !username_ok(&account.username) {
+        return Err(ServiceError::invalid(
+            "invalid_username",
+            "username must be 3 to 32 characters: lower-case letters, digits, `_`, `.` or `-`",
+        ));
+    }
+    let password_chars = account.password.chars().count();
+    if !(8..=256).contains(&password_chars) {
+        return Err(ServiceError::invalid("weak_password", "password must be 8 to 256 characters"));
+    }
+    let name_chars = account.display_name.trim().chars().count();
+    if !(1..=64).contains(&name_chars) || account.display_name.trim().chars().any(char::is_control) {
+        return Err(ServiceError::invalid(
+            "invalid_display_name",
+            "display_name must be 1 to 64 characters, none a control character",
+        ));
+    }
+    RegionCode::parse(&account.region).map_err(|e| ServiceError::invalid("invalid_region", e.to_string()))
+}
+
+impl Service {
+    /// Opens a carbon account.
+    pub async fn register(&self, account: NewAccount) -> ServiceResult<UserRow> {
+        let region = validate(&account)?;
+        if self.store.user_by_username(&account.username).await?.is_some() {
+            return Err(canopy_store::StoreError::UsernameTaken.into());
+        }
+        let password_hash = hash_password(account.password).await?;
+        let user = NewUser {
+            username: account.username,
+            password_hash,
+            display_name: account.display_name.trim().to_owned(),
+            region: region.as_str().to_owned(),
+        };
+        Ok(self.store.create_user(&user, self.now()).await?)
+    }
+
+    /// Signs in: a new session for the right username and password.
+    pub async fn sign_in(&self, username: &str, password: String) -> ServiceResult<Session> {
+        // A name that could never have been registered is not looked up (and a
+        // NUL in it would be a database error on PostgreSQL, not a wrong login).
+        let user = match username_ok(username) {
+            true => self.store.user_by_username(username).await?,
+            false => None,
+        };
+        let verified = verify_password(password, user.as_ref().map(|u| u.password_hash.clone())).await?;
+        let user = match user {
+            Some(user) if verified => user,
+            _ => return Err(ServiceError::unauthorized("invalid_credentials", "unknown username or wrong password")),
+        };
+        let token = random_token();
+        let now = self.now();
+        let expires_at = now + Duration::seconds(self.settings.session_ttl_s);
+        self.store.create_session(&token_hash(&token), user.id, now, expires_at).await?;
+        Ok(Session { token, expires_at })
+    }
+
+    /// The citizen a session token belongs to, if it is valid now.
+    pub async fn session_user(&self, token: &str) -> ServiceResult<i64> {
+        self.store
+            .session_user(&token_hash(token), self.now())
+            .await?
+            .ok_or_else(|| ServiceError::unauthorized("invalid_token", "the session token is unknown or expired"))
+    }
+
+    /// A citizen's account and balances.
+    pub async fn account(&self, user_id: i64) -> ServiceResult<Account> {
+        let user = self
+            .store
+            .user_by_id(user_id)
+            .await?
+            .ok_or_else(|| ServiceError::unauthorized("invalid_token", "the account no longer exists"))?;
+        let balances = self.store.balances(user.id).await?;
+        Ok(Account { user, balances })
+    }
+}

@@ -1,0 +1,126 @@
+//! Canopy's use cases, in one layer.
+//!
+//! Registering, signing in, granting and revoking consent, linking,
+//! creating partners, publishing methodologies, ingesting a batch and
+//! reading the ledger live here, once. The HTTP handlers, the CLI, `canopy
+//! demo`, `canopy bench` and the web pages call these methods and only
+//! translate: wire JSON in, a [`ServiceError`] or a value out. No edge
+//! re-implements a check, so a rule holds whichever door a request comes in
+//! by. Each capability is a module with its own `impl Service`.
+
+mod accounts;
+mod consent;
+mod error;
+mod ingest;
+mod ledger;
+mod methodologies;
+mod partners;
+pub mod tokens;
+
+use std::sync::Arc;
+
+use canopy_core::clock::{Clock, SystemClock};
+use canopy_store::writer::{Ingestor, SharedRegistry};
+use canopy_store::Store;
+use chrono::{DateTime, FixedOffset, Utc};
+
+pub use accounts::{Account, NewAccount, Session};
+pub use consent::{ConsentGrant, Link};
+pub use error::{ErrorKind, ServiceError, ServiceResult};
+pub use ledger::{LedgerEntry, LedgerPage, LEDGER_PAGE_DEFAULT, LEDGER_PAGE_MAX};
+pub use methodologies::{load_registry, Published};
+pub use partners::{parse_categories, NewPartner};
+
+/// Settings the use cases need.
+#[derive(Debug, Clone, Copy)]
+pub struct Settings {
+    /// The instance's time zone: it fixes the local day of an act.
+    pub timezone: FixedOffset,
+    /// How long a session lasts, in seconds.
+    pub session_ttl_s: i64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings { timezone: FixedOffset::east_opt(8 * 3600).expect("valid offset"), session_ttl_s: 24 * 3600 }
+    }
+}
+
+/// The use cases over one store. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Service {
+    store: Store,
+    registry: SharedRegistry,
+    ingestor: Option<Ingestor>,
+    settings: Settings,
+    clock: Arc<dyn Clock>,
+    /// Serialises methodology publication within this process (the
+    /// database serialises it across processes).
+    publish_lock: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl Service {
+    /// The use cases over `store`, with `registry` in force. Ingestion
+    /// needs a writer: see [`Service::with_ingestor`].
+    pub fn new(store: Store, registry: SharedRegistry, settings: Settings) -> Self {
+        Service {
+            store,
+            registry,
+            ingestor: None,
+            settings,
+            clock: Arc::new(SystemClock),
+            publish_lock: Arc::new(tokio::sync::Mutex::new(())),
+        }
+    }
+
+    /// Opens the use cases over `store` with every published methodology
+    /// loaded (recording the shipped ones first).
+    pub async fn open(store: Store, settings: Settings) -> anyhow::Result<Self> {
+        let registry = SharedRegistry::new(load_registry(&store).await?);
+        Ok(Service::new(store, registry, settings))
+    }
+
+    /// The use cases over `store` with no methodologies loaded, for
+    /// administration commands (`partner create`, `ledger verify`) that
+    /// neither ingest nor read methodologies and must not write at start.
+    pub fn for_administration(store: Store, settings: Settings) -> Self {
+        Service::new(store, SharedRegistry::new(canopy_core::methodology::Registry::new()), settings)
+    }
+
+    /// Ingests through `ingestor` (the group-commit writer).
+    pub fn with_ingestor(mut self, ingestor: Ingestor) -> Self {
+        self.ingestor = Some(ingestor);
+        self
+    }
+
+    /// Takes the time from `clock` instead of the system's.
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The store (for health checks and shutdown).
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The methodologies in force.
+    pub fn registry(&self) -> &SharedRegistry {
+        &self.registry
+    }
+
+    /// The writer, if this service ingests.
+    pub fn ingestor(&self) -> Option<&Ingestor> {
+        self.ingestor.as_ref()
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// The current time, from the service's clock.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+}
