@@ -14,6 +14,7 @@
 //! - SQL stays portable and keyed so that the PostgreSQL store can follow it.
 
 pub mod bench;
+mod pg_copy;
 mod rows;
 mod store;
 pub mod writer;

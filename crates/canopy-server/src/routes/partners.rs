@@ -124,6 +124,7 @@ struct EventBatch {
               (status = 400, description = "malformed_body", body = Problem),
               (status = 401, description = "bad_signature, stale_timestamp, replayed_request", body = Problem),
               (status = 413, description = "batch_too_large, body_too_large", body = Problem),
+              (status = 422, description = "grams_overflow, ledger_refused", body = Problem),
               (status = 503, description = "overloaded, storage_unavailable (with Retry-After)", body = Problem)))]
 pub(crate) async fn ingest_events(
     State(state): State<AppState>,
@@ -165,6 +166,11 @@ pub(crate) async fn ingest_events(
                 tracing::error!(%detail, code, "ingestion failed");
                 ApiError::storage(code, "nothing was credited; retry")
             }
+            // The ledger refused what this batch would post (grams that
+            // would overflow an account); retrying will not help.
+            IngestError::Refused { code, detail } => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, format!("nothing was credited: {detail}"))
+            }
         })?;
     let mut counts = [0u64; 4];
     let mut grams = 0u64;
@@ -173,7 +179,7 @@ pub(crate) async fn ingest_events(
         .map(|o| {
             counts[o.outcome as usize] += 1;
             if matches!(o.outcome, OutcomeKind::Credited | OutcomeKind::Capped) {
-                grams += o.grams.unwrap_or(0) as u64;
+                grams = grams.saturating_add(o.grams.unwrap_or(0).max(0) as u64);
             }
             EventResult {
                 id: o.id,

@@ -8,6 +8,7 @@ mod consent;
 mod faults;
 mod harness;
 mod ingestion;
+mod ledger;
 mod methodologies;
 mod openapi;
 mod partners;
