@@ -682,3 +682,6 @@ fn decide_one(
         cap_message,
     ))
 }
+
+#[cfg(test)]
+mod tests;
