@@ -16,6 +16,7 @@ use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::ledger::PostingSet;
 use crate::methodology::Registry;
 use crate::types::{Category, CategorySet, Grams, RegionCode};
 
@@ -474,15 +475,16 @@ pub struct Decision {
     pub accepted: Vec<AcceptedEvent>,
     /// What to add to each cap counter.
     pub usage_deltas: HashMap<UsageKey, Usage>,
-    /// What to add to each citizen's reduction and energy balances (the
-    /// same grams to both: every verified gram pays one gram of energy).
-    pub balance_deltas: HashMap<UserId, Grams>,
+    /// What to post: one set per event credited more than 0 g, in
+    /// decision order, each caused by its event.
+    pub postings: Vec<PostingSet>,
 }
 
 impl Decision {
-    /// Grams credited in this group.
-    pub fn credited_grams(&self) -> Grams {
-        self.accepted.iter().map(|e| e.grams).sum()
+    /// Grams credited in this group, or `None` if the sum does not fit an
+    /// `i64` (the ledger then refuses the postings; nothing wraps).
+    pub fn credited_grams(&self) -> Option<Grams> {
+        self.accepted.iter().try_fold(0 as Grams, |sum, e| sum.checked_add(e.grams))
     }
 }
 
@@ -529,7 +531,12 @@ pub fn decide(requests: &[RequestEvents<'_>], snapshot: &Snapshot, registry: &Re
                     accepted_now
                         .insert(key, StoredEvent { grams: accepted.grams, methodology: accepted.methodology.clone() });
                     if accepted.grams > 0 {
-                        *decision.balance_deltas.entry(accepted.user_id).or_default() += accepted.grams;
+                        decision.postings.push(PostingSet::credit(
+                            partner_id,
+                            &accepted.event_id,
+                            accepted.user_id,
+                            accepted.grams,
+                        ));
                     }
                     outcomes.push(Outcome {
                         id: event.id.clone(),
@@ -550,16 +557,22 @@ pub fn decide(requests: &[RequestEvents<'_>], snapshot: &Snapshot, registry: &Re
     // increment and stays correct whatever else committed meanwhile.
     for (key, now) in usage_now {
         let before = snapshot.usage.get(&key).copied().unwrap_or_default();
+        // Counters only grow from `before`, so these differences fit.
         let delta = Usage { count: now.count - before.count, grams: now.grams - before.grams };
         assert!(delta.count >= 0 && delta.grams >= 0, "cap usage only grows");
         decision.usage_deltas.insert(key, delta);
     }
     debug_assert_eq!(
-        decision.balance_deltas.values().sum::<Grams>(),
-        decision.credited_grams(),
-        "every credited gram is paid to exactly one citizen"
+        decision.postings.iter().map(|p| i128::from(p.verified_grams().unwrap_or_default())).sum::<i128>(),
+        decision.accepted.iter().map(|e| i128::from(e.grams)).sum::<i128>(),
+        "every credited gram is posted to exactly one citizen"
     );
     decision
+}
+
+/// The rejection of an event whose grams a counter cannot hold.
+fn grams_overflow(grams: Grams) -> Rejection {
+    Rejection::new("grams_overflow", format!("{grams} g cannot be added to the citizen's cap usage without overflow"))
 }
 
 fn decide_one(
@@ -628,7 +641,9 @@ fn decide_one(
                 }
             }
             if let Some(grams_max) = grams_max {
-                let room = (grams_max - used.grams).max(0);
+                // Saturating: a stored usage beyond the cap leaves no room
+                // rather than overflowing the difference.
+                let room = grams_max.saturating_sub(used.grams).max(0);
                 if grams > room {
                     grams = room;
                     cap_message =
@@ -636,16 +651,21 @@ fn decide_one(
                 }
             }
         }
-        for period in periods {
-            let key = UsageKey { user_id: link.user_id, behavior: checked.behavior.clone(), period };
-            let before = snapshot.usage.get(&key).copied().unwrap_or_default();
-            let entry = usage_now.entry(key).or_insert(before);
-            // Count caps count credited acts: an act capped to (or worth)
-            // 0 g does not use up the count.
-            if grams > 0 {
-                entry.count += 1;
-                entry.grams += grams;
+        // Count caps count credited acts: an act capped to (or worth) 0 g
+        // does not use up the count. Both periods' sums are checked before
+        // either is kept, so that an event whose grams would overflow a
+        // counter is refused without touching any.
+        if grams > 0 {
+            let mut updated = Vec::with_capacity(periods.len());
+            for period in periods {
+                let key = UsageKey { user_id: link.user_id, behavior: checked.behavior.clone(), period };
+                let used = usage_now.get(&key).or_else(|| snapshot.usage.get(&key)).copied().unwrap_or_default();
+                let (Some(count), Some(sum)) = (used.count.checked_add(1), used.grams.checked_add(grams)) else {
+                    return Err(grams_overflow(grams));
+                };
+                updated.push((key, Usage { count, grams: sum }));
             }
+            usage_now.extend(updated);
         }
     }
     assert!(grams >= 0 && grams <= full_grams, "a cap never raises or negates a credit");
@@ -666,3 +686,6 @@ fn decide_one(
         cap_message,
     ))
 }
+
+#[cfg(test)]
+mod tests;

@@ -234,20 +234,36 @@ pub struct LedgerMethodology {
 /// One ledger entry.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct LedgerEntry {
-    /// Entry id.
+    /// Entry id: the transfer's sequence number, as text (also the cursor).
     pub id: String,
+    /// The transfer's global, gap-free sequence number in commit order.
+    pub seq: i64,
     /// When it was posted.
     pub at: String,
-    /// The citizen's account: `reduction` or `energy`.
+    /// The citizen's account: `reduction`, `energy`, …
     pub account: String,
-    /// Signed grams: positive in, negative out.
+    /// Signed amount in `unit`: positive in, negative out.
     pub grams: i64,
-    /// Why: `reduction_verified`, `energy_issued`, …
+    /// The amount's unit: `g_co2e`, `g_energy`, …
+    pub unit: String,
+    /// What the transfer is: `reduction_verified`, `energy_issued`, …
     pub kind: String,
+    /// Why it was posted.
+    pub cause: LedgerCause,
     /// The reported act.
     pub event: Option<LedgerEvent>,
     /// The methodology that quantified it.
     pub methodology: Option<LedgerMethodology>,
+}
+
+/// The cause of a ledger entry.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LedgerCause {
+    /// `event`, `game_action`, `redemption` or `settlement`.
+    pub kind: String,
+    /// The cause's reference: the partner's event id for an event, the
+    /// action's, redemption's or settlement's id otherwise.
+    pub reference: String,
 }
 
 /// `GET /v1/me/ledger`.

@@ -47,6 +47,11 @@ impl Service {
                 tracing::error!(%detail, code, "ingestion failed");
                 ServiceError::storage(code, "nothing was credited; retry")
             }
+            // The ledger refused what this batch would post (grams that
+            // would overflow an account); retrying will not help.
+            IngestError::Refused { code, detail } => {
+                ServiceError::new(ErrorKind::Unprocessable, code, format!("nothing was credited: {detail}"))
+            }
         })
     }
 }

@@ -15,6 +15,7 @@
 
 #[cfg(feature = "bench")]
 pub mod bench;
+mod pg_copy;
 mod rows;
 mod store;
 pub mod writer;

@@ -103,16 +103,22 @@ pub struct Balances {
 /// their accounts, with its cause.
 #[derive(Debug, Clone)]
 pub struct LedgerEntryRow {
-    /// The transfer id (also the cursor).
+    /// The transfer's global sequence number (also the cursor).
     pub id: i64,
     /// When it was posted.
     pub at: DateTime<Utc>,
     /// The citizen's account it touches.
     pub account: String,
-    /// Signed grams: positive into the account, negative out of it.
+    /// Signed amount: positive into the account, negative out of it.
     pub grams: i64,
+    /// The amount's unit (`g_co2e`, `g_energy`, …).
+    pub unit: String,
     /// The transfer kind.
     pub kind: String,
+    /// The cause's kind: `event`, `game_action`, `redemption`, `settlement`.
+    pub cause: String,
+    /// The cause's reference (the event id for an event).
+    pub cause_ref: String,
     /// The event that caused it, if any.
     pub event: Option<LedgerEventRow>,
 }

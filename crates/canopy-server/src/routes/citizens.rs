@@ -95,10 +95,13 @@ pub(crate) async fn ledger(
             let row = entry.row;
             LedgerEntry {
                 id: row.id.to_string(),
+                seq: row.id,
                 at: format_time(row.at),
                 account: row.account,
                 grams: row.grams,
+                unit: row.unit,
                 kind: row.kind,
+                cause: LedgerCause { kind: row.cause, reference: row.cause_ref },
                 event: row.event.map(|e| LedgerEvent {
                     partner: ids::partner(e.partner_id),
                     partner_name: e.partner_name,

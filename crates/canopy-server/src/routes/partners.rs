@@ -95,6 +95,7 @@ pub(crate) async fn create_link(
               (status = 400, description = "malformed_body", body = Problem),
               (status = 401, description = "bad_signature, stale_timestamp, replayed_request", body = Problem),
               (status = 413, description = "batch_too_large, body_too_large", body = Problem),
+              (status = 422, description = "grams_overflow, ledger_refused", body = Problem),
               (status = 503, description = "overloaded, storage_unavailable (with Retry-After)", body = Problem)))]
 pub(crate) async fn ingest_events(
     State(state): State<AppState>,
@@ -112,7 +113,7 @@ pub(crate) async fn ingest_events(
     for o in &outcomes {
         counts[o.outcome as usize] += 1;
         if matches!(o.outcome, OutcomeKind::Credited | OutcomeKind::Capped) {
-            grams += o.grams.unwrap_or(0) as u64;
+            grams = grams.saturating_add(o.grams.unwrap_or(0).max(0) as u64);
         }
     }
     for (kind, count) in [OutcomeKind::Credited, OutcomeKind::Capped, OutcomeKind::Duplicate, OutcomeKind::Rejected]

@@ -1,5 +1,9 @@
 //! Balances, the ledger and its verification.
 
+use std::collections::BTreeMap;
+
+use canopy_core::ledger::{AccountKind, Cause, Unit, SYSTEM_USER_ID};
+
 use super::{on_read, Store};
 use crate::{parse_time, Balances, LedgerEntryRow, LedgerEventRow, StoreResult};
 
@@ -23,19 +27,31 @@ impl Store {
         Ok(balances)
     }
 
-    /// A page of a citizen's ledger, newest first: entries with id below
-    /// `before` (all if `None`), at most `limit`.
+    /// A page of a citizen's ledger, newest first: the transfers into or
+    /// out of any of the citizen's accounts, of any kind and unit, with
+    /// sequence number below `before` (all if `None`), at most `limit`.
     pub async fn ledger_page(&self, user_id: i64, before: Option<i64>, limit: u32) -> StoreResult<Vec<LedgerEntryRow>> {
+        // Each side is read newest first through its own partial index and
+        // cut at `limit` before the two are merged, so a page costs `limit`
+        // rows however long the citizen's history is.
         let rows: Vec<LedgerTuple> = on_read!(self, |db| {
             sqlx::query_as(
-                "SELECT t.id, t.at, t.kind, t.grams, t.credit_user, t.credit_account, t.debit_account,
+                "SELECT t.seq, t.at, t.kind, t.amount, t.unit, t.cause, t.cause_ref, t.account,
                         e.partner_id, e.event_id, e.behavior, e.occurred_at, e.region, e.inputs, e.methodology, p.name
-                 FROM transfers t
-                 LEFT JOIN events e
-                   ON e.user_id = t.user_id AND e.partner_id = t.partner_id AND e.event_id = t.event_id
+                 FROM (SELECT * FROM (
+                           SELECT seq, at, kind, amount, unit, cause, partner_id, cause_ref,
+                                  credit_account AS account
+                           FROM transfers WHERE credit_owner = $1 AND credit_owner <> 0 AND seq < $2
+                           ORDER BY seq DESC LIMIT $3) credits
+                       UNION ALL
+                       SELECT * FROM (
+                           SELECT seq, at, kind, -amount AS amount, unit, cause, partner_id, cause_ref,
+                                  debit_account AS account
+                           FROM transfers WHERE debit_owner = $1 AND debit_owner <> 0 AND seq < $2
+                           ORDER BY seq DESC LIMIT $3) debits) t
+                 LEFT JOIN events e ON t.cause = 'event' AND e.partner_id = t.partner_id AND e.event_id = t.cause_ref
                  LEFT JOIN partners p ON p.id = e.partner_id
-                 WHERE t.user_id = $1 AND t.id < $2
-                 ORDER BY t.id DESC LIMIT $3",
+                 ORDER BY t.seq DESC, t.amount DESC LIMIT $3",
             )
             .bind(user_id)
             .bind(before.unwrap_or(i64::MAX))
@@ -43,91 +59,159 @@ impl Store {
             .fetch_all(db)
             .await
         })?;
-        Ok(rows.into_iter().map(|row| ledger_entry_from_tuple(user_id, row)).collect())
+        Ok(rows.into_iter().map(ledger_entry_from_tuple).collect())
     }
 
     /// Checks the ledger's invariants and returns every violation found (an
-    /// empty list means the ledger is sound).
+    /// empty list means the ledger is sound). Sums that could exceed an
+    /// `i64` are taken in Rust over 128 bits, so a ledger broken by an
+    /// overflow is reported, not met with a database error.
     pub async fn verify_ledger(&self) -> StoreResult<Vec<String>> {
         let mut problems = Vec::new();
-        let (debits, credits): (i64, i64) = on_read!(self, |db| {
+
+        // Sequence numbers are 1..N without gaps, and the counter is at N.
+        let (count, first, last): (i64, Option<i64>, Option<i64>) = on_read!(self, |db| {
+            sqlx::query_as("SELECT COUNT(*), MIN(seq), MAX(seq) FROM transfers").fetch_one(db).await
+        })?;
+        if count > 0 && (first != Some(1) || last != Some(count)) {
+            problems.push(format!(
+                "transfer sequence numbers are not 1..{count} without gaps: they run from {} to {}",
+                first.unwrap_or_default(),
+                last.unwrap_or_default()
+            ));
+        }
+        let counter: Option<i64> = on_read!(self, |db| {
+            sqlx::query_scalar("SELECT value FROM sequences WHERE name = 'transfers'").fetch_optional(db).await
+        })?;
+        if counter != Some(count) {
+            problems
+                .push(format!("the transfer counter stands at {counter:?} but the journal holds {count} transfers"));
+        }
+
+        // Every transfer names known accounts whose unit is the transfer's.
+        let shapes: Vec<(String, String, String, i64)> = on_read!(self, |db| {
             sqlx::query_as(
-                "SELECT CAST(COALESCE(SUM(debits), 0) AS BIGINT), CAST(COALESCE(SUM(credits), 0) AS BIGINT)
-                 FROM accounts",
+                "SELECT debit_account, credit_account, unit, CAST(COUNT(*) AS BIGINT) FROM transfers
+                 GROUP BY debit_account, credit_account, unit",
             )
-            .fetch_one(db)
+            .fetch_all(db)
             .await
         })?;
-        if debits != credits {
-            problems.push(format!("total debits {debits} g differ from total credits {credits} g"));
+        for (debit, credit, unit, transfers) in shapes {
+            for account in [&debit, &credit] {
+                let fits = AccountKind::parse(account).is_some_and(|k| Some(k.unit()) == Unit::parse(&unit));
+                if !fits {
+                    problems.push(format!(
+                        "{transfers} transfers move {unit} between {debit} and {credit}: account kind {account} \
+                         does not count in {unit}"
+                    ));
+                }
+            }
         }
-        // Every account's stored debits and credits equal the sums of its transfers.
-        let mismatches: Vec<(i64, String, i64, i64, i64, i64)> = on_read!(self, |db| {
+
+        // Per unit, debits equal credits over all accounts; and no account
+        // that may not go negative is negative.
+        let accounts: Vec<(i64, String, i64, i64)> = on_read!(self, |db| {
+            sqlx::query_as("SELECT user_id, kind, debits, credits FROM accounts").fetch_all(db).await
+        })?;
+        let mut per_unit: BTreeMap<&'static str, (i128, i128)> = BTreeMap::new();
+        for (user_id, kind, debits, credits) in &accounts {
+            let Some(parsed) = AccountKind::parse(kind) else {
+                problems.push(format!("account {user_id}:{kind} is of no known kind"));
+                continue;
+            };
+            let sums = per_unit.entry(parsed.unit().as_str()).or_default();
+            sums.0 += i128::from(*debits);
+            sums.1 += i128::from(*credits);
+            let balance = i128::from(*credits) - i128::from(*debits);
+            if balance < 0 && !parsed.may_go_negative() {
+                let owner =
+                    if *user_id == SYSTEM_USER_ID { "the system".to_owned() } else { format!("citizen {user_id}") };
+                problems.push(format!("{owner} has a negative {kind} balance of {balance}"));
+            }
+        }
+        for (unit, (debits, credits)) in per_unit {
+            if debits != credits {
+                problems.push(format!("total debits {debits} {unit} differ from total credits {credits} {unit}"));
+            }
+        }
+
+        // Every account's stored debits and credits equal the sums of its
+        // transfers (summed per account; a sound account's sum fits).
+        let sums: Vec<(i64, String, i64, i64)> = on_read!(self, |db| {
             sqlx::query_as(
                 "WITH moves AS (
-                     SELECT credit_user AS user_id, credit_account AS kind, 0 AS debits, grams AS credits
+                     SELECT credit_owner AS user_id, credit_account AS kind, 0 AS debits, amount AS credits
                      FROM transfers
                      UNION ALL
-                     SELECT debit_user, debit_account, grams, 0 FROM transfers),
-                 sums AS (
-                     SELECT user_id, kind, CAST(SUM(debits) AS BIGINT) AS debits,
-                            CAST(SUM(credits) AS BIGINT) AS credits
-                     FROM moves GROUP BY user_id, kind),
-                 joined AS (
-                     SELECT a.user_id, a.kind, a.debits AS stored_debits, a.credits AS stored_credits,
-                            COALESCE(s.debits, 0) AS debits, COALESCE(s.credits, 0) AS credits
-                     FROM accounts a LEFT JOIN sums s ON s.user_id = a.user_id AND s.kind = a.kind
-                     UNION ALL
-                     SELECT s.user_id, s.kind, 0, 0, s.debits, s.credits
-                     FROM sums s
-                     WHERE NOT EXISTS (SELECT 1 FROM accounts a WHERE a.user_id = s.user_id AND a.kind = s.kind))
-                 SELECT user_id, kind, stored_debits, stored_credits, debits, credits FROM joined
-                 WHERE stored_debits <> debits OR stored_credits <> credits LIMIT 100",
+                     SELECT debit_owner, debit_account, amount, 0 FROM transfers)
+                 SELECT user_id, kind, CAST(SUM(debits) AS BIGINT), CAST(SUM(credits) AS BIGINT)
+                 FROM moves GROUP BY user_id, kind",
             )
             .fetch_all(db)
             .await
         })?;
-        for (user_id, kind, stored_debits, stored_credits, debits, credits) in mismatches {
+        let mut stored: BTreeMap<(i64, String), (i64, i64)> =
+            accounts.into_iter().map(|(user_id, kind, debits, credits)| ((user_id, kind), (debits, credits))).collect();
+        for (user_id, kind, debits, credits) in sums {
+            let (stored_debits, stored_credits) = stored.remove(&(user_id, kind.clone())).unwrap_or_default();
+            if (stored_debits, stored_credits) != (debits, credits) {
+                problems.push(format!(
+                    "account {user_id}:{kind} stores debits {stored_debits} / credits {stored_credits} \
+                     but its transfers sum to {debits} / {credits}"
+                ));
+            }
+        }
+        for ((user_id, kind), (debits, credits)) in stored {
+            if (debits, credits) != (0, 0) {
+                problems.push(format!(
+                    "account {user_id}:{kind} stores debits {debits} / credits {credits} but has no transfers"
+                ));
+            }
+        }
+
+        // Each cause posted once: all its transfers belong to one set.
+        let reposted: Vec<(String, Option<i64>, String, i64)> = on_read!(self, |db| {
+            sqlx::query_as(
+                "SELECT cause, partner_id, cause_ref, CAST(COUNT(DISTINCT posting) AS BIGINT) FROM transfers
+                 GROUP BY cause, partner_id, cause_ref HAVING COUNT(DISTINCT posting) > 1 LIMIT 100",
+            )
+            .fetch_all(db)
+            .await
+        })?;
+        for (cause, partner_id, reference, sets) in reposted {
+            let cause = match Cause::from_columns(&cause, partner_id, &reference) {
+                Some(cause) => cause.to_string(),
+                None => format!("{cause} {partner_id:?}/{reference}"),
+            };
+            problems.push(format!("{cause} posted {sets} times"));
+        }
+
+        // Every event-caused transfer matches its event: the same citizen
+        // and the event's grams.
+        let orphans: Vec<(i64, String, Option<i64>, String)> = on_read!(self, |db| {
+            sqlx::query_as(
+                "SELECT t.seq, t.kind, t.partner_id, t.cause_ref FROM transfers t
+                 LEFT JOIN events e ON e.partner_id = t.partner_id AND e.event_id = t.cause_ref
+                 WHERE t.cause = 'event'
+                   AND (e.event_id IS NULL OR e.user_id <> t.credit_owner OR e.grams <> t.amount) LIMIT 100",
+            )
+            .fetch_all(db)
+            .await
+        })?;
+        for (seq, kind, partner_id, event_id) in orphans {
             problems.push(format!(
-                "account {user_id}:{kind} stores debits {stored_debits} / credits {stored_credits} \
-                 but its transfers sum to {debits} / {credits}"
+                "transfer {seq} ({kind}) does not match an event: partner {partner_id:?}, event {event_id:?}"
             ));
         }
-        let negative: Vec<(i64, String, i64)> = on_read!(self, |db| {
-            sqlx::query_as(
-                "SELECT user_id, kind, credits - debits FROM accounts
-                 WHERE kind IN ('reduction', 'energy') AND credits - debits < 0 LIMIT 100",
-            )
-            .fetch_all(db)
-            .await
-        })?;
-        for (user_id, kind, balance) in negative {
-            problems.push(format!("citizen {user_id} has a negative {kind} balance of {balance} g"));
-        }
-        // Every credit has its event, with the same citizen and grams.
-        let orphans: Vec<(i64, String, Option<i64>, Option<String>)> = on_read!(self, |db| {
-            sqlx::query_as(
-                "SELECT t.id, t.kind, t.partner_id, t.event_id FROM transfers t
-                 LEFT JOIN events e ON e.partner_id = t.partner_id AND e.event_id = t.event_id
-                 WHERE t.kind IN ('reduction_verified', 'energy_issued')
-                   AND (e.event_id IS NULL OR e.user_id <> t.user_id OR e.grams <> t.grams) LIMIT 100",
-            )
-            .fetch_all(db)
-            .await
-        })?;
-        for (id, kind, partner_id, event_id) in orphans {
-            problems.push(format!(
-                "transfer {id} ({kind}) does not match an event: partner {partner_id:?}, event {event_id:?}"
-            ));
-        }
-        // And every credited event was paid exactly once in each kind.
+        // And every credited event was posted exactly once in each kind.
         let unpaid: Vec<(i64, String, i64, i64, i64)> = on_read!(self, |db| {
             sqlx::query_as(
                 "WITH paid AS (
-                     SELECT partner_id, event_id,
+                     SELECT partner_id, cause_ref AS event_id,
                             CAST(SUM(CASE WHEN kind = 'reduction_verified' THEN 1 ELSE 0 END) AS BIGINT) AS reductions,
                             CAST(SUM(CASE WHEN kind = 'energy_issued' THEN 1 ELSE 0 END) AS BIGINT) AS energies
-                     FROM transfers WHERE event_id IS NOT NULL GROUP BY partner_id, event_id)
+                     FROM transfers WHERE cause = 'event' GROUP BY partner_id, cause_ref)
                  SELECT e.partner_id, e.event_id, e.grams, COALESCE(p.reductions, 0), COALESCE(p.energies, 0)
                  FROM events e LEFT JOIN paid p ON p.partner_id = e.partner_id AND p.event_id = e.event_id
                  WHERE e.grams > 0 AND (COALESCE(p.reductions, 0) <> 1 OR COALESCE(p.energies, 0) <> 1)
@@ -153,12 +237,16 @@ impl Store {
     }
 }
 
+/// (seq, at, kind, signed amount, unit, cause, cause_ref, account, the
+/// event's partner, id, behaviour, occurred_at, region, inputs,
+/// methodology, and the partner's name).
 type LedgerTuple = (
     i64,
     String,
     String,
     i64,
-    i64,
+    String,
+    String,
     String,
     String,
     Option<i64>,
@@ -171,11 +259,11 @@ type LedgerTuple = (
     Option<String>,
 );
 
-fn ledger_entry_from_tuple(user_id: i64, row: LedgerTuple) -> LedgerEntryRow {
-    let (id, at, kind, grams, credit_user, credit_account, debit_account, partner_id, event_id, behavior) =
-        (row.0, row.1, row.2, row.3, row.4, row.5, row.6, row.7, row.8, row.9);
-    let (occurred_at, region, inputs, methodology, partner_name) = (row.10, row.11, row.12, row.13, row.14);
-    let incoming = credit_user == user_id;
+fn ledger_entry_from_tuple(row: LedgerTuple) -> LedgerEntryRow {
+    let (seq, at, kind, amount, unit, cause, cause_ref, account) =
+        (row.0, row.1, row.2, row.3, row.4, row.5, row.6, row.7);
+    let (partner_id, event_id, behavior, occurred_at, region, inputs, methodology, partner_name) =
+        (row.8, row.9, row.10, row.11, row.12, row.13, row.14, row.15);
     let event = partner_id.map(|partner_id| LedgerEventRow {
         partner_id,
         partner_name,
@@ -186,12 +274,5 @@ fn ledger_entry_from_tuple(user_id: i64, row: LedgerTuple) -> LedgerEntryRow {
         inputs: inputs.as_deref().and_then(|text| serde_json::from_str(text).ok()).unwrap_or_default(),
         methodology: methodology.unwrap_or_default(),
     });
-    LedgerEntryRow {
-        id,
-        at: parse_time(&at),
-        kind,
-        account: if incoming { credit_account } else { debit_account },
-        grams: if incoming { grams } else { -grams },
-        event,
-    }
+    LedgerEntryRow { id: seq, at: parse_time(&at), kind, account, grams: amount, unit, cause, cause_ref, event }
 }

@@ -20,6 +20,7 @@ mod consent;
 mod ledger;
 mod methodologies;
 mod partners;
+pub(crate) mod postings;
 
 static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");

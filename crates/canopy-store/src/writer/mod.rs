@@ -23,10 +23,11 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use canopy_core::ingest::{self, AcceptedEvent, Decision, Outcome, PrecheckedEvent};
-use canopy_core::ledger::{AccountKind, TransferKind, CREDIT_TRANSFERS};
+use canopy_core::ledger::PostingError;
 use canopy_core::methodology::Registry;
 use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 
+use crate::store::postings::PostFailure;
 use crate::{Backend, Store, StoreResult};
 
 mod postgres;
@@ -98,6 +99,33 @@ pub enum IngestError {
         /// What the database said.
         detail: String,
     },
+    /// The ledger refused what this request's events would post (a sum of
+    /// grams that would overflow an account, say); nothing of the request
+    /// was committed, and the other requests of its group were decided
+    /// without it. `code` is `grams_overflow` or `ledger_refused`.
+    #[error("the ledger refused this request: {detail}")]
+    Refused {
+        /// The stable error code.
+        code: &'static str,
+        /// What the ledger said.
+        detail: String,
+    },
+}
+
+impl IngestError {
+    /// The answer to a request whose group (of itself alone) failed.
+    pub(crate) fn from_failure<E: StorageFailure>(failure: &PostFailure<E>) -> Self {
+        match failure {
+            PostFailure::Ledger(error) => IngestError::Refused {
+                code: match error {
+                    PostingError::Overflow { .. } => "grams_overflow",
+                    _ => "ledger_refused",
+                },
+                detail: error.to_string(),
+            },
+            PostFailure::Storage(error) => IngestError::Unavailable { code: error.code(), detail: error.to_string() },
+        }
+    }
 }
 
 /// One request for the writer.
@@ -247,33 +275,6 @@ fn answers(admitted: Vec<bool>, outcomes: Vec<Vec<Outcome>>) -> Answers {
     answers
 }
 
-/// How many transfers a decision posts (two per credited event).
-fn transfer_count(decision: &Decision) -> i64 {
-    let credited = decision.accepted.iter().filter(|e| e.grams > 0).count();
-    (credited * CREDIT_TRANSFERS.len()) as i64
-}
-
-/// One transfer of a credit: (citizen, transfer id, its event, (kind,
-/// debited account, credited account)).
-type CreditTransfer<'a> = (i64, i64, &'a AcceptedEvent, (TransferKind, AccountKind, AccountKind));
-
-/// The transfers that pay a decision's credits, with the ids `first_id..`
-/// given in decision order, and returned in the journal's primary-key order
-/// (citizen, id) so that each citizen's pages are written in one run.
-fn credit_transfers(decision: &Decision, first_id: i64) -> Vec<CreditTransfer<'_>> {
-    let mut next_id = first_id;
-    let mut rows = Vec::with_capacity(decision.accepted.len() * CREDIT_TRANSFERS.len());
-    for e in decision.accepted.iter().filter(|e| e.grams > 0) {
-        for transfer in CREDIT_TRANSFERS {
-            rows.push((e.user_id, next_id, e, transfer));
-            next_id += 1;
-        }
-    }
-    assert_eq!(next_id - first_id, transfer_count(decision), "every allocated transfer id is used");
-    rows.sort_unstable_by_key(|row| (row.0, row.1));
-    rows
-}
-
 /// A decision's fingerprints, in their table's primary-key order.
 fn fingerprints_in_key_order(decision: &Decision) -> Vec<(&AcceptedEvent, &str)> {
     let mut printed: Vec<(&AcceptedEvent, &str)> =
@@ -284,9 +285,41 @@ fn fingerprints_in_key_order(decision: &Decision) -> Vec<(&AcceptedEvent, &str)>
     printed
 }
 
+/// Whether a failed group of several requests is decided again one request
+/// at a time: when the ledger refused its postings, or the database refused
+/// its content, one request's events may be to blame, and they must not fail
+/// their neighbours. An outage or a timeout would fail each alone as well,
+/// so those are answered at once.
+fn retry_one_by_one<E: StorageFailure>(requests: usize, failure: &PostFailure<E>) -> bool {
+    requests > 1
+        && match failure {
+            PostFailure::Ledger(_) => true,
+            PostFailure::Storage(error) => error.is_content(),
+        }
+}
+
+/// Decides a failed group's requests again, each in a transaction of its
+/// own, with `commit_one`; each request gets its own answer.
+fn answer_one_by_one<E: StorageFailure>(
+    requests: usize,
+    failure: &PostFailure<E>,
+    mut commit_one: impl FnMut(usize) -> Result<(Answers, GroupStats), PostFailure<E>>,
+) -> Answers {
+    tracing::warn!(%failure, requests, "ingestion group failed; deciding its requests one by one");
+    (0..requests)
+        .map(|i| match commit_one(i) {
+            Ok((mut answers, _)) => answers.pop().expect("one answer for one request"),
+            Err(failure) => {
+                tracing::warn!(%failure, "an ingestion request failed on its own; nothing of it committed");
+                Err(IngestError::from_failure(&failure))
+            }
+        })
+        .collect()
+}
+
 /// Answers a group's jobs: each its outcome if the group committed, or the
-/// storage failure that rolled all of it back.
-fn finish<E: StorageFailure>(jobs: Vec<Job>, result: Result<(Answers, GroupStats), E>) {
+/// failure that rolled all of it back.
+fn finish<E: StorageFailure>(jobs: Vec<Job>, result: Result<(Answers, GroupStats), PostFailure<E>>) {
     match result {
         Ok((answers, stats)) => {
             tracing::debug!(
@@ -300,7 +333,7 @@ fn finish<E: StorageFailure>(jobs: Vec<Job>, result: Result<(Answers, GroupStats
             );
             reply(jobs, answers);
         }
-        Err(error) => fail(jobs, &error),
+        Err(failure) => fail(jobs, &failure),
     }
 }
 
@@ -316,11 +349,22 @@ fn reply(jobs: Vec<Job>, answers: Answers) {
 pub(crate) trait StorageFailure: std::fmt::Display {
     /// `storage_unavailable`, `storage_timeout` or `storage_busy`.
     fn code(&self) -> &'static str;
+    /// Whether the database refused what was written (a constraint, a
+    /// trigger, a number out of range) rather than failing to run it.
+    fn is_content(&self) -> bool;
 }
 
 impl StorageFailure for sqlx::Error {
     fn code(&self) -> &'static str {
         crate::failure_code(self)
+    }
+
+    fn is_content(&self) -> bool {
+        // SQLSTATE classes 22 (data exception, such as bigint out of
+        // range) and 23 (integrity constraint violation), and a trigger's
+        // RAISE (P0001).
+        matches!(self, sqlx::Error::Database(e)
+            if e.code().is_some_and(|c| c.starts_with("22") || c.starts_with("23") || c == "P0001"))
     }
 }
 
@@ -331,12 +375,18 @@ impl StorageFailure for rusqlite::Error {
             _ => "storage_unavailable",
         }
     }
+
+    fn is_content(&self) -> bool {
+        matches!(self.sqlite_error_code(), Some(rusqlite::ErrorCode::ConstraintViolation | rusqlite::ErrorCode::TooBig))
+            || matches!(self, rusqlite::Error::IntegralValueOutOfRange(..) | rusqlite::Error::InvalidColumnType(..))
+    }
 }
 
 /// Tells each job that its group failed and nothing of it was committed.
-fn fail(jobs: Vec<Job>, error: &dyn StorageFailure) {
-    tracing::error!(%error, code = error.code(), requests = jobs.len(), "ingestion group failed; nothing committed");
+fn fail<E: StorageFailure>(jobs: Vec<Job>, failure: &PostFailure<E>) {
+    let answer = IngestError::from_failure(failure);
+    tracing::error!(%failure, requests = jobs.len(), "ingestion group failed; nothing committed");
     for job in jobs {
-        let _ = job.reply.send(Err(IngestError::Unavailable { code: error.code(), detail: error.to_string() }));
+        let _ = job.reply.send(Err(answer.clone()));
     }
 }

@@ -15,7 +15,6 @@ use std::time::Instant;
 use canopy_core::ingest::{
     self, AcceptedEvent, ConsentState, Decision, LinkView, RequestEvents, Snapshot, StoredEvent, Usage,
 };
-use canopy_core::ledger::{AccountKind, SYSTEM_USER_ID};
 use canopy_core::methodology::Registry;
 use canopy_core::types::{CategorySet, RegionCode};
 use chrono::{DateTime, Utc};
@@ -24,14 +23,12 @@ use sqlx::{PgConnection, Postgres, Transaction};
 use tokio::sync::mpsc;
 
 use super::{
-    admit, answers, credit_transfers, fill_group, fingerprints_in_key_order, finish, transfer_count, Answers,
-    GroupStats, IngestRequest, IngestorConfig, Job, SharedRegistry,
+    admit, answers, fill_group, fingerprints_in_key_order, finish, reply, retry_one_by_one, Answers, GroupStats,
+    IngestError, IngestRequest, IngestorConfig, Job, SharedRegistry,
 };
+use crate::pg_copy::{copy_in, CopyText};
+use crate::store::postings::{lock_ledger, post_postgres, LedgerLocked, PostFailure};
 use crate::{format_time, Store, StoreResult};
-
-/// The advisory lock every ingestion group holds while it decides and
-/// writes (the ASCII of "canopy" and a 1).
-const INGEST_LOCK: i64 = 0x63_61_6e_6f_70_79_01;
 
 /// Starts the writer task with a connection pool of its own (one
 /// connection: a broken one is replaced by the pool on the next group).
@@ -83,8 +80,25 @@ async fn run_writer(pool: PgPool, registry: SharedRegistry, config: IngestorConf
         }
         let registry = registry.current();
         let requests: Vec<&IngestRequest> = jobs.iter().map(|j| &j.request).collect();
-        let result = commit_group(&pool, &requests, &registry, Utc::now(), purge).await;
-        finish(jobs, result);
+        let now = Utc::now();
+        match commit_group(&pool, &requests, &registry, now, purge).await {
+            Err(failure) if retry_one_by_one(requests.len(), &failure) => {
+                // As `answer_one_by_one`, awaiting each request's own group.
+                tracing::warn!(%failure, requests = requests.len(), "ingestion group failed; deciding its requests one by one");
+                let mut answers = Vec::with_capacity(requests.len());
+                for i in 0..requests.len() {
+                    answers.push(match commit_group(&pool, &requests[i..=i], &registry, now, false).await {
+                        Ok((mut one, _)) => one.pop().expect("one answer for one request"),
+                        Err(failure) => {
+                            tracing::warn!(%failure, "an ingestion request failed on its own; nothing of it committed");
+                            Err(IngestError::from_failure(&failure))
+                        }
+                    });
+                }
+                reply(jobs, answers);
+            }
+            result => finish(jobs, result),
+        }
     }
 }
 
@@ -114,10 +128,12 @@ async fn commit_group(
     registry: &Registry,
     now: DateTime<Utc>,
     purge_signatures: bool,
-) -> Result<(Answers, GroupStats), sqlx::Error> {
+) -> Result<(Answers, GroupStats), PostFailure<sqlx::Error>> {
     let started = Instant::now();
     let mut tx: Transaction<'_, Postgres> = pool.begin().await?;
-    sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(INGEST_LOCK).execute(&mut *tx).await?;
+    // The ledger's lock, taken before the snapshot is read: it orders the
+    // groups of every process (and every other writer of postings).
+    let locked = lock_ledger(&mut tx).await?;
     if purge_signatures {
         sqlx::query("DELETE FROM request_signatures WHERE expires_at < $1")
             .bind(now.timestamp())
@@ -170,7 +186,7 @@ async fn commit_group(
     let decision = ingest::decide(&groups, &snapshot, registry);
     let decide_us = phase.elapsed().as_micros() as u64;
     let phase = Instant::now();
-    write_decision(&mut tx, &decision, &format_time(now)).await?;
+    write_decision(&mut tx, &locked, &decision, &format_time(now)).await?;
     let write_us = phase.elapsed().as_micros() as u64;
     tx.commit().await?;
 
@@ -279,7 +295,12 @@ async fn load_snapshot(
     Ok(snapshot)
 }
 
-async fn write_decision(db: &mut PgConnection, decision: &Decision, now: &str) -> Result<(), sqlx::Error> {
+async fn write_decision(
+    db: &mut PgConnection,
+    locked: &LedgerLocked,
+    decision: &Decision,
+    now: &str,
+) -> Result<(), PostFailure<sqlx::Error>> {
     if decision.accepted.is_empty() {
         return Ok(());
     }
@@ -319,35 +340,6 @@ async fn write_decision(db: &mut PgConnection, decision: &Decision, now: &str) -
             .await?;
     }
 
-    let count = transfer_count(decision);
-    if count > 0 {
-        // A range of transfer ids for the whole group, in one update.
-        let last: i64 =
-            sqlx::query_scalar("UPDATE sequences SET value = value + $1 WHERE name = 'transfers' RETURNING value")
-                .bind(count)
-                .fetch_one(&mut *db)
-                .await?;
-        let transfers = credit_transfers(decision, last - count + 1);
-        let mut rows = CopyText::with_capacity(transfers.len() * 128);
-        for (user_id, id, e, (kind, debit, credit)) in transfers {
-            rows.int(user_id).int(id).text(kind.as_str()).int(SYSTEM_USER_ID).text(debit.as_str());
-            rows.int(user_id)
-                .text(credit.as_str())
-                .int(e.grams)
-                .int(e.partner_id)
-                .text(&e.event_id)
-                .text(now)
-                .end_row();
-        }
-        copy_in(
-            db,
-            "COPY transfers (user_id, id, kind, debit_user, debit_account, credit_user, credit_account, grams,
-                             partner_id, event_id, at) FROM STDIN",
-            rows,
-        )
-        .await?;
-    }
-
     if !decision.usage_deltas.is_empty() {
         let mut deltas: Vec<_> = decision.usage_deltas.iter().collect();
         deltas.sort_unstable_by(|a, b| a.0.cmp(b.0));
@@ -366,95 +358,8 @@ async fn write_decision(db: &mut PgConnection, decision: &Decision, now: &str) -
         .await?;
     }
 
-    let total = decision.credited_grams();
-    if total > 0 {
-        // Citizens are credited; the operator's issuance accounts are
-        // debited by the same total, so debits equal credits. Keys are in
-        // order, so concurrent writers of these rows cannot deadlock.
-        let mut citizens: Vec<(i64, i64)> = decision.balance_deltas.iter().map(|(u, g)| (*u, *g)).collect();
-        citizens.sort_unstable();
-        let (mut users, mut kinds, mut debits, mut credits) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        for (kind, amount) in [(AccountKind::ReductionIssuance, total), (AccountKind::EnergyIssuance, total)] {
-            users.push(SYSTEM_USER_ID);
-            kinds.push(kind.as_str());
-            debits.push(amount);
-            credits.push(0);
-        }
-        for (user_id, grams) in citizens {
-            assert!(grams > 0, "a credit only raises a citizen's balances");
-            for kind in [AccountKind::Reduction, AccountKind::Energy] {
-                users.push(user_id);
-                kinds.push(kind.as_str());
-                debits.push(0);
-                credits.push(grams);
-            }
-        }
-        sqlx::query(
-            "INSERT INTO accounts (user_id, kind, debits, credits)
-             SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[])
-             ON CONFLICT (user_id, kind)
-             DO UPDATE SET debits = accounts.debits + excluded.debits, credits = accounts.credits + excluded.credits",
-        )
-        .bind(&users)
-        .bind(&kinds)
-        .bind(&debits)
-        .bind(&credits)
-        .execute(&mut *db)
-        .await?;
-    }
+    // The ledger's one path: the core's book checks every set against the
+    // stored totals before anything is numbered or written.
+    post_postgres(db, locked, &decision.postings, now).await?;
     Ok(())
-}
-
-/// `COPY ... FROM STDIN` rows in the text format: fields separated by tabs,
-/// rows ended by a newline, `\N` for NULL, and a backslash escaping the
-/// four characters that would otherwise break a row.
-struct CopyText(String);
-
-impl CopyText {
-    fn with_capacity(capacity: usize) -> Self {
-        CopyText(String::with_capacity(capacity))
-    }
-
-    fn text(&mut self, value: &str) -> &mut Self {
-        if value.bytes().any(|b| matches!(b, b'\\' | b'\t' | b'\n' | b'\r')) {
-            for c in value.chars() {
-                match c {
-                    '\\' => self.0.push_str("\\\\"),
-                    '\t' => self.0.push_str("\\t"),
-                    '\n' => self.0.push_str("\\n"),
-                    '\r' => self.0.push_str("\\r"),
-                    c => self.0.push(c),
-                }
-            }
-        } else {
-            self.0.push_str(value);
-        }
-        self.0.push('\t');
-        self
-    }
-
-    fn int(&mut self, value: i64) -> &mut Self {
-        use std::fmt::Write;
-        write!(self.0, "{value}\t").expect("writing to a String");
-        self
-    }
-
-    fn null(&mut self) -> &mut Self {
-        self.0.push_str("\\N\t");
-        self
-    }
-
-    /// Replaces the last field's tab with the row's newline.
-    fn end_row(&mut self) {
-        let tab = self.0.pop();
-        debug_assert_eq!(tab, Some('\t'), "a row has at least one field");
-        self.0.push('\n');
-    }
-}
-
-/// Sends `rows` to a `COPY ... FROM STDIN` statement.
-async fn copy_in(db: &mut PgConnection, statement: &str, rows: CopyText) -> Result<u64, sqlx::Error> {
-    let mut copy = db.copy_in_raw(statement).await?;
-    copy.send(rows.0.into_bytes()).await?;
-    copy.finish().await
 }

@@ -11,7 +11,6 @@ use std::time::Instant;
 use canopy_core::ingest::{
     self, AcceptedEvent, ConsentState, Decision, LinkView, RequestEvents, Snapshot, StoredEvent, Usage,
 };
-use canopy_core::ledger::{AccountKind, SYSTEM_USER_ID};
 use canopy_core::methodology::Registry;
 use canopy_core::types::{CategorySet, RegionCode};
 use chrono::{DateTime, Utc};
@@ -19,9 +18,10 @@ use rusqlite::{params, Connection, OptionalExtension};
 use tokio::sync::mpsc;
 
 use super::{
-    admit, answers, credit_transfers, fill_group, fingerprints_in_key_order, finish, transfer_count, Answers,
+    admit, answer_one_by_one, answers, fill_group, fingerprints_in_key_order, finish, reply, retry_one_by_one, Answers,
     GroupStats, IngestRequest, IngestorConfig, Job, SharedRegistry,
 };
+use crate::store::postings::{post_sqlite, PostFailure};
 use crate::{format_time, Store, StoreError, StoreResult};
 
 /// Opens the writer's connection and starts the writer thread.
@@ -84,8 +84,16 @@ fn run_writer(
         }
         let registry = registry.current();
         let requests: Vec<&IngestRequest> = jobs.iter().map(|j| &j.request).collect();
-        let result = commit_group(connection, &requests, &registry, Utc::now(), purge);
-        finish(jobs, result);
+        let now = Utc::now();
+        match commit_group(connection, &requests, &registry, now, purge) {
+            Err(failure) if retry_one_by_one(requests.len(), &failure) => {
+                let answers = answer_one_by_one(requests.len(), &failure, |i| {
+                    commit_group(connection, &requests[i..=i], &registry, now, false)
+                });
+                reply(jobs, answers);
+            }
+            result => finish(jobs, result),
+        }
     }
 }
 
@@ -96,7 +104,7 @@ fn commit_group(
     registry: &Registry,
     now: DateTime<Utc>,
     purge_signatures: bool,
-) -> Result<(Answers, GroupStats), rusqlite::Error> {
+) -> Result<(Answers, GroupStats), PostFailure<rusqlite::Error>> {
     let started = Instant::now();
     let tx = connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let now_text = format_time(now);
@@ -122,7 +130,7 @@ fn commit_group(
             }
         });
         if let Some(e) = failure {
-            return Err(e);
+            return Err(e.into());
         }
         admitted
     };
@@ -269,7 +277,11 @@ pub(crate) fn insert_event(
     Ok(())
 }
 
-fn write_decision(tx: &rusqlite::Transaction<'_>, decision: &Decision, now: &str) -> Result<(), rusqlite::Error> {
+fn write_decision(
+    tx: &rusqlite::Transaction<'_>,
+    decision: &Decision,
+    now: &str,
+) -> Result<(), PostFailure<rusqlite::Error>> {
     if decision.accepted.is_empty() {
         return Ok(());
     }
@@ -289,34 +301,6 @@ fn write_decision(tx: &rusqlite::Transaction<'_>, decision: &Decision, now: &str
         fingerprints.execute(params![e.user_id, e.behavior, fingerprint, e.partner_id, e.event_id])?;
     }
 
-    let count = transfer_count(decision);
-    if count > 0 {
-        // A range of transfer ids for the whole group, in one update.
-        let last: i64 = tx
-            .prepare_cached("UPDATE sequences SET value = value + ?1 WHERE name = 'transfers' RETURNING value")?
-            .query_row(params![count], |r| r.get(0))?;
-        let mut transfers = tx.prepare_cached(
-            "INSERT INTO transfers (user_id, id, kind, debit_user, debit_account, credit_user, credit_account,
-                                    grams, partner_id, event_id, at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-        )?;
-        for (user_id, id, e, (kind, debit, credit)) in credit_transfers(decision, last - count + 1) {
-            transfers.execute(params![
-                user_id,
-                id,
-                kind.as_str(),
-                SYSTEM_USER_ID,
-                debit.as_str(),
-                user_id,
-                credit.as_str(),
-                e.grams,
-                e.partner_id,
-                e.event_id,
-                now,
-            ])?;
-        }
-    }
-
     let mut usage = tx.prepare_cached(
         "INSERT INTO cap_usage (user_id, behavior, period, count, grams) VALUES (?1, ?2, ?3, ?4, ?5)
          ON CONFLICT (user_id, behavior, period)
@@ -328,23 +312,8 @@ fn write_decision(tx: &rusqlite::Transaction<'_>, decision: &Decision, now: &str
         usage.execute(params![key.user_id, key.behavior, key.period.key(), delta.count, delta.grams])?;
     }
 
-    let total = decision.credited_grams();
-    if total > 0 {
-        let mut accounts = tx.prepare_cached(
-            "INSERT INTO accounts (user_id, kind, debits, credits) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (user_id, kind) DO UPDATE SET debits = debits + excluded.debits, credits = credits + excluded.credits",
-        )?;
-        // Citizens are credited; the operator's issuance accounts are
-        // debited by the same total, so debits equal credits.
-        let mut citizens: Vec<(&i64, &i64)> = decision.balance_deltas.iter().collect();
-        citizens.sort_unstable();
-        for (user_id, grams) in citizens {
-            assert!(*grams > 0, "a credit only raises a citizen's balances");
-            accounts.execute(params![user_id, AccountKind::Reduction.as_str(), 0, grams])?;
-            accounts.execute(params![user_id, AccountKind::Energy.as_str(), 0, grams])?;
-        }
-        accounts.execute(params![SYSTEM_USER_ID, AccountKind::ReductionIssuance.as_str(), total, 0])?;
-        accounts.execute(params![SYSTEM_USER_ID, AccountKind::EnergyIssuance.as_str(), total, 0])?;
-    }
+    // The ledger's one path: the core's book checks every set against the
+    // stored totals before anything is numbered or written.
+    post_sqlite(tx, &decision.postings, now)?;
     Ok(())
 }

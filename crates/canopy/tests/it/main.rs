@@ -9,6 +9,7 @@ mod consent;
 mod faults;
 mod harness;
 mod ingestion;
+mod ledger;
 mod methodologies;
 mod openapi;
 mod partner_hardening;

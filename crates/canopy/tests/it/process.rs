@@ -210,7 +210,7 @@ async fn ledger_verify_names_what_is_wrong() {
         .await
         .unwrap();
     // And the journal refuses edits outright.
-    let edit = execute_sql(&url, "UPDATE transfers SET grams = 1").await;
+    let edit = execute_sql(&url, "UPDATE transfers SET amount = 1").await;
     assert!(edit.unwrap_err().contains("append-only"));
     let delete = execute_sql(&url, "DELETE FROM transfers").await;
     assert!(delete.unwrap_err().contains("append-only"));
