@@ -9,4 +9,5 @@ pub mod ingest;
 pub mod ledger;
 pub mod methodology;
 pub mod signature;
+pub mod time;
 pub mod types;

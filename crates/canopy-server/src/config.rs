@@ -26,6 +26,20 @@ pub struct Config {
     /// How long the PostgreSQL writer waits for more requests to join a
     /// group that is under half full.
     pub group_linger: std::time::Duration,
+    /// How long a connection may take to send a request's headers; a
+    /// connection that is slower is closed (a slow-loris client must not
+    /// hold a connection slot for minutes).
+    pub header_read_timeout: std::time::Duration,
+    /// How long reading a request's body may take in all; slower is 408
+    /// `request_timeout` and the connection is closed.
+    pub body_read_timeout: std::time::Duration,
+    /// How long a whole request may take, from its headers to its response;
+    /// longer is 408 `request_timeout` and the connection is closed.
+    pub request_timeout: std::time::Duration,
+    /// Password hashes (argon2, about 19 MiB of memory each) computed at once;
+    /// a sign-in or registration that cannot start one within a short wait is
+    /// 503 `busy`.
+    pub password_hashes_max: usize,
 }
 
 impl Config {
@@ -41,6 +55,10 @@ impl Config {
             connections_max: 1024,
             queue_events_max: 200_000,
             group_linger: canopy_store::writer::IngestorConfig::default().group_linger,
+            header_read_timeout: std::time::Duration::from_secs(10),
+            body_read_timeout: std::time::Duration::from_secs(30),
+            request_timeout: std::time::Duration::from_secs(60),
+            password_hashes_max: std::thread::available_parallelism().map_or(2, |n| n.get()),
         }
     }
 }

@@ -14,7 +14,8 @@ pub struct Settings {
     /// A TOML configuration file (keys: database_url, listen, admin_token,
     /// timezone, session_ttl_s, connections_max, queue_events_max,
     /// group_linger_ms, db_connections_max, db_acquire_timeout_ms,
-    /// db_statement_timeout_ms).
+    /// db_statement_timeout_ms, header_read_timeout_ms, body_read_timeout_ms,
+    /// request_timeout_ms, password_hashes_max).
     #[arg(long, env = "CANOPY_CONFIG", global = true)]
     config: Option<PathBuf>,
     /// Database URL.
@@ -51,6 +52,18 @@ pub struct Settings {
     /// Milliseconds a PostgreSQL statement or lock wait may take (then 503 storage_timeout).
     #[arg(long, env = "CANOPY_DB_STATEMENT_TIMEOUT_MS", global = true)]
     db_statement_timeout_ms: Option<u64>,
+    /// Milliseconds a client may take to send a request's headers (then the connection is closed).
+    #[arg(long, env = "CANOPY_HEADER_READ_TIMEOUT_MS", global = true)]
+    header_read_timeout_ms: Option<u64>,
+    /// Milliseconds a client may take to send a request's body (then 408 request_timeout).
+    #[arg(long, env = "CANOPY_BODY_READ_TIMEOUT_MS", global = true)]
+    body_read_timeout_ms: Option<u64>,
+    /// Milliseconds a whole request may take (then 408 request_timeout).
+    #[arg(long, env = "CANOPY_REQUEST_TIMEOUT_MS", global = true)]
+    request_timeout_ms: Option<u64>,
+    /// Password hashes computed at once (default: the CPU count); more wait briefly, then 503 busy.
+    #[arg(long, env = "CANOPY_PASSWORD_HASHES_MAX", global = true)]
+    password_hashes_max: Option<usize>,
 }
 
 #[derive(Deserialize, Default)]
@@ -67,6 +80,10 @@ struct FileSettings {
     db_connections_max: Option<u32>,
     db_acquire_timeout_ms: Option<u64>,
     db_statement_timeout_ms: Option<u64>,
+    header_read_timeout_ms: Option<u64>,
+    body_read_timeout_ms: Option<u64>,
+    request_timeout_ms: Option<u64>,
+    password_hashes_max: Option<usize>,
 }
 
 /// The default database.
@@ -120,6 +137,28 @@ impl Settings {
         if let Some(ms) = self.db_statement_timeout_ms.or(file.db_statement_timeout_ms) {
             anyhow::ensure!(ms > 0, "db_statement_timeout_ms must be positive");
             config.store.statement_timeout = std::time::Duration::from_millis(ms);
+        }
+        for (value, name, field) in [
+            (
+                self.header_read_timeout_ms.or(file.header_read_timeout_ms),
+                "header_read_timeout_ms",
+                &mut config.header_read_timeout,
+            ),
+            (
+                self.body_read_timeout_ms.or(file.body_read_timeout_ms),
+                "body_read_timeout_ms",
+                &mut config.body_read_timeout,
+            ),
+            (self.request_timeout_ms.or(file.request_timeout_ms), "request_timeout_ms", &mut config.request_timeout),
+        ] {
+            if let Some(ms) = value {
+                anyhow::ensure!(ms > 0, "{name} must be positive");
+                *field = std::time::Duration::from_millis(ms);
+            }
+        }
+        if let Some(max) = self.password_hashes_max.or(file.password_hashes_max) {
+            anyhow::ensure!(max > 0, "password_hashes_max must be positive");
+            config.password_hashes_max = max;
         }
         Ok(config)
     }

@@ -75,7 +75,9 @@ pub(crate) async fn create_user(
     if state.store.user_by_username(&body.username).await?.is_some() {
         return Err(canopy_store::StoreError::UsernameTaken.into());
     }
+    let hashing = crate::auth::password_hashing_turn(&state).await?;
     let password_hash = hash_password(body.password).await?;
+    drop(hashing);
     let user = state
         .store
         .create_user(
@@ -117,7 +119,10 @@ pub(crate) async fn create_session(
     static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     let stored = user.as_ref().map(|u| u.password_hash.clone());
     let password = body.password;
+    let hashing = crate::auth::password_hashing_turn(&state).await?;
     let verified = tokio::task::spawn_blocking(move || {
+        // The turn ends with the hash, even if the request is dropped meanwhile.
+        let _hashing = hashing;
         let stored = stored.unwrap_or_else(|| {
             DUMMY
                 .get_or_init(|| {
@@ -165,6 +170,7 @@ pub(crate) async fn me(State(state): State<AppState>, citizen: Citizen) -> ApiRe
 
 /// Query of `GET /v1/me/ledger`.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct LedgerQuery {
     /// `next_cursor` of the previous page.
     cursor: Option<String>,

@@ -1,7 +1,7 @@
 //! Partners: creation by the operator, signed linking and signed ingestion.
 
 use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::http::{Method, StatusCode, Uri};
 use axum::Json;
 use canopy_core::ingest::{self, EventIn, OutcomeKind};
 use canopy_store::format_time;
@@ -10,7 +10,7 @@ use chrono::Utc;
 use serde::Deserialize;
 
 use crate::api::*;
-use crate::auth::{link_code_hash, random_token, verify_partner, Operator};
+use crate::auth::{link_code_hash, random_token, Operator, PartnerCaller};
 use crate::body::{parse_json, JsonBody, RawBody};
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::ids;
@@ -73,12 +73,12 @@ pub(crate) async fn list_partners(State(state): State<AppState>, _operator: Oper
               (status = 409, description = "link_conflict", body = Problem)))]
 pub(crate) async fn create_link(
     State(state): State<AppState>,
+    caller: PartnerCaller,
     method: Method,
     uri: Uri,
-    headers: HeaderMap,
     RawBody(body): RawBody,
 ) -> ApiResult<(StatusCode, Json<LinkCreated>)> {
-    let signed = verify_partner(&state, &headers, &method, &uri, &body).await?;
+    let signed = caller.verify(&method, &uri, &body)?;
     let link: CreateLink = parse_json(&body)?;
     if !state.store.remember_signature(signed.partner.id, &signed.signature, signed.forget_after).await? {
         return Err(replayed());
@@ -127,12 +127,12 @@ struct EventBatch {
               (status = 503, description = "overloaded, storage_unavailable (with Retry-After)", body = Problem)))]
 pub(crate) async fn ingest_events(
     State(state): State<AppState>,
+    caller: PartnerCaller,
     method: Method,
     uri: Uri,
-    headers: HeaderMap,
     RawBody(body): RawBody,
 ) -> ApiResult<Json<EventResults>> {
-    let signed = verify_partner(&state, &headers, &method, &uri, &body).await?;
+    let signed = caller.verify(&method, &uri, &body)?;
     let batch: EventBatch = parse_json(&body)?;
     if batch.events.len() > ingest::BATCH_EVENTS_MAX {
         return Err(ApiError::new(

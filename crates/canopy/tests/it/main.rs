@@ -5,6 +5,7 @@
 mod accounts;
 mod concurrency;
 mod consent;
+mod edge;
 mod faults;
 mod harness;
 mod ingestion;
