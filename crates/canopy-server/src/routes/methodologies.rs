@@ -45,6 +45,10 @@ pub(crate) async fn publish(
     };
     let (source_name, text) = if is_json {
         let value: serde_json::Value = parse_json(&body)?;
+        if !value.is_object() {
+            // `"AAA"`, `1` or `[]` is no methodology (and has no TOML form).
+            return Err(ApiError::bad_request("invalid_methodology", "a JSON methodology must be an object"));
+        }
         if value.get("toml").is_some() {
             let request: PublishMethodology = parse_json(&body)?;
             let source_name = request.source_name.unwrap_or_else(|| "request".to_owned());

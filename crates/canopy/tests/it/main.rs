@@ -15,3 +15,4 @@ mod partners;
 mod process;
 mod properties;
 mod scale_out;
+mod schemathesis;
