@@ -182,14 +182,9 @@ fn precheck_inner(
             format!("this partner may not report `{}` behaviors such as `{}`", category, event.behavior),
         ));
     }
-    let occurred_at = DateTime::parse_from_rfc3339(&event.occurred_at)
-        .map_err(|_| {
-            Rejection::new(
-                "invalid_timestamp",
-                format!("occurred_at `{}` is not an RFC 3339 timestamp", event.occurred_at),
-            )
-        })?
-        .with_timezone(&Utc);
+    let occurred_at = crate::time::parse_rfc3339_utc(&event.occurred_at).ok_or_else(|| {
+        Rejection::new("invalid_timestamp", format!("occurred_at `{}` is not an RFC 3339 timestamp", event.occurred_at))
+    })?;
     if occurred_at > now + Duration::seconds(FUTURE_SKEW_MAX_S) {
         return Err(Rejection::new(
             "occurred_in_future",

@@ -11,4 +11,5 @@ pub mod ingest;
 pub mod ledger;
 pub mod methodology;
 pub mod signature;
+pub mod time;
 pub mod types;

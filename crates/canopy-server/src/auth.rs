@@ -14,11 +14,13 @@ use crate::AppState;
 
 pub use canopy_service::tokens::{constant_time_eq, link_code_hash, random_token, token_hash};
 
+/// The token of `Authorization: Bearer <token>`. The scheme is
+/// case-insensitive (RFC 9110 §11.1), so `bearer` and `BEARER` do too.
 fn bearer(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
     // The scheme is case-insensitive (RFC 9110 §11.1): `bearer` is `Bearer`.
-    let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+    let (scheme, token) = value.trim_start().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
 }
 
 /// A signed-in citizen (from `Authorization: Bearer <session token>`).
@@ -74,34 +76,69 @@ pub struct SignedPartner {
     pub forget_after: i64,
 }
 
-/// Checks the `Canopy-Partner`, `Canopy-Timestamp` and `Canopy-Signature`
-/// headers against the raw body. Replays are checked by the caller, in the
-/// transaction that acts on the request.
-pub async fn verify_partner(
-    state: &AppState,
-    headers: &HeaderMap,
-    method: &Method,
-    uri: &Uri,
-    body: &[u8],
-) -> ApiResult<SignedPartner> {
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
-    let bad = |detail: &str| ApiError::unauthorized("bad_signature", detail.to_owned());
-    let partner_id = header("canopy-partner")
-        .and_then(ids::parse_partner)
-        .ok_or_else(|| bad("missing or malformed Canopy-Partner header"))?;
-    let timestamp: i64 = header("canopy-timestamp")
-        .and_then(|t| t.parse().ok())
-        .ok_or_else(|| bad("missing or malformed Canopy-Timestamp header (unix seconds)"))?;
-    let signature_header = header("canopy-signature").ok_or_else(|| bad("missing Canopy-Signature header"))?;
-    let partner =
-        state.service.store().partner(partner_id).await?.ok_or_else(|| bad("unknown partner or bad signature"))?;
+/// A partner request whose headers are well formed and name a partner that
+/// exists, checked before the body is read: an unknown caller is refused
+/// without the server reading (up to 16 MiB of) its body.
+#[derive(Debug, Clone)]
+pub struct PartnerCaller {
+    partner: PartnerRow,
+    timestamp: i64,
+    signature_header: String,
+}
+
+/// The longest `Canopy-Signature` header worth checking: two `v1=` values
+/// (during a secret rotation) with a separator and some white space.
+const SIGNATURE_HEADER_BYTES_MAX: usize = 160;
+
+fn bad_signature(detail: &str) -> ApiError {
+    ApiError::unauthorized("bad_signature", detail.to_owned())
+}
+
+impl FromRequestParts<AppState> for PartnerCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let headers = &parts.headers;
+        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
+        let partner_id = header("canopy-partner")
+            .and_then(ids::parse_partner)
+            .ok_or_else(|| bad_signature("missing or malformed Canopy-Partner header"))?;
+        let timestamp: i64 = header("canopy-timestamp")
+            .and_then(|t| t.parse().ok())
+            .ok_or_else(|| bad_signature("missing or malformed Canopy-Timestamp header (unix seconds)"))?;
+        let signature_header = header("canopy-signature")
+            .filter(|s| s.starts_with("v1=") && s.len() <= SIGNATURE_HEADER_BYTES_MAX)
+            .ok_or_else(|| bad_signature("missing or malformed Canopy-Signature header (v1=<64 hex digits>)"))?
+            .to_owned();
+        let partner = state
+            .service
+            .store()
+            .partner(partner_id)
+            .await?
+            .ok_or_else(|| bad_signature("unknown partner or bad signature"))?;
+        // Every partner route takes JSON.
+        crate::body::require_json(headers)?;
+        Ok(PartnerCaller { partner, timestamp, signature_header })
+    }
+}
+
+impl PartnerCaller {
+    /// Checks the `Canopy-Signature` header against the raw body and the
+    /// timestamp against the clock. Replays are checked by the caller, in
+    /// the transaction that acts on the request.
+    pub fn verify(self, method: &Method, uri: &Uri, body: &[u8]) -> ApiResult<SignedPartner> {
+        verify_at(self, method, uri, body, Utc::now().timestamp())
+    }
+}
+
+fn verify_at(caller: PartnerCaller, method: &Method, uri: &Uri, body: &[u8], now: i64) -> ApiResult<SignedPartner> {
+    let PartnerCaller { partner, timestamp, signature_header } = caller;
     let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or(uri.path());
     let Some(replay_key) =
-        signature::verify(partner.secret.as_bytes(), signature_header, timestamp, method.as_str(), path, body)
+        signature::verify(partner.secret.as_bytes(), &signature_header, timestamp, method.as_str(), path, body)
     else {
-        return Err(bad("unknown partner or bad signature"));
+        return Err(bad_signature("unknown partner or bad signature"));
     };
-    let now = Utc::now().timestamp();
     if !signature::timestamp_is_fresh(timestamp, now) {
         return Err(ApiError::unauthorized(
             "stale_timestamp",
@@ -111,7 +148,52 @@ pub async fn verify_partner(
             ),
         ));
     }
-    // The timestamp is fresh, so this cannot overflow.
-    let forget_after = timestamp + signature::TIMESTAMP_TOLERANCE_S + 1;
+    let forget_after = replay_forget_after(timestamp);
     Ok(SignedPartner { partner, signature: replay_key, forget_after })
+}
+
+/// When a seen signature may be forgotten (unix seconds): twice the
+/// timestamp tolerance after its timestamp. One tolerance would do on a
+/// single server, but servers sharing a database may disagree about the
+/// time: a signature forgotten by a server whose clock runs ahead would
+/// still be fresh on one whose clock runs behind, reopening the replay
+/// window. The second tolerance covers a skew of up to a full tolerance.
+pub fn replay_forget_after(timestamp: i64) -> i64 {
+    // The timestamp is fresh, so this cannot overflow.
+    timestamp + 2 * signature::TIMESTAMP_TOLERANCE_S + 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive() {
+        for (value, token) in [
+            ("Bearer abc", Some("abc")),
+            ("bearer abc", Some("abc")),
+            ("BEARER  abc ", Some("abc")),
+            ("Basic abc", None),
+            ("Bearer", None),
+            ("Bearer ", None),
+            ("Bearerabc", None),
+        ] {
+            let mut headers = HeaderMap::new();
+            headers.insert(axum::http::header::AUTHORIZATION, value.parse().unwrap());
+            assert_eq!(bearer(&headers), token, "{value}");
+        }
+    }
+
+    #[test]
+    fn a_seen_signature_is_kept_for_twice_the_tolerance() {
+        let tolerance = signature::TIMESTAMP_TOLERANCE_S;
+        let signed_at = 1_700_000_000;
+        // A server whose clock runs a full tolerance behind the real time
+        // still finds the timestamp fresh when the real time is
+        // signed_at + 2 × tolerance: the signature must still be remembered.
+        let skew = tolerance;
+        let real_time = signed_at + 2 * tolerance;
+        assert!(signature::timestamp_is_fresh(signed_at, real_time - skew));
+        assert!(replay_forget_after(signed_at) > real_time);
+    }
 }

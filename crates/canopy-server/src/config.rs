@@ -30,6 +30,20 @@ pub struct Config {
     /// is refused at load and at publication, and evaluation refuses a
     /// result above it.
     pub event_grams_max: i64,
+    /// How long a connection may take to send a request's headers; a
+    /// connection that is slower is closed (a slow-loris client must not
+    /// hold a connection slot for minutes).
+    pub header_read_timeout: std::time::Duration,
+    /// How long reading a request's body may take in all; slower is 408
+    /// `request_timeout` and the connection is closed.
+    pub body_read_timeout: std::time::Duration,
+    /// How long a whole request may take, from its headers to its response;
+    /// longer is 408 `request_timeout` and the connection is closed.
+    pub request_timeout: std::time::Duration,
+    /// Password hashes (argon2, about 19 MiB of memory each) computed at once;
+    /// a sign-in or registration that cannot start one within a short wait is
+    /// 503 `busy`.
+    pub password_hashes_max: usize,
 }
 
 impl Config {
@@ -46,6 +60,10 @@ impl Config {
             queue_events_max: 200_000,
             group_linger: canopy_store::writer::IngestorConfig::default().group_linger,
             event_grams_max: canopy_core::methodology::DEFAULT_EVENT_GRAMS_MAX,
+            header_read_timeout: std::time::Duration::from_secs(10),
+            body_read_timeout: std::time::Duration::from_secs(30),
+            request_timeout: std::time::Duration::from_secs(60),
+            password_hashes_max: std::thread::available_parallelism().map_or(2, |n| n.get()),
         }
     }
 }
@@ -68,6 +86,7 @@ impl Config {
             timezone: self.timezone,
             session_ttl_s: self.session_ttl_s,
             event_grams_max: self.event_grams_max,
+            password_hashes_max: self.password_hashes_max,
         }
     }
 }

@@ -73,6 +73,12 @@ impl ApiError {
         ApiError { retry_after_s: Some(retry_after_s), ..Self::new(StatusCode::SERVICE_UNAVAILABLE, code, detail) }
     }
 
+    /// 408 `request_timeout`: the client was too slow, or the request took
+    /// longer than the server allows. The connection is closed after it.
+    pub fn request_timeout(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::REQUEST_TIMEOUT, "request_timeout", detail)
+    }
+
     /// 503 for a database failure, by its code (see
     /// [`canopy_store::failure_code`]).
     pub fn storage(code: &'static str, advice: &str) -> Self {
@@ -135,6 +141,11 @@ impl IntoResponse for ApiError {
         };
         let mut response = (self.status, serde_json::to_string(&problem).expect("serialisable")).into_response();
         response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        if self.status == StatusCode::REQUEST_TIMEOUT {
+            // The rest of a slow request may still be on its way: only a
+            // closed connection frees the slot it holds.
+            response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
         if let Some(seconds) = self.retry_after_s {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }

@@ -112,10 +112,7 @@ impl App {
                 }
             })
         };
-        axum::serve(listener, router.into_make_service())
-            .with_graceful_shutdown(shutdown)
-            .await
-            .context("the HTTP server failed")?;
+        serve(listener, router, &state.config, shutdown).await;
         purger.abort();
         let store = state.service.store().clone();
         drop(state);
@@ -125,6 +122,47 @@ impl App {
         store.close().await;
         Ok(())
     }
+}
+
+/// Accepts connections until `shutdown` completes, then lets every open
+/// connection finish its request in flight and closes it.
+///
+/// This is hyper-util's connection builder rather than `axum::serve`, which
+/// sets no timer and so no header-read timeout: with it, a client that sends
+/// half its headers and stops is dropped after `header_read_timeout`
+/// instead of holding a connection slot for good.
+async fn serve(
+    mut listener: listener::LimitedListener,
+    router: axum::Router,
+    config: &Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
+    use axum::serve::Listener;
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    use hyper_util::server::conn::auto;
+
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder.http1().timer(TokioTimer::new()).header_read_timeout(config.header_read_timeout);
+    builder.http2().timer(TokioTimer::new());
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let service = hyper_util::service::TowerToHyperService::new(router);
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, _address) = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = &mut shutdown => break,
+        };
+        let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service.clone()).into_owned();
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            // A client that vanishes or times out is no error of ours.
+            if let Err(error) = connection.await {
+                tracing::debug!(%error, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
 }
 
 /// The whole router, with the OpenAPI document it is generated with.
@@ -141,7 +179,9 @@ pub fn router(state: AppState) -> axum::Router {
         )
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
-        .layer(axum::extract::DefaultBodyLimit::max(body::BODY_BYTES_MAX))
+        .layer(body::limit(body::BODY_BYTES_DEFAULT))
+        .layer(axum::Extension(body::BodyReadTimeout(state.config.body_read_timeout)))
+        .layer(middleware::from_fn_with_state(state.clone(), time_limit))
         .layer(middleware::from_fn_with_state(state.clone(), count_requests))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
@@ -166,4 +206,17 @@ async fn count_requests(State(state): State<AppState>, request: Request, next: N
         .get_or_create(&metrics::RequestLabels { method, route, status: response.status().as_u16() })
         .inc();
     response
+}
+
+/// The whole-request timeout: a request that takes longer (a client sending
+/// its body too slowly, or a handler stuck waiting) is answered 408
+/// `request_timeout` and its connection closed, so it frees its slot.
+async fn time_limit(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    use axum::response::IntoResponse;
+    let limit = state.config.request_timeout;
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => error::ApiError::request_timeout(format!("the request took longer than {} ms", limit.as_millis()))
+            .into_response(),
+    }
 }

@@ -5,7 +5,7 @@ use canopy_store::{Balances, NewUser, UserRow};
 use chrono::{DateTime, Duration, Utc};
 
 use crate::error::{ServiceError, ServiceResult};
-use crate::tokens::{hash_password, random_token, token_hash, verify_password};
+use crate::tokens::{random_token, token_hash};
 use crate::Service;
 
 /// A registration as the citizen typed it.
@@ -61,7 +61,7 @@ impl Service {
         if self.store.user_by_username(&username).await?.is_some() {
             return Err(canopy_store::StoreError::UsernameTaken.into());
         }
-        let password_hash = hash_password(account.password).await?;
+        let password_hash = self.password_hashing.hash(account.password).await?;
         let user = NewUser { username, password_hash, display_name, region };
         Ok(self.store.create_user(&user, self.now()).await?)
     }
@@ -74,7 +74,7 @@ impl Service {
             Ok(username) => self.store.user_by_username(&username).await?,
             Err(_) => None,
         };
-        let verified = verify_password(password, user.as_ref().map(|u| u.password_hash.clone())).await?;
+        let verified = self.password_hashing.verify(password, user.as_ref().map(|u| u.password_hash.clone())).await?;
         let user = match user {
             Some(user) if verified => user,
             _ => return Err(ServiceError::unauthorized("invalid_credentials", "unknown username or wrong password")),

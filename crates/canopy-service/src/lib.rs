@@ -41,6 +41,9 @@ pub struct Settings {
     /// The most grams one event may yield: a methodology that can yield
     /// more is refused at load and at publication.
     pub event_grams_max: i64,
+    /// Password hashes (argon2) computed at once; a sign-in or registration
+    /// that cannot start one within a short wait is refused `busy`.
+    pub password_hashes_max: usize,
 }
 
 impl Default for Settings {
@@ -49,6 +52,7 @@ impl Default for Settings {
             timezone: FixedOffset::east_opt(8 * 3600).expect("valid offset"),
             session_ttl_s: 24 * 3600,
             event_grams_max: canopy_core::methodology::DEFAULT_EVENT_GRAMS_MAX,
+            password_hashes_max: std::thread::available_parallelism().map_or(2, |n| n.get()),
         }
     }
 }
@@ -64,6 +68,8 @@ pub struct Service {
     /// Serialises methodology publication within this process (the
     /// database serialises it across processes).
     publish_lock: Arc<tokio::sync::Mutex<()>>,
+    /// Bounds the argon2 hashes computed at once.
+    password_hashing: tokens::PasswordHashing,
 }
 
 impl Service {
@@ -77,6 +83,7 @@ impl Service {
             settings,
             clock: Arc::new(SystemClock),
             publish_lock: Arc::new(tokio::sync::Mutex::new(())),
+            password_hashing: tokens::PasswordHashing::new(settings.password_hashes_max),
         }
     }
 

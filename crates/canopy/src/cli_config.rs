@@ -36,7 +36,8 @@ fn with_default(help: &str, default: impl std::fmt::Display) -> String {
 fn help_config() -> String {
     "A TOML configuration file; flags and the environment override it (keys: database_url, listen, \
      admin_token, timezone, session_ttl_s, connections_max, queue_events_max, group_linger_ms, \
-     db_connections_max, db_acquire_timeout_ms, db_statement_timeout_ms)"
+     db_connections_max, db_acquire_timeout_ms, db_statement_timeout_ms, event_grams_max, \
+     header_read_timeout_ms, body_read_timeout_ms, request_timeout_ms, password_hashes_max)"
         .to_owned()
 }
 fn help_database() -> String {
@@ -53,6 +54,27 @@ fn help_session_ttl() -> String {
 }
 fn help_connections_max() -> String {
     with_default("Open connections accepted at once (more are answered 503)", defaults().connections_max)
+}
+fn help_header_read_timeout() -> String {
+    with_default(
+        "Milliseconds a client may take to send a request's headers (then the connection is closed)",
+        defaults().header_read_timeout.as_millis(),
+    )
+}
+fn help_body_read_timeout() -> String {
+    with_default(
+        "Milliseconds a client may take to send a request's body (then 408 request_timeout)",
+        defaults().body_read_timeout.as_millis(),
+    )
+}
+fn help_request_timeout() -> String {
+    with_default(
+        "Milliseconds a whole request may take (then 408 request_timeout)",
+        defaults().request_timeout.as_millis(),
+    )
+}
+fn help_password_hashes_max() -> String {
+    with_default("Password hashes computed at once; more wait briefly, then 503 busy", "the CPU count")
 }
 fn help_queue_events_max() -> String {
     with_default("Events that may wait for the writer at once (at least 10000)", defaults().queue_events_max)
@@ -112,6 +134,18 @@ pub struct PoolArgs {
     db_acquire_timeout_ms: Option<u64>,
     #[arg(long, env = "CANOPY_DB_STATEMENT_TIMEOUT_MS", value_name = "MS", help = help_db_statement_timeout())]
     db_statement_timeout_ms: Option<u64>,
+    /// Milliseconds a client may take to send a request's headers (then the connection is closed).
+    #[arg(long, env = "CANOPY_HEADER_READ_TIMEOUT_MS", global = true)]
+    header_read_timeout_ms: Option<u64>,
+    /// Milliseconds a client may take to send a request's body (then 408 request_timeout).
+    #[arg(long, env = "CANOPY_BODY_READ_TIMEOUT_MS", global = true)]
+    body_read_timeout_ms: Option<u64>,
+    /// Milliseconds a whole request may take (then 408 request_timeout).
+    #[arg(long, env = "CANOPY_REQUEST_TIMEOUT_MS", global = true)]
+    request_timeout_ms: Option<u64>,
+    /// Password hashes computed at once (default: the CPU count); more wait briefly, then 503 busy.
+    #[arg(long, env = "CANOPY_PASSWORD_HASHES_MAX", global = true)]
+    password_hashes_max: Option<usize>,
 }
 
 /// How events are decided and written, for the commands that run the writer.
@@ -143,6 +177,14 @@ pub struct ServerArgs {
     session_ttl_s: Option<i64>,
     #[arg(long, env = "CANOPY_CONNECTIONS_MAX", value_name = "N", help = help_connections_max())]
     connections_max: Option<usize>,
+    #[arg(long, env = "CANOPY_HEADER_READ_TIMEOUT_MS", value_name = "MS", help = help_header_read_timeout())]
+    header_read_timeout_ms: Option<u64>,
+    #[arg(long, env = "CANOPY_BODY_READ_TIMEOUT_MS", value_name = "MS", help = help_body_read_timeout())]
+    body_read_timeout_ms: Option<u64>,
+    #[arg(long, env = "CANOPY_REQUEST_TIMEOUT_MS", value_name = "MS", help = help_request_timeout())]
+    request_timeout_ms: Option<u64>,
+    #[arg(long, env = "CANOPY_PASSWORD_HASHES_MAX", value_name = "N", help = help_password_hashes_max())]
+    password_hashes_max: Option<usize>,
 }
 
 #[derive(Deserialize, Default)]
@@ -160,6 +202,10 @@ struct FileSettings {
     db_acquire_timeout_ms: Option<u64>,
     db_statement_timeout_ms: Option<u64>,
     event_grams_max: Option<i64>,
+    header_read_timeout_ms: Option<u64>,
+    body_read_timeout_ms: Option<u64>,
+    request_timeout_ms: Option<u64>,
+    password_hashes_max: Option<usize>,
 }
 
 /// The option groups one sub-command took; the groups it does not take are
@@ -228,6 +274,28 @@ impl Settings {
         if let Some(max) = ingestion.event_grams_max.or(file.event_grams_max) {
             anyhow::ensure!(max > 0, "event_grams_max must be positive");
             config.event_grams_max = max;
+        }
+        for (value, name, field) in [
+            (
+                server.header_read_timeout_ms.or(file.header_read_timeout_ms),
+                "header_read_timeout_ms",
+                &mut config.header_read_timeout,
+            ),
+            (
+                server.body_read_timeout_ms.or(file.body_read_timeout_ms),
+                "body_read_timeout_ms",
+                &mut config.body_read_timeout,
+            ),
+            (server.request_timeout_ms.or(file.request_timeout_ms), "request_timeout_ms", &mut config.request_timeout),
+        ] {
+            if let Some(ms) = value {
+                anyhow::ensure!(ms > 0, "{name} must be positive");
+                *field = std::time::Duration::from_millis(ms);
+            }
+        }
+        if let Some(max) = server.password_hashes_max.or(file.password_hashes_max) {
+            anyhow::ensure!(max > 0, "password_hashes_max must be positive");
+            config.password_hashes_max = max;
         }
         Ok(config)
     }

@@ -65,6 +65,7 @@ pub(crate) async fn me(State(state): State<AppState>, citizen: Citizen) -> ApiRe
 
 /// Query of `GET /v1/me/ledger`.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct LedgerQuery {
     /// `next_cursor` of the previous page.
     cursor: Option<String>,

@@ -1,7 +1,7 @@
 //! Methodologies: listing and publication.
 
 use axum::extract::State;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 
 use crate::api::*;
@@ -51,10 +51,16 @@ pub(crate) async fn publish(
     headers: HeaderMap,
     RawBody(body): RawBody,
 ) -> ApiResult<(StatusCode, Json<MethodologyView>)> {
-    let is_json = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
+    // JSON by its exact media type (any case, any parameters); TOML as
+    // application/toml, text/plain or with no media type; anything else 415.
+    let is_json = match crate::body::media_type(&headers) {
+        Some(media_type) if crate::body::is_json(&media_type) => true,
+        None => false,
+        Some(media_type) if ["application/toml", "text/plain"].contains(&media_type.as_str()) => false,
+        Some(media_type) => {
+            return Err(crate::body::unsupported(&media_type, "application/json, application/toml or text/plain"))
+        }
+    };
     let (source_name, text) = if is_json {
         let value: serde_json::Value = parse_json(&body)?;
         // A methodology is a JSON object; `"AAA"`, `1` or `[]` is not one.

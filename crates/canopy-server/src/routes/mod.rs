@@ -60,6 +60,12 @@ impl Modify for Security {
 }
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
+    let mut router = routes();
+    document_errors(router.get_openapi_mut());
+    router
+}
+
+fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(citizens::create_user))
         .routes(routes!(citizens::create_session))
@@ -69,10 +75,76 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(citizens::revoke_consent))
         .routes(routes!(partners::create_partner, partners::list_partners))
         .routes(routes!(partners::create_link))
-        .routes(routes!(partners::ingest_events))
-        .routes(routes!(methodologies::list, methodologies::publish))
         .routes(routes!(system::healthz))
         .routes(routes!(system::metrics))
+        // Only these two take large bodies; every other route keeps the
+        // router's small default (the innermost limit wins).
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(partners::ingest_events))
+                .layer(crate::body::limit(crate::body::BODY_BYTES_MAX)),
+        )
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(methodologies::list, methodologies::publish))
+                .layer(crate::body::limit(crate::body::METHODOLOGY_BODY_BYTES_MAX)),
+        )
+}
+
+/// Makes the document say what the edge does to every request, which the
+/// handlers' own annotations leave out: every error is
+/// `application/problem+json` with the [`Problem`](crate::error::Problem)
+/// schema, and each operation lists the statuses the edge itself can answer
+/// (a too-slow client, a body too large or of the wrong media type, a
+/// missing credential, a full server).
+fn document_errors(openapi: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+
+    let problem = |description: &str| {
+        RefOr::T(
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/problem+json",
+                    ContentBuilder::new().schema(Some(Ref::from_schema_name("Problem"))).build(),
+                )
+                .build(),
+        )
+    };
+    for item in openapi.paths.paths.values_mut() {
+        let operations = [&mut item.get, &mut item.post, &mut item.put, &mut item.delete, &mut item.patch];
+        for operation in operations.into_iter().flatten() {
+            let has_body = operation.request_body.is_some();
+            let has_params = operation.parameters.as_ref().is_some_and(|p| !p.is_empty());
+            let secured = operation.security.as_ref().is_some_and(|s| !s.is_empty());
+            let responses = &mut operation.responses.responses;
+            for (status, response) in responses.iter_mut() {
+                if let (true, RefOr::T(response)) = (status.as_str() >= "400", response) {
+                    if let Some(json) = response.content.shift_remove("application/json") {
+                        response.content.insert("application/problem+json".to_owned(), json);
+                    }
+                }
+            }
+            let mut add = |status: &str, description: &str| {
+                responses.entry(status.to_owned()).or_insert_with(|| problem(description));
+            };
+            if has_body || has_params {
+                add("400", "malformed_body, invalid_query or an invalid field");
+            }
+            if secured {
+                add("401", "unauthorized, invalid_token, bad_signature");
+            }
+            add("408", "request_timeout: the client sent the request too slowly (the connection is closed)");
+            if has_body {
+                add("413", "body_too_large");
+                add("415", "unsupported_media_type");
+            }
+            add(
+                "503",
+                "too_many_connections, busy, storage_unavailable, storage_busy, storage_timeout (with Retry-After)",
+            );
+        }
+    }
 }
 
 /// Category names of a set.

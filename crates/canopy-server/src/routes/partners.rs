@@ -1,14 +1,14 @@
 //! Partners: creation by the operator, signed linking and signed ingestion.
 
 use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::http::{Method, StatusCode, Uri};
 use axum::Json;
 use canopy_core::ingest::OutcomeKind;
 use canopy_service::NewPartner;
 use canopy_store::format_time;
 
 use crate::api::*;
-use crate::auth::{verify_partner, Operator};
+use crate::auth::{Operator, PartnerCaller};
 use crate::body::{parse_json, JsonBody, RawBody};
 use crate::error::{ApiResult, Problem};
 use crate::ids;
@@ -63,12 +63,12 @@ pub(crate) async fn list_partners(State(state): State<AppState>, _operator: Oper
               (status = 409, description = "link_conflict", body = Problem)))]
 pub(crate) async fn create_link(
     State(state): State<AppState>,
+    caller: PartnerCaller,
     method: Method,
     uri: Uri,
-    headers: HeaderMap,
     RawBody(body): RawBody,
 ) -> ApiResult<(StatusCode, Json<LinkCreated>)> {
-    let signed = verify_partner(&state, &headers, &method, &uri, &body).await?;
+    let signed = caller.verify(&method, &uri, &body)?;
     let link: CreateLink = parse_json(&body)?;
     let link = state
         .service
@@ -99,12 +99,12 @@ pub(crate) async fn create_link(
               (status = 503, description = "overloaded, storage_unavailable (with Retry-After)", body = Problem)))]
 pub(crate) async fn ingest_events(
     State(state): State<AppState>,
+    caller: PartnerCaller,
     method: Method,
     uri: Uri,
-    headers: HeaderMap,
     RawBody(body): RawBody,
 ) -> ApiResult<Json<EventResults>> {
-    let signed = verify_partner(&state, &headers, &method, &uri, &body).await?;
+    let signed = caller.verify(&method, &uri, &body)?;
     let batch: EventBatch = parse_json(&body)?;
     let outcomes =
         state.service.ingest(&signed.partner, Some((signed.signature, signed.forget_after)), batch.events).await?;

@@ -139,10 +139,11 @@ async fn health_and_metrics_report() {
 
 async fn bodies_over_the_limit_are_413() {
     let server = TestServer::start().await;
+    let partner = server.create_partner(&["transport"]).await;
     let huge = vec![b' '; 17 * 1024 * 1024];
-    let reply = server
-        .raw(reqwest::Method::POST, "/v1/partner/events", &[("content-type", "application/json".into())], huge)
-        .await;
+    let path = "/v1/partner/events";
+    let headers = sign_headers(&partner, "POST", path, &huge, chrono::Utc::now().timestamp());
+    let reply = server.raw(reqwest::Method::POST, path, &headers, huge).await;
     assert_eq!(reply.status, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(reply.code(), "body_too_large");
 }
