@@ -134,18 +134,6 @@ pub struct PoolArgs {
     db_acquire_timeout_ms: Option<u64>,
     #[arg(long, env = "CANOPY_DB_STATEMENT_TIMEOUT_MS", value_name = "MS", help = help_db_statement_timeout())]
     db_statement_timeout_ms: Option<u64>,
-    /// Milliseconds a client may take to send a request's headers (then the connection is closed).
-    #[arg(long, env = "CANOPY_HEADER_READ_TIMEOUT_MS", global = true)]
-    header_read_timeout_ms: Option<u64>,
-    /// Milliseconds a client may take to send a request's body (then 408 request_timeout).
-    #[arg(long, env = "CANOPY_BODY_READ_TIMEOUT_MS", global = true)]
-    body_read_timeout_ms: Option<u64>,
-    /// Milliseconds a whole request may take (then 408 request_timeout).
-    #[arg(long, env = "CANOPY_REQUEST_TIMEOUT_MS", global = true)]
-    request_timeout_ms: Option<u64>,
-    /// Password hashes computed at once (default: the CPU count); more wait briefly, then 503 busy.
-    #[arg(long, env = "CANOPY_PASSWORD_HASHES_MAX", global = true)]
-    password_hashes_max: Option<usize>,
 }
 
 /// How events are decided and written, for the commands that run the writer.
