@@ -298,6 +298,9 @@ pub struct Snapshot {
 pub struct RequestEvents<'a> {
     /// The reporting partner.
     pub partner_id: PartnerId,
+    /// The regions the partner is registered for: an event's `region`
+    /// must be one of them or the citizen's own (`region_not_allowed`).
+    pub partner_regions: &'a [RegionCode],
     /// Its events, in the order sent.
     pub events: &'a [PrecheckedEvent],
 }
@@ -516,7 +519,16 @@ pub fn decide(requests: &[RequestEvents<'_>], snapshot: &Snapshot, registry: &Re
                     continue;
                 }
             };
-            match decide_one(partner_id, &event.id, checked, snapshot, registry, &fingerprints_now, &mut usage_now) {
+            match decide_one(
+                partner_id,
+                request.partner_regions,
+                &event.id,
+                checked,
+                snapshot,
+                registry,
+                &fingerprints_now,
+                &mut usage_now,
+            ) {
                 Err(rejection) => outcomes.push(Outcome::rejected(&event.id, rejection)),
                 Ok((accepted, message)) => {
                     if let Some(fingerprint) = &accepted.fingerprint {
@@ -558,8 +570,10 @@ pub fn decide(requests: &[RequestEvents<'_>], snapshot: &Snapshot, registry: &Re
     decision
 }
 
+#[allow(clippy::too_many_arguments)]
 fn decide_one(
     partner_id: PartnerId,
+    partner_regions: &[RegionCode],
     event_id: &str,
     checked: &CheckedEvent,
     snapshot: &Snapshot,
@@ -584,6 +598,17 @@ fn decide_one(
             ))
         }
         ConsentState::Active(_) => {}
+    }
+    // A partner names a region other than the citizen's only where it is
+    // registered to operate; otherwise it could pick the most generous
+    // region's methodology for anyone.
+    if let Some(region) = &checked.region {
+        if *region != link.region && !partner_regions.contains(region) {
+            return Err(Rejection::new(
+                "region_not_allowed",
+                format!("this partner is not registered for {region}, and it is not the citizen's region"),
+            ));
+        }
     }
     let region = checked.region.as_ref().unwrap_or(&link.region);
     let methodology = registry.find(&checked.behavior, region, checked.local_date).ok_or_else(|| {

@@ -124,9 +124,21 @@ pub async fn verify_partner(
     let signature_header = header("canopy-signature").ok_or_else(|| bad("missing Canopy-Signature header"))?;
     let partner = state.store.partner(partner_id).await?.ok_or_else(|| bad("unknown partner or bad signature"))?;
     let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or(uri.path());
-    let Some(replay_key) =
-        signature::verify(partner.secret.as_bytes(), signature_header, timestamp, method.as_str(), path, body)
-    else {
+    // Every live secret verifies (two or more while the partner rotates),
+    // newest first; each is opened only for this check.
+    let mut replay_key = None;
+    for stored in state.store.live_partner_secrets(partner.id, Utc::now()).await? {
+        let secret = state.secret_key.open(&stored.sealed).map_err(|e| {
+            tracing::error!(partner_id = partner.id, secret_id = stored.id, "{e}");
+            ApiError::internal(e)
+        })?;
+        replay_key =
+            signature::verify(secret.expose().as_bytes(), signature_header, timestamp, method.as_str(), path, body);
+        if replay_key.is_some() {
+            break;
+        }
+    }
+    let Some(replay_key) = replay_key else {
         return Err(bad("unknown partner or bad signature"));
     };
     let now = Utc::now().timestamp();

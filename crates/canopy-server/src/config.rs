@@ -3,8 +3,9 @@
 
 use chrono::FixedOffset;
 
-/// Everything `canopy serve` needs.
-#[derive(Debug, Clone)]
+/// Everything `canopy serve` needs. Its `Debug` hides the admin token, the
+/// secret key and the database password.
+#[derive(Clone)]
 pub struct Config {
     /// Database URL (`sqlite://path` or `postgres://user@host/database`).
     pub database_url: String,
@@ -26,6 +27,35 @@ pub struct Config {
     /// How long the PostgreSQL writer waits for more requests to join a
     /// group that is under half full.
     pub group_linger: std::time::Duration,
+    /// The key that seals partner secrets (`CANOPY_SECRET_KEY`); when
+    /// unset, the key file is used (created on first start).
+    pub secret_key: Option<crate::secrets::SecretKey>,
+    /// The key file (`CANOPY_SECRET_KEY_FILE`); by default
+    /// `canopy-secret.key` next to the SQLite database, or
+    /// `./canopy-data/canopy-secret.key` for PostgreSQL.
+    pub secret_key_file: Option<std::path::PathBuf>,
+    /// How long a partner's older secrets keep verifying after a rotation
+    /// (`CANOPY_SECRET_GRACE_S`), unless retired sooner.
+    pub secret_grace_s: i64,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("database_url", &canopy_store::redact_url(&self.database_url))
+            .field("store", &self.store)
+            .field("listen", &self.listen)
+            .field("admin_token", &self.admin_token.as_ref().map(|_| "[redacted]"))
+            .field("timezone", &self.timezone)
+            .field("session_ttl_s", &self.session_ttl_s)
+            .field("connections_max", &self.connections_max)
+            .field("queue_events_max", &self.queue_events_max)
+            .field("group_linger", &self.group_linger)
+            .field("secret_key", &self.secret_key)
+            .field("secret_key_file", &self.secret_key_file)
+            .field("secret_grace_s", &self.secret_grace_s)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Config {
@@ -41,6 +71,9 @@ impl Config {
             connections_max: 1024,
             queue_events_max: 200_000,
             group_linger: canopy_store::writer::IngestorConfig::default().group_linger,
+            secret_key: None,
+            secret_key_file: None,
+            secret_grace_s: 7 * 24 * 3600,
         }
     }
 }

@@ -15,6 +15,7 @@ mod listener;
 pub mod methodologies;
 pub mod metrics;
 mod routes;
+pub mod secrets;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -45,6 +46,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// Metrics.
     pub metrics: Arc<metrics::Metrics>,
+    /// The operator's key that seals partner secrets.
+    pub secret_key: secrets::SecretKey,
     /// Serialises methodology publication.
     pub publish_lock: Arc<tokio::sync::Mutex<()>>,
 }
@@ -64,6 +67,8 @@ impl App {
         let store = Store::open_with(&config.database_url, config.store).await.with_context(|| {
             format!("cannot open the database at {}", canopy_store::redact_url(&config.database_url))
         })?;
+        let secret_key = secrets::resolve_key(&config)?;
+        secrets::prepare(&store, &secret_key).await?;
         let registry = methodologies::load(&store).await?;
         let registry = SharedRegistry::new(registry);
         let (ingestor, writer) = Ingestor::start(&store, registry.clone(), config.ingestor())?;
@@ -75,6 +80,7 @@ impl App {
             registry,
             config: Arc::new(config),
             metrics: Arc::new(metrics::Metrics::default()),
+            secret_key,
             publish_lock: Arc::new(tokio::sync::Mutex::new(())),
         };
         let router = router(state.clone());

@@ -188,10 +188,19 @@ fn workload(count: usize, citizens: usize, partner_id: i64) -> Workload {
     Workload { events, rows }
 }
 
-async fn seed(store: &Store, citizens: usize) -> anyhow::Result<(i64, String)> {
-    let secret = canopy_server::auth::random_token();
-    let partner =
-        store.create_partner("bench partner", CategorySet::from_categories(Category::ALL), &secret, Utc::now()).await?;
+async fn seed(store: &Store, config: &Config, citizens: usize) -> anyhow::Result<(i64, String)> {
+    // Sealed with the key the server will open it with.
+    let key = canopy_server::secrets::resolve_key(config)?;
+    let created = canopy_server::secrets::create_partner(
+        store,
+        &key,
+        canopy_core::types::PartnerName::parse("bench partner")?,
+        CategorySet::from_categories(Category::ALL),
+        Vec::new(),
+        Utc::now(),
+    )
+    .await?;
+    let (partner, secret) = (created.partner, created.secret.expose().to_owned());
     // Bench citizens never sign in; any PHC string will do.
     let hash = "$argon2id$v=19$m=19456,t=2,p=1$YmVuY2hzYWx0$0000000000000000000000000000000000000000000";
     let linked: Vec<LinkedCitizen> = (0..citizens)
@@ -239,7 +248,7 @@ struct Measured {
 async fn in_process(config: &Config, args: &IngestArgs) -> anyhow::Result<Measured> {
     let timezone = config.timezone;
     let store = Store::open_with(&config.database_url, config.store).await?;
-    let (partner_id, _) = seed(&store, args.citizens).await?;
+    let (partner_id, _) = seed(&store, config, args.citizens).await?;
     let work = workload(args.events, args.citizens, partner_id);
     let registry = SharedRegistry::new(methodology::shipped());
     let (ingestor, writer) = Ingestor::start(&store, registry.clone(), config.ingestor())?;
@@ -264,7 +273,7 @@ async fn in_process(config: &Config, args: &IngestArgs) -> anyhow::Result<Measur
                     .map(|e| ingest::precheck(e, CategorySet::from_categories(Category::ALL), &current, now, timezone))
                     .collect();
                 let outcomes = ingestor
-                    .submit(IngestRequest { partner_id, signature: None, events })
+                    .submit(IngestRequest { partner_id, partner_regions: Vec::new(), signature: None, events })
                     .await
                     .map_err(|e| anyhow::anyhow!("{e}"))?;
                 latencies.push(sent.elapsed());
@@ -285,7 +294,7 @@ async fn in_process(config: &Config, args: &IngestArgs) -> anyhow::Result<Measur
 
 async fn over_http(config: &Config, args: &IngestArgs) -> anyhow::Result<Measured> {
     let store = Store::open_with(&config.database_url, config.store).await?;
-    let (partner_id, secret) = seed(&store, args.citizens).await?;
+    let (partner_id, secret) = seed(&store, config, args.citizens).await?;
     store.close().await;
     let work = workload(args.events, args.citizens, partner_id);
     let app = App::build(config.clone()).await?;
@@ -356,7 +365,7 @@ struct Steady {
 async fn single_events(config: &Config, args: &IngestArgs) -> anyhow::Result<Steady> {
     const WORKERS: u32 = 64;
     let store = Store::open_with(&config.database_url, config.store).await?;
-    let (partner_id, secret) = seed(&store, args.citizens).await?;
+    let (partner_id, secret) = seed(&store, config, args.citizens).await?;
     store.close().await;
     let app = App::build(config.clone()).await?;
     let base = format!("http://{}", app.local_addr());

@@ -8,8 +8,9 @@ use canopy_server::config::{parse_timezone, Config};
 use clap::Args;
 use serde::Deserialize;
 
-/// Settings every sub-command accepts.
-#[derive(Args, Debug, Default)]
+/// Settings every sub-command accepts. Its `Debug` names which secrets
+/// were given, never their values.
+#[derive(Args, Default)]
 pub struct Settings {
     /// A TOML configuration file (keys: database_url, listen, admin_token,
     /// timezone, session_ttl_s, connections_max, queue_events_max,
@@ -51,6 +52,30 @@ pub struct Settings {
     /// Milliseconds a PostgreSQL statement or lock wait may take (then 503 storage_timeout).
     #[arg(long, env = "CANOPY_DB_STATEMENT_TIMEOUT_MS", global = true)]
     db_statement_timeout_ms: Option<u64>,
+    /// The key that seals partner secrets: 64 hex digits (`openssl rand -hex 32`).
+    #[arg(long, env = "CANOPY_SECRET_KEY", global = true, hide_env_values = true)]
+    secret_key: Option<String>,
+    /// The key file used when no key is given (created on first start, mode 0600;
+    /// default: canopy-secret.key next to the SQLite database, or ./canopy-data/).
+    #[arg(long, env = "CANOPY_SECRET_KEY_FILE", global = true)]
+    secret_key_file: Option<PathBuf>,
+    /// Seconds a partner's older secrets keep verifying after a rotation (default 604800).
+    #[arg(long, env = "CANOPY_SECRET_GRACE_S", global = true)]
+    secret_grace_s: Option<i64>,
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let given = |secret: &Option<String>| secret.as_ref().map(|_| "[redacted]");
+        f.debug_struct("Settings")
+            .field("config", &self.config)
+            .field("database_url", &self.database_url.as_deref().map(canopy_store::redact_url))
+            .field("listen", &self.listen)
+            .field("admin_token", &given(&self.admin_token))
+            .field("secret_key", &given(&self.secret_key))
+            .field("secret_key_file", &self.secret_key_file)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -67,6 +92,9 @@ struct FileSettings {
     db_connections_max: Option<u32>,
     db_acquire_timeout_ms: Option<u64>,
     db_statement_timeout_ms: Option<u64>,
+    secret_key: Option<String>,
+    secret_key_file: Option<PathBuf>,
+    secret_grace_s: Option<i64>,
 }
 
 /// The default database.
@@ -120,6 +148,14 @@ impl Settings {
         if let Some(ms) = self.db_statement_timeout_ms.or(file.db_statement_timeout_ms) {
             anyhow::ensure!(ms > 0, "db_statement_timeout_ms must be positive");
             config.store.statement_timeout = std::time::Duration::from_millis(ms);
+        }
+        if let Some(key) = self.secret_key.or(file.secret_key).filter(|k| !k.is_empty()) {
+            config.secret_key = Some(canopy_server::secrets::SecretKey::from_hex(&key).context("secret_key")?);
+        }
+        config.secret_key_file = self.secret_key_file.or(file.secret_key_file);
+        if let Some(grace) = self.secret_grace_s.or(file.secret_grace_s) {
+            anyhow::ensure!(grace >= 0, "secret_grace_s must not be negative");
+            config.secret_grace_s = grace;
         }
         Ok(config)
     }

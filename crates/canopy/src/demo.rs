@@ -6,7 +6,7 @@ use std::future::Future;
 
 use anyhow::Context;
 use canopy_core::ingest::{self, EventIn};
-use canopy_core::types::{Category, CategorySet, DisplayName, RegionCode, Username};
+use canopy_core::types::{Category, CategorySet, DisplayName, PartnerName, RegionCode, Username};
 use canopy_server::auth::{link_code_hash, random_token};
 use canopy_server::{hash_password, ids, new_link_code, App, AppState, Config};
 use canopy_store::writer::IngestRequest;
@@ -67,10 +67,16 @@ pub async fn run(mut config: Config, shutdown: impl Future<Output = ()> + Send +
 async fn seed(state: &AppState) -> anyhow::Result<Seeded> {
     let store = &state.store;
     let now = Utc::now();
-    let secret = random_token();
-    let partner = store
-        .create_partner("Demo City Mobility & Life", CategorySet::from_categories(Category::ALL), &secret, now)
-        .await?;
+    let created = canopy_server::secrets::create_partner(
+        store,
+        &state.secret_key,
+        PartnerName::parse("Demo City Mobility & Life")?,
+        CategorySet::from_categories(Category::ALL),
+        Vec::new(),
+        now,
+    )
+    .await?;
+    let (partner, secret) = (created.partner, created.secret.expose().to_owned());
     let citizens = [
         (
             "alice",
@@ -144,7 +150,12 @@ async fn seed(state: &AppState) -> anyhow::Result<Seeded> {
         .collect();
     let outcomes = state
         .ingestor
-        .submit(IngestRequest { partner_id: partner.id, signature: None, events })
+        .submit(IngestRequest {
+            partner_id: partner.id,
+            partner_regions: partner.regions.clone(),
+            signature: None,
+            events,
+        })
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     for outcome in &outcomes {

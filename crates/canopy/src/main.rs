@@ -70,6 +70,15 @@ enum MethodologyCommand {
 enum PartnerCommand {
     /// Creates a partner and prints its id and secret (shown once).
     Create(PartnerCreate),
+    /// Issues a partner a new secret and prints it (shown once); the older
+    /// secrets verify for the grace period (CANOPY_SECRET_GRACE_S).
+    RotateSecret {
+        /// The partner (`ptn_…`).
+        id: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -80,6 +89,10 @@ struct PartnerCreate {
     /// Categories it may report (comma-separated), e.g. transport,food.
     #[arg(long, value_delimiter = ',', required = true)]
     categories: Vec<String>,
+    /// ISO 3166-2 regions it operates in (comma-separated), e.g. CN-BJ,CN-HB;
+    /// an event may name one of them, or the citizen's own, as its region.
+    #[arg(long, value_delimiter = ',')]
+    regions: Vec<String>,
     /// Print JSON.
     #[arg(long)]
     json: bool,
@@ -143,26 +156,53 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Partner(PartnerCommand::Create(args)) => {
-            let mut categories = Vec::new();
-            for name in &args.categories {
-                categories.push(name.trim().parse::<canopy_core::types::Category>()?);
+            use canopy_core::types::{CategorySet, PartnerName, RegionCode};
+            let name = PartnerName::parse(&args.name).map_err(|e| anyhow::anyhow!("--name {e}"))?;
+            let names: Vec<&str> = args.categories.iter().map(|c| c.trim()).collect();
+            let categories = CategorySet::parse_names(&names).map_err(|e| anyhow::anyhow!("--categories {e}"))?;
+            let mut regions = Vec::new();
+            for code in &args.regions {
+                regions.push(RegionCode::parse(code.trim()).map_err(|e| anyhow::anyhow!("--regions: {e}"))?);
             }
             let store = open_store(&config.database_url).await?;
-            let secret = canopy_server::auth::random_token();
-            let partner = store
-                .create_partner(
-                    args.name.trim(),
-                    canopy_core::types::CategorySet::from_categories(categories),
-                    &secret,
-                    Utc::now(),
-                )
-                .await?;
+            let key = canopy_server::secrets::resolve_key(&config)?;
+            canopy_server::secrets::prepare(&store, &key).await?;
+            let created =
+                canopy_server::secrets::create_partner(&store, &key, name, categories, regions, Utc::now()).await?;
             store.close().await;
-            let id = canopy_server::ids::partner(partner.id);
+            let id = canopy_server::ids::partner(created.partner.id);
+            let secret = created.secret.expose();
+            let secret_id = canopy_server::secrets::secret_id(created.secret_row.id);
             if args.json {
-                println!("{}", serde_json::json!({ "id": id, "name": partner.name, "secret": secret }));
+                println!(
+                    "{}",
+                    serde_json::json!({ "id": id, "name": created.partner.name, "secret": secret, "secret_id": secret_id })
+                );
             } else {
                 println!("partner id: {id}\nsecret:     {secret}\n(the secret is shown once; keep it safe)");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Partner(PartnerCommand::RotateSecret { id, json }) => {
+            let partner_id = canopy_server::ids::parse_partner(&id)
+                .with_context(|| format!("`{id}` is not a partner id such as ptn_1"))?;
+            let store = open_store(&config.database_url).await?;
+            anyhow::ensure!(store.partner(partner_id).await?.is_some(), "no partner `{id}`");
+            let key = canopy_server::secrets::resolve_key(&config)?;
+            canopy_server::secrets::prepare(&store, &key).await?;
+            let grace = chrono::Duration::seconds(config.secret_grace_s);
+            let (row, secret) =
+                canopy_server::secrets::rotate_secret(&store, &key, partner_id, grace, Utc::now()).await?;
+            store.close().await;
+            let secret_id = canopy_server::secrets::secret_id(row.id);
+            if json {
+                println!("{}", serde_json::json!({ "id": secret_id, "secret": secret.expose() }));
+            } else {
+                println!(
+                    "secret id: {secret_id}\nsecret:    {}\n(the secret is shown once; the older ones verify for {} s more)",
+                    secret.expose(),
+                    config.secret_grace_s
+                );
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -69,6 +69,8 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(citizens::grant_consent, citizens::list_consents))
         .routes(routes!(citizens::revoke_consent))
         .routes(routes!(partners::create_partner, partners::list_partners))
+        .routes(routes!(partners::rotate_secret, partners::list_secrets))
+        .routes(routes!(partners::retire_secret))
         .routes(routes!(partners::create_link))
         .routes(routes!(partners::ingest_events))
         .routes(routes!(methodologies::list, methodologies::publish))

@@ -1,22 +1,25 @@
 //! Partners: creation by the operator, signed linking and signed ingestion.
 
+use axum::extract::Path;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::Json;
 use canopy_core::ingest::{self, EventIn, OutcomeKind};
-use canopy_core::types::PartnerName;
+use canopy_core::types::{PartnerName, RegionCode};
 use canopy_store::format_time;
 use canopy_store::writer::{IngestError, IngestRequest};
+use canopy_store::RetireOutcome;
 use chrono::Utc;
 use serde::Deserialize;
 
 use crate::api::*;
-use crate::auth::{link_code_hash, random_token, verify_partner, Operator};
+use crate::auth::{link_code_hash, verify_partner, Operator};
 use crate::body::{parse_json, JsonBody, RawBody};
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::ids;
 use crate::metrics::OutcomeLabels;
 use crate::routes::{category_names, parse_categories};
+use crate::secrets;
 use crate::AppState;
 
 /// Creates a partner; the response carries its signing secret, once.
@@ -29,17 +32,26 @@ pub(crate) async fn create_partner(
 ) -> ApiResult<(StatusCode, Json<PartnerCreated>)> {
     let name =
         PartnerName::parse(&body.name).map_err(|e| ApiError::bad_request("invalid_name", format!("name {e}")))?;
-    let name = name.as_str();
     let categories = parse_categories(&body.categories, "categories")?;
-    let secret = random_token();
-    let partner = state.store.create_partner(name, categories, &secret, Utc::now()).await?;
+    let mut regions = Vec::with_capacity(body.regions.len());
+    for text in &body.regions {
+        let region =
+            RegionCode::parse(text).map_err(|e| ApiError::bad_request("invalid_region", format!("regions: {e}")))?;
+        if !regions.contains(&region) {
+            regions.push(region);
+        }
+    }
+    let created =
+        secrets::create_partner(&state.store, &state.secret_key, name, categories, regions, Utc::now()).await?;
     Ok((
         StatusCode::CREATED,
         Json(PartnerCreated {
-            id: ids::partner(partner.id),
-            name: partner.name,
+            id: ids::partner(created.partner.id),
+            name: created.partner.name,
             categories: category_names(categories),
-            secret,
+            regions: region_names(&created.partner.regions),
+            secret: created.secret.expose().to_owned(),
+            secret_id: secrets::secret_id(created.secret_row.id),
         }),
     ))
 }
@@ -57,10 +69,104 @@ pub(crate) async fn list_partners(State(state): State<AppState>, _operator: Oper
             id: ids::partner(p.id),
             name: p.name,
             categories: category_names(p.categories),
+            regions: region_names(&p.regions),
             created_at: format_time(p.created_at),
         })
         .collect();
     Ok(Json(PartnerList { partners }))
+}
+
+fn region_names(regions: &[RegionCode]) -> Vec<String> {
+    regions.iter().map(|r| r.as_str().to_owned()).collect()
+}
+
+/// The partner a path names, or 404 `partner_not_found`.
+async fn path_partner(state: &AppState, id: &str) -> ApiResult<canopy_store::PartnerRow> {
+    match ids::parse_partner(id) {
+        Some(id) => state.store.partner(id).await?,
+        None => None,
+    }
+    .ok_or_else(|| ApiError::not_found("partner_not_found", format!("no partner `{id}`")))
+}
+
+/// Issues the partner a new signing secret (returned once). Its other
+/// secrets keep verifying for the grace period (`CANOPY_SECRET_GRACE_S`)
+/// or until retired, so the partner can switch without a gap.
+#[utoipa::path(post, path = "/v1/partners/{id}/secrets", tag = "partners", security(("admin" = [])),
+    params(("id" = String, Path, description = "The partner (`ptn_…`)")),
+    responses((status = 201, body = SecretIssued), (status = 401, body = Problem),
+              (status = 404, description = "partner_not_found", body = Problem)))]
+pub(crate) async fn rotate_secret(
+    State(state): State<AppState>,
+    _operator: Operator,
+    Path(id): Path<String>,
+) -> ApiResult<(StatusCode, Json<SecretIssued>)> {
+    let partner = path_partner(&state, &id).await?;
+    let grace = chrono::Duration::seconds(state.config.secret_grace_s);
+    let (row, secret) = secrets::rotate_secret(&state.store, &state.secret_key, partner.id, grace, Utc::now()).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(SecretIssued {
+            id: secrets::secret_id(row.id),
+            secret: secret.expose().to_owned(),
+            created_at: format_time(row.created_at),
+        }),
+    ))
+}
+
+/// Lists the partner's secrets (never the secrets themselves).
+#[utoipa::path(get, path = "/v1/partners/{id}/secrets", tag = "partners", security(("admin" = [])),
+    params(("id" = String, Path, description = "The partner (`ptn_…`)")),
+    responses((status = 200, body = SecretList), (status = 401, body = Problem),
+              (status = 404, description = "partner_not_found", body = Problem)))]
+pub(crate) async fn list_secrets(
+    State(state): State<AppState>,
+    _operator: Operator,
+    Path(id): Path<String>,
+) -> ApiResult<Json<SecretList>> {
+    let partner = path_partner(&state, &id).await?;
+    let now = Utc::now();
+    let secrets = state
+        .store
+        .partner_secrets(partner.id)
+        .await?
+        .into_iter()
+        .map(|s| SecretView {
+            id: secrets::secret_id(s.id),
+            created_at: format_time(s.created_at),
+            expires_at: s.expires_at.map(format_time),
+            retired_at: s.retired_at.map(format_time),
+            active: s.retired_at.is_none() && s.expires_at.is_none_or(|at| at > now),
+        })
+        .collect();
+    Ok(Json(SecretList { secrets }))
+}
+
+/// Retires one of the partner's secrets at once: it no longer verifies.
+/// The last secret that verifies cannot be retired (409 `last_secret`).
+#[utoipa::path(delete, path = "/v1/partners/{id}/secrets/{secret_id}", tag = "partners", security(("admin" = [])),
+    params(("id" = String, Path, description = "The partner (`ptn_…`)"),
+           ("secret_id" = String, Path, description = "The secret (`sec_…`)")),
+    responses((status = 204, description = "retired"), (status = 401, body = Problem),
+              (status = 404, description = "partner_not_found, secret_not_found", body = Problem),
+              (status = 409, description = "last_secret", body = Problem)))]
+pub(crate) async fn retire_secret(
+    State(state): State<AppState>,
+    _operator: Operator,
+    Path((id, secret_id)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    let partner = path_partner(&state, &id).await?;
+    let not_found = || ApiError::not_found("secret_not_found", format!("no live secret `{secret_id}` of `{id}`"));
+    let secret = secrets::parse_secret_id(&secret_id).ok_or_else(not_found)?;
+    match state.store.retire_partner_secret(partner.id, secret, Utc::now()).await? {
+        RetireOutcome::Retired => Ok(StatusCode::NO_CONTENT),
+        RetireOutcome::NotFound => Err(not_found()),
+        RetireOutcome::LastSecret => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "last_secret",
+            "this is the partner's only secret that verifies; issue a new one first",
+        )),
+    }
 }
 
 /// Binds the partner's user reference to the citizen who issued the link code.
@@ -149,6 +255,7 @@ pub(crate) async fn ingest_events(
         .ingestor
         .submit(IngestRequest {
             partner_id: signed.partner.id,
+            partner_regions: signed.partner.regions.clone(),
             signature: Some((signed.signature, signed.forget_after)),
             events,
         })
