@@ -377,6 +377,72 @@ fn debug_output_hides_secrets_tokens_and_passwords() {
     assert!(!format!("{created:?}").contains("shown-once-secret"));
 }
 
+/// `canopy partner create` and `canopy partner rotate-secret` seal and
+/// rotate through the same code as HTTP: a running `canopy serve` verifies
+/// both secrets, and the key file is created owner-only next to the
+/// SQLite database when no key is given.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_creates_and_rotates_partner_secrets_the_server_verifies() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::TempDir::new().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("canopy.db").display());
+    let cli = |args: &[&str]| crate::process::canopy().args(args).env("CANOPY_DATABASE_URL", &url).output().unwrap();
+    assert!(cli(&["migrate"]).status.success());
+    let created =
+        cli(&["partner", "create", "--name", "CLI Bikes", "--categories", "transport", "--regions", "CN-BJ", "--json"]);
+    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+    let created: serde_json::Value = serde_json::from_slice(&created.stdout).unwrap();
+    let first = Partner {
+        id: created["id"].as_str().unwrap().to_owned(),
+        secret: created["secret"].as_str().unwrap().to_owned(),
+    };
+    let refused = cli(&["partner", "create", "--name", "X", "--categories", "transport", "--regions", "XX-YY"]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("XX-YY"), "{}", String::from_utf8_lossy(&refused.stderr));
+
+    let mut served = crate::process::serve(&url).await;
+    let server = TestServer::external(&served.base);
+    assert_eq!(server.send_events(&first, json!([])).await.status, StatusCode::OK);
+    let rotated = cli(&["partner", "rotate-secret", &first.id, "--json"]);
+    assert!(rotated.status.success(), "{}", String::from_utf8_lossy(&rotated.stderr));
+    let rotated: serde_json::Value = serde_json::from_slice(&rotated.stdout).unwrap();
+    let second = Partner { id: first.id.clone(), secret: rotated["secret"].as_str().unwrap().to_owned() };
+    assert_eq!(server.send_events(&second, json!([])).await.status, StatusCode::OK, "the new secret verifies");
+    assert_eq!(server.send_events(&first, json!([])).await.status, StatusCode::OK, "the old one too, for now");
+    served.child.kill().unwrap();
+    served.child.wait().unwrap();
+
+    // No key given: a key file, owner-only, next to the database; another
+    // key then refuses to open this database's secrets.
+    let other = tempfile::TempDir::new().unwrap();
+    let other_url = format!("sqlite://{}", other.path().join("canopy.db").display());
+    let without_key = |args: &[&str]| {
+        crate::process::canopy()
+            .args(args)
+            .env("CANOPY_DATABASE_URL", &other_url)
+            .env_remove("CANOPY_SECRET_KEY")
+            .output()
+            .unwrap()
+    };
+    assert!(without_key(&["migrate"]).status.success());
+    let made = without_key(&["partner", "create", "--name", "Keyed", "--categories", "food"]);
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let key_file = other.path().join("canopy-secret.key");
+    let mode = std::fs::metadata(&key_file).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    let wrong = crate::process::canopy()
+        .args(["partner", "rotate-secret", "ptn_1"])
+        .env("CANOPY_DATABASE_URL", &other_url)
+        .output()
+        .unwrap();
+    assert!(!wrong.status.success());
+    assert!(
+        String::from_utf8_lossy(&wrong.stderr).contains("sealed with another key"),
+        "{}",
+        String::from_utf8_lossy(&wrong.stderr)
+    );
+}
+
 crate::contract!(
     link_code_race_has_one_winner_and_one_link_code_invalid,
     two_codes_of_one_citizen_raced_answer_created_or_link_conflict,
