@@ -729,8 +729,9 @@ mod partner_region_tests {
 
     #[test]
     fn an_event_names_a_region_only_where_its_partner_is_registered() {
-        // (partner's regions, event's region, expected code or grams)
-        let cases: [(&[&str], Option<&str>, Result<Grams, &str>); 5] = [
+        // (partner's regions, event's region, expected grams or code)
+        type Case<'a> = (&'a [&'a str], Option<&'a str>, Result<Grams, &'a str>);
+        let cases: [Case<'_>; 5] = [
             (&[], None, Ok(80)),
             (&[], Some("CN-HB"), Ok(80)),
             (&[], Some("CN-BJ"), Err("region_not_allowed")),
