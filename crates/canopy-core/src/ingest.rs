@@ -296,6 +296,9 @@ pub struct Snapshot {
 pub struct RequestEvents<'a> {
     /// The reporting partner.
     pub partner_id: PartnerId,
+    /// The regions the partner is registered for: an event's `region`
+    /// must be one of them or the citizen's own (`region_not_allowed`).
+    pub partner_regions: &'a [RegionCode],
     /// Its events, in the order sent.
     pub events: &'a [PrecheckedEvent],
 }
@@ -517,7 +520,16 @@ pub fn decide(requests: &[RequestEvents<'_>], snapshot: &Snapshot, registry: &Re
                     continue;
                 }
             };
-            match decide_one(partner_id, &event.id, checked, snapshot, registry, &fingerprints_now, &mut usage_now) {
+            match decide_one(
+                partner_id,
+                request.partner_regions,
+                &event.id,
+                checked,
+                snapshot,
+                registry,
+                &fingerprints_now,
+                &mut usage_now,
+            ) {
                 Err(rejection) => outcomes.push(Outcome::rejected(&event.id, rejection)),
                 Ok((accepted, message)) => {
                     if let Some(fingerprint) = &accepted.fingerprint {
@@ -570,8 +582,10 @@ fn grams_overflow(grams: Grams) -> Rejection {
     Rejection::new("grams_overflow", format!("{grams} g cannot be added to the citizen's cap usage without overflow"))
 }
 
+#[allow(clippy::too_many_arguments)]
 fn decide_one(
     partner_id: PartnerId,
+    partner_regions: &[RegionCode],
     event_id: &str,
     checked: &CheckedEvent,
     snapshot: &Snapshot,
@@ -596,6 +610,17 @@ fn decide_one(
             ))
         }
         ConsentState::Active(_) => {}
+    }
+    // A partner names a region other than the citizen's only where it is
+    // registered to operate; otherwise it could pick the most generous
+    // region's methodology for anyone.
+    if let Some(region) = &checked.region {
+        if *region != link.region && !partner_regions.contains(region) {
+            return Err(Rejection::new(
+                "region_not_allowed",
+                format!("this partner is not registered for {region}, and it is not the citizen's region"),
+            ));
+        }
     }
     let region = checked.region.as_ref().unwrap_or(&link.region);
     let methodology = registry.find(&checked.behavior, region, checked.local_date).ok_or_else(|| {
@@ -684,3 +709,64 @@ fn decide_one(
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod partner_region_tests {
+    use super::*;
+    use crate::methodology::shipped;
+
+    /// A Wuhan citizen's 2 km ride that the partner says happened in `region`.
+    fn ride(region: Option<&str>) -> PrecheckedEvent {
+        let date = NaiveDate::from_ymd_opt(2026, 6, 1).unwrap();
+        PrecheckedEvent {
+            id: "ride".to_owned(),
+            checked: Ok(CheckedEvent {
+                behavior: "shared_bike".to_owned(),
+                category: Category::Transport,
+                user_ref: "w".to_owned(),
+                occurred_at: date.and_hms_opt(1, 0, 0).unwrap().and_utc(),
+                local_date: date,
+                region: region.map(|r| RegionCode::parse(r).unwrap()),
+                inputs: serde_json::json!({ "distance_km": 2 }).as_object().unwrap().clone(),
+                fingerprint: None,
+            }),
+        }
+    }
+
+    fn decide_with(partner_regions: &[&str], region: Option<&str>) -> Outcome {
+        let mut snapshot = Snapshot::default();
+        snapshot.links.insert(
+            (1, "w".to_owned()),
+            LinkView {
+                user_id: 7,
+                region: RegionCode::parse("CN-HB").unwrap(),
+                consent: ConsentState::Active(CategorySet::from_categories([Category::Transport])),
+            },
+        );
+        let partner_regions: Vec<RegionCode> = partner_regions.iter().map(|r| RegionCode::parse(r).unwrap()).collect();
+        let events = [ride(region)];
+        let requests = [RequestEvents { partner_id: 1, partner_regions: &partner_regions, events: &events }];
+        decide(&requests, &snapshot, &shipped()).outcomes.remove(0).remove(0)
+    }
+
+    #[test]
+    fn an_event_names_a_region_only_where_its_partner_is_registered() {
+        // (partner's regions, event's region, expected grams or code)
+        type Case<'a> = (&'a [&'a str], Option<&'a str>, Result<Grams, &'a str>);
+        let cases: [Case<'_>; 5] = [
+            (&[], None, Ok(80)),
+            (&[], Some("CN-HB"), Ok(80)),
+            (&[], Some("CN-BJ"), Err("region_not_allowed")),
+            (&["CN-HB"], Some("CN-BJ"), Err("region_not_allowed")),
+            (&["CN-HB", "CN-BJ"], Some("CN-BJ"), Ok(500)),
+        ];
+        for (partner_regions, region, expect) in cases {
+            let outcome = decide_with(partner_regions, region);
+            let got = match outcome.outcome {
+                OutcomeKind::Credited => Ok(outcome.grams.unwrap()),
+                _ => Err(outcome.code.as_deref().unwrap_or("")),
+            };
+            assert_eq!(got, expect, "{partner_regions:?} {region:?}");
+        }
+    }
+}

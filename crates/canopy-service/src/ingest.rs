@@ -38,20 +38,28 @@ impl Service {
         let events =
             events.into_iter().map(|event| ingest::precheck(event, categories, &registry, now, timezone)).collect();
         drop(registry);
-        ingestor.submit(IngestRequest { partner_id: partner.id, signature, events }).await.map_err(|e| match e {
-            IngestError::Replayed => replayed(),
-            IngestError::Overloaded => {
-                ServiceError::unavailable("overloaded", "the ingestion queue is full; retry shortly", 1)
-            }
-            IngestError::Unavailable { code, detail } => {
-                tracing::error!(%detail, code, "ingestion failed");
-                ServiceError::storage(code, "nothing was credited; retry")
-            }
-            // The ledger refused what this batch would post (grams that
-            // would overflow an account); retrying will not help.
-            IngestError::Refused { code, detail } => {
-                ServiceError::new(ErrorKind::Unprocessable, code, format!("nothing was credited: {detail}"))
-            }
-        })
+        ingestor
+            .submit(IngestRequest {
+                partner_id: partner.id,
+                partner_regions: partner.regions.clone(),
+                signature,
+                events,
+            })
+            .await
+            .map_err(|e| match e {
+                IngestError::Replayed => replayed(),
+                IngestError::Overloaded => {
+                    ServiceError::unavailable("overloaded", "the ingestion queue is full; retry shortly", 1)
+                }
+                IngestError::Unavailable { code, detail } => {
+                    tracing::error!(%detail, code, "ingestion failed");
+                    ServiceError::storage(code, "nothing was credited; retry")
+                }
+                // The ledger refused what this batch would post (grams that
+                // would overflow an account); retrying will not help.
+                IngestError::Refused { code, detail } => {
+                    ServiceError::new(ErrorKind::Unprocessable, code, format!("nothing was credited: {detail}"))
+                }
+            })
     }
 }

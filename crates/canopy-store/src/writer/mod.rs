@@ -133,6 +133,9 @@ impl IngestError {
 pub struct IngestRequest {
     /// The reporting partner.
     pub partner_id: i64,
+    /// The regions the partner is registered for (see
+    /// [`canopy_core::ingest::RequestEvents::partner_regions`]).
+    pub partner_regions: Vec<canopy_core::types::RegionCode>,
     /// The request signature and when it may be forgotten (unix seconds);
     /// recorded in the same transaction as the events, so that a replay is
     /// refused exactly when the original was committed.

@@ -176,7 +176,11 @@ async fn commit_group(
         .iter()
         .zip(&admitted)
         .filter(|(_, ok)| **ok)
-        .map(|(r, _)| RequestEvents { partner_id: r.partner_id, events: &r.events })
+        .map(|(r, _)| RequestEvents {
+            partner_id: r.partner_id,
+            partner_regions: &r.partner_regions,
+            events: &r.events,
+        })
         .collect();
 
     let phase = Instant::now();
