@@ -174,7 +174,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let (events, transfers) = store.counts().await?;
             store.close().await;
             if problems.is_empty() {
-                println!("ledger ok: {events} events, {transfers} transfers; debits equal credits, balances match their entries, no citizen balance is negative, every credit has its event");
+                println!("ledger ok: {events} events, {transfers} transfers numbered 1..{transfers}; debits equal credits per unit, balances match their entries, no citizen balance is negative, each cause posted once, every credit has its event");
                 Ok(ExitCode::SUCCESS)
             } else {
                 eprintln!("ledger verification FAILED ({} problems):", problems.len());
