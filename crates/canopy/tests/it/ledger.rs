@@ -206,8 +206,49 @@ async fn ledger_verify_finds_a_gap_in_the_sequence() {
     drop(db);
 }
 
+async fn ledger_verify_reports_sums_beyond_an_i64_as_findings() {
+    let server = TestServer::start().await;
+    let partner = server.create_partner(&["transport"]).await;
+    let citizen = server.create_citizen("wide", "CN-BJ").await;
+    server.link(&citizen, &partner, &["transport"], "w").await;
+    server.send_ok(&partner, json!([event("w-1", "w", "shared_bike", json!({ "distance_km": 2 }))])).await;
+    let url = server.database_url.clone();
+    let db = server.stop().await;
+
+    // Two forged transfers whose sum does not fit an i64.
+    for seq in [3, 4] {
+        execute_sql(
+            &url,
+            &format!(
+                "INSERT INTO transfers (seq, posting, kind, debit_owner, debit_account, credit_owner, credit_account,
+                                        amount, unit, cause, partner_id, cause_ref, at)
+                 VALUES ({seq}, {seq}, 'energy_issued', 0, 'energy_issuance', 1, 'energy', 9000000000000000000,
+                         'g_energy', 'settlement', NULL, 'forged-{seq}', '2026-01-01T00:00:00.000000Z')"
+            ),
+        )
+        .await
+        .unwrap();
+    }
+    if url.starts_with("sqlite:") {
+        // A balance that an overflow turned into a REAL before this release.
+        execute_sql(&url, "DROP TRIGGER accounts_stay_integer_update").await.unwrap();
+        execute_sql(&url, "UPDATE accounts SET credits = 1.8e19 WHERE kind = 'reduction' AND user_id <> 0")
+            .await
+            .unwrap();
+    }
+    let broken = verify(&url);
+    let stderr = String::from_utf8_lossy(&broken.stderr);
+    assert_eq!(broken.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("but its transfers sum to 0 / 18000000000000000"), "{stderr}");
+    if url.starts_with("sqlite:") {
+        assert!(stderr.contains(":reduction stores totals that are not whole numbers"), "{stderr}");
+    }
+    drop(db);
+}
+
 crate::contract!(
     huge_grams_never_wrap_a_balance,
+    ledger_verify_reports_sums_beyond_an_i64_as_findings,
     a_request_that_overflows_does_not_fail_its_group,
     every_entry_has_a_gap_free_seq_unit_and_cause,
     ledger_verify_finds_a_gap_in_the_sequence,
