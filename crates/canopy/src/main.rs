@@ -331,7 +331,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             store.close().await;
             let (problems, (events, transfers)) = (problems?, counts?);
             if problems.is_empty() {
-                out!("ledger ok: {events} events, {transfers} transfers; debits equal credits, balances match their entries, no citizen balance is negative, every credit has its event");
+                out!("ledger ok: {events} events, {transfers} transfers numbered 1..{transfers}; debits equal credits per unit, balances match their entries, no citizen balance is negative, each cause posted once, every credit has its event");
                 Ok(ExitCode::SUCCESS)
             } else {
                 eprintln!("ledger verification FAILED ({} problems):", problems.len());

@@ -108,10 +108,8 @@ fn check(name: &str, events: Vec<PrecheckedEvent>, expected: &[Expected]) {
         &snapshot(),
         &registry(),
     );
-    let got: Vec<Expected> = decision.outcomes[0]
-        .iter()
-        .map(|o| (o.outcome, o.grams, o.code.as_deref().map(|c| &*String::leak(c.to_owned()))))
-        .collect();
+    let got: Vec<(OutcomeKind, Option<Grams>, Option<&str>)> =
+        decision.outcomes[0].iter().map(|o| (o.outcome, o.grams, o.code.as_deref())).collect();
     assert_eq!(got, expected, "case `{name}`");
     // Every credited gram is posted once, to the event's citizen.
     let posted: Grams = decision.postings.iter().map(|p| p.verified_grams().unwrap()).sum();
