@@ -65,7 +65,6 @@ impl App {
             format!("cannot open the database at {}", canopy_store::redact_url(&config.database_url))
         })?;
         let registry = methodologies::load(&store, config.event_grams_max).await?;
-        let registry = SharedRegistry::new(registry);
         let (ingestor, writer) = Ingestor::start(&store, registry.clone(), config.ingestor())?;
         let listener =
             TcpListener::bind(&config.listen).await.with_context(|| format!("cannot listen on {}", config.listen))?;

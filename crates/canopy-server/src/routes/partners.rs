@@ -141,7 +141,9 @@ pub(crate) async fn ingest_events(
             format!("a batch carries at most {} events; this one has {}", ingest::BATCH_EVENTS_MAX, batch.events.len()),
         ));
     }
-    let registry = state.registry.current();
+    // The registry as the database has it, so that a methodology published
+    // on another server is known to the prechecks at once.
+    let registry = state.store.refresh_registry(&state.registry).await?;
     let now = Utc::now();
     let timezone = state.config.timezone;
     let categories = signed.partner.categories;

@@ -18,7 +18,7 @@ use crate::{StoreError, StoreResult};
 mod accounts;
 mod consent;
 mod ledger;
-mod methodologies;
+pub(crate) mod methodologies;
 mod partners;
 
 static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");

@@ -81,7 +81,6 @@ async fn run_writer(pool: PgPool, registry: SharedRegistry, config: IngestorConf
         if purge {
             last_purge = Instant::now();
         }
-        let registry = registry.current();
         let requests: Vec<&IngestRequest> = jobs.iter().map(|j| &j.request).collect();
         let result = commit_group(&pool, &requests, &registry, Utc::now(), purge).await;
         finish(jobs, result);
@@ -111,13 +110,17 @@ async fn linger(jobs: &mut Vec<Job>, receiver: &mut mpsc::Receiver<Job>, config:
 async fn commit_group(
     pool: &PgPool,
     requests: &[&IngestRequest],
-    registry: &Registry,
+    shared: &SharedRegistry,
     now: DateTime<Utc>,
     purge_signatures: bool,
 ) -> Result<(Answers, GroupStats), sqlx::Error> {
     let started = Instant::now();
     let mut tx: Transaction<'_, Postgres> = pool.begin().await?;
     sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(INGEST_LOCK).execute(&mut *tx).await?;
+    // Under the lock, so that no group decides with a registry older than
+    // the last publication committed on any server.
+    let registry = crate::store::methodologies::registry_for_group_pg(&mut tx, shared).await?;
+    let registry: &Registry = &registry;
     if purge_signatures {
         sqlx::query("DELETE FROM request_signatures WHERE expires_at < $1")
             .bind(now.timestamp())
