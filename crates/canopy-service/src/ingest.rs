@@ -31,7 +31,9 @@ impl Service {
             .ingestor
             .as_ref()
             .ok_or_else(|| ServiceError::internal("ingestion needs a writer; this service has none"))?;
-        let registry = self.registry.current();
+        // The registry as the database has it, so that a methodology
+        // published on another server is known to the prechecks at once.
+        let registry = self.store.refresh_registry(&self.registry).await?;
         let now = self.now();
         let timezone = self.settings.timezone;
         let categories = partner.categories;

@@ -101,7 +101,7 @@ impl Service {
     /// sealing any still in clear).
     pub async fn open(store: Store, settings: Settings, secret_key: secrets::SecretKey) -> anyhow::Result<Self> {
         secrets::prepare(&store, &secret_key).await?;
-        let registry = SharedRegistry::new(load_registry(&store, settings.event_grams_max).await?);
+        let registry = load_registry(&store, settings.event_grams_max).await?;
         Ok(Service::new(store, registry, settings, secret_key))
     }
 

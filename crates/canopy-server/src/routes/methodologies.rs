@@ -13,8 +13,8 @@ use crate::AppState;
 /// Every published methodology with its inputs, caps and formula.
 #[utoipa::path(get, path = "/v1/methodologies", tag = "methodologies",
     responses((status = 200, body = MethodologyList)))]
-pub(crate) async fn list(State(state): State<AppState>) -> Json<MethodologyList> {
-    let registry = state.service.methodologies();
+pub(crate) async fn list(State(state): State<AppState>) -> ApiResult<Json<MethodologyList>> {
+    let registry = state.service.methodologies().await?;
     let methodologies = registry
         .iter()
         .map(|m| {
@@ -33,7 +33,7 @@ pub(crate) async fn list(State(state): State<AppState>) -> Json<MethodologyList>
             from: s.from.to_string(),
         })
         .collect();
-    Json(MethodologyList { methodologies, supersessions })
+    Ok(Json(MethodologyList { methodologies, supersessions }))
 }
 
 /// Publishes a methodology: the TOML file as the body, JSON `{toml,
