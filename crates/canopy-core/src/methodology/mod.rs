@@ -456,3 +456,33 @@ fn json_number_to_decimal(number: &serde_json::Number) -> Option<Decimal> {
         Decimal::from_str_exact(&text).ok()
     }
 }
+
+/// Deserialises an event's `inputs` object, refusing a key given twice
+/// (serde_json keeps the last one silently, so a partner could send a
+/// checked value and a different one). Numbers keep their text
+/// (serde_json's `arbitrary_precision`), so bounds are checked exactly.
+pub fn deserialize_inputs<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<serde_json::Map<String, serde_json::Value>, D::Error> {
+    struct Inputs;
+    impl<'de> serde::de::Visitor<'de> for Inputs {
+        type Value = serde_json::Map<String, serde_json::Value>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an object of inputs")
+        }
+
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, mut access: A) -> Result<Self::Value, A::Error> {
+            let mut map = serde_json::Map::new();
+            while let Some(key) = access.next_key::<String>()? {
+                if map.contains_key(&key) {
+                    return Err(serde::de::Error::custom(format_args!("duplicate key `{key}` in inputs")));
+                }
+                let value = access.next_value()?;
+                map.insert(key, value);
+            }
+            Ok(map)
+        }
+    }
+    deserializer.deserialize_map(Inputs)
+}
