@@ -51,8 +51,9 @@ pub struct EventIn {
     /// Where the act happened, if not in the citizen's home region.
     #[serde(default)]
     pub region: Option<String>,
-    /// The methodology's inputs, such as `{"distance_km": 3.2}`.
-    #[serde(default)]
+    /// The methodology's inputs, such as `{"distance_km": 3.2}`; a key
+    /// given twice is refused.
+    #[serde(default, deserialize_with = "crate::methodology::deserialize_inputs")]
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub inputs: Map<String, Value>,
     /// A name for the real-world act (trip id, order id) so that it is

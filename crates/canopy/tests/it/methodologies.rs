@@ -294,6 +294,55 @@ async fn a_new_version_supersedes_the_old_from_its_valid_from() {
     );
 }
 
+async fn inputs_are_checked_exactly_and_given_once() {
+    let server = TestServer::start().await;
+    let partner = server.create_partner(&["transport", "digital_finance"]).await;
+    let citizen = server.create_citizen("exact", "CN-BJ").await;
+    server.link(&citizen, &partner, &["transport", "digital_finance"], "x").await;
+    // Built from text: a Rust float literal would already be rounded.
+    let exact = |text: &str| serde_json::from_str::<serde_json::Value>(text).unwrap();
+    let results = server
+        .send_ok(
+            &partner,
+            json!([
+                event("pay-under", "x", "e_payment", exact(r#"{"amount_yuan": 0.99999999999999999999}"#)),
+                event("ride-over", "x", "shared_bike", exact(r#"{"distance_km": 100.00000000000001}"#)),
+                event("pay", "x", "e_payment", exact(r#"{"amount_yuan": 1}"#)),
+                event("ride", "x", "shared_bike", exact(r#"{"distance_km": 100}"#)),
+            ]),
+        )
+        .await;
+    assert_eq!(results[0]["code"], "input_out_of_bounds", "{}", results[0]);
+    assert_eq!(
+        results[0]["message"], "amount_yuan = 0.99999999999999999999 is outside 1 <= x <= 1000000",
+        "{}",
+        results[0]
+    );
+    assert_eq!(results[1]["code"], "input_out_of_bounds", "{}", results[1]);
+    assert_eq!(results[1]["message"], "distance_km = 100.00000000000001 is outside 0 < x <= 100");
+    assert_eq!((results[2]["outcome"].clone(), results[2]["grams"].clone()), (json!("credited"), json!(5)));
+    assert_eq!((results[3]["outcome"].clone(), results[3]["grams"].clone()), (json!("credited"), json!(25_000)));
+
+    // A key given twice inside `inputs` is refused, as one given twice
+    // elsewhere in the batch is.
+    for (inputs, event_keys) in [
+        (r#"{"distance_km": 1, "distance_km": 100}"#, r#""id": "dup""#),
+        (r#"{"distance_km": 1}"#, r#""id": "a", "id": "b""#),
+    ] {
+        let body = format!(
+            r#"{{"events": [{{{event_keys}, "user_ref": "x", "behavior": "shared_bike", "occurred_at": "{}", "inputs": {inputs}}}]}}"#,
+            hours_ago(1)
+        );
+        let headers =
+            sign_headers(&partner, "POST", "/v1/partner/events", body.as_bytes(), chrono::Utc::now().timestamp());
+        let reply = server.raw(Method::POST, "/v1/partner/events", &headers, body.into_bytes()).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{inputs} {event_keys}: {reply:?}");
+        assert_eq!(reply.code(), "malformed_body");
+        assert!(reply.body["detail"].as_str().unwrap().contains("duplicate"), "{reply:?}");
+    }
+    assert_eq!(server.me(&citizen).await["reduction_grams"], 25_005);
+}
+
 #[test]
 fn methodology_check_reports_every_fault_and_the_grams_cap() {
     let dir = tempfile::TempDir::new().unwrap();
@@ -342,6 +391,7 @@ crate::contract!(
     the_operator_publishes_a_methodology_and_it_credits_at_once,
     a_methodology_with_three_faults_is_refused_listing_all_three,
     a_new_version_supersedes_the_old_from_its_valid_from,
+    inputs_are_checked_exactly_and_given_once,
 );
 
 /// A methodology of `behavior` everywhere, from 2020 (so that any two of
