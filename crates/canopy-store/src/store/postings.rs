@@ -70,8 +70,12 @@ fn touched(sets: &[PostingSet]) -> BTreeSet<AccountRef> {
 
 /// Applies every set to a book loaded with `loaded`; the first refusal
 /// refuses them all.
-fn apply(sets: &[PostingSet], loaded: impl IntoIterator<Item = (AccountRef, Totals)>) -> Result<Book, PostingError> {
-    let mut book = Book::new();
+fn apply(
+    sets: &[PostingSet],
+    accounts: usize,
+    loaded: impl IntoIterator<Item = (AccountRef, Totals)>,
+) -> Result<Book, PostingError> {
+    let mut book = Book::with_capacity(accounts, sets.len());
     for (account, totals) in loaded {
         book.load(account, totals);
     }
@@ -117,10 +121,11 @@ pub(crate) fn post_sqlite(
     if sets.is_empty() {
         return Ok(Book::new());
     }
-    let mut loaded = Vec::new();
+    let touched = touched(sets);
+    let mut loaded = Vec::with_capacity(touched.len());
     {
         let mut load = tx.prepare_cached("SELECT debits, credits FROM accounts WHERE user_id = ?1 AND kind = ?2")?;
-        for account in touched(sets) {
+        for &account in &touched {
             let totals = load
                 .query_row(params![account.owner.id(), account.kind.as_str()], |r| {
                     Ok(Totals { debits: r.get(0)?, credits: r.get(1)? })
@@ -131,7 +136,7 @@ pub(crate) fn post_sqlite(
             }
         }
     }
-    let book = apply(sets, loaded)?;
+    let book = apply(sets, touched.len(), loaded)?;
 
     let count = transfer_count(sets);
     let last: i64 = tx
@@ -198,7 +203,7 @@ pub(crate) async fn post_postgres(
     let loaded = found.into_iter().map(|(owner, kind, debits, credits)| {
         (AccountRef { owner: Owner::from_id(owner), kind: kind_of(&kind) }, Totals { debits, credits })
     });
-    let book = apply(sets, loaded)?;
+    let book = apply(sets, accounts.len(), loaded)?;
 
     let count = transfer_count(sets);
     let last: i64 =
