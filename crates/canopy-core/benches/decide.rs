@@ -72,7 +72,7 @@ fn setup() -> (Registry, Snapshot, Vec<PrecheckedEvent>) {
 #[divan::bench(sample_count = 30)]
 fn decide_4000_events(bencher: divan::Bencher<'_, '_>) {
     let (registry, snapshot, events) = setup();
-    let requests = [RequestEvents { partner_id: PARTNER, events: &events }];
+    let requests = [RequestEvents { partner_id: PARTNER, partner_regions: &[], events: &events }];
     bencher.bench_local(|| {
         let decision = decide(divan::black_box(&requests), &snapshot, &registry);
         assert_eq!(decision.accepted.len(), EVENTS);

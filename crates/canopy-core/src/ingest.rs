@@ -51,8 +51,9 @@ pub struct EventIn {
     /// Where the act happened, if not in the citizen's home region.
     #[serde(default)]
     pub region: Option<String>,
-    /// The methodology's inputs, such as `{"distance_km": 3.2}`.
-    #[serde(default)]
+    /// The methodology's inputs, such as `{"distance_km": 3.2}`; a key
+    /// given twice is refused.
+    #[serde(default, deserialize_with = "crate::methodology::deserialize_inputs")]
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub inputs: Map<String, Value>,
     /// A name for the real-world act (trip id, order id) so that it is
@@ -296,6 +297,9 @@ pub struct Snapshot {
 pub struct RequestEvents<'a> {
     /// The reporting partner.
     pub partner_id: PartnerId,
+    /// The regions the partner is registered for: an event's `region`
+    /// must be one of them or the citizen's own (`region_not_allowed`).
+    pub partner_regions: &'a [RegionCode],
     /// Its events, in the order sent.
     pub events: &'a [PrecheckedEvent],
 }
@@ -558,7 +562,7 @@ pub fn decide<'a>(requests: &[RequestEvents<'a>], snapshot: &Snapshot, registry:
                     continue;
                 }
             };
-            match decide_one(partner_id, id, checked, snapshot, registry, &mut state) {
+            match decide_one(partner_id, request.partner_regions, id, checked, snapshot, registry, &mut state) {
                 Err(rejection) => outcomes.push(Outcome::rejected(&event.id, rejection)),
                 Ok((accepted, message)) => {
                     if let Some(fingerprint) = &checked.fingerprint {
@@ -661,6 +665,7 @@ fn grams_overflow(grams: Grams) -> Rejection {
 
 fn decide_one<'a>(
     partner_id: PartnerId,
+    partner_regions: &[RegionCode],
     event_id: &'a str,
     checked: &'a CheckedEvent,
     snapshot: &Snapshot,
@@ -684,6 +689,17 @@ fn decide_one<'a>(
             ))
         }
         ConsentState::Active(_) => {}
+    }
+    // A partner names a region other than the citizen's only where it is
+    // registered to operate; otherwise it could pick the most generous
+    // region's methodology for anyone.
+    if let Some(region) = &checked.region {
+        if *region != link.region && !partner_regions.contains(region) {
+            return Err(Rejection::new(
+                "region_not_allowed",
+                format!("this partner is not registered for {region}, and it is not the citizen's region"),
+            ));
+        }
     }
     let region = checked.region.as_ref().unwrap_or(&link.region);
     let methodology = registry.find(&checked.behavior, region, checked.local_date).ok_or_else(|| {
@@ -787,3 +803,64 @@ fn used(state: &mut GroupState<'_>, snapshot: &Snapshot, user_id: UserId, behavi
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod partner_region_tests {
+    use super::*;
+    use crate::methodology::shipped;
+
+    /// A Wuhan citizen's 2 km ride that the partner says happened in `region`.
+    fn ride(region: Option<&str>) -> PrecheckedEvent {
+        let date = NaiveDate::from_ymd_opt(2026, 6, 1).unwrap();
+        PrecheckedEvent {
+            id: "ride".to_owned(),
+            checked: Ok(CheckedEvent {
+                behavior: "shared_bike".to_owned(),
+                category: Category::Transport,
+                user_ref: "w".to_owned(),
+                occurred_at: date.and_hms_opt(1, 0, 0).unwrap().and_utc(),
+                local_date: date,
+                region: region.map(|r| RegionCode::parse(r).unwrap()),
+                inputs: serde_json::json!({ "distance_km": 2 }).as_object().unwrap().clone(),
+                fingerprint: None,
+            }),
+        }
+    }
+
+    fn decide_with(partner_regions: &[&str], region: Option<&str>) -> Outcome {
+        let mut snapshot = Snapshot::default();
+        snapshot.links.insert(
+            (1, "w".to_owned()),
+            LinkView {
+                user_id: 7,
+                region: RegionCode::parse("CN-HB").unwrap(),
+                consent: ConsentState::Active(CategorySet::from_categories([Category::Transport])),
+            },
+        );
+        let partner_regions: Vec<RegionCode> = partner_regions.iter().map(|r| RegionCode::parse(r).unwrap()).collect();
+        let events = [ride(region)];
+        let requests = [RequestEvents { partner_id: 1, partner_regions: &partner_regions, events: &events }];
+        decide(&requests, &snapshot, &shipped()).outcomes.remove(0).remove(0)
+    }
+
+    #[test]
+    fn an_event_names_a_region_only_where_its_partner_is_registered() {
+        // (partner's regions, event's region, expected grams or code)
+        type Case<'a> = (&'a [&'a str], Option<&'a str>, Result<Grams, &'a str>);
+        let cases: [Case<'_>; 5] = [
+            (&[], None, Ok(80)),
+            (&[], Some("CN-HB"), Ok(80)),
+            (&[], Some("CN-BJ"), Err("region_not_allowed")),
+            (&["CN-HB"], Some("CN-BJ"), Err("region_not_allowed")),
+            (&["CN-HB", "CN-BJ"], Some("CN-BJ"), Ok(500)),
+        ];
+        for (partner_regions, region, expect) in cases {
+            let outcome = decide_with(partner_regions, region);
+            let got = match outcome.outcome {
+                OutcomeKind::Credited => Ok(outcome.grams.unwrap()),
+                _ => Err(outcome.code.as_deref().unwrap_or("")),
+            };
+            assert_eq!(got, expect, "{partner_regions:?} {region:?}");
+        }
+    }
+}

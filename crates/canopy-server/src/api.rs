@@ -78,10 +78,14 @@ pub struct CreatePartner {
     pub name: String,
     /// Behaviour categories the partner may report.
     pub categories: Vec<String>,
+    /// ISO 3166-2 regions the partner operates in: an event may name one of
+    /// them (or the citizen's own) as its `region`. Default: none.
+    #[serde(default)]
+    pub regions: Vec<String>,
 }
 
-/// A new partner and its signing secret (shown once).
-#[derive(Debug, Serialize, ToSchema)]
+/// A new partner and its signing secret (shown once; never in `Debug`).
+#[derive(Serialize, ToSchema)]
 pub struct PartnerCreated {
     /// Public id (`ptn_…`), sent as `Canopy-Partner`.
     pub id: String,
@@ -89,8 +93,57 @@ pub struct PartnerCreated {
     pub name: String,
     /// Permitted categories.
     pub categories: Vec<String>,
+    /// Registered regions.
+    pub regions: Vec<String>,
     /// The HMAC-SHA256 signing secret. Shown only in this response.
     pub secret: String,
+    /// The secret's id (`sec_…`), to retire it after a rotation.
+    pub secret_id: String,
+}
+
+impl std::fmt::Debug for PartnerCreated {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PartnerCreated").field("id", &self.id).field("secret", &"[redacted]").finish_non_exhaustive()
+    }
+}
+
+/// A partner's new secret from a rotation (shown once; never in `Debug`).
+#[derive(Serialize, ToSchema)]
+pub struct SecretIssued {
+    /// The secret's id (`sec_…`).
+    pub id: String,
+    /// The HMAC-SHA256 signing secret. Shown only in this response.
+    pub secret: String,
+    /// When it was issued.
+    pub created_at: String,
+}
+
+impl std::fmt::Debug for SecretIssued {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecretIssued").field("id", &self.id).field("secret", &"[redacted]").finish_non_exhaustive()
+    }
+}
+
+/// One of a partner's secrets as listed (never the secret itself).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SecretView {
+    /// The secret's id (`sec_…`).
+    pub id: String,
+    /// When it was issued.
+    pub created_at: String,
+    /// When it stops verifying (set when a newer secret was issued).
+    pub expires_at: Option<String>,
+    /// When it was retired, if it was.
+    pub retired_at: Option<String>,
+    /// Whether it verifies signatures now.
+    pub active: bool,
+}
+
+/// `GET /v1/partners/{id}/secrets`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SecretList {
+    /// The partner's secrets, oldest first.
+    pub secrets: Vec<SecretView>,
 }
 
 /// A partner as listed (never with its secret).
@@ -102,6 +155,8 @@ pub struct PartnerView {
     pub name: String,
     /// Permitted categories.
     pub categories: Vec<String>,
+    /// Registered regions.
+    pub regions: Vec<String>,
     /// When it was created.
     pub created_at: String,
 }

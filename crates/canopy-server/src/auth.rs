@@ -6,7 +6,6 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, Uri};
 use canopy_core::signature;
 use canopy_store::PartnerRow;
-use chrono::Utc;
 
 use crate::error::{ApiError, ApiResult};
 use crate::ids;
@@ -123,33 +122,31 @@ impl FromRequestParts<AppState> for PartnerCaller {
 }
 
 impl PartnerCaller {
-    /// Checks the `Canopy-Signature` header against the raw body and the
+    /// Checks the `Canopy-Signature` header against the raw body (with
+    /// every live secret of the partner, through the service) and the
     /// timestamp against the clock. Replays are checked by the caller, in
     /// the transaction that acts on the request.
-    pub fn verify(self, method: &Method, uri: &Uri, body: &[u8]) -> ApiResult<SignedPartner> {
-        verify_at(self, method, uri, body, Utc::now().timestamp())
+    pub async fn verify(self, state: &AppState, method: &Method, uri: &Uri, body: &[u8]) -> ApiResult<SignedPartner> {
+        let PartnerCaller { partner, timestamp, signature_header } = self;
+        let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or(uri.path());
+        let replay_key = state
+            .service
+            .verify_partner_signature(&partner, &signature_header, timestamp, method.as_str(), path, body)
+            .await?
+            .ok_or_else(|| bad_signature("unknown partner or bad signature"))?;
+        let now = state.service.now().timestamp();
+        if !signature::timestamp_is_fresh(timestamp, now) {
+            return Err(ApiError::unauthorized(
+                "stale_timestamp",
+                format!(
+                    "Canopy-Timestamp {timestamp} is more than {} s from the server clock ({now})",
+                    signature::TIMESTAMP_TOLERANCE_S
+                ),
+            ));
+        }
+        let forget_after = replay_forget_after(timestamp);
+        Ok(SignedPartner { partner, signature: replay_key, forget_after })
     }
-}
-
-fn verify_at(caller: PartnerCaller, method: &Method, uri: &Uri, body: &[u8], now: i64) -> ApiResult<SignedPartner> {
-    let PartnerCaller { partner, timestamp, signature_header } = caller;
-    let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or(uri.path());
-    let Some(replay_key) =
-        signature::verify(partner.secret.as_bytes(), &signature_header, timestamp, method.as_str(), path, body)
-    else {
-        return Err(bad_signature("unknown partner or bad signature"));
-    };
-    if !signature::timestamp_is_fresh(timestamp, now) {
-        return Err(ApiError::unauthorized(
-            "stale_timestamp",
-            format!(
-                "Canopy-Timestamp {timestamp} is more than {} s from the server clock ({now})",
-                signature::TIMESTAMP_TOLERANCE_S
-            ),
-        ));
-    }
-    let forget_after = replay_forget_after(timestamp);
-    Ok(SignedPartner { partner, signature: replay_key, forget_after })
 }
 
 /// When a seen signature may be forgotten (unix seconds): twice the

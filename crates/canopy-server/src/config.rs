@@ -3,8 +3,9 @@
 
 use chrono::FixedOffset;
 
-/// Everything `canopy serve` needs.
-#[derive(Debug, Clone)]
+/// Everything `canopy serve` needs. Its `Debug` hides the admin token, the
+/// secret key and the database password.
+#[derive(Clone)]
 pub struct Config {
     /// Database URL (`sqlite://path` or `postgres://user@host/database`).
     pub database_url: String,
@@ -44,6 +45,40 @@ pub struct Config {
     /// a sign-in or registration that cannot start one within a short wait is
     /// 503 `busy`.
     pub password_hashes_max: usize,
+    /// The key that seals partner secrets (`CANOPY_SECRET_KEY`); when
+    /// unset, the key file is used (created on first start).
+    pub secret_key: Option<canopy_service::secrets::SecretKey>,
+    /// The key file (`CANOPY_SECRET_KEY_FILE`); by default
+    /// `canopy-secret.key` next to the SQLite database, or
+    /// `./canopy-data/canopy-secret.key` for PostgreSQL.
+    pub secret_key_file: Option<std::path::PathBuf>,
+    /// How long a partner's older secrets keep verifying after a rotation
+    /// (`CANOPY_SECRET_GRACE_S`), unless retired sooner.
+    pub secret_grace_s: i64,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("database_url", &canopy_store::redact_url(&self.database_url))
+            .field("store", &self.store)
+            .field("listen", &self.listen)
+            .field("admin_token", &self.admin_token.as_ref().map(|_| "[redacted]"))
+            .field("timezone", &self.timezone)
+            .field("session_ttl_s", &self.session_ttl_s)
+            .field("connections_max", &self.connections_max)
+            .field("queue_events_max", &self.queue_events_max)
+            .field("group_linger", &self.group_linger)
+            .field("secret_key", &self.secret_key)
+            .field("secret_key_file", &self.secret_key_file)
+            .field("secret_grace_s", &self.secret_grace_s)
+            .field("event_grams_max", &self.event_grams_max)
+            .field("header_read_timeout", &self.header_read_timeout)
+            .field("body_read_timeout", &self.body_read_timeout)
+            .field("request_timeout", &self.request_timeout)
+            .field("password_hashes_max", &self.password_hashes_max)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Config {
@@ -64,6 +99,9 @@ impl Config {
             body_read_timeout: std::time::Duration::from_secs(30),
             request_timeout: std::time::Duration::from_secs(60),
             password_hashes_max: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            secret_key: None,
+            secret_key_file: None,
+            secret_grace_s: 7 * 24 * 3600,
         }
     }
 }
@@ -87,6 +125,7 @@ impl Config {
             session_ttl_s: self.session_ttl_s,
             event_grams_max: self.event_grams_max,
             password_hashes_max: self.password_hashes_max,
+            secret_grace_s: self.secret_grace_s,
         }
     }
 }

@@ -15,6 +15,8 @@ mod listener;
 pub mod metrics;
 mod routes;
 
+pub use canopy_service::secrets;
+
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -74,7 +76,9 @@ impl App {
         let store = Store::open_with(&config.database_url, config.store).await.with_context(|| {
             format!("cannot open the database at {}", canopy_store::redact_url(&config.database_url))
         })?;
-        let service = Service::open(store, config.settings()).await?;
+        let secret_key =
+            secrets::resolve_key(config.secret_key.as_ref(), config.secret_key_file.as_deref(), &config.database_url)?;
+        let service = Service::open(store, config.settings(), secret_key).await?;
         let (ingestor, writer) = Ingestor::start(service.store(), service.registry().clone(), config.ingestor())?;
         let service = service.with_ingestor(ingestor);
         let state = AppState { service, config: Arc::new(config), metrics: Arc::new(metrics::Metrics::default()) };

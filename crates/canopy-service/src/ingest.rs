@@ -31,27 +31,37 @@ impl Service {
             .ingestor
             .as_ref()
             .ok_or_else(|| ServiceError::internal("ingestion needs a writer; this service has none"))?;
-        let registry = self.registry.current();
+        // The registry as the database has it, so that a methodology
+        // published on another server is known to the prechecks at once.
+        let registry = self.store.refresh_registry(&self.registry).await?;
         let now = self.now();
         let timezone = self.settings.timezone;
         let categories = partner.categories;
         let events =
             events.into_iter().map(|event| ingest::precheck(event, categories, &registry, now, timezone)).collect();
         drop(registry);
-        ingestor.submit(IngestRequest { partner_id: partner.id, signature, events }).await.map_err(|e| match e {
-            IngestError::Replayed => replayed(),
-            IngestError::Overloaded => {
-                ServiceError::unavailable("overloaded", "the ingestion queue is full; retry shortly", 1)
-            }
-            IngestError::Unavailable { code, detail } => {
-                tracing::error!(%detail, code, "ingestion failed");
-                ServiceError::storage(code, "nothing was credited; retry")
-            }
-            // The ledger refused what this batch would post (grams that
-            // would overflow an account); retrying will not help.
-            IngestError::Refused { code, detail } => {
-                ServiceError::new(ErrorKind::Unprocessable, code, format!("nothing was credited: {detail}"))
-            }
-        })
+        ingestor
+            .submit(IngestRequest {
+                partner_id: partner.id,
+                partner_regions: partner.regions.clone(),
+                signature,
+                events,
+            })
+            .await
+            .map_err(|e| match e {
+                IngestError::Replayed => replayed(),
+                IngestError::Overloaded => {
+                    ServiceError::unavailable("overloaded", "the ingestion queue is full; retry shortly", 1)
+                }
+                IngestError::Unavailable { code, detail } => {
+                    tracing::error!(%detail, code, "ingestion failed");
+                    ServiceError::storage(code, "nothing was credited; retry")
+                }
+                // The ledger refused what this batch would post (grams that
+                // would overflow an account); retrying will not help.
+                IngestError::Refused { code, detail } => {
+                    ServiceError::new(ErrorKind::Unprocessable, code, format!("nothing was credited: {detail}"))
+                }
+            })
     }
 }

@@ -15,6 +15,7 @@ mod ingest;
 mod ledger;
 mod methodologies;
 mod partners;
+pub mod secrets;
 pub mod tokens;
 
 use std::sync::Arc;
@@ -44,6 +45,9 @@ pub struct Settings {
     /// Password hashes (argon2) computed at once; a sign-in or registration
     /// that cannot start one within a short wait is refused `busy`.
     pub password_hashes_max: usize,
+    /// How long a partner's older secrets keep verifying after a rotation,
+    /// in seconds, unless retired sooner.
+    pub secret_grace_s: i64,
 }
 
 impl Default for Settings {
@@ -53,6 +57,7 @@ impl Default for Settings {
             session_ttl_s: 24 * 3600,
             event_grams_max: canopy_core::methodology::DEFAULT_EVENT_GRAMS_MAX,
             password_hashes_max: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            secret_grace_s: 7 * 24 * 3600,
         }
     }
 }
@@ -70,12 +75,14 @@ pub struct Service {
     publish_lock: Arc<tokio::sync::Mutex<()>>,
     /// Bounds the argon2 hashes computed at once.
     password_hashing: tokens::PasswordHashing,
+    /// The operator's key that seals partner secrets.
+    secret_key: secrets::SecretKey,
 }
 
 impl Service {
     /// The use cases over `store`, with `registry` in force. Ingestion
     /// needs a writer: see [`Service::with_ingestor`].
-    pub fn new(store: Store, registry: SharedRegistry, settings: Settings) -> Self {
+    pub fn new(store: Store, registry: SharedRegistry, settings: Settings, secret_key: secrets::SecretKey) -> Self {
         Service {
             store,
             registry,
@@ -84,22 +91,32 @@ impl Service {
             clock: Arc::new(SystemClock),
             publish_lock: Arc::new(tokio::sync::Mutex::new(())),
             password_hashing: tokens::PasswordHashing::new(settings.password_hashes_max),
+            secret_key,
         }
     }
 
     /// Opens the use cases over `store` with every published methodology
-    /// loaded (recording the shipped ones first).
-    pub async fn open(store: Store, settings: Settings) -> anyhow::Result<Self> {
-        let registry = SharedRegistry::new(load_registry(&store, settings.event_grams_max).await?);
-        Ok(Service::new(store, registry, settings))
+    /// loaded (recording the shipped ones first), after checking that
+    /// `secret_key` is the one the partner secrets were sealed with (and
+    /// sealing any still in clear).
+    pub async fn open(store: Store, settings: Settings, secret_key: secrets::SecretKey) -> anyhow::Result<Self> {
+        secrets::prepare(&store, &secret_key).await?;
+        let registry = load_registry(&store, settings.event_grams_max).await?;
+        Ok(Service::new(store, registry, settings, secret_key))
     }
 
     /// The use cases over `store` with no methodologies loaded, for
     /// administration commands (`partner create`, `ledger verify`) that
     /// neither ingest nor read methodologies and must not write at start.
-    pub fn for_administration(store: Store, settings: Settings) -> Self {
+    /// The key is checked against the database as in [`Service::open`].
+    pub async fn for_administration(
+        store: Store,
+        settings: Settings,
+        secret_key: secrets::SecretKey,
+    ) -> anyhow::Result<Self> {
+        secrets::prepare(&store, &secret_key).await?;
         let registry = canopy_core::methodology::Registry::with_event_grams_max(settings.event_grams_max);
-        Service::new(store, SharedRegistry::new(registry), settings)
+        Ok(Service::new(store, SharedRegistry::new(registry), settings, secret_key))
     }
 
     /// Ingests through `ingestor` (the group-commit writer).

@@ -10,7 +10,8 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use canopy_core::methodology::{self, Methodology, Registry};
-use canopy_store::{PublishedMethodology, Store, StoreError};
+use canopy_store::writer::SharedRegistry;
+use canopy_store::{PublishedMethodology, Store, SupersessionRecord};
 use chrono::Utc;
 
 use crate::error::{ErrorKind, ServiceError, ServiceResult};
@@ -25,43 +26,49 @@ pub struct Published {
     pub is_new: bool,
 }
 
-/// Records the shipped methodologies and loads every published one.
-pub async fn load_registry(store: &Store, event_grams_max: i64) -> anyhow::Result<Registry> {
-    let now = Utc::now();
+/// Records the shipped methodologies and loads every published one, at
+/// the database's registry version.
+pub async fn load_registry(store: &Store, event_grams_max: i64) -> anyhow::Result<SharedRegistry> {
+    let mut shipped = Vec::new();
     for (name, text) in methodology::shipped_sources() {
         let parsed = methodology::parse(name, text).map_err(|e| anyhow::anyhow!("{e}"))?;
-        let record = PublishedMethodology {
+        shipped.push(PublishedMethodology {
             id: parsed.id.clone(),
             version: parsed.version.clone(),
             source_name: (*name).to_owned(),
             source_text: (*text).to_owned(),
             origin: "shipped".to_owned(),
-        };
-        store
-            .publish_methodology(&record, now)
-            .await
-            .with_context(|| format!("shipped methodology {name} conflicts with the published {}", parsed.key()))?;
+        });
     }
-    let mut registry = Registry::with_event_grams_max(event_grams_max);
-    for published in store.published_methodologies().await? {
-        let parsed = methodology::parse(&published.source_name, &published.source_text)
-            .map_err(|e| anyhow::anyhow!("stored methodology {}@{}: {e}", published.id, published.version))?;
-        registry
-            .add(parsed)
-            .map_err(|e| anyhow::anyhow!("stored methodology {}@{}: {e}", published.id, published.version))?;
+    store
+        .publish_methodologies(&shipped, Utc::now())
+        .await
+        .context("a shipped methodology differs from the version published under its id and version")?;
+    // The version first: a publication between the two reads makes the
+    // registry look stale, and the first group reloads it.
+    let version = store.registry_version().await?;
+    let rows = store.published_methodologies().await?;
+    let (registry, errors) = canopy_store::build_registry(&rows, event_grams_max);
+    if let Some(error) = errors.first() {
+        anyhow::bail!("{error}");
     }
-    Ok(registry)
+    Ok(SharedRegistry::at_version(version, registry))
 }
 
 impl Service {
-    /// The methodologies in force now.
-    pub fn methodologies(&self) -> Arc<Registry> {
-        self.registry.current()
+    /// The methodologies in force now, as the database has them (including
+    /// publications on other servers).
+    pub async fn methodologies(&self) -> ServiceResult<Arc<Registry>> {
+        Ok(self.store.refresh_registry(&self.registry).await?)
     }
 
-    /// Validates and publishes a methodology: it is added to a copy of the
-    /// registry (which checks version immutability and overlaps), recorded
-    /// in the store, and only then put in force.
+    /// Validates and publishes a methodology. Under the database's registry
+    /// lock (so that two servers cannot both publish overlapping
+    /// methodologies) it is added to the registry of every published
+    /// methodology (which checks version immutability, overlaps,
+    /// supersession and the per-event cap), recorded with its supersession,
+    /// and the registry version is bumped: every server's next ingestion
+    /// group uses it.
     pub async fn publish_methodology(&self, source_name: &str, text: &str) -> ServiceResult<Published> {
         if source_name.is_empty() || source_name.len() > 200 || source_name.chars().any(char::is_control) {
             return Err(ServiceError::invalid(
@@ -78,13 +85,7 @@ impl Service {
             ServiceError::invalid("invalid_methodology", detail).with_errors(lines)
         })?;
         let _guard = self.publish_lock.lock().await;
-        let current = self.registry.current();
-        let mut next: Registry = (*current).clone();
-        let added = next.add(parsed.clone()).map_err(|e| {
-            let conflict = ["methodology_version_exists", "methodology_overlap", "supersession_refused"];
-            let kind = if conflict.contains(&e.code()) { ErrorKind::Conflict } else { ErrorKind::Invalid };
-            ServiceError::new(kind, e.code(), e.to_string())
-        })?;
+        let event_grams_max = self.registry.current().event_grams_max();
         let record = PublishedMethodology {
             id: parsed.id.clone(),
             version: parsed.version.clone(),
@@ -92,16 +93,29 @@ impl Service {
             source_text: text.to_owned(),
             origin: "operator".to_owned(),
         };
-        let is_new = match self.store.publish_methodology(&record, self.now()).await {
-            Ok(is_new) => is_new,
-            // The same content published with other formatting: the registry
-            // says it is identical, so it is not a conflict.
-            Err(StoreError::MethodologyVersionExists(_)) if matches!(added, methodology::Added::AlreadyPublished) => {
-                false
-            }
-            Err(e) => return Err(e.into()),
-        };
-        self.registry.replace(next);
-        Ok(Published { methodology: parsed, is_new: is_new && matches!(added, methodology::Added::New) })
+        let supersession = parsed.supersedes.as_deref().map(|target| SupersessionRecord {
+            old_version: target.rsplit('@').next().unwrap_or(target).to_owned(),
+            effective_from: parsed.valid_from.to_string(),
+        });
+        let (registry, version) = self
+            .store
+            .publish_methodology_checked(&record, supersession.as_ref(), self.now(), |rows| {
+                let (mut registry, errors) = canopy_store::build_registry(rows, event_grams_max);
+                for error in errors {
+                    tracing::error!(%error, "a published methodology cannot be loaded");
+                }
+                let added = registry.add(parsed.clone()).map_err(|e| {
+                    let conflict = ["methodology_version_exists", "methodology_overlap", "supersession_refused"];
+                    let kind = if conflict.contains(&e.code()) { ErrorKind::Conflict } else { ErrorKind::Invalid };
+                    ServiceError::new(kind, e.code(), e.to_string())
+                })?;
+                let is_new = matches!(added, methodology::Added::New);
+                Ok::<_, ServiceError>((registry, is_new))
+            })
+            .await??;
+        if let Some(version) = version {
+            self.registry.replace_at(version, registry);
+        }
+        Ok(Published { methodology: parsed, is_new: version.is_some() })
     }
 }

@@ -1,6 +1,6 @@
 //! The rows the store returns.
 
-use canopy_core::types::{CategorySet, DisplayName, RegionCode, Username};
+use canopy_core::types::{CategorySet, DisplayName, PartnerName, RegionCode, Username};
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
@@ -67,10 +67,54 @@ pub struct PartnerRow {
     pub name: String,
     /// The behaviour categories it may report.
     pub categories: CategorySet,
-    /// The HMAC secret (kept so that signatures can be verified; never listed).
-    pub secret: String,
+    /// The regions it operates in: an event may name one of them, or the
+    /// citizen's own, as where the act happened.
+    pub regions: Vec<RegionCode>,
     /// When it was created.
     pub created_at: DateTime<Utc>,
+}
+
+/// A new partner, every field validated.
+#[derive(Debug, Clone)]
+pub struct NewPartner {
+    /// Display name.
+    pub name: PartnerName,
+    /// The behaviour categories it may report.
+    pub categories: CategorySet,
+    /// The regions it operates in besides each citizen's own.
+    pub regions: Vec<RegionCode>,
+}
+
+/// One of a partner's signing secrets as stored: sealed with the operator's
+/// key (its `Debug` shows neither the sealed nor any clear text).
+#[derive(Clone)]
+pub struct PartnerSecretRow {
+    /// Internal id.
+    pub id: i64,
+    /// The partner.
+    pub partner_id: i64,
+    /// The sealed secret (or, before the first start that seals it, the
+    /// clear one).
+    pub sealed: String,
+    /// When it was issued.
+    pub created_at: DateTime<Utc>,
+    /// When it stops verifying, if it was superseded by a newer secret.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// When it was retired, if it was.
+    pub retired_at: Option<DateTime<Utc>>,
+}
+
+impl std::fmt::Debug for PartnerSecretRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PartnerSecretRow")
+            .field("id", &self.id)
+            .field("partner_id", &self.partner_id)
+            .field("sealed", &"[redacted]")
+            .field("created_at", &self.created_at)
+            .field("expires_at", &self.expires_at)
+            .field("retired_at", &self.retired_at)
+            .finish()
+    }
 }
 
 /// A citizen's consent to a partner.
@@ -157,4 +201,16 @@ pub struct PublishedMethodology {
     pub source_text: String,
     /// `shipped` or `operator`.
     pub origin: String,
+}
+
+/// What became of a request to retire a partner's secret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetireOutcome {
+    /// The secret no longer verifies.
+    Retired,
+    /// The partner has no such live secret.
+    NotFound,
+    /// It is the partner's only live secret: retiring it would lock the
+    /// partner out, so it was kept.
+    LastSecret,
 }

@@ -209,8 +209,10 @@ fn workload(count: usize, citizens: usize, partner_id: i64) -> Workload {
 
 async fn seed(service: &Service, citizens: usize) -> anyhow::Result<(PartnerRow, String)> {
     let all = Category::ALL.iter().map(|c| c.as_str().to_owned()).collect();
-    let (partner, secret) =
-        service.create_partner(NewPartner { name: "bench partner".to_owned(), categories: all }).await?;
+    let created = service
+        .create_partner(NewPartner { name: "bench partner".to_owned(), categories: all, regions: Vec::new() })
+        .await?;
+    let (partner, secret) = (created.partner, created.secret.expose().to_owned());
     // Bench citizens never sign in; any PHC string will do.
     let hash = "$argon2id$v=19$m=19456,t=2,p=1$YmVuY2hzYWx0$0000000000000000000000000000000000000000000";
     let linked: Vec<LinkedCitizen> = (0..citizens)
@@ -227,6 +229,16 @@ async fn seed(service: &Service, citizens: usize) -> anyhow::Result<(PartnerRow,
     let ids = service.store().import_linked_citizens(partner.id, &linked, Utc::now()).await?;
     anyhow::ensure!(ids.first() == Some(&1), "bench citizens are numbered from 1 on a fresh database");
     Ok((partner, secret))
+}
+
+/// The key that seals the bench partner's secret: the configured one, else
+/// the key file beside the bench's database, as the server would take it.
+fn bench_key(config: &Config) -> anyhow::Result<canopy_server::secrets::SecretKey> {
+    canopy_server::secrets::resolve_key(
+        config.secret_key.as_ref(),
+        config.secret_key_file.as_deref(),
+        &config.database_url,
+    )
 }
 
 type Submitter = tokio::task::JoinHandle<anyhow::Result<(usize, Vec<Duration>)>>;
@@ -259,7 +271,7 @@ struct Measured {
 
 async fn in_process(config: &Config, args: &IngestArgs) -> anyhow::Result<Measured> {
     let store = Store::open_with(&config.database_url, config.store).await?;
-    let service = Service::open(store, config.settings()).await?;
+    let service = Service::open(store, config.settings(), bench_key(config)?).await?;
     let (partner, _) = seed(&service, args.citizens).await?;
     let work = workload(args.events, args.citizens, partner.id);
     let (ingestor, writer) = Ingestor::start(service.store(), service.registry().clone(), config.ingestor())?;
@@ -299,7 +311,7 @@ async fn in_process(config: &Config, args: &IngestArgs) -> anyhow::Result<Measur
 
 async fn over_http(config: &Config, args: &IngestArgs) -> anyhow::Result<Measured> {
     let store = Store::open_with(&config.database_url, config.store).await?;
-    let service = Service::for_administration(store, config.settings());
+    let service = Service::for_administration(store, config.settings(), bench_key(config)?).await?;
     let (partner, secret) = seed(&service, args.citizens).await?;
     service.store().close().await;
     let partner_id = partner.id;
@@ -372,7 +384,7 @@ struct Steady {
 async fn single_events(config: &Config, args: &IngestArgs) -> anyhow::Result<Steady> {
     const WORKERS: u32 = 64;
     let store = Store::open_with(&config.database_url, config.store).await?;
-    let service = Service::for_administration(store, config.settings());
+    let service = Service::for_administration(store, config.settings(), bench_key(config)?).await?;
     let (partner, secret) = seed(&service, args.citizens).await?;
     service.store().close().await;
     let partner_id = partner.id;

@@ -37,7 +37,8 @@ fn help_config() -> String {
     "A TOML configuration file; flags and the environment override it (keys: database_url, listen, \
      admin_token, timezone, session_ttl_s, connections_max, queue_events_max, group_linger_ms, \
      db_connections_max, db_acquire_timeout_ms, db_statement_timeout_ms, event_grams_max, \
-     header_read_timeout_ms, body_read_timeout_ms, request_timeout_ms, password_hashes_max)"
+     header_read_timeout_ms, body_read_timeout_ms, request_timeout_ms, password_hashes_max, secret_key, \
+     secret_key_file, secret_grace_s)"
         .to_owned()
 }
 fn help_database() -> String {
@@ -101,14 +102,24 @@ fn help_db_statement_timeout() -> String {
     )
 }
 
-/// Which database, for every sub-command that opens one.
-#[derive(Args, Debug, Default, Clone)]
+/// Which database, for every sub-command that opens one. Its `Debug` hides
+/// a password in the URL.
+#[derive(Args, Default, Clone)]
 #[command(next_help_heading = "Database options")]
 pub struct DatabaseArgs {
     #[arg(long, env = "CANOPY_CONFIG", value_name = "FILE", help = help_config())]
     config: Option<PathBuf>,
     #[arg(long = "database", env = "CANOPY_DATABASE_URL", value_name = "URL", help = help_database())]
     database_url: Option<String>,
+}
+
+impl std::fmt::Debug for DatabaseArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatabaseArgs")
+            .field("config", &self.config)
+            .field("database_url", &self.database_url.as_deref().map(canopy_store::redact_url))
+            .finish()
+    }
 }
 
 impl DatabaseArgs {
@@ -134,18 +145,34 @@ pub struct PoolArgs {
     db_acquire_timeout_ms: Option<u64>,
     #[arg(long, env = "CANOPY_DB_STATEMENT_TIMEOUT_MS", value_name = "MS", help = help_db_statement_timeout())]
     db_statement_timeout_ms: Option<u64>,
-    /// Milliseconds a client may take to send a request's headers (then the connection is closed).
-    #[arg(long, env = "CANOPY_HEADER_READ_TIMEOUT_MS", global = true)]
-    header_read_timeout_ms: Option<u64>,
-    /// Milliseconds a client may take to send a request's body (then 408 request_timeout).
-    #[arg(long, env = "CANOPY_BODY_READ_TIMEOUT_MS", global = true)]
-    body_read_timeout_ms: Option<u64>,
-    /// Milliseconds a whole request may take (then 408 request_timeout).
-    #[arg(long, env = "CANOPY_REQUEST_TIMEOUT_MS", global = true)]
-    request_timeout_ms: Option<u64>,
-    /// Password hashes computed at once (default: the CPU count); more wait briefly, then 503 busy.
-    #[arg(long, env = "CANOPY_PASSWORD_HASHES_MAX", global = true)]
-    password_hashes_max: Option<usize>,
+}
+
+/// The operator's key that seals partner secrets, for the commands that
+/// create, rotate or verify them. Its `Debug` never shows the key.
+#[derive(Args, Default)]
+#[command(next_help_heading = "Secret options")]
+pub struct SecretArgs {
+    /// The key that seals partner secrets: 64 hex digits (`openssl rand -hex 32`)
+    /// [default: the key file].
+    #[arg(long, env = "CANOPY_SECRET_KEY", hide_env_values = true, value_name = "HEX")]
+    secret_key: Option<String>,
+    /// The key file used when no key is given, created on first start with mode 0600
+    /// [default: canopy-secret.key next to the SQLite database, or ./canopy-data/ for PostgreSQL].
+    #[arg(long, env = "CANOPY_SECRET_KEY_FILE", value_name = "FILE")]
+    secret_key_file: Option<PathBuf>,
+    /// Seconds a partner's older secrets keep verifying after a rotation [default: 604800].
+    #[arg(long, env = "CANOPY_SECRET_GRACE_S", value_name = "SECONDS")]
+    secret_grace_s: Option<i64>,
+}
+
+impl std::fmt::Debug for SecretArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecretArgs")
+            .field("secret_key", &self.secret_key.as_ref().map(|_| "[redacted]"))
+            .field("secret_key_file", &self.secret_key_file)
+            .field("secret_grace_s", &self.secret_grace_s)
+            .finish()
+    }
 }
 
 /// How events are decided and written, for the commands that run the writer.
@@ -164,8 +191,9 @@ pub struct IngestionArgs {
     event_grams_max: Option<i64>,
 }
 
-/// The HTTP server's options, for the commands that listen.
-#[derive(Args, Debug, Default)]
+/// The HTTP server's options, for the commands that listen. Its `Debug`
+/// never shows the admin token.
+#[derive(Args, Default)]
 #[command(next_help_heading = "Server options")]
 pub struct ServerArgs {
     #[arg(long, env = "CANOPY_LISTEN", value_name = "ADDRESS", help = help_listen())]
@@ -187,6 +215,17 @@ pub struct ServerArgs {
     password_hashes_max: Option<usize>,
 }
 
+impl std::fmt::Debug for ServerArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerArgs")
+            .field("listen", &self.listen)
+            .field("admin_token", &self.admin_token.as_ref().map(|_| "[redacted]"))
+            .field("session_ttl_s", &self.session_ttl_s)
+            .field("connections_max", &self.connections_max)
+            .finish_non_exhaustive()
+    }
+}
+
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct FileSettings {
@@ -206,6 +245,9 @@ struct FileSettings {
     body_read_timeout_ms: Option<u64>,
     request_timeout_ms: Option<u64>,
     password_hashes_max: Option<usize>,
+    secret_key: Option<String>,
+    secret_key_file: Option<PathBuf>,
+    secret_grace_s: Option<i64>,
 }
 
 /// The option groups one sub-command took; the groups it does not take are
@@ -221,6 +263,8 @@ pub struct Settings {
     pub ingestion: IngestionArgs,
     /// Server options.
     pub server: ServerArgs,
+    /// The key that seals partner secrets.
+    pub secrets: SecretArgs,
 }
 
 impl Settings {
@@ -233,7 +277,7 @@ impl Settings {
             }
             None => FileSettings::default(),
         };
-        let Settings { database, pool, ingestion, server } = self;
+        let Settings { database, pool, ingestion, server, secrets } = self;
         let mut config = Config::new(
             database.database_url.or(file.database_url).unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned()),
             server.listen.or(file.listen).unwrap_or_else(|| DEFAULT_LISTEN.to_owned()),
@@ -296,6 +340,14 @@ impl Settings {
         if let Some(max) = server.password_hashes_max.or(file.password_hashes_max) {
             anyhow::ensure!(max > 0, "password_hashes_max must be positive");
             config.password_hashes_max = max;
+        }
+        if let Some(key) = secrets.secret_key.or(file.secret_key).filter(|k| !k.is_empty()) {
+            config.secret_key = Some(canopy_server::secrets::SecretKey::from_hex(&key).context("secret_key")?);
+        }
+        config.secret_key_file = secrets.secret_key_file.or(file.secret_key_file);
+        if let Some(grace) = secrets.secret_grace_s.or(file.secret_grace_s) {
+            anyhow::ensure!(grace >= 0, "secret_grace_s must not be negative");
+            config.secret_grace_s = grace;
         }
         Ok(config)
     }

@@ -103,8 +103,14 @@ async fn seed(state: &AppState) -> anyhow::Result<Seeded> {
     let service = &state.service;
     let now = service.now();
     let all = Category::ALL.iter().map(|c| c.as_str().to_owned()).collect();
-    let (partner, secret) =
-        service.create_partner(NewPartner { name: "Demo City Mobility & Life".to_owned(), categories: all }).await?;
+    let created = service
+        .create_partner(NewPartner {
+            name: "Demo City Mobility & Life".to_owned(),
+            categories: all,
+            regions: Vec::new(),
+        })
+        .await?;
+    let (partner, secret) = (created.partner, created.secret.expose().to_owned());
     let partner_id = ids::partner(partner.id);
     let citizens = [
         (

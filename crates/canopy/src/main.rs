@@ -15,7 +15,7 @@ use canopy_service::{NewPartner, Service};
 use canopy_store::{redact_url, Store};
 use clap::{Args, Parser, Subcommand};
 
-use cli_config::{DatabaseArgs, IngestionArgs, PoolArgs, ServerArgs, Settings};
+use cli_config::{DatabaseArgs, IngestionArgs, PoolArgs, SecretArgs, ServerArgs, Settings};
 
 /// Canopy: the personal carbon ledger.
 #[derive(Parser, Debug)]
@@ -50,6 +50,8 @@ struct ServeArgs {
     ingestion: IngestionArgs,
     #[command(flatten)]
     server: ServerArgs,
+    #[command(flatten)]
+    secrets: SecretArgs,
 }
 
 /// The options of `migrate`.
@@ -114,6 +116,23 @@ enum MethodologyCommand {
 enum PartnerCommand {
     /// Creates a partner and prints its id and secret (shown once).
     Create(PartnerCreate),
+    /// Issues a partner a new secret and prints it (shown once); the older
+    /// secrets verify for the grace period (CANOPY_SECRET_GRACE_S).
+    RotateSecret(RotateSecret),
+}
+
+#[derive(Args, Debug)]
+struct RotateSecret {
+    /// The partner (`ptn_…`).
+    id: String,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+    // Last, so that the options above stay under the plain "Options" heading.
+    #[command(flatten)]
+    database: DatabaseArgs,
+    #[command(flatten)]
+    secrets: SecretArgs,
 }
 
 #[derive(Args, Debug)]
@@ -124,12 +143,18 @@ struct PartnerCreate {
     /// Categories it may report (comma-separated), e.g. transport,food.
     #[arg(long, value_delimiter = ',', required = true)]
     categories: Vec<String>,
+    /// ISO 3166-2 regions it operates in (comma-separated), e.g. CN-BJ,CN-HB;
+    /// an event may name one of them, or the citizen's own, as its region.
+    #[arg(long, value_delimiter = ',')]
+    regions: Vec<String>,
     /// Print JSON.
     #[arg(long)]
     json: bool,
     // Last, so that the options above stay under the plain "Options" heading.
     #[command(flatten)]
     database: DatabaseArgs,
+    #[command(flatten)]
+    secrets: SecretArgs,
 }
 
 #[derive(Subcommand, Debug)]
@@ -204,6 +229,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 pool: args.pool,
                 ingestion: args.ingestion,
                 server: args.server,
+                secrets: args.secrets,
             }
             .resolve()?;
             let _lock = sqlite_lock::share(&config.database_url)?;
@@ -219,8 +245,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let database = database(args.database);
             // Only a database nobody named is the demo's own, to wipe.
             let named = database.names_a_database();
-            let config =
-                Settings { database, pool: args.pool, ingestion: args.ingestion, server: args.server }.resolve()?;
+            let config = Settings {
+                database,
+                pool: args.pool,
+                ingestion: args.ingestion,
+                server: args.server,
+                secrets: args.secrets,
+            }
+            .resolve()?;
             demo::run(config, named, shutdown_signal()).await.map(|_| ExitCode::SUCCESS)
         }
         Command::Migrate(args) => {
@@ -251,31 +283,55 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Partner(PartnerCommand::Create(args)) => {
-            let config = Settings { database: database(args.database), ..Default::default() }.resolve()?;
-            let (store, _lock) = open_existing(&config).await?;
-            let service = Service::for_administration(store, config.settings());
+            let config = Settings { database: database(args.database), secrets: args.secrets, ..Default::default() }
+                .resolve()?;
+            let (service, _lock) = administration(&config).await?;
             let created = service
-                .create_partner(NewPartner { name: args.name.clone(), categories: args.categories.clone() })
+                .create_partner(NewPartner { name: args.name, categories: args.categories, regions: args.regions })
                 .await;
             service.store().close().await;
-            let (partner, secret) = created?;
-            let id = canopy_server::ids::partner(partner.id);
+            let created = created?;
+            let id = canopy_server::ids::partner(created.partner.id);
+            let secret = created.secret.expose();
+            let secret_id = canopy_server::secrets::secret_id(created.secret_row.id);
             if args.json {
-                out!("{}", serde_json::json!({ "id": id, "name": partner.name, "secret": secret }));
+                out!(
+                    "{}",
+                    serde_json::json!({ "id": id, "name": created.partner.name, "secret": secret, "secret_id": secret_id })
+                );
             } else {
                 out!("partner id: {id}\nsecret:     {secret}\n(the secret is shown once; keep it safe)");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Partner(PartnerCommand::RotateSecret(args)) => {
+            let config = Settings { database: database(args.database), secrets: args.secrets, ..Default::default() }
+                .resolve()?;
+            let (service, _lock) = administration(&config).await?;
+            let rotated = service.rotate_partner_secret(&args.id).await;
+            service.store().close().await;
+            let (row, secret) = rotated?;
+            let secret_id = canopy_server::secrets::secret_id(row.id);
+            if args.json {
+                out!("{}", serde_json::json!({ "id": secret_id, "secret": secret.expose() }));
+            } else {
+                out!(
+                    "secret id: {secret_id}\nsecret:    {}\n(the secret is shown once; the older ones verify for {} s more)",
+                    secret.expose(),
+                    config.secret_grace_s
+                );
             }
             Ok(ExitCode::SUCCESS)
         }
         Command::Ledger(LedgerCommand::Verify(args)) => {
             let config = Settings { database: database(args.database), ..Default::default() }.resolve()?;
             let (store, _lock) = open_existing(&config).await?;
-            let service = Service::for_administration(store, config.settings());
-            let problems = service.verify_ledger().await?;
-            let (events, transfers) = service.store().counts().await?;
-            service.store().close().await;
+            let problems = store.verify_ledger().await;
+            let counts = store.counts().await;
+            store.close().await;
+            let (problems, (events, transfers)) = (problems?, counts?);
             if problems.is_empty() {
-                out!("ledger ok: {events} events, {transfers} transfers; debits equal credits, balances match their entries, no citizen balance is negative, every credit has its event");
+                out!("ledger ok: {events} events, {transfers} transfers numbered 1..{transfers}; debits equal credits per unit, balances match their entries, no citizen balance is negative, each cause posted once, every credit has its event");
                 Ok(ExitCode::SUCCESS)
             } else {
                 eprintln!("ledger verification FAILED ({} problems):", problems.len());
@@ -307,6 +363,28 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 /// otherwise put the partner in a new, empty database no server reads, and
 /// `ledger verify` would pass an empty ledger as sound.
 /// The lock file's shared lock comes with it (see `sqlite_lock`).
+/// The use cases for an administration command on an existing database:
+/// the operator's key is checked against it before anything is sealed.
+async fn administration(config: &Config) -> anyhow::Result<(Service, Option<std::fs::File>)> {
+    let (store, lock) = open_existing(config).await?;
+    let key = canopy_server::secrets::resolve_key(
+        config.secret_key.as_ref(),
+        config.secret_key_file.as_deref(),
+        &config.database_url,
+    );
+    let service = match key {
+        Ok(key) => Service::for_administration(store.clone(), config.settings(), key).await,
+        Err(e) => Err(e),
+    };
+    match service {
+        Ok(service) => Ok((service, lock)),
+        Err(e) => {
+            store.close().await;
+            Err(e)
+        }
+    }
+}
+
 async fn open_existing(config: &Config) -> anyhow::Result<(Store, Option<std::fs::File>)> {
     let url = &config.database_url;
     if let Some(file) = sqlite_file(url) {

@@ -103,11 +103,13 @@ fn snapshot() -> Snapshot {
 type Expected = (OutcomeKind, Option<Grams>, Option<&'static str>);
 
 fn check(name: &str, events: Vec<PrecheckedEvent>, expected: &[Expected]) {
-    let decision = decide(&[RequestEvents { partner_id: PARTNER, events: &events }], &snapshot(), &registry());
-    let got: Vec<Expected> = decision.outcomes[0]
-        .iter()
-        .map(|o| (o.outcome, o.grams, o.code.as_deref().map(|c| &*String::leak(c.to_owned()))))
-        .collect();
+    let decision = decide(
+        &[RequestEvents { partner_id: PARTNER, partner_regions: &[], events: &events }],
+        &snapshot(),
+        &registry(),
+    );
+    let got: Vec<(OutcomeKind, Option<Grams>, Option<&str>)> =
+        decision.outcomes[0].iter().map(|o| (o.outcome, o.grams, o.code.as_deref())).collect();
     assert_eq!(got, expected, "case `{name}`");
     // Every credited gram is posted once, to the event's citizen.
     let posted: Grams = decision.postings.iter().map(|p| p.verified_grams().unwrap()).sum();
@@ -194,7 +196,11 @@ fn a_capped_event_still_claims_its_fingerprint_and_id() {
             walk("e3", "alice", 1, 1, None),
         ])
         .collect();
-    let decision = decide(&[RequestEvents { partner_id: PARTNER, events: &events }], &snapshot(), &registry());
+    let decision = decide(
+        &[RequestEvents { partner_id: PARTNER, partner_regions: &[], events: &events }],
+        &snapshot(),
+        &registry(),
+    );
     let kinds: Vec<_> = decision.outcomes[0].iter().map(|o| (o.outcome, o.code.clone())).collect();
     assert_eq!(kinds[3], (OutcomeKind::Capped, None));
     assert_eq!(kinds[4], (OutcomeKind::Rejected, Some("duplicate_act".into())));
@@ -217,7 +223,8 @@ fn cap_usage_that_would_overflow_is_refused_not_wrapped() {
         Usage { count: 0, grams: i64::MAX - 5 },
     );
     let events = [walk("e", "alice", 1, 1, None)];
-    let decision = decide(&[RequestEvents { partner_id: PARTNER, events: &events }], &snapshot, &registry);
+    let decision =
+        decide(&[RequestEvents { partner_id: PARTNER, partner_regions: &[], events: &events }], &snapshot, &registry);
     assert_eq!(decision.outcomes[0][0].code.as_deref(), Some("grams_overflow"));
     assert!(decision.accepted.is_empty() && decision.postings.is_empty() && decision.usage_deltas.is_empty());
 }
@@ -346,7 +353,7 @@ proptest! {
                 }
             }
             let groups: Vec<RequestEvents<'_>> =
-                requests.iter().map(|(partner_id, events)| RequestEvents { partner_id: *partner_id, events }).collect();
+                requests.iter().map(|(partner_id, events)| RequestEvents { partner_id: *partner_id, partner_regions: &[], events }).collect();
             let decision = decide(&groups, &snapshot, &registry);
             let got: Vec<Vec<Seen>> = decision
                 .outcomes

@@ -211,25 +211,23 @@ impl Book {
         // Every transfer debits and credits the same amount in one unit, so
         // this can only fail if the loop above is wrong: a bug, not input.
         assert!(per_unit.iter().all(|(_, (debits, credits))| debits == credits), "debits equal credits per unit");
-        // The new changes are computed first: an overflow there (possible
-        // only if loaded totals were already beyond what was applied) must
-        // leave the book untouched too. Only the touched accounts' changes
-        // are computed, not a copy of all of them (which made a group's
-        // sets quadratic in its size).
-        let mut changes = Vec::with_capacity(added.len());
+        // The new changes are computed for the touched accounts only (a
+        // copy of every change would make a group quadratic) and kept only
+        // once all of them fit: an overflow there (possible only if the
+        // loaded totals were negative) must leave the book untouched too.
+        let mut changed = Vec::with_capacity(added.len());
         for (account, add) in &added {
-            let change = self.changes.get(account).copied().unwrap_or_default();
-            let debits = change
-                .debits
-                .checked_add(add.debits)
-                .ok_or_else(|| PostingError::Overflow { cause: cause(), account: *account })?;
-            let credits = change
-                .credits
-                .checked_add(add.credits)
-                .ok_or_else(|| PostingError::Overflow { cause: cause(), account: *account })?;
-            changes.push((*account, Totals { debits, credits }));
+            let before = self.changes.get(account).copied().unwrap_or_default();
+            let overflow = || PostingError::Overflow { cause: cause(), account: *account };
+            changed.push((
+                *account,
+                Totals {
+                    debits: before.debits.checked_add(add.debits).ok_or_else(overflow)?,
+                    credits: before.credits.checked_add(add.credits).ok_or_else(overflow)?,
+                },
+            ));
         }
-        self.changes.extend(changes);
+        self.changes.extend(changed);
         self.totals.extend(after);
         self.posted.insert(set.cause.clone());
         self.applied += 1;

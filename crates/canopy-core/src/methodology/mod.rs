@@ -22,12 +22,14 @@
 //! regions = ["CN-BJ"]                 # ISO 3166 codes, or ["*"]; non-empty, no duplicates, "*" only alone
 //! valid_from = 2023-01-01             # a TOML local date, or a "YYYY-MM-DD" string
 //! # valid_to = 2030-12-31             # optional, inclusive; not before valid_from
+//! # supersedes = "0.9"               # optional: a version of this id (or "id@version");
+//! #                                   #   from valid_from, it no longer matches events
 //!
 //! [inputs.distance_km]                # input names: [a-z][a-z0-9_]*, not a keyword or function name
 //! unit = "km"                         # required, free text
 //! type = "number"                     # "number" or "integer"
 //! exclusive_minimum = 0               # optional bounds, JSON-Schema names: minimum or
-//! maximum = 100                       #   exclusive_minimum, maximum or exclusive_maximum
+//! maximum = 100                       #   exclusive_minimum; maximum or exclusive_maximum (required)
 //! description = "Ride distance"       # optional
 //!
 //! [formula]
@@ -49,6 +51,14 @@
 //! field, e.g. ``methodologies/bike.toml: formula.baseline: unknown input
 //! `distanse_km` (declared inputs: distance_km) at column 7``; TOML syntax
 //! errors give the line and column instead.
+//!
+//! Every error of a file is reported, each field checked on its own
+//! ([`parse_all`]). When the fields are valid, the formulas are analysed over
+//! the inputs' bounds with interval arithmetic (see `analysis`): a formula
+//! that can divide by zero or overflow there is refused, as is one that a
+//! point within the bounds makes negative; the largest grams one event can
+//! yield becomes [`Methodology::grams_max`], which a [`Registry`] compares
+//! with its per-event cap.
 //!
 //! # Credited grams
 //!
@@ -455,4 +465,34 @@ fn json_number_to_decimal(number: &serde_json::Number) -> Option<Decimal> {
     } else {
         Decimal::from_str_exact(&text).ok()
     }
+}
+
+/// Deserialises an event's `inputs` object, refusing a key given twice
+/// (serde_json keeps the last one silently, so a partner could send a
+/// checked value and a different one). Numbers keep their text
+/// (serde_json's `arbitrary_precision`), so bounds are checked exactly.
+pub fn deserialize_inputs<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<serde_json::Map<String, serde_json::Value>, D::Error> {
+    struct Inputs;
+    impl<'de> serde::de::Visitor<'de> for Inputs {
+        type Value = serde_json::Map<String, serde_json::Value>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an object of inputs")
+        }
+
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, mut access: A) -> Result<Self::Value, A::Error> {
+            let mut map = serde_json::Map::new();
+            while let Some(key) = access.next_key::<String>()? {
+                if map.contains_key(&key) {
+                    return Err(serde::de::Error::custom(format_args!("duplicate key `{key}` in inputs")));
+                }
+                let value = access.next_value()?;
+                map.insert(key, value);
+            }
+            Ok(map)
+        }
+    }
+    deserializer.deserialize_map(Inputs)
 }

@@ -13,8 +13,8 @@ use crate::AppState;
 /// Every published methodology with its inputs, caps and formula.
 #[utoipa::path(get, path = "/v1/methodologies", tag = "methodologies",
     responses((status = 200, body = MethodologyList)))]
-pub(crate) async fn list(State(state): State<AppState>) -> Json<MethodologyList> {
-    let registry = state.service.methodologies();
+pub(crate) async fn list(State(state): State<AppState>) -> ApiResult<Json<MethodologyList>> {
+    let registry = state.service.methodologies().await?;
     let methodologies = registry
         .iter()
         .map(|m| {
@@ -33,7 +33,7 @@ pub(crate) async fn list(State(state): State<AppState>) -> Json<MethodologyList>
             from: s.from.to_string(),
         })
         .collect();
-    Json(MethodologyList { methodologies, supersessions })
+    Ok(Json(MethodologyList { methodologies, supersessions }))
 }
 
 /// Publishes a methodology: the TOML file as the body, JSON `{toml,
@@ -77,7 +77,7 @@ pub(crate) async fn publish(
         } else {
             // The methodology itself as a JSON object, with the file's keys:
             // it is stored as the equivalent TOML.
-            let document = toml::Value::try_from(&value).map_err(|e| {
+            let document = json_to_toml(&value).map_err(|e| {
                 ApiError::bad_request("invalid_methodology", format!("the JSON methodology has no TOML form: {e}"))
             })?;
             let text = toml::to_string(&document).map_err(ApiError::internal)?;
@@ -91,4 +91,26 @@ pub(crate) async fn publish(
     let published = state.service.publish_methodology(&source_name, &text).await?;
     let status = if published.is_new { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(MethodologyView::from(&published.methodology))))
+}
+
+/// The TOML form of a JSON methodology. Written out rather than through
+/// serde: with serde_json's `arbitrary_precision` (exact event inputs), a
+/// JSON number reaches other serialisers as a private struct. A number is
+/// an integer when its text is one, else a float (as a TOML file would
+/// write it); `null` has no TOML form.
+fn json_to_toml(value: &serde_json::Value) -> Result<toml::Value, String> {
+    use serde_json::Value as Json;
+    Ok(match value {
+        Json::Null => return Err("null has no TOML form".to_owned()),
+        Json::Bool(b) => toml::Value::Boolean(*b),
+        Json::Number(n) => match n.as_i64() {
+            Some(i) => toml::Value::Integer(i),
+            None => toml::Value::Float(n.as_f64().ok_or_else(|| format!("{n} is not a number TOML can hold"))?),
+        },
+        Json::String(s) => toml::Value::String(s.clone()),
+        Json::Array(items) => toml::Value::Array(items.iter().map(json_to_toml).collect::<Result<_, _>>()?),
+        Json::Object(map) => toml::Value::Table(
+            map.iter().map(|(k, v)| Ok((k.clone(), json_to_toml(v)?))).collect::<Result<_, String>>()?,
+        ),
+    })
 }

@@ -74,6 +74,8 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(citizens::grant_consent, citizens::list_consents))
         .routes(routes!(citizens::revoke_consent))
         .routes(routes!(partners::create_partner, partners::list_partners))
+        .routes(routes!(partners::rotate_secret, partners::list_secrets))
+        .routes(routes!(partners::retire_secret))
         .routes(routes!(partners::create_link))
         .routes(routes!(system::healthz))
         .routes(routes!(system::metrics))

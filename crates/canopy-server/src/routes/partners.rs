@@ -1,9 +1,11 @@
 //! Partners: creation by the operator, signed linking and signed ingestion.
 
+use axum::extract::Path;
 use axum::extract::State;
 use axum::http::{Method, StatusCode, Uri};
 use axum::Json;
 use canopy_core::ingest::OutcomeKind;
+use canopy_core::types::RegionCode;
 use canopy_service::NewPartner;
 use canopy_store::format_time;
 
@@ -14,6 +16,7 @@ use crate::error::{ApiResult, Problem};
 use crate::ids;
 use crate::metrics::OutcomeLabels;
 use crate::routes::category_names;
+use crate::secrets;
 use crate::AppState;
 
 /// Creates a partner; the response carries its signing secret, once.
@@ -24,15 +27,19 @@ pub(crate) async fn create_partner(
     _operator: Operator,
     JsonBody(body): JsonBody<CreatePartner>,
 ) -> ApiResult<(StatusCode, Json<PartnerCreated>)> {
-    let (partner, secret) =
-        state.service.create_partner(NewPartner { name: body.name, categories: body.categories }).await?;
+    let created = state
+        .service
+        .create_partner(NewPartner { name: body.name, categories: body.categories, regions: body.regions })
+        .await?;
     Ok((
         StatusCode::CREATED,
         Json(PartnerCreated {
-            id: ids::partner(partner.id),
-            name: partner.name,
-            categories: category_names(partner.categories),
-            secret,
+            id: ids::partner(created.partner.id),
+            name: created.partner.name,
+            categories: category_names(created.partner.categories),
+            regions: region_names(&created.partner.regions),
+            secret: created.secret.expose().to_owned(),
+            secret_id: secrets::secret_id(created.secret_row.id),
         }),
     ))
 }
@@ -50,10 +57,82 @@ pub(crate) async fn list_partners(State(state): State<AppState>, _operator: Oper
             id: ids::partner(p.id),
             name: p.name,
             categories: category_names(p.categories),
+            regions: region_names(&p.regions),
             created_at: format_time(p.created_at),
         })
         .collect();
     Ok(Json(PartnerList { partners }))
+}
+
+fn region_names(regions: &[RegionCode]) -> Vec<String> {
+    regions.iter().map(|r| r.as_str().to_owned()).collect()
+}
+
+/// Issues the partner a new signing secret (returned once). Its other
+/// secrets keep verifying for the grace period (`CANOPY_SECRET_GRACE_S`)
+/// or until retired, so the partner can switch without a gap.
+#[utoipa::path(post, path = "/v1/partners/{id}/secrets", tag = "partners", security(("admin" = [])),
+    params(("id" = String, Path, description = "The partner (`ptn_…`)")),
+    responses((status = 201, body = SecretIssued), (status = 401, body = Problem),
+              (status = 404, description = "partner_not_found", body = Problem)))]
+pub(crate) async fn rotate_secret(
+    State(state): State<AppState>,
+    _operator: Operator,
+    Path(id): Path<String>,
+) -> ApiResult<(StatusCode, Json<SecretIssued>)> {
+    let (row, secret) = state.service.rotate_partner_secret(&id).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(SecretIssued {
+            id: secrets::secret_id(row.id),
+            secret: secret.expose().to_owned(),
+            created_at: format_time(row.created_at),
+        }),
+    ))
+}
+
+/// Lists the partner's secrets (never the secrets themselves).
+#[utoipa::path(get, path = "/v1/partners/{id}/secrets", tag = "partners", security(("admin" = [])),
+    params(("id" = String, Path, description = "The partner (`ptn_…`)")),
+    responses((status = 200, body = SecretList), (status = 401, body = Problem),
+              (status = 404, description = "partner_not_found", body = Problem)))]
+pub(crate) async fn list_secrets(
+    State(state): State<AppState>,
+    _operator: Operator,
+    Path(id): Path<String>,
+) -> ApiResult<Json<SecretList>> {
+    let now = state.service.now();
+    let secrets = state
+        .service
+        .partner_secrets(&id)
+        .await?
+        .into_iter()
+        .map(|s| SecretView {
+            id: secrets::secret_id(s.id),
+            created_at: format_time(s.created_at),
+            expires_at: s.expires_at.map(format_time),
+            retired_at: s.retired_at.map(format_time),
+            active: s.retired_at.is_none() && s.expires_at.is_none_or(|at| at > now),
+        })
+        .collect();
+    Ok(Json(SecretList { secrets }))
+}
+
+/// Retires one of the partner's secrets at once: it no longer verifies.
+/// The last secret that verifies cannot be retired (409 `last_secret`).
+#[utoipa::path(delete, path = "/v1/partners/{id}/secrets/{secret_id}", tag = "partners", security(("admin" = [])),
+    params(("id" = String, Path, description = "The partner (`ptn_…`)"),
+           ("secret_id" = String, Path, description = "The secret (`sec_…`)")),
+    responses((status = 204, description = "retired"), (status = 401, body = Problem),
+              (status = 404, description = "partner_not_found, secret_not_found", body = Problem),
+              (status = 409, description = "last_secret", body = Problem)))]
+pub(crate) async fn retire_secret(
+    State(state): State<AppState>,
+    _operator: Operator,
+    Path((id, secret_id)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    state.service.retire_partner_secret(&id, &secret_id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Binds the partner's user reference to the citizen who issued the link code.
@@ -68,7 +147,7 @@ pub(crate) async fn create_link(
     uri: Uri,
     RawBody(body): RawBody,
 ) -> ApiResult<(StatusCode, Json<LinkCreated>)> {
-    let signed = caller.verify(&method, &uri, &body)?;
+    let signed = caller.verify(&state, &method, &uri, &body).await?;
     let link: CreateLink = parse_json(&body)?;
     let link = state
         .service
@@ -104,7 +183,7 @@ pub(crate) async fn ingest_events(
     uri: Uri,
     RawBody(body): RawBody,
 ) -> ApiResult<Json<EventResults>> {
-    let signed = caller.verify(&method, &uri, &body)?;
+    let signed = caller.verify(&state, &method, &uri, &body).await?;
     let batch: EventBatch = parse_json(&body)?;
     let outcomes =
         state.service.ingest(&signed.partner, Some((signed.signature, signed.forget_after)), batch.events).await?;

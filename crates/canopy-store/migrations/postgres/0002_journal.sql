@@ -46,6 +46,11 @@ UPDATE sequences SET value = (SELECT COUNT(*) FROM transfers) WHERE name = 'tran
 
 CREATE INDEX transfers_by_credit_owner ON transfers(credit_owner, seq) WHERE credit_owner <> 0;
 CREATE INDEX transfers_by_debit_owner ON transfers(debit_owner, seq) WHERE debit_owner <> 0;
+-- A cause posts one set: only each set's first transfer is indexed, so a
+-- second set for the same cause is refused. Events are left out: their own
+-- primary key already makes them post once, and the hot path pays nothing.
+CREATE UNIQUE INDEX transfers_cause_posts_once ON transfers(cause, cause_ref)
+    WHERE seq = posting AND cause <> 'event';
 
 CREATE TRIGGER transfers_are_immutable
     BEFORE UPDATE OR DELETE OR TRUNCATE ON transfers

@@ -111,9 +111,23 @@ impl Store {
 
         // Per unit, debits equal credits over all accounts; and no account
         // that may not go negative is negative.
-        let accounts: Vec<(i64, String, i64, i64)> = on_read!(self, |db| {
-            sqlx::query_as("SELECT user_id, kind, debits, credits FROM accounts").fetch_all(db).await
+        // Totals are read as text: a total that an overflow once turned into
+        // a REAL (SQLite, before the writer checked its sums) is a finding,
+        // not a decoding error.
+        let stored_text: Vec<(i64, String, String, String)> = on_read!(self, |db| {
+            sqlx::query_as("SELECT user_id, kind, CAST(debits AS TEXT), CAST(credits AS TEXT) FROM accounts")
+                .fetch_all(db)
+                .await
         })?;
+        let mut accounts = Vec::with_capacity(stored_text.len());
+        for (user_id, kind, debits, credits) in stored_text {
+            match (debits.parse::<i64>(), credits.parse::<i64>()) {
+                (Ok(debits), Ok(credits)) => accounts.push((user_id, kind, debits, credits)),
+                _ => problems.push(format!(
+                    "account {user_id}:{kind} stores totals that are not whole numbers: debits {debits} / credits {credits}"
+                )),
+            }
+        }
         let mut per_unit: BTreeMap<&'static str, (i128, i128)> = BTreeMap::new();
         for (user_id, kind, debits, credits) in &accounts {
             let Some(parsed) = AccountKind::parse(kind) else {
@@ -137,25 +151,34 @@ impl Store {
         }
 
         // Every account's stored debits and credits equal the sums of its
-        // transfers (summed per account; a sound account's sum fits).
-        let sums: Vec<(i64, String, i64, i64)> = on_read!(self, |db| {
+        // transfers. Amounts are summed in two halves (the high and the low
+        // 32 bits), neither of which can overflow a BIGINT sum for fewer than
+        // 2^31 rows, and joined over 128 bits here: a journal whose sums do
+        // not fit an i64 is reported, not met with an overflow error.
+        let halves: Vec<(i64, String, i64, i64, i64, i64)> = on_read!(self, |db| {
             sqlx::query_as(
                 "WITH moves AS (
                      SELECT credit_owner AS user_id, credit_account AS kind, 0 AS debits, amount AS credits
                      FROM transfers
                      UNION ALL
                      SELECT debit_owner, debit_account, amount, 0 FROM transfers)
-                 SELECT user_id, kind, CAST(SUM(debits) AS BIGINT), CAST(SUM(credits) AS BIGINT)
+                 SELECT user_id, kind,
+                        CAST(SUM(debits >> 32) AS BIGINT), CAST(SUM(debits & 4294967295) AS BIGINT),
+                        CAST(SUM(credits >> 32) AS BIGINT), CAST(SUM(credits & 4294967295) AS BIGINT)
                  FROM moves GROUP BY user_id, kind",
             )
             .fetch_all(db)
             .await
         })?;
+        let join = |high: i64, low: i64| (i128::from(high) << 32) + i128::from(low);
+        let sums = halves.into_iter().map(|(user_id, kind, debits_high, debits_low, credits_high, credits_low)| {
+            (user_id, kind, join(debits_high, debits_low), join(credits_high, credits_low))
+        });
         let mut stored: BTreeMap<(i64, String), (i64, i64)> =
             accounts.into_iter().map(|(user_id, kind, debits, credits)| ((user_id, kind), (debits, credits))).collect();
         for (user_id, kind, debits, credits) in sums {
             let (stored_debits, stored_credits) = stored.remove(&(user_id, kind.clone())).unwrap_or_default();
-            if (stored_debits, stored_credits) != (debits, credits) {
+            if (i128::from(stored_debits), i128::from(stored_credits)) != (debits, credits) {
                 problems.push(format!(
                     "account {user_id}:{kind} stores debits {stored_debits} / credits {stored_credits} \
                      but its transfers sum to {debits} / {credits}"

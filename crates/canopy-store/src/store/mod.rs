@@ -18,7 +18,7 @@ use crate::{StoreError, StoreResult};
 mod accounts;
 mod consent;
 mod ledger;
-mod methodologies;
+pub(crate) mod methodologies;
 mod partners;
 pub(crate) mod postings;
 

@@ -18,7 +18,7 @@
 
 use std::collections::BTreeSet;
 
-use canopy_core::ledger::{AccountKind, AccountRef, Book, Owner, PostingError, PostingSet, Totals};
+use canopy_core::ledger::{AccountKind, AccountRef, Book, Cause, Owner, PostingError, PostingSet, Totals};
 use rusqlite::{params, OptionalExtension};
 use sqlx::PgConnection;
 
@@ -68,16 +68,27 @@ fn touched(sets: &[PostingSet]) -> BTreeSet<AccountRef> {
     sets.iter().flat_map(|s| &s.transfers).flat_map(|t| [t.debit, t.credit]).collect()
 }
 
-/// Applies every set to a book loaded with `loaded`; the first refusal
-/// refuses them all.
+/// The causes among `sets` that the journal itself must say whether they
+/// posted before. An event is not among them: the events table's primary
+/// key already lets each event be decided (and so posted) once.
+fn causes_to_look_up(sets: &[PostingSet]) -> Vec<&Cause> {
+    sets.iter().map(|s| &s.cause).filter(|c| !matches!(c, Cause::Event { .. })).collect()
+}
+
+/// Applies every set to a book loaded with `loaded` totals and the causes
+/// that `posted` before; the first refusal refuses them all.
 fn apply(
     sets: &[PostingSet],
     accounts: usize,
     loaded: impl IntoIterator<Item = (AccountRef, Totals)>,
+    posted: impl IntoIterator<Item = Cause>,
 ) -> Result<Book, PostingError> {
     let mut book = Book::with_capacity(accounts, sets.len());
     for (account, totals) in loaded {
         book.load(account, totals);
+    }
+    for cause in posted {
+        book.load_posted(cause);
     }
     for set in sets {
         book.apply(set)?;
@@ -136,7 +147,20 @@ pub(crate) fn post_sqlite(
             }
         }
     }
-    let book = apply(sets, touched.len(), loaded)?;
+    let mut posted = Vec::new();
+    {
+        // The terms repeat the partial unique index's, so it answers.
+        let mut exists = tx.prepare_cached(
+            "SELECT 1 FROM transfers WHERE cause = ?1 AND cause_ref = ?2 AND seq = posting AND cause <> 'event'",
+        )?;
+        for cause in causes_to_look_up(sets) {
+            let (kind, _, reference) = cause.columns();
+            if exists.exists(params![kind, reference])? {
+                posted.push(cause.clone());
+            }
+        }
+    }
+    let book = apply(sets, touched.len(), loaded, posted)?;
 
     let count = transfer_count(sets);
     let last: i64 = tx
@@ -203,7 +227,23 @@ pub(crate) async fn post_postgres(
     let loaded = found.into_iter().map(|(owner, kind, debits, credits)| {
         (AccountRef { owner: Owner::from_id(owner), kind: kind_of(&kind) }, Totals { debits, credits })
     });
-    let book = apply(sets, accounts.len(), loaded)?;
+    let lookups = causes_to_look_up(sets);
+    let mut posted = Vec::new();
+    if !lookups.is_empty() {
+        let kinds: Vec<&str> = lookups.iter().map(|c| c.kind_str()).collect();
+        let references: Vec<&str> = lookups.iter().map(|c| c.columns().2).collect();
+        let found: Vec<i64> = sqlx::query_scalar(
+            "SELECT k.n FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS k(cause, cause_ref, n)
+             JOIN transfers t ON t.cause = k.cause AND t.cause_ref = k.cause_ref
+              AND t.seq = t.posting AND t.cause <> 'event'",
+        )
+        .bind(&kinds)
+        .bind(&references)
+        .fetch_all(&mut *db)
+        .await?;
+        posted = found.into_iter().map(|n| lookups[(n - 1) as usize].clone()).collect();
+    }
+    let book = apply(sets, accounts.len(), loaded, posted)?;
 
     let count = transfer_count(sets);
     let last: i64 =
@@ -251,7 +291,62 @@ pub(crate) async fn post_postgres(
 
 #[cfg(test)]
 mod tests {
+    use canopy_core::ledger::{Transfer, TransferKind, Unit};
+
     use super::*;
+    use crate::writer::open_writer_connection;
+    use crate::Store;
+
+    /// A citizen paying `amount` g of energy back for redemption `id`.
+    fn redeem(id: &str, user_id: i64, amount: i64) -> PostingSet {
+        PostingSet {
+            cause: Cause::Redemption { id: id.into() },
+            transfers: vec![Transfer {
+                kind: TransferKind::EnergyIssued,
+                debit: AccountRef::citizen(user_id, AccountKind::Energy),
+                credit: AccountRef::system(AccountKind::EnergyIssuance),
+                amount,
+                unit: Unit::GramsEnergy,
+            }],
+        }
+    }
+
+    #[tokio::test]
+    async fn the_sqlite_path_checks_stored_balances_and_causes() {
+        let dir = std::env::temp_dir().join(format!("canopy-postings-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("postings.db");
+        let _ = std::fs::remove_file(&path);
+        let store = Store::open(&format!("sqlite://{}", path.display())).await.unwrap();
+        store.close().await;
+        let mut connection = open_writer_connection(path.to_str().unwrap()).unwrap();
+        let mut post = |sets: &[PostingSet]| {
+            let tx = connection.transaction().unwrap();
+            let result = post_sqlite(&tx, sets, "2026-01-01T00:00:00.000000Z").map(|_| ());
+            if result.is_ok() {
+                tx.commit().unwrap();
+            }
+            result
+        };
+        post(&[PostingSet::credit(1, "e-1", 5, 100)]).unwrap();
+        // The balance is read from the database, not assumed.
+        let overdraw = post(&[redeem("r-1", 5, 101)]).unwrap_err();
+        assert!(
+            matches!(overdraw, PostFailure::Ledger(PostingError::WouldGoNegative { balance: -1, .. })),
+            "{overdraw}"
+        );
+        post(&[redeem("r-1", 5, 60)]).unwrap();
+        // A cause posted in an earlier transaction posts no second set.
+        let again = post(&[redeem("r-1", 5, 10)]).unwrap_err();
+        assert!(matches!(again, PostFailure::Ledger(PostingError::AlreadyPosted { .. })), "{again}");
+        // And nothing refused was numbered: the journal is 1..3.
+        let seqs: Vec<i64> = {
+            let mut statement = connection.prepare("SELECT seq FROM transfers ORDER BY seq").unwrap();
+            statement.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect()
+        };
+        assert_eq!(seqs, [1, 2, 3]);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn journal_rows_number_sets_in_order_and_share_their_first_seq() {

@@ -37,25 +37,44 @@ mod sqlite;
 pub(crate) use sqlite::{insert_event, open_writer_connection, EVENT_INSERT};
 
 /// The methodologies in force, shared between the HTTP edge (which
-/// publishes) and the writer (which applies them). Readers take a cheap
-/// clone of the inner `Arc`.
+/// publishes) and the writer (which applies them), with the database's
+/// registry version they were loaded at. Readers take a cheap clone of the
+/// inner `Arc`.
 #[derive(Clone, Debug)]
-pub struct SharedRegistry(Arc<RwLock<Arc<Registry>>>);
+pub struct SharedRegistry(Arc<RwLock<(i64, Arc<Registry>)>>);
 
 impl SharedRegistry {
-    /// Shares `registry`.
+    /// Shares `registry`, loaded at registry version 0 (a database no
+    /// publication has touched).
     pub fn new(registry: Registry) -> Self {
-        SharedRegistry(Arc::new(RwLock::new(Arc::new(registry))))
+        SharedRegistry::at_version(0, registry)
+    }
+
+    /// Shares `registry`, loaded at the database's registry `version`.
+    pub fn at_version(version: i64, registry: Registry) -> Self {
+        SharedRegistry(Arc::new(RwLock::new((version, Arc::new(registry)))))
     }
 
     /// The registry in force now.
     pub fn current(&self) -> Arc<Registry> {
-        self.0.read().expect("registry lock poisoned").clone()
+        self.0.read().expect("registry lock poisoned").1.clone()
     }
 
-    /// Replaces the registry (after a publication).
-    pub fn replace(&self, registry: Registry) {
-        *self.0.write().expect("registry lock poisoned") = Arc::new(registry);
+    /// The registry, if it was loaded at the database's registry `version`;
+    /// `None` when it is stale and must be reloaded.
+    pub fn at(&self, version: i64) -> Option<Arc<Registry>> {
+        let guard = self.0.read().expect("registry lock poisoned");
+        (guard.0 == version).then(|| guard.1.clone())
+    }
+
+    /// Replaces the registry with one loaded at `version` (unless a newer
+    /// one is already in place) and returns the one in force.
+    pub fn replace_at(&self, version: i64, registry: Registry) -> Arc<Registry> {
+        let mut guard = self.0.write().expect("registry lock poisoned");
+        if version >= guard.0 {
+            *guard = (version, Arc::new(registry));
+        }
+        guard.1.clone()
     }
 }
 
@@ -133,6 +152,9 @@ impl IngestError {
 pub struct IngestRequest {
     /// The reporting partner.
     pub partner_id: i64,
+    /// The regions the partner is registered for (see
+    /// [`canopy_core::ingest::RequestEvents::partner_regions`]).
+    pub partner_regions: Vec<canopy_core::types::RegionCode>,
     /// The request signature and when it may be forgotten (unix seconds);
     /// recorded in the same transaction as the events, so that a replay is
     /// refused exactly when the original was committed.

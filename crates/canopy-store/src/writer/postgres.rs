@@ -78,7 +78,6 @@ async fn run_writer(pool: PgPool, registry: SharedRegistry, config: IngestorConf
         if purge {
             last_purge = Instant::now();
         }
-        let registry = registry.current();
         let requests: Vec<&IngestRequest> = jobs.iter().map(|j| &j.request).collect();
         let now = Utc::now();
         match commit_group(&pool, &requests, &registry, now, purge).await {
@@ -125,7 +124,7 @@ async fn linger(jobs: &mut Vec<Job>, receiver: &mut mpsc::Receiver<Job>, config:
 async fn commit_group(
     pool: &PgPool,
     requests: &[&IngestRequest],
-    registry: &Registry,
+    shared: &SharedRegistry,
     now: DateTime<Utc>,
     purge_signatures: bool,
 ) -> Result<(Answers, GroupStats), PostFailure<sqlx::Error>> {
@@ -134,6 +133,10 @@ async fn commit_group(
     // The ledger's lock, taken before the snapshot is read: it orders the
     // groups of every process (and every other writer of postings).
     let locked = lock_ledger(&mut tx).await?;
+    // Under the lock, so that no group decides with a registry older than
+    // the last publication committed on any server.
+    let registry = crate::store::methodologies::registry_for_group_pg(&mut tx, shared).await?;
+    let registry: &Registry = &registry;
     if purge_signatures {
         sqlx::query("DELETE FROM request_signatures WHERE expires_at < $1")
             .bind(now.timestamp())
@@ -176,7 +179,11 @@ async fn commit_group(
         .iter()
         .zip(&admitted)
         .filter(|(_, ok)| **ok)
-        .map(|(r, _)| RequestEvents { partner_id: r.partner_id, events: &r.events })
+        .map(|(r, _)| RequestEvents {
+            partner_id: r.partner_id,
+            partner_regions: &r.partner_regions,
+            events: &r.events,
+        })
         .collect();
 
     let phase = Instant::now();

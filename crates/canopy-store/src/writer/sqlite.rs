@@ -82,7 +82,6 @@ fn run_writer(
         if purge {
             last_purge = Instant::now();
         }
-        let registry = registry.current();
         let requests: Vec<&IngestRequest> = jobs.iter().map(|j| &j.request).collect();
         let now = Utc::now();
         match commit_group(connection, &requests, &registry, now, purge) {
@@ -101,12 +100,16 @@ fn run_writer(
 fn commit_group(
     connection: &mut Connection,
     requests: &[&IngestRequest],
-    registry: &Registry,
+    shared: &SharedRegistry,
     now: DateTime<Utc>,
     purge_signatures: bool,
 ) -> Result<(Answers, GroupStats), PostFailure<rusqlite::Error>> {
     let started = Instant::now();
     let tx = connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    // Inside the transaction, so that no group decides with a registry older
+    // than the last publication committed.
+    let registry = crate::store::methodologies::registry_for_group_sqlite(&tx, shared)?;
+    let registry: &Registry = &registry;
     let now_text = format_time(now);
     if purge_signatures {
         tx.prepare_cached("DELETE FROM request_signatures WHERE expires_at < ?1")?.execute(params![now.timestamp()])?;
@@ -138,7 +141,11 @@ fn commit_group(
         .iter()
         .zip(&admitted)
         .filter(|(_, ok)| **ok)
-        .map(|(r, _)| RequestEvents { partner_id: r.partner_id, events: &r.events })
+        .map(|(r, _)| RequestEvents {
+            partner_id: r.partner_id,
+            partner_regions: &r.partner_regions,
+            events: &r.events,
+        })
         .collect();
 
     let phase = Instant::now();

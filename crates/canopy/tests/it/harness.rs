@@ -17,6 +17,10 @@ use tempfile::TempDir;
 
 /// The operator token every test server uses.
 pub const ADMIN_TOKEN: &str = "test-admin-token";
+/// The key that seals partner secrets on PostgreSQL test servers and in
+/// `canopy` processes (a SQLite test server uses its key file, created next
+/// to its database).
+pub const SECRET_KEY_HEX: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
 /// The password every test citizen uses.
 pub const PASSWORD: &str = "correct horse battery";
 
@@ -274,6 +278,9 @@ impl TestServer {
         let database_url = database_url.to_owned();
         let mut config = Config::new(&database_url, "127.0.0.1:0");
         config.admin_token = Some(ADMIN_TOKEN.to_owned());
+        if database_url.starts_with("postgres") {
+            config.secret_key = Some(canopy_server::secrets::SecretKey::from_hex(SECRET_KEY_HEX).expect("a valid key"));
+        }
         adjust(&mut config);
         let app = App::build(config).await.expect("server builds");
         let base = format!("http://{}", app.local_addr());
@@ -346,6 +353,17 @@ impl TestServer {
         let reply = self
             .post("/v1/partners", Some(ADMIN_TOKEN), json!({ "name": "Test Partner", "categories": categories }))
             .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
+        Partner {
+            id: reply.body["id"].as_str().unwrap().to_owned(),
+            secret: reply.body["secret"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    /// A partner registered for `regions` besides each citizen's own.
+    pub async fn create_partner_in(&self, categories: &[&str], regions: &[&str]) -> Partner {
+        let body = json!({ "name": "Regional Partner", "categories": categories, "regions": regions });
+        let reply = self.post("/v1/partners", Some(ADMIN_TOKEN), body).await;
         assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
         Partner {
             id: reply.body["id"].as_str().unwrap().to_owned(),

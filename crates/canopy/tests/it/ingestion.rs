@@ -57,8 +57,12 @@ async fn the_same_ride_is_800_g_in_beijing_and_128_g_in_wuhan() {
     assert_eq!(server.me(&citizens[0]).await["energy_grams"], 800);
     assert_eq!(server.me(&citizens[1]).await["reduction_grams"], 128);
 
-    // An event's own region beats the citizen's; a region with no
-    // methodology for the behaviour is `no_methodology`; `*` applies anywhere.
+    // An event's own region beats the citizen's (where the partner is
+    // registered for it); a region with no methodology for the behaviour
+    // is `no_methodology`; `*` applies anywhere.
+    let partner = server.create_partner_in(&["transport"], &["CN-HB", "CN-SH"]).await;
+    server.link(&citizens[0], &partner, &["transport"], "bj").await;
+    server.link(&citizens[1], &partner, &["transport"], "hb").await;
     let mut away = event("ride-bj-in-wuhan", "bj", "shared_bike", json!({ "distance_km": 3.2 }));
     away["region"] = json!("CN-HB");
     let mut shanghai = event("ride-sh", "bj", "shared_bike", json!({ "distance_km": 3.2 }));

@@ -206,9 +206,152 @@ async fn ledger_verify_finds_a_gap_in_the_sequence() {
     drop(db);
 }
 
+async fn ledger_verify_reports_sums_beyond_an_i64_as_findings() {
+    let server = TestServer::start().await;
+    let partner = server.create_partner(&["transport"]).await;
+    let citizen = server.create_citizen("wide", "CN-BJ").await;
+    server.link(&citizen, &partner, &["transport"], "w").await;
+    server.send_ok(&partner, json!([event("w-1", "w", "shared_bike", json!({ "distance_km": 2 }))])).await;
+    let url = server.database_url.clone();
+    let db = server.stop().await;
+
+    // Two forged transfers whose sum does not fit an i64.
+    for seq in [3, 4] {
+        execute_sql(
+            &url,
+            &format!(
+                "INSERT INTO transfers (seq, posting, kind, debit_owner, debit_account, credit_owner, credit_account,
+                                        amount, unit, cause, partner_id, cause_ref, at)
+                 VALUES ({seq}, {seq}, 'energy_issued', 0, 'energy_issuance', 1, 'energy', 9000000000000000000,
+                         'g_energy', 'settlement', NULL, 'forged-{seq}', '2026-01-01T00:00:00.000000Z')"
+            ),
+        )
+        .await
+        .unwrap();
+    }
+    if url.starts_with("sqlite:") {
+        // A balance that an overflow turned into a REAL before this release.
+        execute_sql(&url, "DROP TRIGGER accounts_stay_integer_update").await.unwrap();
+        execute_sql(&url, "UPDATE accounts SET credits = 1.8e19 WHERE kind = 'reduction' AND user_id <> 0")
+            .await
+            .unwrap();
+    }
+    let broken = verify(&url);
+    let stderr = String::from_utf8_lossy(&broken.stderr);
+    assert_eq!(broken.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("but its transfers sum to 0 / 18000000000000000"), "{stderr}");
+    if url.starts_with("sqlite:") {
+        assert!(stderr.contains(":reduction stores totals that are not whole numbers"), "{stderr}");
+    }
+    drop(db);
+}
+
 crate::contract!(
     huge_grams_never_wrap_a_balance,
+    ledger_verify_reports_sums_beyond_an_i64_as_findings,
     a_request_that_overflows_does_not_fail_its_group,
     every_entry_has_a_gap_free_seq_unit_and_cause,
     ledger_verify_finds_a_gap_in_the_sequence,
 );
+
+/// The journal rows as (seq, posting, kind, credit owner, amount, unit, cause reference), in seq order.
+async fn journal(url: &str) -> Vec<(i64, i64, String, i64, i64, String, String)> {
+    let sql = "SELECT seq, posting, kind, credit_owner, amount, unit, cause_ref FROM transfers ORDER BY seq";
+    if url.starts_with("sqlite:") {
+        let pool = sqlx::SqlitePool::connect(url).await.unwrap();
+        let rows = sqlx::query_as(sql).fetch_all(&pool).await.unwrap();
+        pool.close().await;
+        rows
+    } else {
+        let pool = sqlx::PgPool::connect(url).await.unwrap();
+        let rows = sqlx::query_as(sql).fetch_all(&pool).await.unwrap();
+        pool.close().await;
+        rows
+    }
+}
+
+/// A database made by the first release (migration 0001 only), with two
+/// credited events whose old transfer ids interleave across citizens (ids
+/// above where fresh id sequences start, so that new rows do not collide).
+const OLD_ROWS: &[&str] = &[
+    "INSERT INTO users (id, username, password_hash, display_name, region, created_at) VALUES
+        (101, 'old-one', 'x', 'One', 'CN-BJ', '2026-01-01T00:00:00.000000Z'),
+        (102, 'old-two', 'x', 'Two', 'CN-BJ', '2026-01-01T00:00:00.000000Z')",
+    "INSERT INTO partners (id, name, categories, secret, created_at) VALUES
+        (101, 'Old', 8, 'secret', '2026-01-01T00:00:00.000000Z')",
+    "INSERT INTO events (partner_id, event_id, user_id, behavior, occurred_at, region, inputs, fingerprint,
+                         methodology, grams, outcome, received_at) VALUES
+        (101, 'first', 102, 'shared_bike', '2026-01-02T00:00:00.000000Z', 'CN-BJ', '{}', NULL,
+         'cn-bj-shared-bike@1.0', 500, 'credited', '2026-01-02T00:00:00.000000Z'),
+        (101, 'second', 101, 'shared_bike', '2026-01-02T00:00:00.000000Z', 'CN-BJ', '{}', NULL,
+         'cn-bj-shared-bike@1.0', 250, 'credited', '2026-01-02T00:00:00.000000Z')",
+    "INSERT INTO transfers (user_id, id, kind, debit_user, debit_account, credit_user, credit_account, grams,
+                            partner_id, event_id, at) VALUES
+        (101, 3, 'reduction_verified', 0, 'reduction_issuance', 101, 'reduction', 250, 101, 'second', '2026-01-02T00:00:01.000000Z'),
+        (101, 4, 'energy_issued', 0, 'energy_issuance', 101, 'energy', 250, 101, 'second', '2026-01-02T00:00:01.000000Z'),
+        (102, 1, 'reduction_verified', 0, 'reduction_issuance', 102, 'reduction', 500, 101, 'first', '2026-01-02T00:00:00.000000Z'),
+        (102, 2, 'energy_issued', 0, 'energy_issuance', 102, 'energy', 500, 101, 'first', '2026-01-02T00:00:00.000000Z')",
+    "INSERT INTO accounts (user_id, kind, debits, credits) VALUES
+        (0, 'reduction_issuance', 750, 0), (0, 'energy_issuance', 750, 0),
+        (101, 'reduction', 0, 250), (101, 'energy', 0, 250), (102, 'reduction', 0, 500), (102, 'energy', 0, 500)",
+    "UPDATE sequences SET value = 4 WHERE name = 'transfers'",
+];
+
+async fn a_database_of_the_first_release_upgrades_its_journal_in_order() {
+    let db = TestDb::new(backend()).await;
+    let store = if db.url.starts_with("sqlite:") { "sqlite" } else { "postgres" };
+    let first = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../canopy-store/migrations")
+        .join(store)
+        .join("0001_core.sql");
+    let dir = tempfile::TempDir::new().unwrap();
+    std::fs::copy(first, dir.path().join("0001_core.sql")).unwrap();
+    let migrator = sqlx::migrate::Migrator::new(dir.path()).await.unwrap();
+    if store == "sqlite" {
+        use std::str::FromStr;
+        let options = sqlx::sqlite::SqliteConnectOptions::from_str(&db.url).unwrap().create_if_missing(true);
+        let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
+        migrator.run(&pool).await.unwrap();
+        pool.close().await;
+    } else {
+        let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+        migrator.run(&pool).await.unwrap();
+        pool.close().await;
+    }
+    for sql in OLD_ROWS {
+        execute_sql(&db.url, sql).await.unwrap();
+    }
+
+    let migrated = canopy().arg("migrate").env("CANOPY_DATABASE_URL", &db.url).output().unwrap();
+    assert!(migrated.status.success(), "{}", String::from_utf8_lossy(&migrated.stderr));
+    let rows = journal(&db.url).await;
+    let expected = [
+        (1, 1, "reduction_verified", 102, 500, "g_co2e", "first"),
+        (2, 1, "energy_issued", 102, 500, "g_energy", "first"),
+        (3, 3, "reduction_verified", 101, 250, "g_co2e", "second"),
+        (4, 3, "energy_issued", 101, 250, "g_energy", "second"),
+    ]
+    .map(|(seq, posting, kind, owner, amount, unit, cause)| {
+        (seq, posting, kind.to_owned(), owner, amount, unit.to_owned(), cause.to_owned())
+    });
+    assert_eq!(rows, expected);
+    let verified = verify(&db.url);
+    assert!(verified.status.success(), "{}", String::from_utf8_lossy(&verified.stderr));
+    let edit = execute_sql(&db.url, "DELETE FROM transfers").await;
+    assert!(edit.unwrap_err().contains("append-only"), "the new journal is append-only too");
+
+    // New credits continue the numbering.
+    let server = TestServer::start_on(&db.url).await;
+    let partner = server.create_partner(&["transport"]).await;
+    let citizen = server.create_citizen("new-one", "CN-BJ").await;
+    server.link(&citizen, &partner, &["transport"], "n").await;
+    server.send_ok(&partner, json!([event("n-1", "n", "shared_bike", json!({ "distance_km": 1 }))])).await;
+    let page = server.get("/v1/me/ledger", Some(&citizen.token)).await;
+    let seqs: Vec<i64> = page.body["entries"].as_array().unwrap().iter().map(|e| e["seq"].as_i64().unwrap()).collect();
+    assert_eq!(seqs, [6, 5]);
+    drop(server);
+    let verified = verify(&db.url);
+    assert!(verified.status.success(), "{}", String::from_utf8_lossy(&verified.stderr));
+}
+
+crate::contract!(a_database_of_the_first_release_upgrades_its_journal_in_order);

@@ -294,6 +294,55 @@ async fn a_new_version_supersedes_the_old_from_its_valid_from() {
     );
 }
 
+async fn inputs_are_checked_exactly_and_given_once() {
+    let server = TestServer::start().await;
+    let partner = server.create_partner(&["transport", "digital_finance"]).await;
+    let citizen = server.create_citizen("exact", "CN-BJ").await;
+    server.link(&citizen, &partner, &["transport", "digital_finance"], "x").await;
+    // Built from text: a Rust float literal would already be rounded.
+    let exact = |text: &str| serde_json::from_str::<serde_json::Value>(text).unwrap();
+    let results = server
+        .send_ok(
+            &partner,
+            json!([
+                event("pay-under", "x", "e_payment", exact(r#"{"amount_yuan": 0.99999999999999999999}"#)),
+                event("ride-over", "x", "shared_bike", exact(r#"{"distance_km": 100.00000000000001}"#)),
+                event("pay", "x", "e_payment", exact(r#"{"amount_yuan": 1}"#)),
+                event("ride", "x", "shared_bike", exact(r#"{"distance_km": 100}"#)),
+            ]),
+        )
+        .await;
+    assert_eq!(results[0]["code"], "input_out_of_bounds", "{}", results[0]);
+    assert_eq!(
+        results[0]["message"], "amount_yuan = 0.99999999999999999999 is outside 1 <= x <= 1000000",
+        "{}",
+        results[0]
+    );
+    assert_eq!(results[1]["code"], "input_out_of_bounds", "{}", results[1]);
+    assert_eq!(results[1]["message"], "distance_km = 100.00000000000001 is outside 0 < x <= 100");
+    assert_eq!((results[2]["outcome"].clone(), results[2]["grams"].clone()), (json!("credited"), json!(5)));
+    assert_eq!((results[3]["outcome"].clone(), results[3]["grams"].clone()), (json!("credited"), json!(25_000)));
+
+    // A key given twice inside `inputs` is refused, as one given twice
+    // elsewhere in the batch is.
+    for (inputs, event_keys) in [
+        (r#"{"distance_km": 1, "distance_km": 100}"#, r#""id": "dup""#),
+        (r#"{"distance_km": 1}"#, r#""id": "a", "id": "b""#),
+    ] {
+        let body = format!(
+            r#"{{"events": [{{{event_keys}, "user_ref": "x", "behavior": "shared_bike", "occurred_at": "{}", "inputs": {inputs}}}]}}"#,
+            hours_ago(1)
+        );
+        let headers =
+            sign_headers(&partner, "POST", "/v1/partner/events", body.as_bytes(), chrono::Utc::now().timestamp());
+        let reply = server.raw(Method::POST, "/v1/partner/events", &headers, body.into_bytes()).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{inputs} {event_keys}: {reply:?}");
+        assert_eq!(reply.code(), "malformed_body");
+        assert!(reply.body["detail"].as_str().unwrap().contains("duplicate"), "{reply:?}");
+    }
+    assert_eq!(server.me(&citizen).await["reduction_grams"], 25_005);
+}
+
 #[test]
 fn methodology_check_reports_every_fault_and_the_grams_cap() {
     let dir = tempfile::TempDir::new().unwrap();
@@ -342,4 +391,92 @@ crate::contract!(
     the_operator_publishes_a_methodology_and_it_credits_at_once,
     a_methodology_with_three_faults_is_refused_listing_all_three,
     a_new_version_supersedes_the_old_from_its_valid_from,
+    inputs_are_checked_exactly_and_given_once,
 );
+
+/// A methodology of `behavior` everywhere, from 2020 (so that any two of
+/// one behaviour overlap).
+fn everywhere(id: &str, behavior: &str) -> String {
+    CUSTOM
+        .replace("id = \"test-scooter\"", &format!("id = \"{id}\""))
+        .replace("behavior = \"shared_scooter\"", &format!("behavior = \"{behavior}\""))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_servers_on_one_postgres_database_share_one_registry() {
+    if !postgres_available().await {
+        return;
+    }
+    let db = TestDb::new(Backend::Postgres).await;
+    let (mut a, mut b) = tokio::join!(crate::process::serve(&db.url), crate::process::serve(&db.url));
+    let (server_a, server_b) = (TestServer::external(&a.base), TestServer::external(&b.base));
+    let headers = [("content-type", "application/toml".to_owned()), ("authorization", format!("Bearer {ADMIN_TOKEN}"))];
+    let partner = server_a.create_partner(&["transport"]).await;
+    let citizen = server_b.create_citizen("shared", "CN-BJ").await;
+    server_a.link(&citizen, &partner, &["transport"], "u").await;
+    // B loads its registry and decides a group before anything is published.
+    let warm =
+        server_b.send_ok(&partner, json!([event("warm", "u", "shared_bike", json!({ "distance_km": 1 }))])).await;
+    assert_eq!(warm[0]["grams"], 250);
+
+    // Published on A, in force on B at once: the prechecks and the writer.
+    let published = server_a.raw(Method::POST, "/v1/methodologies", &headers, CUSTOM.as_bytes().to_vec()).await;
+    assert_eq!(published.status, StatusCode::CREATED, "{published:?}");
+    let results =
+        server_b.send_ok(&partner, json!([event("s1", "u", "shared_scooter", json!({ "distance_km": 3 }))])).await;
+    assert_eq!((results[0]["outcome"].clone(), results[0]["grams"].clone()), (json!("credited"), json!(302)));
+    let listed = server_b.get("/v1/methodologies", None).await;
+    assert!(listed.body["methodologies"].as_array().unwrap().iter().any(|m| m["key"] == "test-scooter@1"));
+
+    // Overlapping methodologies published on both at once: exactly one wins.
+    for round in 0..5 {
+        let behavior = format!("race_{round}");
+        let (from_a, from_b) = tokio::join!(
+            server_a.raw(
+                Method::POST,
+                "/v1/methodologies",
+                &headers,
+                everywhere(&format!("race-a-{round}"), &behavior).into_bytes()
+            ),
+            server_b.raw(
+                Method::POST,
+                "/v1/methodologies",
+                &headers,
+                everywhere(&format!("race-b-{round}"), &behavior).into_bytes()
+            ),
+        );
+        let mut statuses = [from_a.status, from_b.status];
+        statuses.sort();
+        assert_eq!(statuses, [StatusCode::CREATED, StatusCode::CONFLICT], "{from_a:?} {from_b:?}");
+        let loser = if from_a.status == StatusCode::CONFLICT { &from_a } else { &from_b };
+        assert_eq!(loser.code(), "methodology_overlap");
+    }
+
+    // A supersession published on B ends v1 on A from its day.
+    let shipped =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../methodologies/cn-bj-shared-bike.toml"))
+            .unwrap();
+    let today = (chrono::Utc::now() + chrono::Duration::hours(8)).date_naive();
+    let day = today - chrono::Duration::days(2);
+    let eve = day - chrono::Duration::days(1);
+    let v2 = shipped
+        .replace("version = \"1.0\"", "version = \"2.0\"\nsupersedes = \"1.0\"")
+        .replace("valid_from = 2020-01-01", &format!("valid_from = {day}"))
+        .replace("250 * distance_km", "200 * distance_km");
+    let published = server_b.raw(Method::POST, "/v1/methodologies", &headers, v2.into_bytes()).await;
+    assert_eq!(published.status, StatusCode::CREATED, "{published:?}");
+    let mut before = event("before", "u", "shared_bike", json!({ "distance_km": 1 }));
+    before["occurred_at"] = json!(format!("{eve}T12:00:00+08:00"));
+    let mut after = event("after", "u", "shared_bike", json!({ "distance_km": 1 }));
+    after["occurred_at"] = json!(format!("{day}T12:00:00+08:00"));
+    let results = server_a.send_ok(&partner, json!([before, after])).await;
+    assert_eq!(results[0]["methodology"], "cn-bj-shared-bike@1.0");
+    assert_eq!(results[1]["methodology"], "cn-bj-shared-bike@2.0");
+    assert_eq!(results[1]["grams"], 200);
+    let listed = server_a.get("/v1/methodologies", None).await;
+    assert_eq!(listed.body["supersessions"][0]["new_version"], "2.0");
+    for served in [&mut a, &mut b] {
+        served.child.kill().unwrap();
+        served.child.wait().unwrap();
+    }
+}

@@ -12,7 +12,12 @@ use crate::harness::*;
 
 pub fn canopy() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_canopy"));
-    command.env_remove("CANOPY_CONFIG").env_remove("CANOPY_ADMIN_TOKEN").env("RUST_LOG", "warn");
+    command
+        .env_remove("CANOPY_CONFIG")
+        .env_remove("CANOPY_ADMIN_TOKEN")
+        .env_remove("CANOPY_SECRET_KEY_FILE")
+        .env("CANOPY_SECRET_KEY", SECRET_KEY_HEX)
+        .env("RUST_LOG", "warn");
     command
 }
 
