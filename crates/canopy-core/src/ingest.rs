@@ -10,7 +10,7 @@
 //! the snapshot alone, it is tested without a database, and every store
 //! backend shares it.
 
-use std::collections::{HashMap, HashSet};
+use std::borrow::Cow;
 
 use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -18,7 +18,7 @@ use serde_json::{Map, Value};
 
 use crate::ledger::PostingSet;
 use crate::methodology::Registry;
-use crate::types::{Category, CategorySet, Grams, RegionCode};
+use crate::types::{Category, CategorySet, Grams, Map as HashMap, RegionCode, Set as HashSet};
 
 /// The most events one batch may carry.
 pub const BATCH_EVENTS_MAX: usize = 10_000;
@@ -316,8 +316,9 @@ pub mod keys {
     /// Round one: (partner, event id) for the duplicate check and
     /// (partner, user reference) for consent.
     pub fn events_and_links<'a>(requests: &[RequestEvents<'a>]) -> (Vec<PartnerKey<'a>>, Vec<PartnerKey<'a>>) {
-        let mut event_keys = Vec::new();
-        let mut link_keys = HashSet::new();
+        let events: usize = requests.iter().map(|r| r.events.len()).sum();
+        let mut event_keys = Vec::with_capacity(events);
+        let mut link_keys = HashSet::with_capacity_and_hasher(events, Default::default());
         for request in requests {
             for event in request.events {
                 // An id with a NUL was never stored on PostgreSQL, which
@@ -346,8 +347,8 @@ pub mod keys {
         links: &HashMap<(PartnerId, String), LinkView>,
         registry: &Registry,
     ) -> (Vec<(UserId, String, String)>, Vec<UsageKey>) {
-        let mut fingerprints = HashSet::new();
-        let mut usage = HashSet::new();
+        let mut fingerprints = HashSet::default();
+        let mut usage = HashSet::default();
         let capped: HashSet<&str> =
             registry.iter().filter(|m| m.caps != Default::default()).map(|m| m.behavior.as_str()).collect();
         let mut lookup_key = (0, String::new());
@@ -369,7 +370,9 @@ pub mod keys {
             }
         }
         let mut fingerprints: Vec<_> = fingerprints.into_iter().collect();
-        fingerprints.sort_unstable();
+        // In the stores' key order (behaviour, fingerprint, citizen), so
+        // that lookups walk the index as the writes do.
+        fingerprints.sort_unstable_by(|a, b| (&a.1, &a.2, a.0).cmp(&(&b.1, &b.2, b.0)));
         let mut usage: Vec<_> = usage.into_iter().collect();
         usage.sort_unstable();
         (fingerprints, usage)
@@ -438,25 +441,28 @@ impl Outcome {
     }
 }
 
-/// An event to store: it was credited (or capped) in this group.
+/// An event to store: it was credited (or capped) in this group. Its text
+/// fields borrow from the requests the group decided (`Cow`), so deciding
+/// copies no event ids, inputs or fingerprints; [`AcceptedEvent::into_owned`]
+/// detaches one where it must outlive them.
 #[derive(Debug, Clone, PartialEq)]
-pub struct AcceptedEvent {
+pub struct AcceptedEvent<'a> {
     /// The reporting partner.
     pub partner_id: PartnerId,
     /// The partner's event id.
-    pub event_id: String,
+    pub event_id: Cow<'a, str>,
     /// The citizen.
     pub user_id: UserId,
     /// The behaviour code.
-    pub behavior: String,
+    pub behavior: Cow<'a, str>,
     /// When the act happened.
     pub occurred_at: DateTime<Utc>,
     /// The region whose methodology applied.
     pub region: RegionCode,
     /// The inputs, as sent.
-    pub inputs: Map<String, Value>,
+    pub inputs: Cow<'a, Map<String, Value>>,
     /// The act's fingerprint, if any.
-    pub fingerprint: Option<String>,
+    pub fingerprint: Option<Cow<'a, str>>,
     /// The methodology (`id@version`).
     pub methodology: String,
     /// Grams credited (0 when a cap was already reached).
@@ -465,13 +471,32 @@ pub struct AcceptedEvent {
     pub outcome: OutcomeKind,
 }
 
+impl AcceptedEvent<'_> {
+    /// The same event, owning its text.
+    pub fn into_owned(self) -> AcceptedEvent<'static> {
+        AcceptedEvent {
+            partner_id: self.partner_id,
+            event_id: Cow::Owned(self.event_id.into_owned()),
+            user_id: self.user_id,
+            behavior: Cow::Owned(self.behavior.into_owned()),
+            occurred_at: self.occurred_at,
+            region: self.region,
+            inputs: Cow::Owned(self.inputs.into_owned()),
+            fingerprint: self.fingerprint.map(|f| Cow::Owned(f.into_owned())),
+            methodology: self.methodology,
+            grams: self.grams,
+            outcome: self.outcome,
+        }
+    }
+}
+
 /// What a group decides: outcomes per request, and the rows to write.
 #[derive(Debug, Default)]
-pub struct Decision {
+pub struct Decision<'a> {
     /// Each request's outcomes, in the order of its events.
     pub outcomes: Vec<Vec<Outcome>>,
     /// The events to store, in decision order.
-    pub accepted: Vec<AcceptedEvent>,
+    pub accepted: Vec<AcceptedEvent<'a>>,
     /// What to add to each cap counter.
     pub usage_deltas: HashMap<UsageKey, Usage>,
     /// What to post: one set per event credited more than 0 g, in
@@ -479,7 +504,7 @@ pub struct Decision {
     pub postings: Vec<PostingSet>,
 }
 
-impl Decision {
+impl Decision<'_> {
     /// Grams credited in this group, or `None` if the sum does not fit an
     /// `i64` (the ledger then refuses the postings; nothing wraps).
     pub fn credited_grams(&self) -> Option<Grams> {
@@ -492,18 +517,34 @@ impl Decision {
 /// Events are taken in order, request by request, and each sees the effect
 /// of the ones before it (a repeated id is a `duplicate`, a repeated
 /// fingerprint a `duplicate_act`, caps count earlier events in the group).
-pub fn decide(requests: &[RequestEvents<'_>], snapshot: &Snapshot, registry: &Registry) -> Decision {
-    let mut decision = Decision::default();
-    let mut accepted_now: HashMap<(PartnerId, String), StoredEvent> = HashMap::new();
-    let mut fingerprints_now: HashSet<(UserId, String, String)> = HashSet::new();
-    let mut usage_now: HashMap<UsageKey, Usage> = HashMap::new();
+pub fn decide<'a>(requests: &[RequestEvents<'a>], snapshot: &Snapshot, registry: &Registry) -> Decision<'a> {
+    let events: usize = requests.iter().map(|r| r.events.len()).sum();
+    let mut decision = Decision {
+        outcomes: Vec::with_capacity(requests.len()),
+        accepted: Vec::with_capacity(events),
+        usage_deltas: HashMap::default(),
+        postings: Vec::with_capacity(events),
+    };
+    // The group's own effects, keyed by text borrowed from the requests:
+    // deciding an event copies none of its strings into a key.
+    let mut state = GroupState {
+        accepted: HashMap::with_capacity_and_hasher(events, Default::default()),
+        fingerprints: HashSet::with_capacity_and_hasher(events / 2, Default::default()),
+        usage: HashMap::default(),
+        lookup: Lookup::default(),
+    };
 
     for request in requests {
         let partner_id = request.partner_id;
         let mut outcomes = Vec::with_capacity(request.events.len());
         for event in request.events {
-            let key = (partner_id, event.id.clone());
-            if let Some(stored) = snapshot.existing.get(&key).or_else(|| accepted_now.get(&key)) {
+            let id = event.id.as_str();
+            let stored = match state.accepted.get(&(partner_id, id)) {
+                Some(stored) => Some(stored),
+                None if snapshot.existing.is_empty() => None,
+                None => snapshot.existing.get(state.lookup.partner_key(partner_id, id)),
+            };
+            if let Some(stored) = stored {
                 outcomes.push(Outcome {
                     id: event.id.clone(),
                     outcome: OutcomeKind::Duplicate,
@@ -521,30 +562,18 @@ pub fn decide(requests: &[RequestEvents<'_>], snapshot: &Snapshot, registry: &Re
                     continue;
                 }
             };
-            match decide_one(
-                partner_id,
-                request.partner_regions,
-                &event.id,
-                checked,
-                snapshot,
-                registry,
-                &fingerprints_now,
-                &mut usage_now,
-            ) {
+            match decide_one(partner_id, request.partner_regions, id, checked, snapshot, registry, &mut state) {
                 Err(rejection) => outcomes.push(Outcome::rejected(&event.id, rejection)),
                 Ok((accepted, message)) => {
-                    if let Some(fingerprint) = &accepted.fingerprint {
-                        fingerprints_now.insert((accepted.user_id, accepted.behavior.clone(), fingerprint.clone()));
+                    if let Some(fingerprint) = &checked.fingerprint {
+                        state.fingerprints.insert((accepted.user_id, checked.behavior.as_str(), fingerprint.as_str()));
                     }
-                    accepted_now
-                        .insert(key, StoredEvent { grams: accepted.grams, methodology: accepted.methodology.clone() });
+                    state.accepted.insert(
+                        (partner_id, id),
+                        StoredEvent { grams: accepted.grams, methodology: accepted.methodology.clone() },
+                    );
                     if accepted.grams > 0 {
-                        decision.postings.push(PostingSet::credit(
-                            partner_id,
-                            &accepted.event_id,
-                            accepted.user_id,
-                            accepted.grams,
-                        ));
+                        decision.postings.push(PostingSet::credit(partner_id, id, accepted.user_id, accepted.grams));
                     }
                     outcomes.push(Outcome {
                         id: event.id.clone(),
@@ -563,7 +592,9 @@ pub fn decide(requests: &[RequestEvents<'_>], snapshot: &Snapshot, registry: &Re
 
     // Only the growth of each counter is written, so that the write is an
     // increment and stays correct whatever else committed meanwhile.
-    for (key, now) in usage_now {
+    decision.usage_deltas.reserve(state.usage.len());
+    for ((user_id, behavior, period), now) in state.usage {
+        let key = UsageKey { user_id, behavior: behavior.to_owned(), period };
         let before = snapshot.usage.get(&key).copied().unwrap_or_default();
         // Counters only grow from `before`, so these differences fit.
         let delta = Usage { count: now.count - before.count, grams: now.grams - before.grams };
@@ -578,23 +609,70 @@ pub fn decide(requests: &[RequestEvents<'_>], snapshot: &Snapshot, registry: &Re
     decision
 }
 
+/// What a group has decided so far, keyed by borrowed text.
+struct GroupState<'a> {
+    /// Events accepted in this group, by (partner, event id).
+    accepted: HashMap<(PartnerId, &'a str), StoredEvent>,
+    /// Fingerprints credited in this group: (citizen, behaviour, fingerprint).
+    fingerprints: HashSet<(UserId, &'a str, &'a str)>,
+    /// Cap usage as this group leaves it: (citizen, behaviour, period).
+    usage: HashMap<(UserId, &'a str, Period), Usage>,
+    /// Reusable owned keys for the snapshot's maps.
+    lookup: Lookup,
+}
+
+/// Owned keys reused for every lookup in the [`Snapshot`] (whose maps own
+/// their keys): filling one copies bytes into a buffer that keeps its
+/// capacity, where building a fresh key would allocate.
+#[derive(Default)]
+struct Lookup {
+    partner: (PartnerId, String),
+    fingerprint: (UserId, String, String),
+    usage: Option<UsageKey>,
+}
+
+impl Lookup {
+    fn partner_key(&mut self, partner_id: PartnerId, text: &str) -> &(PartnerId, String) {
+        self.partner.0 = partner_id;
+        self.partner.1.clear();
+        self.partner.1.push_str(text);
+        &self.partner
+    }
+
+    fn fingerprint_key(&mut self, user_id: UserId, behavior: &str, fingerprint: &str) -> &(UserId, String, String) {
+        self.fingerprint.0 = user_id;
+        self.fingerprint.1.clear();
+        self.fingerprint.1.push_str(behavior);
+        self.fingerprint.2.clear();
+        self.fingerprint.2.push_str(fingerprint);
+        &self.fingerprint
+    }
+
+    fn usage_key(&mut self, user_id: UserId, behavior: &str, period: Period) -> &UsageKey {
+        let key = self.usage.get_or_insert_with(|| UsageKey { user_id, behavior: String::new(), period });
+        key.user_id = user_id;
+        key.behavior.clear();
+        key.behavior.push_str(behavior);
+        key.period = period;
+        key
+    }
+}
+
 /// The rejection of an event whose grams a counter cannot hold.
 fn grams_overflow(grams: Grams) -> Rejection {
     Rejection::new("grams_overflow", format!("{grams} g cannot be added to the citizen's cap usage without overflow"))
 }
 
-#[allow(clippy::too_many_arguments)]
-fn decide_one(
+fn decide_one<'a>(
     partner_id: PartnerId,
     partner_regions: &[RegionCode],
-    event_id: &str,
-    checked: &CheckedEvent,
+    event_id: &'a str,
+    checked: &'a CheckedEvent,
     snapshot: &Snapshot,
     registry: &Registry,
-    fingerprints_now: &HashSet<(UserId, String, String)>,
-    usage_now: &mut HashMap<UsageKey, Usage>,
-) -> Result<(AcceptedEvent, Option<String>), Rejection> {
-    let link = snapshot.links.get(&(partner_id, checked.user_ref.clone())).ok_or_else(|| {
+    state: &mut GroupState<'a>,
+) -> Result<(AcceptedEvent<'a>, Option<String>), Rejection> {
+    let link = snapshot.links.get(state.lookup.partner_key(partner_id, &checked.user_ref)).ok_or_else(|| {
         Rejection::new(
             "consent_missing",
             format!("user_ref `{}` is not linked to a consenting citizen", checked.user_ref),
@@ -632,8 +710,14 @@ fn decide_one(
     })?;
     let full_grams = methodology.evaluate(&checked.inputs).map_err(|e| Rejection::new(e.code(), e.to_string()))?;
     if let Some(fingerprint) = &checked.fingerprint {
-        let key = (link.user_id, checked.behavior.clone(), fingerprint.clone());
-        if snapshot.fingerprints.contains(&key) || fingerprints_now.contains(&key) {
+        let seen = state.fingerprints.contains(&(link.user_id, checked.behavior.as_str(), fingerprint.as_str()))
+            || (!snapshot.fingerprints.is_empty()
+                && snapshot.fingerprints.contains(state.lookup.fingerprint_key(
+                    link.user_id,
+                    &checked.behavior,
+                    fingerprint,
+                )));
+        if seen {
             return Err(Rejection::new(
                 "duplicate_act",
                 format!("the act `{fingerprint}` was already credited to this citizen"),
@@ -652,8 +736,7 @@ fn decide_one(
     let has_caps = limits.iter().any(|(_, count, grams, _)| count.is_some() || grams.is_some());
     if has_caps {
         for (period, count_max, grams_max, name) in limits {
-            let key = UsageKey { user_id: link.user_id, behavior: checked.behavior.clone(), period };
-            let used = usage_now.get(&key).or_else(|| snapshot.usage.get(&key)).copied().unwrap_or_default();
+            let used = used(state, snapshot, link.user_id, &checked.behavior, period);
             if let Some(count_max) = count_max {
                 if used.count >= i64::from(count_max) {
                     grams = 0;
@@ -679,33 +762,43 @@ fn decide_one(
         if grams > 0 {
             let mut updated = Vec::with_capacity(periods.len());
             for period in periods {
-                let key = UsageKey { user_id: link.user_id, behavior: checked.behavior.clone(), period };
-                let used = usage_now.get(&key).or_else(|| snapshot.usage.get(&key)).copied().unwrap_or_default();
+                let used = used(state, snapshot, link.user_id, &checked.behavior, period);
                 let (Some(count), Some(sum)) = (used.count.checked_add(1), used.grams.checked_add(grams)) else {
                     return Err(grams_overflow(grams));
                 };
-                updated.push((key, Usage { count, grams: sum }));
+                updated.push(((link.user_id, checked.behavior.as_str(), period), Usage { count, grams: sum }));
             }
-            usage_now.extend(updated);
+            state.usage.extend(updated);
         }
     }
     assert!(grams >= 0 && grams <= full_grams, "a cap never raises or negates a credit");
     Ok((
         AcceptedEvent {
             partner_id,
-            event_id: event_id.to_owned(),
+            event_id: Cow::Borrowed(event_id),
             user_id: link.user_id,
-            behavior: checked.behavior.clone(),
+            behavior: Cow::Borrowed(&checked.behavior),
             occurred_at: checked.occurred_at,
             region: region.clone(),
-            inputs: checked.inputs.clone(),
-            fingerprint: checked.fingerprint.clone(),
+            inputs: Cow::Borrowed(&checked.inputs),
+            fingerprint: checked.fingerprint.as_deref().map(Cow::Borrowed),
             methodology: methodology.key(),
             grams,
             outcome: if cap_message.is_some() { OutcomeKind::Capped } else { OutcomeKind::Credited },
         },
         cap_message,
     ))
+}
+
+/// A cap counter as the group has left it so far.
+fn used(state: &mut GroupState<'_>, snapshot: &Snapshot, user_id: UserId, behavior: &str, period: Period) -> Usage {
+    if let Some(usage) = state.usage.get(&(user_id, behavior, period)) {
+        return *usage;
+    }
+    if snapshot.usage.is_empty() {
+        return Usage::default();
+    }
+    snapshot.usage.get(state.lookup.usage_key(user_id, behavior, period)).copied().unwrap_or_default()
 }
 
 #[cfg(test)]

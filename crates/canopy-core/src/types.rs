@@ -13,6 +13,14 @@ use serde::{Deserialize, Serialize};
 /// does (the ledger asserts it).
 pub type Grams = i64;
 
+/// The hash map of the hot path (snapshots, `decide`, the book): aHash
+/// instead of SipHash, measured faster on the ingestion benchmark (see
+/// BENCHMARKS.md); still keyed at random per process, so a partner cannot
+/// precompute colliding event ids.
+pub type Map<K, V> = std::collections::HashMap<K, V, ahash::RandomState>;
+/// The hash set of the hot path; see [`Map`].
+pub type Set<T> = std::collections::HashSet<T, ahash::RandomState>;
+
 /// The seven behaviour categories of the All-China Environment Federation
 /// guideline (2023). Consent scopes and partner permissions are sets of these.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

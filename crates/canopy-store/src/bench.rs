@@ -117,7 +117,7 @@ impl Store {
     /// elapsed time.
     pub async fn raw_copy_ceiling(
         &self,
-        events: &[AcceptedEvent],
+        events: &[AcceptedEvent<'_>],
         rows_per_transaction: usize,
     ) -> StoreResult<Duration> {
         let pool = self.postgres_pool().ok_or_else(|| StoreError::Writer("COPY is measured on PostgreSQL".into()))?;

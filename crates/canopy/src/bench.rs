@@ -144,7 +144,7 @@ impl Target {
 
     /// The raw ceiling: the same rows into a bare table, batched inserts on
     /// SQLite and `COPY` on PostgreSQL, `rows_per_transaction` at a time.
-    async fn raw_ceiling(&self, rows: &[AcceptedEvent], rows_per_transaction: usize) -> anyhow::Result<Duration> {
+    async fn raw_ceiling(&self, rows: &[AcceptedEvent<'_>], rows_per_transaction: usize) -> anyhow::Result<Duration> {
         let url = self.fresh("raw").await?;
         let store = Store::connect(&url).await?;
         let elapsed = match self {
@@ -159,7 +159,7 @@ impl Target {
 struct Workload {
     events: Vec<EventIn>,
     /// The same events as rows, for the raw ceiling.
-    rows: Vec<AcceptedEvent>,
+    rows: Vec<AcceptedEvent<'static>>,
 }
 
 fn workload(count: usize, citizens: usize, partner_id: i64) -> Workload {
@@ -183,13 +183,13 @@ fn workload(count: usize, citizens: usize, partner_id: i64) -> Workload {
         let m = registry.find(behavior, &beijing, occurred_at.date_naive()).expect("shipped methodology");
         rows.push(AcceptedEvent {
             partner_id,
-            event_id: format!("bench-{i:08}"),
+            event_id: format!("bench-{i:08}").into(),
             user_id: citizen as i64 + 1,
-            behavior: behavior.to_owned(),
+            behavior: behavior.into(),
             occurred_at,
             region: beijing.clone(),
-            inputs: inputs.clone(),
-            fingerprint: fingerprint.clone(),
+            inputs: std::borrow::Cow::Owned(inputs.clone()),
+            fingerprint: fingerprint.clone().map(Into::into),
             methodology: m.key(),
             grams: m.evaluate(&inputs).expect("valid inputs"),
             outcome: OutcomeKind::Credited,

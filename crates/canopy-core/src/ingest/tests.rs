@@ -296,11 +296,11 @@ impl Model {
 fn store(snapshot: &mut Snapshot, decision: &Decision) {
     for e in &decision.accepted {
         snapshot.existing.insert(
-            (e.partner_id, e.event_id.clone()),
+            (e.partner_id, e.event_id.to_string()),
             StoredEvent { grams: e.grams, methodology: e.methodology.clone() },
         );
         if let Some(print) = &e.fingerprint {
-            snapshot.fingerprints.insert((e.user_id, e.behavior.clone(), print.clone()));
+            snapshot.fingerprints.insert((e.user_id, e.behavior.to_string(), print.to_string()));
         }
     }
     for (key, delta) in &decision.usage_deltas {

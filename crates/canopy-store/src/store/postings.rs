@@ -79,10 +79,11 @@ fn causes_to_look_up(sets: &[PostingSet]) -> Vec<&Cause> {
 /// that `posted` before; the first refusal refuses them all.
 fn apply(
     sets: &[PostingSet],
+    accounts: usize,
     loaded: impl IntoIterator<Item = (AccountRef, Totals)>,
     posted: impl IntoIterator<Item = Cause>,
 ) -> Result<Book, PostingError> {
-    let mut book = Book::new();
+    let mut book = Book::with_capacity(accounts, sets.len());
     for (account, totals) in loaded {
         book.load(account, totals);
     }
@@ -131,10 +132,11 @@ pub(crate) fn post_sqlite(
     if sets.is_empty() {
         return Ok(Book::new());
     }
-    let mut loaded = Vec::new();
+    let touched = touched(sets);
+    let mut loaded = Vec::with_capacity(touched.len());
     {
         let mut load = tx.prepare_cached("SELECT debits, credits FROM accounts WHERE user_id = ?1 AND kind = ?2")?;
-        for account in touched(sets) {
+        for &account in &touched {
             let totals = load
                 .query_row(params![account.owner.id(), account.kind.as_str()], |r| {
                     Ok(Totals { debits: r.get(0)?, credits: r.get(1)? })
@@ -158,7 +160,7 @@ pub(crate) fn post_sqlite(
             }
         }
     }
-    let book = apply(sets, loaded, posted)?;
+    let book = apply(sets, touched.len(), loaded, posted)?;
 
     let count = transfer_count(sets);
     let last: i64 = tx
@@ -241,7 +243,7 @@ pub(crate) async fn post_postgres(
         .await?;
         posted = found.into_iter().map(|n| lookups[(n - 1) as usize].clone()).collect();
     }
-    let book = apply(sets, loaded, posted)?;
+    let book = apply(sets, accounts.len(), loaded, posted)?;
 
     let count = transfer_count(sets);
     let last: i64 =

@@ -182,6 +182,9 @@ pub struct GroupStats {
     pub decide_us: u64,
     /// Microseconds writing rows.
     pub write_us: u64,
+    /// Microseconds committing (on SQLite the WAL append and its fsync; on
+    /// PostgreSQL the round trip and the server's flush).
+    pub commit_us: u64,
     /// Microseconds from `BEGIN` to the end of `COMMIT`.
     pub total_us: u64,
 }
@@ -297,13 +300,12 @@ fn answers(admitted: Vec<bool>, outcomes: Vec<Vec<Outcome>>) -> Answers {
     answers
 }
 
-/// A decision's fingerprints, in their table's primary-key order.
-fn fingerprints_in_key_order(decision: &Decision) -> Vec<(&AcceptedEvent, &str)> {
+/// A decision's fingerprints, in their table's primary-key order
+/// (behaviour, fingerprint, citizen; see migration 0005).
+fn fingerprints_in_key_order<'d>(decision: &'d Decision<'_>) -> Vec<(&'d AcceptedEvent<'d>, &'d str)> {
     let mut printed: Vec<(&AcceptedEvent, &str)> =
         decision.accepted.iter().filter_map(|e| e.fingerprint.as_deref().map(|f| (e, f))).collect();
-    printed.sort_unstable_by(|(a, fa), (b, fb)| {
-        (a.user_id, a.behavior.as_str(), *fa).cmp(&(b.user_id, b.behavior.as_str(), *fb))
-    });
+    printed.sort_unstable_by(|(a, fa), (b, fb)| (&*a.behavior, *fa, a.user_id).cmp(&(&*b.behavior, *fb, b.user_id)));
     printed
 }
 
@@ -350,6 +352,7 @@ fn finish<E: StorageFailure>(jobs: Vec<Job>, result: Result<(Answers, GroupStats
                 load_us = stats.load_us,
                 decide_us = stats.decide_us,
                 write_us = stats.write_us,
+                commit_us = stats.commit_us,
                 total_us = stats.total_us,
                 "group committed"
             );

@@ -195,7 +195,9 @@ async fn commit_group(
     let phase = Instant::now();
     write_decision(&mut tx, &locked, &decision, &format_time(now)).await?;
     let write_us = phase.elapsed().as_micros() as u64;
+    let phase = Instant::now();
     tx.commit().await?;
+    let commit_us = phase.elapsed().as_micros() as u64;
 
     let stats = GroupStats {
         requests: requests.len(),
@@ -203,6 +205,7 @@ async fn commit_group(
         load_us,
         decide_us,
         write_us,
+        commit_us,
         total_us: started.elapsed().as_micros() as u64,
     };
     Ok((answers(admitted, decision.outcomes), stats))
@@ -305,7 +308,7 @@ async fn load_snapshot(
 async fn write_decision(
     db: &mut PgConnection,
     locked: &LedgerLocked,
-    decision: &Decision,
+    decision: &Decision<'_>,
     now: &str,
 ) -> Result<(), PostFailure<sqlx::Error>> {
     if decision.accepted.is_empty() {
@@ -315,9 +318,8 @@ async fn write_decision(
     // Rows go in primary-key order: consecutive inserts land on the same
     // index pages.
     let mut order: Vec<&AcceptedEvent> = accepted.iter().collect();
-    order.sort_unstable_by(|a, b| {
-        (a.user_id, a.partner_id, a.event_id.as_str()).cmp(&(b.user_id, b.partner_id, b.event_id.as_str()))
-    });
+    order
+        .sort_unstable_by(|a, b| (a.user_id, a.partner_id, &*a.event_id).cmp(&(b.user_id, b.partner_id, &*b.event_id)));
     let mut rows = CopyText::with_capacity(accepted.len() * 256);
     for e in &order {
         rows.int(e.partner_id).text(&e.event_id).int(e.user_id).text(&e.behavior);

@@ -157,7 +157,9 @@ fn commit_group(
     let phase = Instant::now();
     write_decision(&tx, &decision, &now_text)?;
     let write_us = phase.elapsed().as_micros() as u64;
+    let phase = Instant::now();
     tx.commit()?;
+    let commit_us = phase.elapsed().as_micros() as u64;
 
     let stats = GroupStats {
         requests: requests.len(),
@@ -165,6 +167,7 @@ fn commit_group(
         load_us,
         decide_us,
         write_us,
+        commit_us,
         total_us: started.elapsed().as_micros() as u64,
     };
     let answers = answers(admitted, decision.outcomes);
@@ -300,7 +303,7 @@ fn write_decision(
     // WITHOUT ROWID: clustered by key), so that a page is dirtied by a run
     // of rows rather than again and again.
     let mut by_event: Vec<&AcceptedEvent> = decision.accepted.iter().collect();
-    by_event.sort_unstable_by(|a, b| (a.partner_id, a.event_id.as_str()).cmp(&(b.partner_id, b.event_id.as_str())));
+    by_event.sort_unstable_by(|a, b| (a.partner_id, &*a.event_id).cmp(&(b.partner_id, &*b.event_id)));
     for e in by_event {
         insert_event(&mut events, e, now)?;
     }
