@@ -19,7 +19,7 @@ use cli_config::{DatabaseArgs, IngestionArgs, PoolArgs, SecretArgs, ServerArgs, 
 
 /// Canopy: the personal carbon ledger.
 #[derive(Parser, Debug)]
-#[command(name = "canopy", version, about, long_about = None)]
+#[command(name = "canopy", version, about, long_about = None, term_width = 0)]
 struct Cli {
     /// Options given before the sub-command (`canopy --database URL ledger
     /// verify`): each sub-command now takes its own, but scripts written
