@@ -79,17 +79,6 @@ impl ApiError {
         Self::new(StatusCode::REQUEST_TIMEOUT, "request_timeout", detail)
     }
 
-    /// 503 for a database failure, by its code (see
-    /// [`canopy_store::failure_code`]).
-    pub fn storage(code: &'static str, advice: &str) -> Self {
-        let (code, what) = match code {
-            "storage_busy" => ("storage_busy", "every database connection is busy"),
-            "storage_timeout" => ("storage_timeout", "the database did not answer in time"),
-            _ => ("storage_unavailable", "the database is unavailable"),
-        };
-        Self::unavailable(code, format!("{what}; {advice}"), 1)
-    }
-
     /// 500 for a bug or an unexpected failure; the detail is logged, not sent.
     pub fn internal(error: impl std::fmt::Display) -> Self {
         tracing::error!(%error, "internal error");
