@@ -374,3 +374,63 @@ proptest! {
         }
     }
 }
+
+mod partner_region_tests {
+    use super::*;
+    use crate::methodology::shipped;
+
+    /// A Wuhan citizen's 2 km ride that the partner says happened in `region`.
+    fn ride(region: Option<&str>) -> PrecheckedEvent {
+        let date = NaiveDate::from_ymd_opt(2026, 6, 1).unwrap();
+        PrecheckedEvent {
+            id: "ride".to_owned(),
+            checked: Ok(CheckedEvent {
+                behavior: "shared_bike".to_owned(),
+                category: Category::Transport,
+                user_ref: "w".to_owned(),
+                occurred_at: date.and_hms_opt(1, 0, 0).unwrap().and_utc(),
+                local_date: date,
+                region: region.map(|r| RegionCode::parse(r).unwrap()),
+                inputs: serde_json::json!({ "distance_km": 2 }).as_object().unwrap().clone(),
+                fingerprint: None,
+            }),
+        }
+    }
+
+    fn decide_with(partner_regions: &[&str], region: Option<&str>) -> Outcome {
+        let mut snapshot = Snapshot::default();
+        snapshot.links.insert(
+            (1, "w".to_owned()),
+            LinkView {
+                user_id: 7,
+                region: RegionCode::parse("CN-HB").unwrap(),
+                consent: ConsentState::Active(CategorySet::from_categories([Category::Transport])),
+            },
+        );
+        let partner_regions: Vec<RegionCode> = partner_regions.iter().map(|r| RegionCode::parse(r).unwrap()).collect();
+        let events = [ride(region)];
+        let requests = [RequestEvents { partner_id: 1, partner_regions: &partner_regions, events: &events }];
+        decide(&requests, &snapshot, &shipped()).outcomes.remove(0).remove(0)
+    }
+
+    #[test]
+    fn an_event_names_a_region_only_where_its_partner_is_registered() {
+        // (partner's regions, event's region, expected grams or code)
+        type Case<'a> = (&'a [&'a str], Option<&'a str>, Result<Grams, &'a str>);
+        let cases: [Case<'_>; 5] = [
+            (&[], None, Ok(80)),
+            (&[], Some("CN-HB"), Ok(80)),
+            (&[], Some("CN-BJ"), Err("region_not_allowed")),
+            (&["CN-HB"], Some("CN-BJ"), Err("region_not_allowed")),
+            (&["CN-HB", "CN-BJ"], Some("CN-BJ"), Ok(500)),
+        ];
+        for (partner_regions, region, expect) in cases {
+            let outcome = decide_with(partner_regions, region);
+            let got = match outcome.outcome {
+                OutcomeKind::Credited => Ok(outcome.grams.unwrap()),
+                _ => Err(outcome.code.as_deref().unwrap_or("")),
+            };
+            assert_eq!(got, expect, "{partner_regions:?} {region:?}");
+        }
+    }
+}

@@ -130,19 +130,7 @@ impl Store {
             let mut tx = db.begin().await?;
             let mut inserted = 0;
             for m in ms {
-                inserted += sqlx::query(
-                    "INSERT INTO methodologies (id, version, source_name, source_text, origin, published_at)
-                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id, version) DO NOTHING",
-                )
-                .bind(&m.id)
-                .bind(&m.version)
-                .bind(&m.source_name)
-                .bind(&m.source_text)
-                .bind(&m.origin)
-                .bind(&now)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
+                inserted += insert_methodology(m, &now).execute(&mut *tx).await?.rows_affected();
             }
             let rows: Vec<MethodologyRow> = sqlx::query_as(SELECT_PUBLISHED).fetch_all(&mut *tx).await?;
             // Two servers starting at once both insert; each then finds its
@@ -195,18 +183,8 @@ impl Store {
                     Ok(Ok((value, None)))
                 }
                 Ok((value, true)) => {
-                    sqlx::query(
-                        "INSERT INTO methodologies (id, version, source_name, source_text, origin, published_at)
-                         VALUES ($1, $2, $3, $4, $5, $6)",
-                    )
-                    .bind(&m.id)
-                    .bind(&m.version)
-                    .bind(&m.source_name)
-                    .bind(&m.source_text)
-                    .bind(&m.origin)
-                    .bind(&now)
-                    .execute(&mut *tx)
-                    .await?;
+                    // Under the registry lock, and checked new: no conflict.
+                    insert_methodology(m, &now).execute(&mut *tx).await?;
                     if let Some(s) = supersession {
                         sqlx::query(
                             "INSERT INTO methodology_supersessions
@@ -280,4 +258,26 @@ fn reload(shared: &SharedRegistry, version: i64, rows: &[PublishedMethodology]) 
         tracing::error!(%error, "a published methodology cannot be loaded");
     }
     shared.replace_at(version, registry)
+}
+
+/// Records a published methodology's text; a row already under its id and
+/// version is left as it is (the caller compares texts).
+fn insert_methodology<'q, DB: sqlx::Database>(
+    m: &'q PublishedMethodology,
+    now: &'q str,
+) -> sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>
+where
+    String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    sqlx::query(
+        "INSERT INTO methodologies (id, version, source_name, source_text, origin, published_at)
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id, version) DO NOTHING",
+    )
+    .bind(&m.id)
+    .bind(&m.version)
+    .bind(&m.source_name)
+    .bind(&m.source_text)
+    .bind(&m.origin)
+    .bind(now)
 }
