@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use canopy_core::ledger::{AccountKind, Cause, Unit, SYSTEM_USER_ID};
 
 use super::{on_read, Store};
-use crate::{parse_time, Balances, LedgerEntryRow, LedgerEventRow, StoreResult};
+use crate::{parse_time, Balances, LedgerEntryRow, LedgerEventRow, StoreError, StoreResult};
 
 impl Store {
     /// A citizen's balances.
@@ -31,35 +31,41 @@ impl Store {
     /// out of any of the citizen's accounts, of any kind and unit, with
     /// sequence number below `before` (all if `None`), at most `limit`.
     pub async fn ledger_page(&self, user_id: i64, before: Option<i64>, limit: u32) -> StoreResult<Vec<LedgerEntryRow>> {
-        // Each side is read newest first through its own partial index and
-        // cut at `limit` before the two are merged, so a page costs `limit`
-        // rows however long the citizen's history is.
-        let rows: Vec<LedgerTuple> = on_read!(self, |db| {
+        // The journal holds one row per posting set, indexed under each of
+        // the (at most two) citizens it touches. Each index is read newest
+        // first and cut at `limit` sets before the two are merged (every
+        // set yields at least one entry for the citizen), so a page costs
+        // `limit` rows however long the citizen's history is.
+        let before = before.unwrap_or(i64::MAX);
+        let rows: Vec<PostingTuple> = on_read!(self, |db| {
             sqlx::query_as(
-                "SELECT t.seq, t.at, t.kind, t.amount, t.unit, t.cause, t.cause_ref, t.account,
-                        e.partner_id, e.event_id, e.behavior, e.occurred_at, e.region, e.inputs, e.methodology, p.name
+                "SELECT p.seq, p.at, p.cause, p.cause_ref, p.legs,
+                        e.partner_id, e.event_id, e.behavior, e.occurred_at, e.region, e.inputs, e.methodology, pa.name
                  FROM (SELECT * FROM (
-                           SELECT seq, at, kind, amount, unit, cause, partner_id, cause_ref,
-                                  credit_account AS account
-                           FROM transfers WHERE credit_owner = $1 AND credit_owner <> 0 AND seq < $2
-                           ORDER BY seq DESC LIMIT $3) credits
+                           SELECT seq, at, cause, partner_id, cause_ref, legs FROM postings
+                           WHERE citizen_a = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3) a
                        UNION ALL
                        SELECT * FROM (
-                           SELECT seq, at, kind, -amount AS amount, unit, cause, partner_id, cause_ref,
-                                  debit_account AS account
-                           FROM transfers WHERE debit_owner = $1 AND debit_owner <> 0 AND seq < $2
-                           ORDER BY seq DESC LIMIT $3) debits) t
-                 LEFT JOIN events e ON t.cause = 'event' AND e.partner_id = t.partner_id AND e.event_id = t.cause_ref
-                 LEFT JOIN partners p ON p.id = e.partner_id
-                 ORDER BY t.seq DESC, t.amount DESC LIMIT $3",
+                           SELECT seq, at, cause, partner_id, cause_ref, legs FROM postings
+                           WHERE citizen_b = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3) b) p
+                 LEFT JOIN events e ON p.cause = 'event' AND e.partner_id = p.partner_id AND e.event_id = p.cause_ref
+                 LEFT JOIN partners pa ON pa.id = e.partner_id
+                 ORDER BY p.seq DESC LIMIT $3",
             )
             .bind(user_id)
-            .bind(before.unwrap_or(i64::MAX))
+            .bind(before)
             .bind(i64::from(limit))
             .fetch_all(db)
             .await
         })?;
-        Ok(rows.into_iter().map(ledger_entry_from_tuple).collect())
+        let mut entries = Vec::with_capacity(rows.len() * 2);
+        for row in rows {
+            entries.extend(entries_of(row, user_id, before)?);
+        }
+        // Newest first; within one transfer, the credit before the debit.
+        entries.sort_by(|a, b| (b.id, b.grams).cmp(&(a.id, a.grams)));
+        entries.truncate(limit as usize);
+        Ok(entries)
     }
 
     /// Checks the ledger's invariants and returns every violation found (an
@@ -69,16 +75,34 @@ impl Store {
     pub async fn verify_ledger(&self) -> StoreResult<Vec<String>> {
         let mut problems = Vec::new();
 
-        // Sequence numbers are 1..N without gaps, and the counter is at N.
+        // Sequence numbers are 1..N without gaps, and the counter is at N:
+        // each set's transfers run from its seq, and the next set starts
+        // where it ends.
         let (count, first, last): (i64, Option<i64>, Option<i64>) = on_read!(self, |db| {
-            sqlx::query_as("SELECT COUNT(*), MIN(seq), MAX(seq) FROM transfers").fetch_one(db).await
+            sqlx::query_as(
+                "SELECT CAST(COALESCE(SUM(transfers), 0) AS BIGINT), MIN(seq), MAX(seq + transfers - 1) FROM postings",
+            )
+            .fetch_one(db)
+            .await
         })?;
-        if count > 0 && (first != Some(1) || last != Some(count)) {
+        let gaps: Vec<(i64, i64)> = on_read!(self, |db| {
+            sqlx::query_as(
+                "SELECT seq, expected FROM (
+                     SELECT seq, LAG(seq + transfers) OVER (ORDER BY seq) AS expected FROM postings) s
+                 WHERE expected IS NOT NULL AND expected <> seq LIMIT 100",
+            )
+            .fetch_all(db)
+            .await
+        })?;
+        if count > 0 && (first != Some(1) || last != Some(count) || !gaps.is_empty()) {
             problems.push(format!(
                 "transfer sequence numbers are not 1..{count} without gaps: they run from {} to {}",
                 first.unwrap_or_default(),
                 last.unwrap_or_default()
             ));
+        }
+        for (seq, expected) in gaps {
+            problems.push(format!("the posting set at {seq} should start at {expected}, where the one before ends"));
         }
         let counter: Option<i64> = on_read!(self, |db| {
             sqlx::query_scalar("SELECT value FROM sequences WHERE name = 'transfers'").fetch_optional(db).await
@@ -86,6 +110,34 @@ impl Store {
         if counter != Some(count) {
             problems
                 .push(format!("the transfer counter stands at {counter:?} but the journal holds {count} transfers"));
+        }
+
+        // Each set's row says truly how many transfers it holds and which
+        // citizens they touch (a citizen's ledger is read by those columns).
+        let citizen_kinds = AccountKind::ALL
+            .iter()
+            .filter(|k| k.is_citizen())
+            .map(|k| format!("'{}'", k.as_str()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let misfiled: Vec<(i64, String)> = on_read!(self, |db| {
+            sqlx::query_as(&format!(
+                "SELECT p.seq, 'holds ' || CAST(COUNT(t.seq) AS TEXT) || ' transfers but says ' || CAST(p.transfers AS TEXT)
+                 FROM postings p LEFT JOIN transfers t ON t.posting = p.seq
+                 GROUP BY p.seq, p.transfers HAVING COUNT(t.seq) <> p.transfers
+                 UNION ALL
+                 SELECT t.posting, 'touches citizen ' || CAST(t.owner AS TEXT) || ' but is not filed under them'
+                 FROM (SELECT posting, debit_owner AS owner FROM transfers WHERE debit_account IN ({citizen_kinds})
+                       UNION SELECT posting, credit_owner FROM transfers WHERE credit_account IN ({citizen_kinds})) t
+                 JOIN postings p ON p.seq = t.posting
+                 WHERE t.owner <> COALESCE(p.citizen_a, -1) AND t.owner <> COALESCE(p.citizen_b, -1)
+                 LIMIT 100"
+            ))
+            .fetch_all(db)
+            .await
+        })?;
+        for (seq, what) in misfiled {
+            problems.push(format!("the posting set at {seq} {what}"));
         }
 
         // Every transfer names known accounts whose unit is the transfer's.
@@ -255,18 +307,20 @@ impl Store {
     /// Counts of stored rows, for the operator and the benchmarks.
     pub async fn counts(&self) -> StoreResult<(i64, i64)> {
         Ok(on_read!(self, |db| {
-            sqlx::query_as("SELECT (SELECT COUNT(*) FROM events), (SELECT COUNT(*) FROM transfers)").fetch_one(db).await
+            sqlx::query_as(
+                "SELECT (SELECT COUNT(*) FROM events),
+                        (SELECT CAST(COALESCE(SUM(transfers), 0) AS BIGINT) FROM postings)",
+            )
+            .fetch_one(db)
+            .await
         })?)
     }
 }
 
-/// (seq, at, kind, signed amount, unit, cause, cause_ref, account, the
+/// (seq of the set's first transfer, at, cause, cause_ref, legs, and the
 /// event's partner, id, behaviour, occurred_at, region, inputs,
 /// methodology, and the partner's name).
-type LedgerTuple = (
-    i64,
-    String,
-    String,
+type PostingTuple = (
     i64,
     String,
     String,
@@ -282,11 +336,17 @@ type LedgerTuple = (
     Option<String>,
 );
 
-fn ledger_entry_from_tuple(row: LedgerTuple) -> LedgerEntryRow {
-    let (seq, at, kind, amount, unit, cause, cause_ref, account) =
-        (row.0, row.1, row.2, row.3, row.4, row.5, row.6, row.7);
+/// One stored leg: [kind, debit_owner, debit_account, credit_owner, credit_account, amount, unit].
+type Leg = (String, i64, String, i64, String, i64, String);
+
+/// The entries a set's row yields for `user_id`: each side of each of its
+/// transfers (numbered below `before`) that is one of the citizen's accounts.
+fn entries_of(row: PostingTuple, user_id: i64, before: i64) -> StoreResult<Vec<LedgerEntryRow>> {
+    let (seq, at, cause, cause_ref, legs) = (row.0, row.1, row.2, row.3, row.4);
     let (partner_id, event_id, behavior, occurred_at, region, inputs, methodology, partner_name) =
-        (row.8, row.9, row.10, row.11, row.12, row.13, row.14, row.15);
+        (row.5, row.6, row.7, row.8, row.9, row.10, row.11, row.12);
+    let legs: Vec<Leg> = serde_json::from_str(&legs)
+        .map_err(|e| StoreError::Database(sqlx::Error::Decode(format!("the legs of posting set {seq}: {e}").into())))?;
     let event = partner_id.map(|partner_id| LedgerEventRow {
         partner_id,
         partner_name,
@@ -297,5 +357,35 @@ fn ledger_entry_from_tuple(row: LedgerTuple) -> LedgerEntryRow {
         inputs: inputs.as_deref().and_then(|text| serde_json::from_str(text).ok()).unwrap_or_default(),
         methodology: methodology.unwrap_or_default(),
     });
-    LedgerEntryRow { id: seq, at: parse_time(&at), kind, account, grams: amount, unit, cause, cause_ref, event }
+    let at = parse_time(&at);
+    let is_mine = |owner: i64, account: &str| {
+        owner == user_id && AccountKind::parse(account).is_some_and(AccountKind::is_citizen)
+    };
+    let mut entries = Vec::new();
+    for (index, (kind, debit_owner, debit_account, credit_owner, credit_account, amount, unit)) in
+        legs.into_iter().enumerate()
+    {
+        let id = seq + index as i64;
+        if id >= before {
+            continue;
+        }
+        let entry = |account: String, grams: i64| LedgerEntryRow {
+            id,
+            at,
+            kind: kind.clone(),
+            account,
+            grams,
+            unit: unit.clone(),
+            cause: cause.clone(),
+            cause_ref: cause_ref.clone(),
+            event: event.clone(),
+        };
+        if is_mine(credit_owner, &credit_account) {
+            entries.push(entry(credit_account, amount));
+        }
+        if is_mine(debit_owner, &debit_account) {
+            entries.push(entry(debit_account, -amount));
+        }
+    }
+    Ok(entries)
 }

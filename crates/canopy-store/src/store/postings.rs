@@ -2,12 +2,19 @@
 //!
 //! A writer of postings (ingestion now; games and redemptions later) hands
 //! a slice of [`PostingSet`]s to [`post_sqlite`] or [`post_postgres`] inside
-//! its own transaction. The path loads the totals of every account the sets
-//! touch, applies the sets through the core's [`Book`] (so the rules —
-//! positive amounts, one unit per account, no citizen below zero, a cause
-//! posts once, no overflow — are the core's, not the SQL's), then numbers
-//! the transfers from the journal's counter row and writes the journal rows
-//! and the account totals. Nothing is written if any set is refused.
+//! its own transaction. The path loads the stored totals of the accounts
+//! whose balance a rule needs (those the sets debit that may not go
+//! negative: a credit-only ingestion group loads none), applies the sets
+//! through the core's [`Book`] (so the rules — positive amounts, one unit
+//! per account, no citizen below zero, a cause posts once, no overflow —
+//! are the core's, not the SQL's), then numbers the transfers from the
+//! journal's counter row and writes one journal row per set and the account
+//! totals. Nothing is written if any set is refused.
+//!
+//! The totals of accounts that were not loaded are added to in SQL; should
+//! such a sum overflow (PostgreSQL's `bigint out of range`, SQLite's
+//! integer-only trigger), the failure is [`PostFailure::Overflow`], answered
+//! as the core's overflow is, and nothing is written.
 //!
 //! Sequence numbers are global and gap-free in commit order: the counter is
 //! a row (`sequences.transfers`) updated in the writing transaction, so a
@@ -17,8 +24,9 @@
 //! hold ([`LedgerLocked`] is the proof).
 
 use std::collections::BTreeSet;
+use std::fmt::Write as _;
 
-use canopy_core::ledger::{AccountKind, AccountRef, Book, Cause, Owner, PostingError, PostingSet, Totals};
+use canopy_core::ledger::{AccountRef, Book, Cause, Owner, PostingError, PostingSet, Totals};
 use rusqlite::{params, OptionalExtension};
 use sqlx::PgConnection;
 
@@ -28,12 +36,20 @@ use crate::pg_copy::{copy_in, CopyText};
 /// ingestion group) holds until it commits: the ASCII of "canopy" and a 1.
 const LEDGER_LOCK: i64 = 0x63_61_6e_6f_70_79_01;
 
+/// What SQLite's trigger says when a total would stop being an integer
+/// (the sum overflowed into a REAL).
+const SQLITE_NOT_INTEGER: &str = "account totals must be integers";
+
 /// Why posting failed: the ledger refused a set, or the database failed.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum PostFailure<E> {
     /// The core refused a set (nothing was written).
     #[error(transparent)]
     Ledger(#[from] PostingError),
+    /// An account total that was not loaded would overflow once the
+    /// group's additions are written (nothing was written).
+    #[error("an account total would overflow: {0}")]
+    Overflow(String),
     /// The database failed.
     #[error("{0}")]
     Storage(E),
@@ -41,12 +57,19 @@ pub(crate) enum PostFailure<E> {
 
 impl From<rusqlite::Error> for PostFailure<rusqlite::Error> {
     fn from(error: rusqlite::Error) -> Self {
+        if error.to_string().contains(SQLITE_NOT_INTEGER) {
+            return PostFailure::Overflow(error.to_string());
+        }
         PostFailure::Storage(error)
     }
 }
 
 impl From<sqlx::Error> for PostFailure<sqlx::Error> {
     fn from(error: sqlx::Error) -> Self {
+        // 22003: numeric value out of range (a BIGINT sum that overflowed).
+        if matches!(&error, sqlx::Error::Database(e) if e.code().as_deref() == Some("22003")) {
+            return PostFailure::Overflow(error.to_string());
+        }
         PostFailure::Storage(error)
     }
 }
@@ -62,10 +85,12 @@ pub(crate) async fn lock_ledger(db: &mut PgConnection) -> Result<LedgerLocked, s
     Ok(LedgerLocked(()))
 }
 
-/// Every account the sets touch, in key order (so that concurrent writers
-/// of account rows lock them in one order).
-fn touched(sets: &[PostingSet]) -> BTreeSet<AccountRef> {
-    sets.iter().flat_map(|s| &s.transfers).flat_map(|t| [t.debit, t.credit]).collect()
+/// The accounts whose stored totals the rules need: every account the sets
+/// debit that may not go negative, in key order. Accounts that are only
+/// credited, or may go negative, cannot break a balance rule, so their
+/// totals are added to in SQL without being read.
+fn to_load(sets: &[PostingSet]) -> BTreeSet<AccountRef> {
+    sets.iter().flat_map(|s| &s.transfers).map(|t| t.debit).filter(|a| !a.kind.may_go_negative()).collect()
 }
 
 /// The causes among `sets` that the journal itself must say whether they
@@ -83,7 +108,7 @@ fn apply(
     loaded: impl IntoIterator<Item = (AccountRef, Totals)>,
     posted: impl IntoIterator<Item = Cause>,
 ) -> Result<Book, PostingError> {
-    let mut book = Book::with_capacity(accounts, sets.len());
+    let mut book = Book::with_capacity(accounts.max(2 * sets.len()), sets.len());
     for (account, totals) in loaded {
         book.load(account, totals);
     }
@@ -96,30 +121,70 @@ fn apply(
     Ok(book)
 }
 
-/// One journal row: (seq, posting, the set, the transfer).
-type JournalRow<'a> = (i64, i64, &'a PostingSet, &'a canopy_core::ledger::Transfer);
+/// One journal row: a set, the seq of its first transfer, and the (at most
+/// two) citizens whose accounts it touches.
+struct JournalRow<'a> {
+    seq: i64,
+    set: &'a PostingSet,
+    citizens: [Option<i64>; 2],
+}
 
-/// The journal rows of `sets`, numbered from `first_seq` in order.
+/// The citizens whose accounts `set` touches, in order of appearance. The
+/// core's book refuses a set that touches more than two, so a set that
+/// reaches here has at most two.
+fn citizens(set: &PostingSet) -> [Option<i64>; 2] {
+    let mut found = [None, None];
+    let mut count = 0;
+    for account in set.transfers.iter().flat_map(|t| [t.debit, t.credit]) {
+        if let Owner::Citizen(id) = account.owner {
+            if !found.contains(&Some(id)) {
+                assert!(count < 2, "{} touches more than two citizens; the book refuses such sets", set.cause);
+                found[count] = Some(id);
+                count += 1;
+            }
+        }
+    }
+    found
+}
+
+/// The journal rows of `sets`, their transfers numbered from `first_seq` in order.
 fn journal_rows(sets: &[PostingSet], first_seq: i64) -> Vec<JournalRow<'_>> {
-    let mut rows = Vec::with_capacity(sets.iter().map(|s| s.transfers.len()).sum());
+    let mut rows = Vec::with_capacity(sets.len());
     let mut seq = first_seq;
     for set in sets {
-        let posting = seq;
-        for transfer in &set.transfers {
-            rows.push((seq, posting, set, transfer));
-            seq += 1;
-        }
+        rows.push(JournalRow { seq, set, citizens: citizens(set) });
+        seq += set.transfers.len() as i64;
     }
     rows
 }
 
-fn transfer_count(sets: &[PostingSet]) -> i64 {
-    sets.iter().map(|s| s.transfers.len() as i64).sum()
+/// A set's legs as the journal stores them: a JSON array of
+/// `[kind, debit_owner, debit_account, credit_owner, credit_account, amount, unit]`
+/// (every name is a fixed snake_case identifier, so nothing needs escaping).
+fn legs_json(set: &PostingSet, out: &mut String) {
+    out.push('[');
+    for (i, t) in set.transfers.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        write!(
+            out,
+            r#"["{}",{},"{}",{},"{}",{},"{}"]"#,
+            t.kind.as_str(),
+            t.debit.owner.id(),
+            t.debit.kind.as_str(),
+            t.credit.owner.id(),
+            t.credit.kind.as_str(),
+            t.amount,
+            t.unit.as_str()
+        )
+        .expect("writing to a String");
+    }
+    out.push(']');
 }
 
-fn kind_of(text: &str) -> AccountKind {
-    // Account rows are only ever written through this path, from core kinds.
-    AccountKind::parse(text).unwrap_or_else(|| panic!("unknown account kind `{text}` in the accounts table"))
+fn transfer_count(sets: &[PostingSet]) -> i64 {
+    sets.iter().map(|s| s.transfers.len() as i64).sum()
 }
 
 /// Posts `sets` inside the SQLite transaction `tx` (which holds the write
@@ -132,11 +197,11 @@ pub(crate) fn post_sqlite(
     if sets.is_empty() {
         return Ok(Book::new());
     }
-    let touched = touched(sets);
-    let mut loaded = Vec::with_capacity(touched.len());
+    let to_load = to_load(sets);
+    let mut loaded = Vec::with_capacity(to_load.len());
     {
         let mut load = tx.prepare_cached("SELECT debits, credits FROM accounts WHERE user_id = ?1 AND kind = ?2")?;
-        for &account in &touched {
+        for &account in &to_load {
             let totals = load
                 .query_row(params![account.owner.id(), account.kind.as_str()], |r| {
                     Ok(Totals { debits: r.get(0)?, credits: r.get(1)? })
@@ -150,9 +215,8 @@ pub(crate) fn post_sqlite(
     let mut posted = Vec::new();
     {
         // The terms repeat the partial unique index's, so it answers.
-        let mut exists = tx.prepare_cached(
-            "SELECT 1 FROM transfers WHERE cause = ?1 AND cause_ref = ?2 AND seq = posting AND cause <> 'event'",
-        )?;
+        let mut exists =
+            tx.prepare_cached("SELECT 1 FROM postings WHERE cause = ?1 AND cause_ref = ?2 AND cause <> 'event'")?;
         for cause in causes_to_look_up(sets) {
             let (kind, _, reference) = cause.columns();
             if exists.exists(params![kind, reference])? {
@@ -160,33 +224,31 @@ pub(crate) fn post_sqlite(
             }
         }
     }
-    let book = apply(sets, touched.len(), loaded, posted)?;
+    let book = apply(sets, to_load.len(), loaded, posted)?;
 
     let count = transfer_count(sets);
     let last: i64 = tx
         .prepare_cached("UPDATE sequences SET value = value + ?1 WHERE name = 'transfers' RETURNING value")?
         .query_row(params![count], |r| r.get(0))?;
     let mut insert = tx.prepare_cached(
-        "INSERT INTO transfers (seq, posting, kind, debit_owner, debit_account, credit_owner, credit_account,
-                                amount, unit, cause, partner_id, cause_ref, at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+        "INSERT INTO postings (seq, transfers, citizen_a, citizen_b, cause, partner_id, cause_ref, at, legs)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )?;
-    for (seq, posting, set, t) in journal_rows(sets, last - count + 1) {
-        let (cause, partner_id, reference) = set.cause.columns();
+    let mut legs = String::with_capacity(256);
+    for row in journal_rows(sets, last - count + 1) {
+        let (cause, partner_id, reference) = row.set.cause.columns();
+        legs.clear();
+        legs_json(row.set, &mut legs);
         insert.execute(params![
-            seq,
-            posting,
-            t.kind.as_str(),
-            t.debit.owner.id(),
-            t.debit.kind.as_str(),
-            t.credit.owner.id(),
-            t.credit.kind.as_str(),
-            t.amount,
-            t.unit.as_str(),
+            row.seq,
+            row.set.transfers.len() as i64,
+            row.citizens[0],
+            row.citizens[1],
             cause,
             partner_id,
             reference,
             now,
+            legs,
         ])?;
     }
     let mut accounts = tx.prepare_cached(
@@ -200,9 +262,9 @@ pub(crate) fn post_sqlite(
 }
 
 /// Posts `sets` inside a PostgreSQL transaction that holds the ledger's
-/// lock, at time `now`, set-wise: one statement to load the accounts, one
-/// to number the transfers, one `COPY` for the journal and one upsert for
-/// the accounts. Returns the book (what changed).
+/// lock, at time `now`, set-wise: at most one statement to load the
+/// accounts a rule needs, one to number the transfers, one `COPY` for the
+/// journal and one upsert for the accounts. Returns the book (what changed).
 pub(crate) async fn post_postgres(
     db: &mut PgConnection,
     _locked: &LedgerLocked,
@@ -212,21 +274,24 @@ pub(crate) async fn post_postgres(
     if sets.is_empty() {
         return Ok(Book::new());
     }
-    let accounts: Vec<AccountRef> = touched(sets).into_iter().collect();
-    let owners: Vec<i64> = accounts.iter().map(|a| a.owner.id()).collect();
-    let kinds: Vec<&str> = accounts.iter().map(|a| a.kind.as_str()).collect();
-    let found: Vec<(i64, String, i64, i64)> = sqlx::query_as(
-        "SELECT a.user_id, a.kind, a.debits, a.credits
-         FROM unnest($1::bigint[], $2::text[]) AS k(user_id, kind)
-         JOIN accounts a ON a.user_id = k.user_id AND a.kind = k.kind",
-    )
-    .bind(&owners)
-    .bind(&kinds)
-    .fetch_all(&mut *db)
-    .await?;
-    let loaded = found.into_iter().map(|(owner, kind, debits, credits)| {
-        (AccountRef { owner: Owner::from_id(owner), kind: kind_of(&kind) }, Totals { debits, credits })
-    });
+    let to_load: Vec<AccountRef> = to_load(sets).into_iter().collect();
+    let mut loaded = Vec::with_capacity(to_load.len());
+    if !to_load.is_empty() {
+        let owners: Vec<i64> = to_load.iter().map(|a| a.owner.id()).collect();
+        let kinds: Vec<&str> = to_load.iter().map(|a| a.kind.as_str()).collect();
+        let found: Vec<(i64, i64, i64)> = sqlx::query_as(
+            "SELECT k.n, a.debits, a.credits
+             FROM unnest($1::bigint[], $2::text[]) WITH ORDINALITY AS k(user_id, kind, n)
+             JOIN accounts a ON a.user_id = k.user_id AND a.kind = k.kind",
+        )
+        .bind(&owners)
+        .bind(&kinds)
+        .fetch_all(&mut *db)
+        .await?;
+        loaded.extend(
+            found.into_iter().map(|(n, debits, credits)| (to_load[(n - 1) as usize], Totals { debits, credits })),
+        );
+    }
     let lookups = causes_to_look_up(sets);
     let mut posted = Vec::new();
     if !lookups.is_empty() {
@@ -234,8 +299,7 @@ pub(crate) async fn post_postgres(
         let references: Vec<&str> = lookups.iter().map(|c| c.columns().2).collect();
         let found: Vec<i64> = sqlx::query_scalar(
             "SELECT k.n FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS k(cause, cause_ref, n)
-             JOIN transfers t ON t.cause = k.cause AND t.cause_ref = k.cause_ref
-              AND t.seq = t.posting AND t.cause <> 'event'",
+             JOIN postings p ON p.cause = k.cause AND p.cause_ref = k.cause_ref AND p.cause <> 'event'",
         )
         .bind(&kinds)
         .bind(&references)
@@ -243,7 +307,7 @@ pub(crate) async fn post_postgres(
         .await?;
         posted = found.into_iter().map(|n| lookups[(n - 1) as usize].clone()).collect();
     }
-    let book = apply(sets, accounts.len(), loaded, posted)?;
+    let book = apply(sets, to_load.len(), loaded, posted)?;
 
     let count = transfer_count(sets);
     let last: i64 =
@@ -252,23 +316,29 @@ pub(crate) async fn post_postgres(
             .fetch_one(&mut *db)
             .await?;
     let rows = journal_rows(sets, last - count + 1);
-    let mut copy = CopyText::with_capacity(rows.len() * 128);
-    for (seq, posting, set, t) in rows {
-        let (cause, partner_id, reference) = set.cause.columns();
-        copy.int(seq).int(posting).text(t.kind.as_str());
-        copy.int(t.debit.owner.id()).text(t.debit.kind.as_str());
-        copy.int(t.credit.owner.id()).text(t.credit.kind.as_str());
-        copy.int(t.amount).text(t.unit.as_str()).text(cause);
+    let mut copy = CopyText::with_capacity(rows.len() * 256);
+    let mut legs = String::with_capacity(256);
+    for row in rows {
+        let (cause, partner_id, reference) = row.set.cause.columns();
+        copy.int(row.seq).int(row.set.transfers.len() as i64);
+        for citizen in row.citizens {
+            match citizen {
+                Some(id) => copy.int(id),
+                None => copy.null(),
+            };
+        }
+        copy.text(cause);
         match partner_id {
             Some(partner_id) => copy.int(partner_id),
             None => copy.null(),
         };
-        copy.text(reference).text(now).end_row();
+        legs.clear();
+        legs_json(row.set, &mut legs);
+        copy.text(reference).text(now).text(&legs).end_row();
     }
     copy_in(
         db,
-        "COPY transfers (seq, posting, kind, debit_owner, debit_account, credit_owner, credit_account, amount, unit,
-                         cause, partner_id, cause_ref, at) FROM STDIN",
+        "COPY postings (seq, transfers, citizen_a, citizen_b, cause, partner_id, cause_ref, at, legs) FROM STDIN",
         copy,
     )
     .await?;
@@ -291,7 +361,7 @@ pub(crate) async fn post_postgres(
 
 #[cfg(test)]
 mod tests {
-    use canopy_core::ledger::{Transfer, TransferKind, Unit};
+    use canopy_core::ledger::{AccountKind, Transfer, TransferKind, Unit};
 
     use super::*;
     use crate::writer::open_writer_connection;
@@ -352,10 +422,19 @@ mod tests {
     fn journal_rows_number_sets_in_order_and_share_their_first_seq() {
         let sets = [PostingSet::credit(1, "a", 5, 10), PostingSet::credit(1, "b", 6, 20)];
         let rows = journal_rows(&sets, 41);
-        let numbered: Vec<(i64, i64, i64)> =
-            rows.iter().map(|(seq, posting, _, t)| (*seq, *posting, t.amount)).collect();
-        assert_eq!(numbered, [(41, 41, 10), (42, 41, 10), (43, 43, 20), (44, 43, 20)]);
+        let numbered: Vec<(i64, [Option<i64>; 2])> = rows.iter().map(|r| (r.seq, r.citizens)).collect();
+        assert_eq!(numbered, [(41, [Some(5), None]), (43, [Some(6), None])]);
         assert_eq!(transfer_count(&sets), 4);
-        assert_eq!(touched(&sets).len(), 6, "two issuance accounts and two per citizen");
+        assert!(to_load(&sets).is_empty(), "a credit debits only issuance, which may go negative");
+        assert_eq!(
+            to_load(&[redeem("r", 5, 1)]).into_iter().collect::<Vec<_>>(),
+            [AccountRef::citizen(5, AccountKind::Energy)]
+        );
+        let mut legs = String::new();
+        legs_json(&sets[0], &mut legs);
+        assert_eq!(
+            legs,
+            r#"[["reduction_verified",0,"reduction_issuance",5,"reduction",10,"g_co2e"],["energy_issued",0,"energy_issuance",5,"energy",10,"g_energy"]]"#
+        );
     }
 }

@@ -142,6 +142,7 @@ impl IngestError {
                 },
                 detail: error.to_string(),
             },
+            PostFailure::Overflow(detail) => IngestError::Refused { code: "grams_overflow", detail: detail.clone() },
             PostFailure::Storage(error) => IngestError::Unavailable { code: error.code(), detail: error.to_string() },
         }
     }
@@ -317,7 +318,7 @@ fn fingerprints_in_key_order<'d>(decision: &'d Decision<'_>) -> Vec<(&'d Accepte
 fn retry_one_by_one<E: StorageFailure>(requests: usize, failure: &PostFailure<E>) -> bool {
     requests > 1
         && match failure {
-            PostFailure::Ledger(_) => true,
+            PostFailure::Ledger(_) | PostFailure::Overflow(_) => true,
             PostFailure::Storage(error) => error.is_content(),
         }
 }

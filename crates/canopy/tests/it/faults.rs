@@ -65,7 +65,7 @@ async fn statement_timeouts_and_pool_exhaustion_are_503_with_a_code() {
 
     // The ingestion writer waits on a locked journal: the batch is refused
     // whole, and sent again once the lock is gone it is credited once.
-    let lock = lock_table(&server.database_url, "transfers").await;
+    let lock = lock_table(&server.database_url, "postings").await;
     let refused = server.send_events(&partner, json!([event("later", "w", "bus_ride", json!({}))])).await;
     assert_eq!(refused.status, StatusCode::SERVICE_UNAVAILABLE, "{refused:?}");
     assert_eq!(refused.code(), "storage_timeout");

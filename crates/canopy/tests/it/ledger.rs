@@ -185,14 +185,14 @@ async fn ledger_verify_finds_a_gap_in_the_sequence() {
     let db = server.stop().await;
     assert!(verify(&url).status.success());
 
-    // A transfer appended behind the ledger's back, numbered past a gap and
-    // crediting a citizen without its event: each is named.
+    // A set appended behind the ledger's back, numbered past a gap,
+    // crediting a citizen without its event, and not filed under the
+    // citizen it credits: each is named.
     execute_sql(
         &url,
-        "INSERT INTO transfers (seq, posting, kind, debit_owner, debit_account, credit_owner, credit_account, amount,
-                                unit, cause, partner_id, cause_ref, at)
-         VALUES (10, 10, 'energy_issued', 0, 'energy_issuance', 1, 'energy', 5, 'g_co2e', 'redemption', NULL, 'x',
-                 '2026-01-01T00:00:00.000000Z')",
+        r#"INSERT INTO postings (seq, transfers, citizen_a, citizen_b, cause, partner_id, cause_ref, at, legs)
+           VALUES (10, 1, NULL, NULL, 'redemption', NULL, 'x', '2026-01-01T00:00:00.000000Z',
+                   '[["energy_issued",0,"energy_issuance",1,"energy",5,"g_co2e"]]')"#,
     )
     .await
     .unwrap();
@@ -203,6 +203,8 @@ async fn ledger_verify_finds_a_gap_in_the_sequence() {
     assert!(stderr.contains("the transfer counter stands at Some(2) but the journal holds 3"), "{stderr}");
     assert!(stderr.contains("account kind energy does not count in g_co2e"), "{stderr}");
     assert!(stderr.contains("its transfers sum to"), "{stderr}");
+    assert!(stderr.contains("the posting set at 10 should start at 3, where the one before ends"), "{stderr}");
+    assert!(stderr.contains("the posting set at 10 touches citizen 1 but is not filed under them"), "{stderr}");
     drop(db);
 }
 
@@ -220,10 +222,9 @@ async fn ledger_verify_reports_sums_beyond_an_i64_as_findings() {
         execute_sql(
             &url,
             &format!(
-                "INSERT INTO transfers (seq, posting, kind, debit_owner, debit_account, credit_owner, credit_account,
-                                        amount, unit, cause, partner_id, cause_ref, at)
-                 VALUES ({seq}, {seq}, 'energy_issued', 0, 'energy_issuance', 1, 'energy', 9000000000000000000,
-                         'g_energy', 'settlement', NULL, 'forged-{seq}', '2026-01-01T00:00:00.000000Z')"
+                r#"INSERT INTO postings (seq, transfers, citizen_a, citizen_b, cause, partner_id, cause_ref, at, legs)
+                   VALUES ({seq}, 1, 1, NULL, 'settlement', NULL, 'forged-{seq}', '2026-01-01T00:00:00.000000Z',
+                           '[["energy_issued",0,"energy_issuance",1,"energy",9000000000000000000,"g_energy"]]')"#
             ),
         )
         .await
@@ -337,7 +338,7 @@ async fn a_database_of_the_first_release_upgrades_its_journal_in_order() {
     assert_eq!(rows, expected);
     let verified = verify(&db.url);
     assert!(verified.status.success(), "{}", String::from_utf8_lossy(&verified.stderr));
-    let edit = execute_sql(&db.url, "DELETE FROM transfers").await;
+    let edit = execute_sql(&db.url, "DELETE FROM postings").await;
     assert!(edit.unwrap_err().contains("append-only"), "the new journal is append-only too");
 
     // New credits continue the numbering.

@@ -215,9 +215,9 @@ async fn ledger_verify_names_what_is_wrong() {
         .await
         .unwrap();
     // And the journal refuses edits outright.
-    let edit = execute_sql(&url, "UPDATE transfers SET amount = 1").await;
+    let edit = execute_sql(&url, "UPDATE postings SET at = 'x'").await;
     assert!(edit.unwrap_err().contains("append-only"));
-    let delete = execute_sql(&url, "DELETE FROM transfers").await;
+    let delete = execute_sql(&url, "DELETE FROM postings").await;
     assert!(delete.unwrap_err().contains("append-only"));
 
     let broken = canopy().args(["ledger", "verify"]).env("CANOPY_DATABASE_URL", &url).output().unwrap();
