@@ -59,3 +59,10 @@ SELECT p.seq + l.n - 1 AS seq,
        l.leg->>6 AS unit,
        p.cause, p.partner_id, p.cause_ref, p.at
 FROM postings p CROSS JOIN LATERAL jsonb_array_elements(p.legs::jsonb) WITH ORDINALITY AS l(leg, n);
+
+-- Events are keyed by the partner's id alone, as on SQLite: the index by
+-- citizen that the first release kept as the primary key is read by
+-- nothing (a citizen's history is read through the journal), and every
+-- credited event paid for a second index entry.
+ALTER TABLE events DROP CONSTRAINT events_pkey;
+ALTER TABLE events ADD CONSTRAINT events_pkey PRIMARY KEY USING INDEX events_idempotency;

@@ -318,8 +318,7 @@ async fn write_decision(
     // Rows go in primary-key order: consecutive inserts land on the same
     // index pages.
     let mut order: Vec<&AcceptedEvent> = accepted.iter().collect();
-    order
-        .sort_unstable_by(|a, b| (a.user_id, a.partner_id, &*a.event_id).cmp(&(b.user_id, b.partner_id, &*b.event_id)));
+    order.sort_unstable_by(|a, b| (a.partner_id, &*a.event_id).cmp(&(b.partner_id, &*b.event_id)));
     let mut rows = CopyText::with_capacity(accepted.len() * 256);
     for e in &order {
         rows.int(e.partner_id).text(&e.event_id).int(e.user_id).text(&e.behavior);
