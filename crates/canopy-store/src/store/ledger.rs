@@ -63,7 +63,7 @@ impl Store {
             entries.extend(entries_of(row, user_id, before)?);
         }
         // Newest first; within one transfer, the credit before the debit.
-        entries.sort_by(|a, b| (b.id, b.grams).cmp(&(a.id, a.grams)));
+        entries.sort_by_key(|e| std::cmp::Reverse((e.id, e.grams)));
         entries.truncate(limit as usize);
         Ok(entries)
     }
