@@ -26,7 +26,9 @@
 //! - [`conservation`]: the energy accounts' identities, for `ledger verify`.
 
 pub mod balls;
+pub mod challenges;
 pub mod checkins;
+pub mod leaderboard;
 pub mod settings;
 pub mod time_zone;
 pub mod watering;
