@@ -29,6 +29,7 @@ pub mod balls;
 pub mod challenges;
 pub mod checkins;
 pub mod leaderboard;
+pub mod medals;
 pub mod settings;
 pub mod time_zone;
 pub mod watering;
