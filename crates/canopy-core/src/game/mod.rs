@@ -28,6 +28,7 @@
 pub mod balls;
 pub mod challenges;
 pub mod checkins;
+pub mod conservation;
 pub mod leaderboard;
 pub mod medals;
 pub mod settings;
@@ -36,3 +37,6 @@ pub mod watering;
 
 pub use settings::{GameSettings, Ripening, SettingError, StreakReward};
 pub use time_zone::{default_time_zone, InvalidTimeZone, TimeZone};
+
+#[cfg(test)]
+mod properties;
