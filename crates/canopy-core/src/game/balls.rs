@@ -400,5 +400,4 @@ pub fn expire(ball: &Ball, now: DateTime<Utc>) -> Option<BallMove> {
 }
 
 #[cfg(test)]
-#[path = "balls_tests.rs"]
 mod tests;

@@ -334,5 +334,4 @@ impl Challenge {
 }
 
 #[cfg(test)]
-#[path = "challenges_tests.rs"]
 mod tests;

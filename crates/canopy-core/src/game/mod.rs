@@ -35,8 +35,15 @@ pub mod settings;
 pub mod time_zone;
 pub mod watering;
 
+pub use balls::{Ball, BallKey, BallMove, BallRefusal, BallState, FriendCollect};
+pub use challenges::{Challenge, ChallengeDraft, ChallengeMetric, ChallengeRefusal, Payout};
+pub use checkins::{Checkin, CheckinRefusal, LastCheckin};
+pub use conservation::EnergyTotals;
+pub use leaderboard::{Board, Metric, Period};
+pub use medals::{Counters, Medal, MedalPeriod, MedalRule, MedalStatus};
 pub use settings::{GameSettings, Ripening, SettingError, StreakReward};
 pub use time_zone::{default_time_zone, InvalidTimeZone, TimeZone};
+pub use watering::{WaterRefusal, Watering};
 
 #[cfg(test)]
 mod properties;
