@@ -3,9 +3,11 @@
 //! This crate does no I/O: it does not depend on sqlx, axum or tokio. It holds
 //! the rules that every edge (HTTP, storage, CLI) applies: validated value
 //! types, methodologies and their formula language, the partner signature
-//! scheme, the decision for each reported event, and the ledger's accounts.
+//! scheme, the decision for each reported event, the ledger's accounts, and
+//! the rules of the energy game.
 
 pub mod clock;
+pub mod game;
 pub mod ids;
 pub mod ingest;
 pub mod ledger;

@@ -266,7 +266,7 @@ fn is_invisible(c: char) -> bool {
 }
 
 /// Checks a name shown to people and returns it trimmed, as stored.
-fn parse_shown_name(s: &str, max_chars: usize) -> Result<String, InvalidName> {
+pub(crate) fn parse_shown_name(s: &str, max_chars: usize) -> Result<String, InvalidName> {
     use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
     let trimmed = s.trim();
     if !(1..=max_chars).contains(&trimmed.chars().count()) {

@@ -370,7 +370,7 @@ proptest! {
         for user in [1, 2] {
             let credited: Grams = model.month.get(&user).copied().unwrap_or_default();
             prop_assert_eq!(book.balance(AccountRef::citizen(user, AccountKind::Reduction)), Some(credited));
-            prop_assert_eq!(book.balance(AccountRef::citizen(user, AccountKind::Energy)), Some(credited));
+            prop_assert_eq!(book.balance(AccountRef::citizen(user, AccountKind::Balls)), Some(credited));
         }
     }
 }

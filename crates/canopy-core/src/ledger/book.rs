@@ -73,6 +73,15 @@ pub enum PostingError {
         /// The account.
         account: AccountRef,
     },
+    /// A set touches the accounts of at most two distinct citizens, so
+    /// that the journal can index each set under its citizens.
+    #[error("{cause} touches {citizens} citizens; a set touches at most two")]
+    TooManyCitizens {
+        /// The set's cause.
+        cause: Cause,
+        /// How many distinct citizens it touches.
+        citizens: usize,
+    },
     /// Each cause posts exactly one set.
     #[error("{cause} has already posted")]
     AlreadyPosted {
@@ -160,6 +169,8 @@ impl Book {
         // Debits and credits per unit, summed separately so the equality is
         // a checked fact rather than an assumption about how sets are built.
         let mut per_unit: Vec<(Unit, (i64, i64))> = Vec::with_capacity(2);
+        // The distinct citizens seen so far; a third one refuses the set.
+        let mut citizens: [Option<i64>; 2] = [None, None];
         for (index, transfer) in set.transfers.iter().enumerate() {
             if transfer.amount <= 0 {
                 return Err(PostingError::NotPositive { cause: cause(), index, amount: transfer.amount });
@@ -184,6 +195,16 @@ impl Book {
                         unit: transfer.unit.as_str(),
                         expected: account.kind.unit().as_str(),
                     });
+                }
+            }
+            for citizen in [transfer.debit.owner.citizen(), transfer.credit.owner.citizen()].into_iter().flatten() {
+                match citizens {
+                    _ if citizens.contains(&Some(citizen)) => {}
+                    [None, _] => citizens[0] = Some(citizen),
+                    [Some(_), None] => citizens[1] = Some(citizen),
+                    [Some(_), Some(_)] => {
+                        return Err(PostingError::TooManyCitizens { cause: cause(), citizens: set.citizens().len() })
+                    }
                 }
             }
             let overflow = |account| PostingError::Overflow { cause: cause(), account };
@@ -280,8 +301,10 @@ mod tests {
         let mut book = Book::new();
         book.apply(&PostingSet::credit(1, "e-1", 7, 300)).unwrap();
         assert_eq!(book.balance(AccountRef::citizen(7, AccountKind::Reduction)), Some(300));
-        assert_eq!(book.balance(AccountRef::citizen(7, AccountKind::Energy)), Some(300));
+        assert_eq!(book.balance(AccountRef::citizen(7, AccountKind::Balls)), Some(300));
+        assert_eq!(book.balance(AccountRef::citizen(7, AccountKind::Energy)), Some(0), "energy waits in a ball");
         assert_eq!(book.balance(AccountRef::system(AccountKind::ReductionIssuance)), Some(-300));
+        assert_eq!(book.balance(AccountRef::system(AccountKind::EnergyIssuance)), Some(-300));
         assert_eq!(book.changes().len(), 4);
         assert_eq!(book.applied(), 1);
     }
@@ -341,7 +364,7 @@ mod tests {
         fen.transfers[1].unit = Unit::Fen;
         assert!(matches!(book.apply(&fen), Err(PostingError::UnitMismatch { index: 1, .. })));
         let mut crossed = PostingSet::credit(1, "e-1", 7, 1);
-        crossed.transfers[0].credit = AccountRef::citizen(7, AccountKind::Energy);
+        crossed.transfers[0].credit = AccountRef::citizen(7, AccountKind::Balls);
         assert!(matches!(book.apply(&crossed), Err(PostingError::UnitMismatch { .. })));
         let mut to_self = PostingSet::credit(1, "e-1", 7, 1);
         to_self.transfers[0].credit = to_self.transfers[0].debit;
@@ -349,10 +372,58 @@ mod tests {
         let mut system_citizen = PostingSet::credit(1, "e-1", 0, 1);
         system_citizen.transfers.truncate(1);
         assert!(matches!(book.apply(&system_citizen), Err(PostingError::MalformedAccounts { .. })));
+        let mut pool_as_citizen = PostingSet::credit(1, "e-1", 7, 1);
+        pool_as_citizen.transfers[1].credit = AccountRef::pool(7, AccountKind::Balls);
+        assert!(matches!(book.apply(&pool_as_citizen), Err(PostingError::MalformedAccounts { index: 1, .. })));
         let empty = PostingSet { cause: event(1), transfers: vec![] };
         assert!(matches!(book.apply(&empty), Err(PostingError::Empty { .. })));
         assert!(book.changes().is_empty());
         book.apply(&PostingSet::credit(1, "e-1", 7, 1)).unwrap();
+    }
+
+    #[test]
+    fn a_set_touches_at_most_two_citizens() {
+        let mut book = Book::new();
+        for user in [7, 8, 9] {
+            book.load(AccountRef::citizen(user, AccountKind::Energy), Totals { debits: 0, credits: 100 });
+        }
+        let water = |from: i64, to: i64| Transfer {
+            kind: TransferKind::Watered,
+            debit: AccountRef::citizen(from, AccountKind::Energy),
+            credit: AccountRef::citizen(to, AccountKind::Energy),
+            amount: 10,
+            unit: Unit::GramsEnergy,
+        };
+        let cause = Cause::GameAction { id: "three".into() };
+        let three = PostingSet { cause: cause.clone(), transfers: vec![water(7, 8), water(8, 9)] };
+        assert_eq!(book.apply(&three), Err(PostingError::TooManyCitizens { cause: cause.clone(), citizens: 3 }));
+        assert!(book.changes().is_empty(), "nothing of a refused set is kept");
+        // Two citizens, however many transfers and system or pool accounts.
+        let mut two = PostingSet { cause, transfers: vec![water(7, 8), water(8, 7), water(7, 8)] };
+        two.transfers.push(Transfer {
+            kind: TransferKind::RewardPaid,
+            debit: AccountRef::pool(9, AccountKind::PoolEnergy),
+            credit: AccountRef::citizen(8, AccountKind::Energy),
+            amount: 1,
+            unit: Unit::GramsEnergy,
+        });
+        book.load(AccountRef::pool(9, AccountKind::PoolEnergy), Totals { debits: 0, credits: 1 });
+        assert_eq!(two.citizens(), [7, 8]);
+        book.apply(&two).unwrap();
+        assert_eq!(book.balance(AccountRef::citizen(7, AccountKind::Energy)), Some(90));
+        assert_eq!(book.balance(AccountRef::citizen(8, AccountKind::Energy)), Some(111));
+    }
+
+    #[test]
+    fn a_pool_cannot_pay_more_than_it_holds() {
+        let mut book = Book::new();
+        book.apply(&PostingSet::pool_funded(3, 1, crate::ledger::PoolUnit::EnergyGrams, 100)).unwrap();
+        assert_eq!(book.balance(AccountRef::system(AccountKind::SponsorshipEnergy)), Some(-100));
+        let refused = book.apply(&PostingSet::challenge_reward(1, 3, 7, 101)).unwrap_err();
+        assert!(matches!(refused, PostingError::WouldGoNegative { balance: -1, .. }), "{refused}");
+        book.apply(&PostingSet::challenge_reward(1, 3, 7, 100)).unwrap();
+        assert_eq!(book.balance(AccountRef::pool(3, AccountKind::PoolEnergy)), Some(0));
+        assert_eq!(book.balance(AccountRef::citizen(7, AccountKind::Energy)), Some(100));
     }
 
     #[test]
@@ -365,10 +436,10 @@ mod tests {
         assert_eq!(book.balance(AccountRef::citizen(8, AccountKind::Reduction)), Some(0));
         assert_eq!(book.balance(AccountRef::system(AccountKind::ReductionIssuance)), Some(-huge));
         let mut loaded = Book::new();
-        loaded.load(AccountRef::citizen(7, AccountKind::Energy), Totals { debits: 0, credits: i64::MAX });
+        loaded.load(AccountRef::citizen(7, AccountKind::Balls), Totals { debits: 0, credits: i64::MAX });
         assert!(matches!(
             loaded.apply(&PostingSet::credit(1, "e-3", 7, 1)),
-            Err(PostingError::Overflow { account, .. }) if account == AccountRef::citizen(7, AccountKind::Energy)
+            Err(PostingError::Overflow { account, .. }) if account == AccountRef::citizen(7, AccountKind::Balls)
         ));
     }
 
@@ -398,15 +469,19 @@ mod tests {
                 let before = book.clone();
                 let set = match *op {
                     Op::Credit { user, grams } => PostingSet::credit(1, &format!("e-{n}"), user, grams),
-                    Op::Spend { user, grams } => spend(user, grams, &format!("r-{n}")),
+                    Op::Spend { user, grams } => {
+                        let mut set = spend(user, grams, &format!("r-{n}"));
+                        set.transfers[0].debit.kind = AccountKind::Balls;
+                        set
+                    }
                 };
                 if book.apply(&set).is_err() {
                     prop_assert_eq!(book.changes(), before.changes());
                     prop_assert_eq!(book.applied(), before.applied());
                 }
             }
-            for kind in [AccountKind::Energy, AccountKind::Reduction] {
-                let issuance = if kind == AccountKind::Energy { AccountKind::EnergyIssuance } else { AccountKind::ReductionIssuance };
+            for kind in [AccountKind::Balls, AccountKind::Reduction] {
+                let issuance = if kind == AccountKind::Balls { AccountKind::EnergyIssuance } else { AccountKind::ReductionIssuance };
                 let mut held: i128 = 0;
                 for user in 1..4 {
                     let balance = book.balance(AccountRef::citizen(user, kind)).expect("fits");

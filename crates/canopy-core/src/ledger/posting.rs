@@ -2,34 +2,89 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::account::{AccountKind, AccountRef, Unit};
+use super::account::{AccountKind, AccountRef, Owner, Unit};
 
-/// What a transfer is for.
+/// What a transfer is for. Each kind moves between accounts of a fixed
+/// shape ([`TransferKind::accepts`]), so a ledger entry explains itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum TransferKind {
     /// A methodology verified a reported act: issuance → citizen reduction.
     ReductionVerified,
-    /// The verified grams paid out as green energy: issuance → citizen energy.
+    /// The verified grams paid out as green energy into the citizen's
+    /// balls: energy issuance → citizen balls.
     EnergyIssued,
+    /// A citizen collected their own ball: citizen balls → the same
+    /// citizen's energy.
+    BallCollected,
+    /// A friend took a share of a ball: owner's balls → friend's energy.
+    FriendCollected,
+    /// A citizen gave a friend energy: citizen energy → friend's energy.
+    Watered,
+    /// A ball vanished uncollected: citizen balls → system energy_expired.
+    BallExpired,
+    /// A sponsor funded a pool: sponsorship → pool (energy or fen).
+    PoolFunded,
+    /// A game rule paid a reward: pool energy → citizen energy.
+    RewardPaid,
 }
 
 impl TransferKind {
     /// Every kind, for parsing.
-    pub const ALL: [TransferKind; 2] = [TransferKind::ReductionVerified, TransferKind::EnergyIssued];
+    pub const ALL: [TransferKind; 8] = [
+        TransferKind::ReductionVerified,
+        TransferKind::EnergyIssued,
+        TransferKind::BallCollected,
+        TransferKind::FriendCollected,
+        TransferKind::Watered,
+        TransferKind::BallExpired,
+        TransferKind::PoolFunded,
+        TransferKind::RewardPaid,
+    ];
 
     /// The stored and wire name.
     pub fn as_str(self) -> &'static str {
         match self {
             TransferKind::ReductionVerified => "reduction_verified",
             TransferKind::EnergyIssued => "energy_issued",
+            TransferKind::BallCollected => "ball_collected",
+            TransferKind::FriendCollected => "friend_collected",
+            TransferKind::Watered => "watered",
+            TransferKind::BallExpired => "ball_expired",
+            TransferKind::PoolFunded => "pool_funded",
+            TransferKind::RewardPaid => "reward_paid",
         }
     }
 
     /// Parses the stored name.
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    /// Whether a transfer of this kind may move from `debit` to `credit`:
+    /// the shape every constructor in [`crate::ledger::moves`] builds (and
+    /// that `ledger verify` may check over stored transfers). Collecting
+    /// one's own ball stays with one citizen; a friend's collection and
+    /// watering go between two different citizens.
+    ///
+    /// The [`Book`](super::Book) does not enforce it: it checks units,
+    /// owners and balances, whatever the kind.
+    pub fn accepts(self, debit: AccountRef, credit: AccountRef) -> bool {
+        use AccountKind as K;
+        use Owner::{Citizen, Pool, System};
+        match (self, debit.owner, debit.kind, credit.owner, credit.kind) {
+            (TransferKind::ReductionVerified, System, K::ReductionIssuance, Citizen(_), K::Reduction) => true,
+            (TransferKind::EnergyIssued, System, K::EnergyIssuance, Citizen(_), K::Balls) => true,
+            (TransferKind::BallCollected, Citizen(a), K::Balls, Citizen(b), K::Energy) => a == b,
+            (TransferKind::FriendCollected, Citizen(a), K::Balls, Citizen(b), K::Energy) => a != b,
+            (TransferKind::Watered, Citizen(a), K::Energy, Citizen(b), K::Energy) => a != b,
+            (TransferKind::BallExpired, Citizen(_), K::Balls, System, K::EnergyExpired) => true,
+            (TransferKind::PoolFunded, System, K::SponsorshipEnergy, Pool(_), K::PoolEnergy)
+            | (TransferKind::PoolFunded, System, K::SponsorshipFen, Pool(_), K::PoolFen) => true,
+            (TransferKind::RewardPaid, Pool(_), K::PoolEnergy, Citizen(_), K::Energy) => true,
+            _ => false,
+        }
     }
 }
 
@@ -132,8 +187,9 @@ pub struct PostingSet {
 
 impl PostingSet {
     /// What a credited act posts: `grams` of verified reduction from the
-    /// system's issuance to the citizen, and the same grams of green energy
-    /// (every verified gram pays one gram of energy). `grams` must be positive.
+    /// system's issuance to the citizen's `reduction`, and the same grams of
+    /// green energy into the citizen's `balls` (every verified gram pays one
+    /// gram of energy, first in a ball to collect). `grams` must be positive.
     pub fn credit(partner_id: i64, event_id: &str, user_id: i64, grams: i64) -> Self {
         let leg = |kind, from, to, unit| Transfer {
             kind,
@@ -151,9 +207,21 @@ impl PostingSet {
                     AccountKind::Reduction,
                     Unit::GramsCo2e,
                 ),
-                leg(TransferKind::EnergyIssued, AccountKind::EnergyIssuance, AccountKind::Energy, Unit::GramsEnergy),
+                leg(TransferKind::EnergyIssued, AccountKind::EnergyIssuance, AccountKind::Balls, Unit::GramsEnergy),
             ],
         }
+    }
+
+    /// The distinct citizens whose accounts this set touches, in ascending
+    /// order. The [`Book`](super::Book) refuses a set with more than two,
+    /// so that the journal can index every set under its (at most two)
+    /// citizens.
+    pub fn citizens(&self) -> Vec<i64> {
+        let mut citizens: Vec<i64> =
+            self.transfers.iter().flat_map(|t| [t.debit.owner, t.credit.owner]).filter_map(Owner::citizen).collect();
+        citizens.sort_unstable();
+        citizens.dedup();
+        citizens
     }
 
     /// The grams of verified reduction this set credits to citizens (what
@@ -196,6 +264,51 @@ mod tests {
             assert_eq!(t.credit.kind.unit(), t.unit);
         }
         assert_eq!(set.verified_grams(), Some(120));
-        assert_eq!(TransferKind::parse("energy_issued"), Some(TransferKind::EnergyIssued));
+        assert_eq!(set.transfers[0].credit.kind, AccountKind::Reduction);
+        assert_eq!(set.transfers[1].credit.kind, AccountKind::Balls, "energy is issued into the balls");
+        for t in &set.transfers {
+            assert!(t.kind.accepts(t.debit, t.credit), "{}", t.kind.as_str());
+        }
+        assert_eq!(set.citizens(), [9]);
+    }
+
+    #[test]
+    fn transfer_kinds_keep_their_names() {
+        let names: Vec<_> = TransferKind::ALL.iter().map(|k| k.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "reduction_verified",
+                "energy_issued",
+                "ball_collected",
+                "friend_collected",
+                "watered",
+                "ball_expired",
+                "pool_funded",
+                "reward_paid"
+            ]
+        );
+        for kind in TransferKind::ALL {
+            assert_eq!(TransferKind::parse(kind.as_str()), Some(kind));
+        }
+        assert_eq!(TransferKind::parse("collected"), None);
+    }
+
+    #[test]
+    fn transfer_kinds_accept_only_their_shape() {
+        let balls = |id| AccountRef::citizen(id, AccountKind::Balls);
+        let energy = |id| AccountRef::citizen(id, AccountKind::Energy);
+        assert!(TransferKind::BallCollected.accepts(balls(1), energy(1)));
+        assert!(!TransferKind::BallCollected.accepts(balls(1), energy(2)), "one's own ball only");
+        assert!(TransferKind::FriendCollected.accepts(balls(1), energy(2)));
+        assert!(!TransferKind::FriendCollected.accepts(balls(1), energy(1)), "a friend is someone else");
+        assert!(TransferKind::Watered.accepts(energy(1), energy(2)));
+        assert!(!TransferKind::Watered.accepts(balls(1), energy(2)));
+        assert!(!TransferKind::EnergyIssued.accepts(AccountRef::system(AccountKind::EnergyIssuance), energy(1)));
+        assert!(TransferKind::PoolFunded
+            .accepts(AccountRef::system(AccountKind::SponsorshipFen), AccountRef::pool(1, AccountKind::PoolFen)));
+        assert!(!TransferKind::PoolFunded
+            .accepts(AccountRef::system(AccountKind::SponsorshipFen), AccountRef::pool(1, AccountKind::PoolEnergy)));
+        assert!(!TransferKind::RewardPaid.accepts(AccountRef::pool(1, AccountKind::PoolFen), energy(1)));
     }
 }
