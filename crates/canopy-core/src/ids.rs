@@ -16,8 +16,32 @@ pub fn parse_partner(text: &str) -> Option<i64> {
     text.strip_prefix("ptn_")?.parse().ok().filter(|id| *id > 0)
 }
 
+/// The public id of an energy ball.
+pub fn ball(id: i64) -> String {
+    format!("bal_{id}")
+}
+
+/// Parses a public ball id.
+pub fn parse_ball(text: &str) -> Option<i64> {
+    text.strip_prefix("bal_")?.parse().ok().filter(|id| *id > 0)
+}
+
+/// Parses a public citizen id.
+pub fn parse_user(text: &str) -> Option<i64> {
+    text.strip_prefix("usr_")?.parse().ok().filter(|id| *id > 0)
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn ball_and_user_ids_round_trip() {
+        assert_eq!(super::parse_ball(&super::ball(7)), Some(7));
+        assert_eq!(super::parse_user(&super::user(9)), Some(9));
+        for bad in ["7", "bal_", "bal_x", "bal_-1", "bal_0", "usr_7"] {
+            assert_eq!(super::parse_ball(bad), None, "{bad}");
+        }
+    }
+
     #[test]
     fn partner_ids_round_trip() {
         assert_eq!(super::parse_partner(&super::partner(42)), Some(42));

@@ -66,8 +66,10 @@ pub struct Me {
     pub region: String,
     /// Verified reductions, grams of CO2e.
     pub reduction_grams: i64,
-    /// Green energy, grams.
+    /// Green energy collected (spendable), grams.
     pub energy_grams: i64,
+    /// Green energy still in uncollected balls, grams.
+    pub balls_grams: i64,
 }
 
 /// `POST /v1/partners`.
@@ -514,4 +516,67 @@ impl From<&Methodology> for MethodologyView {
             grams_max: m.grams_max,
         }
     }
+}
+
+/// One energy ball, as its owner sees it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BallOut {
+    /// Public id (`bal_…`).
+    pub id: String,
+    /// The behaviour whose acts filled it.
+    pub behavior: String,
+    /// The behaviour's category.
+    pub category: String,
+    /// All the energy that went into it, grams.
+    pub grams: i64,
+    /// What is left to collect, grams (0 once collected or expired).
+    pub remaining_grams: i64,
+    /// `growing`, `ripe`, `collected` or `expired`.
+    pub state: String,
+    /// When it ripens (RFC 3339).
+    pub ripens_at: String,
+    /// When it vanishes if not collected (RFC 3339).
+    pub expires_at: String,
+    /// What friends took from it.
+    pub taken: Vec<BallTakenOut>,
+}
+
+/// A friend's take from a ball.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BallTakenOut {
+    /// The friend's public id.
+    pub user_id: String,
+    /// The friend's display name.
+    pub display_name: String,
+    /// Grams taken.
+    pub grams: i64,
+    /// When (RFC 3339).
+    pub at: String,
+}
+
+/// `GET /v1/me/balls`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BallsOut {
+    /// Newest first: every open ball, and those that closed within the last ball lifetime.
+    pub balls: Vec<BallOut>,
+}
+
+/// `POST /v1/me/balls/{id}/collect`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CollectedOne {
+    /// Grams moved into the citizen's energy.
+    pub collected_grams: i64,
+    /// The citizen's energy afterwards, grams.
+    pub energy_grams: i64,
+}
+
+/// `POST /v1/me/balls/collect`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CollectedAll {
+    /// Grams moved into the citizen's energy.
+    pub collected_grams: i64,
+    /// Balls collected.
+    pub balls: i64,
+    /// The citizen's energy afterwards, grams.
+    pub energy_grams: i64,
 }

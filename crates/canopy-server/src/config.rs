@@ -55,6 +55,12 @@ pub struct Config {
     /// How long a partner's older secrets keep verifying after a rotation
     /// (`CANOPY_SECRET_GRACE_S`), unless retired sooner.
     pub secret_grace_s: i64,
+    /// The energy game's settings (ripening, lifetime, friends' shares, …).
+    pub game: canopy_core::game::settings::GameSettings,
+    /// How often the sweep expires balls past their expiry.
+    pub ball_sweep_interval: std::time::Duration,
+    /// Where the time comes from (the system's; tests pass a manual clock).
+    pub clock: std::sync::Arc<dyn canopy_core::clock::Clock>,
 }
 
 impl std::fmt::Debug for Config {
@@ -77,6 +83,8 @@ impl std::fmt::Debug for Config {
             .field("body_read_timeout", &self.body_read_timeout)
             .field("request_timeout", &self.request_timeout)
             .field("password_hashes_max", &self.password_hashes_max)
+            .field("game", &self.game)
+            .field("ball_sweep_interval", &self.ball_sweep_interval)
             .finish_non_exhaustive()
     }
 }
@@ -102,6 +110,9 @@ impl Config {
             secret_key: None,
             secret_key_file: None,
             secret_grace_s: 7 * 24 * 3600,
+            game: canopy_core::game::settings::GameSettings::default(),
+            ball_sweep_interval: std::time::Duration::from_secs(10),
+            clock: std::sync::Arc::new(canopy_core::clock::SystemClock),
         }
     }
 }

@@ -78,8 +78,14 @@ impl App {
         })?;
         let secret_key =
             secrets::resolve_key(config.secret_key.as_ref(), config.secret_key_file.as_deref(), &config.database_url)?;
-        let service = Service::open(store, config.settings(), secret_key).await?;
-        let (ingestor, writer) = Ingestor::start(service.store(), service.registry().clone(), config.ingestor())?;
+        let game = Arc::new(config.game.clone());
+        let service = Service::open(store, config.settings(), secret_key)
+            .await?
+            .with_clock(config.clock.clone())
+            .with_game_settings(game.clone());
+        let context = canopy_store::writer::WriterContext { game, clock: config.clock.clone() };
+        let (ingestor, writer) =
+            Ingestor::start_with(service.store(), service.registry().clone(), config.ingestor(), context)?;
         let service = service.with_ingestor(ingestor);
         let state = AppState { service, config: Arc::new(config), metrics: Arc::new(metrics::Metrics::default()) };
         let router = router(state.clone());
@@ -116,8 +122,26 @@ impl App {
                 }
             })
         };
+        // Balls past their expiry vanish: their energy moves to the expiry
+        // account, in bounded chunks through the writer.
+        let sweeper = {
+            let service = state.service.clone();
+            let interval = state.config.ball_sweep_interval;
+            tokio::spawn(async move {
+                let mut every = tokio::time::interval(interval);
+                loop {
+                    every.tick().await;
+                    match service.expire_balls().await {
+                        Ok((0, _)) => {}
+                        Ok((balls, grams)) => tracing::info!(balls, grams, "expired energy balls"),
+                        Err(error) => tracing::warn!(%error, "expiring balls failed; retrying later"),
+                    }
+                }
+            })
+        };
         serve(listener, router, &state.config, shutdown).await;
         purger.abort();
+        sweeper.abort();
         let store = state.service.store().clone();
         drop(state);
         // The router (and every Ingestor handle in it) is gone once serve

@@ -9,6 +9,7 @@
 //! by. Each capability is a module with its own `impl Service`.
 
 mod accounts;
+mod balls;
 mod consent;
 mod error;
 mod ingest;
@@ -21,11 +22,13 @@ pub mod tokens;
 use std::sync::Arc;
 
 use canopy_core::clock::{Clock, SystemClock};
+use canopy_core::game::settings::GameSettings;
 use canopy_store::writer::{Ingestor, SharedRegistry};
 use canopy_store::Store;
 use chrono::{DateTime, FixedOffset, Utc};
 
 pub use accounts::{Account, NewAccount, Session};
+pub use balls::{BallView, Collected, Idempotency, IDEMPOTENCY_KEY_MAX};
 pub use consent::{ConsentGrant, Link};
 pub use error::{ErrorKind, ServiceError, ServiceResult};
 pub use ledger::{LedgerEntry, LedgerPage, LEDGER_PAGE_DEFAULT, LEDGER_PAGE_MAX};
@@ -77,6 +80,8 @@ pub struct Service {
     password_hashing: tokens::PasswordHashing,
     /// The operator's key that seals partner secrets.
     secret_key: secrets::SecretKey,
+    /// The energy game's settings.
+    game: Arc<GameSettings>,
 }
 
 impl Service {
@@ -92,7 +97,24 @@ impl Service {
             publish_lock: Arc::new(tokio::sync::Mutex::new(())),
             password_hashing: tokens::PasswordHashing::new(settings.password_hashes_max),
             secret_key,
+            game: Arc::new(GameSettings::default()),
         }
+    }
+
+    /// Plays the energy game by `settings`.
+    pub fn with_game_settings(mut self, settings: Arc<GameSettings>) -> Self {
+        self.game = settings;
+        self
+    }
+
+    /// The energy game's settings.
+    pub fn game_settings(&self) -> &GameSettings {
+        &self.game
+    }
+
+    /// The clock the service reads (shared with the writer).
+    pub fn clock(&self) -> Arc<dyn Clock> {
+        self.clock.clone()
     }
 
     /// Opens the use cases over `store` with every published methodology

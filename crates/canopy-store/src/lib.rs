@@ -21,6 +21,7 @@ mod store;
 pub mod writer;
 
 pub use rows::*;
+pub use store::balls::{BallRow, BALLS_LISTED_MAX};
 pub use store::methodologies::{build_registry, SupersessionRecord};
 pub use store::{Backend, Store, StoreOptions};
 

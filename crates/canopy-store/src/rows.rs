@@ -139,8 +139,10 @@ pub struct ConsentRow {
 pub struct Balances {
     /// Verified reductions, grams.
     pub reduction_grams: i64,
-    /// Green energy, grams.
+    /// Green energy collected (spendable), grams.
     pub energy_grams: i64,
+    /// Green energy waiting in uncollected balls, grams.
+    pub balls_grams: i64,
 }
 
 /// One ledger entry as the citizen sees it: a transfer that touches one of

@@ -38,7 +38,8 @@ fn help_config() -> String {
      admin_token, timezone, session_ttl_s, connections_max, queue_events_max, group_linger_ms, \
      db_connections_max, db_acquire_timeout_ms, db_statement_timeout_ms, event_grams_max, \
      header_read_timeout_ms, body_read_timeout_ms, request_timeout_ms, password_hashes_max, secret_key, \
-     secret_key_file, secret_grace_s)"
+     secret_key_file, secret_grace_s, and a [game] table: ball_ripens, ball_ripen_hour, ball_lifetime_s, \
+     friend_share_pct, owner_keeps_pct, friend_collect_daily_g, water_amounts_g, checkin_rewards)"
         .to_owned()
 }
 fn help_database() -> String {
@@ -191,6 +192,61 @@ pub struct IngestionArgs {
     event_grams_max: Option<i64>,
 }
 
+/// The energy game's settings, for the commands that run the server. Each
+/// is parsed and checked by the core's `GameSettings`, which names the
+/// setting in its error.
+#[derive(Args, Debug, Default)]
+#[command(next_help_heading = "Game options")]
+pub struct GameArgs {
+    /// When a ball ripens: `next-morning` (at the ripen hour, local time, the day after its
+    /// energy was recorded) or `immediately` [default: next-morning].
+    #[arg(long, env = "CANOPY_BALL_RIPENS", value_name = "WHEN")]
+    ball_ripens: Option<String>,
+    /// The local hour at which balls ripen [default: 7].
+    #[arg(long, env = "CANOPY_BALL_RIPEN_HOUR", value_name = "HOUR")]
+    ball_ripen_hour: Option<String>,
+    /// Seconds a ripe ball lasts before it vanishes [default: 259200].
+    #[arg(long, env = "CANOPY_BALL_LIFETIME_S", value_name = "SECONDS")]
+    ball_lifetime_s: Option<String>,
+    /// Percent of a ball's grams a friend takes, rounded down [default: 20].
+    #[arg(long, env = "CANOPY_FRIEND_SHARE_PCT", value_name = "PCT")]
+    friend_share_pct: Option<String>,
+    /// Percent of a ball's grams its owner always keeps [default: 50].
+    #[arg(long, env = "CANOPY_OWNER_KEEPS_PCT", value_name = "PCT")]
+    owner_keeps_pct: Option<String>,
+    /// Grams a citizen may take from friends per local day [default: 2000].
+    #[arg(long, env = "CANOPY_FRIEND_COLLECT_DAILY_G", value_name = "GRAMS")]
+    friend_collect_daily_g: Option<String>,
+    /// The amounts one may water a friend with, comma-separated [default: 10,20,50].
+    #[arg(long, env = "CANOPY_WATER_AMOUNTS_G", value_name = "GRAMS,…")]
+    water_amounts_g: Option<String>,
+    /// Check-in streak rewards, `day:grams` comma-separated [default: 7:50,30:300].
+    #[arg(long, env = "CANOPY_CHECKIN_REWARDS", value_name = "DAY:GRAMS,…")]
+    checkin_rewards: Option<String>,
+}
+
+impl GameArgs {
+    /// Balls ripen as soon as their energy is recorded unless a flag or the
+    /// environment says otherwise (the demo's default, so a visitor can
+    /// collect what the demo credits without waiting for 07:00).
+    pub fn ripen_at_once_unless_set(&mut self) {
+        self.ball_ripens.get_or_insert_with(|| "immediately".to_owned());
+    }
+
+    fn values(self) -> [(&'static str, Option<String>); 8] {
+        [
+            ("ball_ripens", self.ball_ripens),
+            ("ball_ripen_hour", self.ball_ripen_hour),
+            ("ball_lifetime_s", self.ball_lifetime_s),
+            ("friend_share_pct", self.friend_share_pct),
+            ("owner_keeps_pct", self.owner_keeps_pct),
+            ("friend_collect_daily_g", self.friend_collect_daily_g),
+            ("water_amounts_g", self.water_amounts_g),
+            ("checkin_rewards", self.checkin_rewards),
+        ]
+    }
+}
+
 /// The HTTP server's options, for the commands that listen. Its `Debug`
 /// never shows the admin token.
 #[derive(Args, Default)]
@@ -248,6 +304,9 @@ struct FileSettings {
     secret_key: Option<String>,
     secret_key_file: Option<PathBuf>,
     secret_grace_s: Option<i64>,
+    /// The energy game's settings, by name (`ball_ripens = "immediately"`).
+    #[serde(default)]
+    game: std::collections::BTreeMap<String, toml::Value>,
 }
 
 /// The option groups one sub-command took; the groups it does not take are
@@ -265,6 +324,8 @@ pub struct Settings {
     pub server: ServerArgs,
     /// The key that seals partner secrets.
     pub secrets: SecretArgs,
+    /// The energy game's settings.
+    pub game: GameArgs,
 }
 
 impl Settings {
@@ -277,7 +338,7 @@ impl Settings {
             }
             None => FileSettings::default(),
         };
-        let Settings { database, pool, ingestion, server, secrets } = self;
+        let Settings { database, pool, ingestion, server, secrets, game } = self;
         let mut config = Config::new(
             database.database_url.or(file.database_url).unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned()),
             server.listen.or(file.listen).unwrap_or_else(|| DEFAULT_LISTEN.to_owned()),
@@ -348,6 +409,19 @@ impl Settings {
         if let Some(grace) = secrets.secret_grace_s.or(file.secret_grace_s) {
             anyhow::ensure!(grace >= 0, "secret_grace_s must not be negative");
             config.secret_grace_s = grace;
+        }
+        // The file's [game] table first, then flags and the environment.
+        for (name, value) in &file.game {
+            let text = match value {
+                toml::Value::String(text) => text.clone(),
+                other => other.to_string(),
+            };
+            config.game.set(name, &text).map_err(|e| anyhow::anyhow!("[game] {e}"))?;
+        }
+        for (name, value) in game.values() {
+            if let Some(value) = value {
+                config.game.set(name, &value).map_err(|e| anyhow::anyhow!("{}: {e}", e.env_var()))?;
+            }
         }
         Ok(config)
     }

@@ -15,7 +15,7 @@ use canopy_service::{NewPartner, Service};
 use canopy_store::{redact_url, Store};
 use clap::{Args, Parser, Subcommand};
 
-use cli_config::{DatabaseArgs, IngestionArgs, PoolArgs, SecretArgs, ServerArgs, Settings};
+use cli_config::{DatabaseArgs, GameArgs, IngestionArgs, PoolArgs, SecretArgs, ServerArgs, Settings};
 
 /// Canopy: the personal carbon ledger.
 #[derive(Parser, Debug)]
@@ -52,6 +52,8 @@ struct ServeArgs {
     server: ServerArgs,
     #[command(flatten)]
     secrets: SecretArgs,
+    #[command(flatten)]
+    game: GameArgs,
 }
 
 /// The options of `migrate`.
@@ -230,6 +232,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 ingestion: args.ingestion,
                 server: args.server,
                 secrets: args.secrets,
+                game: args.game,
             }
             .resolve()?;
             let _lock = sqlite_lock::share(&config.database_url)?;
@@ -241,7 +244,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             tracing::info!("canopy stopped");
             Ok(ExitCode::SUCCESS)
         }
-        Command::Demo(args) => {
+        Command::Demo(mut args) => {
+            args.game.ripen_at_once_unless_set();
             let database = database(args.database);
             // Only a database nobody named is the demo's own, to wipe.
             let named = database.names_a_database();
@@ -251,6 +255,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 ingestion: args.ingestion,
                 server: args.server,
                 secrets: args.secrets,
+                game: args.game,
             }
             .resolve()?;
             demo::run(config, named, shutdown_signal()).await.map(|_| ExitCode::SUCCESS)

@@ -60,6 +60,7 @@ pub(crate) async fn me(State(state): State<AppState>, citizen: Citizen) -> ApiRe
         region: user.region,
         reduction_grams: balances.reduction_grams,
         energy_grams: balances.energy_grams,
+        balls_grams: balances.balls_grams,
     }))
 }
 

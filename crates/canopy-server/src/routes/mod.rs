@@ -1,5 +1,6 @@
 //! The routes, each documented for the OpenAPI document.
 
+mod balls;
 pub(crate) mod citizens;
 mod methodologies;
 mod partners;
@@ -71,6 +72,9 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(citizens::create_session))
         .routes(routes!(citizens::me))
         .routes(routes!(citizens::ledger))
+        .routes(routes!(balls::list_balls))
+        .routes(routes!(balls::collect_ball))
+        .routes(routes!(balls::collect_all))
         .routes(routes!(citizens::grant_consent, citizens::list_consents))
         .routes(routes!(citizens::revoke_consent))
         .routes(routes!(partners::create_partner, partners::list_partners))

@@ -21,6 +21,7 @@ impl Store {
             match kind.as_str() {
                 "reduction" => balances.reduction_grams = grams,
                 "energy" => balances.energy_grams = grams,
+                "balls" => balances.balls_grams = grams,
                 _ => {}
             }
         }
@@ -226,6 +227,32 @@ impl Store {
         let sums = halves.into_iter().map(|(user_id, kind, debits_high, debits_low, credits_high, credits_low)| {
             (user_id, kind, join(debits_high, debits_low), join(credits_high, credits_low))
         });
+        // Each citizen's balls account holds exactly what their balls say:
+        // credited with every gram that went into a ball, debited with what
+        // friends took, the owner collected and expiry removed.
+        let balls_accounts: BTreeMap<i64, (i64, i64)> = accounts
+            .iter()
+            .filter(|(user_id, kind, _, _)| kind == AccountKind::Balls.as_str() && *user_id != SYSTEM_USER_ID)
+            .map(|(user_id, _, debits, credits)| (*user_id, (*debits, *credits)))
+            .collect();
+        let mut ball_sums: BTreeMap<i64, (i64, i64)> = BTreeMap::new();
+        for (user_id, _open, grams, taken, collected, expired) in self.ball_sums().await? {
+            let out = i128::from(taken) + i128::from(collected) + i128::from(expired);
+            ball_sums.insert(user_id, (i64::try_from(out).unwrap_or(i64::MAX), grams));
+        }
+        let owners: std::collections::BTreeSet<i64> = balls_accounts.keys().chain(ball_sums.keys()).copied().collect();
+        for user_id in owners {
+            let account = balls_accounts.get(&user_id).copied().unwrap_or_default();
+            let balls = ball_sums.get(&user_id).copied().unwrap_or_default();
+            if account != balls {
+                problems.push(format!(
+                    "citizen {user_id}'s balls account stores debits {} / credits {} but their balls took in {} g \
+                     and gave out {} g (taken, collected, expired)",
+                    account.0, account.1, balls.1, balls.0
+                ));
+            }
+        }
+
         let mut stored: BTreeMap<(i64, String), (i64, i64)> =
             accounts.into_iter().map(|(user_id, kind, debits, credits)| ((user_id, kind), (debits, credits))).collect();
         for (user_id, kind, debits, credits) in sums {

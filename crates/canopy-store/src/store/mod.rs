@@ -16,6 +16,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 use crate::{StoreError, StoreResult};
 
 mod accounts;
+pub(crate) mod balls;
 mod consent;
 mod ledger;
 pub(crate) mod methodologies;

@@ -367,13 +367,13 @@ mod tests {
     use crate::writer::open_writer_connection;
     use crate::Store;
 
-    /// A citizen paying `amount` g of energy back for redemption `id`.
+    /// A citizen paying `amount` g of energy (still in their balls) back for redemption `id`.
     fn redeem(id: &str, user_id: i64, amount: i64) -> PostingSet {
         PostingSet {
             cause: Cause::Redemption { id: id.into() },
             transfers: vec![Transfer {
                 kind: TransferKind::EnergyIssued,
-                debit: AccountRef::citizen(user_id, AccountKind::Energy),
+                debit: AccountRef::citizen(user_id, AccountKind::Balls),
                 credit: AccountRef::system(AccountKind::EnergyIssuance),
                 amount,
                 unit: Unit::GramsEnergy,
@@ -428,13 +428,13 @@ mod tests {
         assert!(to_load(&sets).is_empty(), "a credit debits only issuance, which may go negative");
         assert_eq!(
             to_load(&[redeem("r", 5, 1)]).into_iter().collect::<Vec<_>>(),
-            [AccountRef::citizen(5, AccountKind::Energy)]
+            [AccountRef::citizen(5, AccountKind::Balls)]
         );
         let mut legs = String::new();
         legs_json(&sets[0], &mut legs);
         assert_eq!(
             legs,
-            r#"[["reduction_verified",0,"reduction_issuance",5,"reduction",10,"g_co2e"],["energy_issued",0,"energy_issuance",5,"energy",10,"g_energy"]]"#
+            r#"[["reduction_verified",0,"reduction_issuance",5,"reduction",10,"g_co2e"],["energy_issued",0,"energy_issuance",5,"balls",10,"g_energy"]]"#
         );
     }
 }

@@ -22,11 +22,14 @@
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use canopy_core::clock::{Clock, SystemClock};
+use canopy_core::game::settings::GameSettings;
 use canopy_core::ingest::{self, AcceptedEvent, Decision, Outcome, PrecheckedEvent};
 use canopy_core::ledger::PostingError;
 use canopy_core::methodology::Registry;
 use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 
+pub use crate::store::balls::{GameCommand, GameOutcome, IdempotencyKey, EXPIRE_CHUNK_MAX};
 use crate::store::postings::PostFailure;
 use crate::{Backend, Store, StoreResult};
 
@@ -170,6 +173,36 @@ struct Job {
     _permit: OwnedSemaphorePermit,
 }
 
+/// A game command for the writer (see [`crate::store::balls`]).
+struct GameJob {
+    command: GameCommand,
+    reply: oneshot::Sender<Result<GameOutcome, IngestError>>,
+}
+
+/// What the writer's queue carries: ingestion requests, which it groups,
+/// and game commands, each decided in its own transaction between groups,
+/// in the order they arrived.
+enum Work {
+    Ingest(Job),
+    Game(GameJob),
+}
+
+/// What the writer needs beyond the registry: the game's settings (how
+/// balls ripen) and the clock that says when energy was recorded.
+#[derive(Debug, Clone)]
+pub struct WriterContext {
+    /// The game's settings.
+    pub game: Arc<GameSettings>,
+    /// Where the time comes from.
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Default for WriterContext {
+    fn default() -> Self {
+        WriterContext { game: Arc::new(GameSettings::default()), clock: Arc::new(SystemClock) }
+    }
+}
+
 /// Statistics of one committed group, for logs and benchmarks.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct GroupStats {
@@ -194,7 +227,7 @@ pub struct GroupStats {
 /// the writer stops once every handle is dropped and the queue is drained.
 #[derive(Clone, Debug)]
 pub struct Ingestor {
-    sender: mpsc::Sender<Job>,
+    sender: mpsc::Sender<Work>,
     permits: Arc<Semaphore>,
     queue_events_max: usize,
 }
@@ -208,12 +241,22 @@ impl Ingestor {
         registry: SharedRegistry,
         config: IngestorConfig,
     ) -> StoreResult<(Ingestor, tokio::task::JoinHandle<()>)> {
+        Ingestor::start_with(store, registry, config, WriterContext::default())
+    }
+
+    /// As [`Ingestor::start`], with the game's settings and a clock.
+    pub fn start_with(
+        store: &Store,
+        registry: SharedRegistry,
+        config: IngestorConfig,
+        context: WriterContext,
+    ) -> StoreResult<(Ingestor, tokio::task::JoinHandle<()>)> {
         assert!(config.group_events_max >= ingest::BATCH_EVENTS_MAX, "a whole batch fits in a group");
         assert!(config.queue_events_max >= ingest::BATCH_EVENTS_MAX, "a whole batch fits in the queue");
         let (sender, receiver) = mpsc::channel(config.queue_events_max.div_ceil(64).max(64));
         let handle = match store.backend() {
-            Backend::Sqlite => sqlite::spawn(store, registry, config, receiver)?,
-            Backend::Postgres => postgres::spawn(store, registry, config, receiver)?,
+            Backend::Sqlite => sqlite::spawn(store, registry, config, context, receiver)?,
+            Backend::Postgres => postgres::spawn(store, registry, config, context, receiver)?,
         };
         Ok((
             Ingestor {
@@ -237,7 +280,7 @@ impl Ingestor {
         let wanted = request.events.len().max(1) as u32;
         let permit = self.permits.clone().try_acquire_many_owned(wanted).map_err(|_| IngestError::Overloaded)?;
         let (reply, answer) = oneshot::channel();
-        self.sender.try_send(Job { request, reply, _permit: permit }).map_err(|e| match e {
+        self.sender.try_send(Work::Ingest(Job { request, reply, _permit: permit })).map_err(|e| match e {
             mpsc::error::TrySendError::Full(_) => IngestError::Overloaded,
             mpsc::error::TrySendError::Closed(_) => {
                 IngestError::Unavailable { code: "storage_unavailable", detail: "the writer stopped".into() }
@@ -249,16 +292,46 @@ impl Ingestor {
     }
 }
 
+impl Ingestor {
+    /// Decides and commits a game command in the writer, in order with
+    /// everything else that moves energy; returns what it did once durable.
+    pub async fn game(&self, command: GameCommand) -> Result<GameOutcome, IngestError> {
+        let (reply, answer) = oneshot::channel();
+        self.sender.try_send(Work::Game(GameJob { command, reply })).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => IngestError::Overloaded,
+            mpsc::error::TrySendError::Closed(_) => {
+                IngestError::Unavailable { code: "storage_unavailable", detail: "the writer stopped".into() }
+            }
+        })?;
+        answer.await.unwrap_or_else(|_| {
+            Err(IngestError::Unavailable { code: "storage_unavailable", detail: "the writer stopped".into() })
+        })
+    }
+}
+
+/// Answers a game job with its result.
+fn answer_game<E: StorageFailure>(job: GameJob, result: Result<GameOutcome, PostFailure<E>>) {
+    let answer = result.map_err(|failure| {
+        tracing::warn!(%failure, "a game command failed; nothing of it committed");
+        IngestError::from_failure(&failure)
+    });
+    let _ = job.reply.send(answer);
+}
+
 type Answers = Vec<Result<Vec<Outcome>, IngestError>>;
 
 /// Adds to `jobs` (which holds a group's first job) whatever is queued, up to
 /// `group_events_max` events in all; a job that would overflow the group is
 /// returned to start the next one.
-fn fill_group(jobs: &mut Vec<Job>, receiver: &mut mpsc::Receiver<Job>, group_events_max: usize) -> Option<Job> {
+fn fill_group(jobs: &mut Vec<Job>, receiver: &mut mpsc::Receiver<Work>, group_events_max: usize) -> Option<Work> {
     let mut events: usize = jobs.iter().map(|j| j.request.events.len()).sum();
-    while let Ok(job) = receiver.try_recv() {
+    while let Ok(work) = receiver.try_recv() {
+        let job = match work {
+            Work::Ingest(job) => job,
+            game => return Some(game),
+        };
         if events + job.request.events.len() > group_events_max {
-            return Some(job);
+            return Some(Work::Ingest(job));
         }
         events += job.request.events.len();
         jobs.push(job);

@@ -24,7 +24,7 @@ use tokio::sync::mpsc;
 
 use super::{
     admit, answers, fill_group, fingerprints_in_key_order, finish, reply, retry_one_by_one, Answers, GroupStats,
-    IngestError, IngestRequest, IngestorConfig, Job, SharedRegistry,
+    IngestError, IngestRequest, IngestorConfig, Job, SharedRegistry, Work, WriterContext,
 };
 use crate::pg_copy::{copy_in, CopyText};
 use crate::store::postings::{lock_ledger, post_postgres, LedgerLocked, PostFailure};
@@ -36,7 +36,8 @@ pub(super) fn spawn(
     store: &Store,
     registry: SharedRegistry,
     config: IngestorConfig,
-    receiver: mpsc::Receiver<Job>,
+    context: WriterContext,
+    receiver: mpsc::Receiver<Work>,
 ) -> StoreResult<tokio::task::JoinHandle<()>> {
     let options = store.postgres_connect_options("canopy-writer")?;
     let pool = PgPoolOptions::new()
@@ -46,7 +47,7 @@ pub(super) fn spawn(
     Ok(tokio::spawn(async move {
         // A panic in the writer is a bug (an invariant assertion failed):
         // the process stops rather than answer as if it were merely busy.
-        let writer = tokio::spawn(run_writer(pool.clone(), registry, config, receiver));
+        let writer = tokio::spawn(run_writer(pool.clone(), registry, config, context, receiver));
         if let Err(error) = writer.await {
             if error.is_panic() {
                 tracing::error!("the ingestion writer panicked; aborting");
@@ -57,17 +58,32 @@ pub(super) fn spawn(
     }))
 }
 
-async fn run_writer(pool: PgPool, registry: SharedRegistry, config: IngestorConfig, mut receiver: mpsc::Receiver<Job>) {
+async fn run_writer(
+    pool: PgPool,
+    registry: SharedRegistry,
+    config: IngestorConfig,
+    context: WriterContext,
+    mut receiver: mpsc::Receiver<Work>,
+) {
     let mut last_purge = Instant::now();
     // A job that would have made the last group too large starts the next.
-    let mut held: Option<Job> = None;
+    let mut held: Option<Work> = None;
     loop {
-        let first = match held.take() {
-            Some(job) => job,
+        let work = match held.take() {
+            Some(work) => work,
             None => match receiver.recv().await {
-                Some(job) => job,
+                Some(work) => work,
                 None => break,
             },
+        };
+        let first = match work {
+            Work::Ingest(job) => job,
+            Work::Game(job) => {
+                let now = context.clock.now();
+                let result = run_game(&pool, &job.command, now).await;
+                super::answer_game(job, result);
+                continue;
+            }
         };
         let mut jobs = vec![first];
         held = fill_group(&mut jobs, &mut receiver, config.group_events_max);
@@ -79,14 +95,14 @@ async fn run_writer(pool: PgPool, registry: SharedRegistry, config: IngestorConf
             last_purge = Instant::now();
         }
         let requests: Vec<&IngestRequest> = jobs.iter().map(|j| &j.request).collect();
-        let now = Utc::now();
-        match commit_group(&pool, &requests, &registry, now, purge).await {
+        let now = context.clock.now();
+        match commit_group(&pool, &requests, &registry, &context, now, purge).await {
             Err(failure) if retry_one_by_one(requests.len(), &failure) => {
                 // As `answer_one_by_one`, awaiting each request's own group.
                 tracing::warn!(%failure, requests = requests.len(), "ingestion group failed; deciding its requests one by one");
                 let mut answers = Vec::with_capacity(requests.len());
                 for i in 0..requests.len() {
-                    answers.push(match commit_group(&pool, &requests[i..=i], &registry, now, false).await {
+                    answers.push(match commit_group(&pool, &requests[i..=i], &registry, &context, now, false).await {
                         Ok((mut one, _)) => one.pop().expect("one answer for one request"),
                         Err(failure) => {
                             tracing::warn!(%failure, "an ingestion request failed on its own; nothing of it committed");
@@ -103,13 +119,17 @@ async fn run_writer(pool: PgPool, registry: SharedRegistry, config: IngestorConf
 
 /// Waits up to `group_linger` for more requests while the group is under
 /// half full. Returns a job that did not fit.
-async fn linger(jobs: &mut Vec<Job>, receiver: &mut mpsc::Receiver<Job>, config: &IngestorConfig) -> Option<Job> {
+async fn linger(jobs: &mut Vec<Job>, receiver: &mut mpsc::Receiver<Work>, config: &IngestorConfig) -> Option<Work> {
     let deadline = tokio::time::Instant::now() + config.group_linger;
     let mut events: usize = jobs.iter().map(|j| j.request.events.len()).sum();
     while events < config.group_events_max / 2 {
-        let Ok(Some(job)) = tokio::time::timeout_at(deadline, receiver.recv()).await else { break };
+        let Ok(Some(work)) = tokio::time::timeout_at(deadline, receiver.recv()).await else { break };
+        let job = match work {
+            Work::Ingest(job) => job,
+            game => return Some(game),
+        };
         if events + job.request.events.len() > config.group_events_max {
-            return Some(job);
+            return Some(Work::Ingest(job));
         }
         jobs.push(job);
         if let Some(job) = fill_group(jobs, receiver, config.group_events_max) {
@@ -120,11 +140,25 @@ async fn linger(jobs: &mut Vec<Job>, receiver: &mut mpsc::Receiver<Job>, config:
     None
 }
 
+/// Runs one game command in a transaction of its own, under the ledger's lock.
+async fn run_game(
+    pool: &PgPool,
+    command: &crate::store::balls::GameCommand,
+    now: DateTime<Utc>,
+) -> Result<crate::store::balls::GameOutcome, PostFailure<sqlx::Error>> {
+    let mut tx: Transaction<'_, Postgres> = pool.begin().await?;
+    let locked = lock_ledger(&mut tx).await?;
+    let outcome = crate::store::balls::game_postgres(&mut tx, &locked, command, now).await?;
+    tx.commit().await?;
+    Ok(outcome)
+}
+
 /// Decides and commits one group of requests in one transaction.
 async fn commit_group(
     pool: &PgPool,
     requests: &[&IngestRequest],
     shared: &SharedRegistry,
+    context: &WriterContext,
     now: DateTime<Utc>,
     purge_signatures: bool,
 ) -> Result<(Answers, GroupStats), PostFailure<sqlx::Error>> {
@@ -194,6 +228,7 @@ async fn commit_group(
     let decide_us = phase.elapsed().as_micros() as u64;
     let phase = Instant::now();
     write_decision(&mut tx, &locked, &decision, &format_time(now)).await?;
+    crate::store::balls::credit_balls_postgres(&mut tx, &locked, &decision, registry, &context.game, now).await?;
     let write_us = phase.elapsed().as_micros() as u64;
     let phase = Instant::now();
     tx.commit().await?;

@@ -19,7 +19,7 @@ use tokio::sync::mpsc;
 
 use super::{
     admit, answer_one_by_one, answers, fill_group, fingerprints_in_key_order, finish, reply, retry_one_by_one, Answers,
-    GroupStats, IngestRequest, IngestorConfig, Job, SharedRegistry,
+    GroupStats, IngestRequest, IngestorConfig, SharedRegistry, Work, WriterContext,
 };
 use crate::store::postings::{post_sqlite, PostFailure};
 use crate::{format_time, Store, StoreError, StoreResult};
@@ -29,7 +29,8 @@ pub(super) fn spawn(
     store: &Store,
     registry: SharedRegistry,
     config: IngestorConfig,
-    receiver: mpsc::Receiver<Job>,
+    context: WriterContext,
+    receiver: mpsc::Receiver<Work>,
 ) -> StoreResult<tokio::task::JoinHandle<()>> {
     let path = store.sqlite_path().expect("a SQLite store");
     let mut connection = open_writer_connection(path)?;
@@ -39,7 +40,7 @@ pub(super) fn spawn(
         // as if it were merely busy, so the whole process stops and its
         // supervisor restarts it; nothing unacknowledged was committed.
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            run_writer(&mut connection, registry, config, receiver)
+            run_writer(&mut connection, registry, config, &context, receiver)
         }));
         if outcome.is_err() {
             tracing::error!("the ingestion writer panicked; aborting");
@@ -70,12 +71,22 @@ fn run_writer(
     connection: &mut Connection,
     registry: SharedRegistry,
     config: IngestorConfig,
-    mut receiver: mpsc::Receiver<Job>,
+    context: &WriterContext,
+    mut receiver: mpsc::Receiver<Work>,
 ) {
     let mut last_purge = Instant::now();
     // A job that would have made the last group too large starts the next.
-    let mut held: Option<Job> = None;
-    while let Some(first) = held.take().or_else(|| receiver.blocking_recv()) {
+    let mut held: Option<Work> = None;
+    while let Some(work) = held.take().or_else(|| receiver.blocking_recv()) {
+        let first = match work {
+            Work::Ingest(job) => job,
+            Work::Game(job) => {
+                let now = context.clock.now();
+                let result = run_game(connection, &job.command, now);
+                super::answer_game(job, result);
+                continue;
+            }
+        };
         let mut jobs = vec![first];
         held = fill_group(&mut jobs, &mut receiver, config.group_events_max);
         let purge = last_purge.elapsed().as_secs() >= 30;
@@ -83,11 +94,11 @@ fn run_writer(
             last_purge = Instant::now();
         }
         let requests: Vec<&IngestRequest> = jobs.iter().map(|j| &j.request).collect();
-        let now = Utc::now();
-        match commit_group(connection, &requests, &registry, now, purge) {
+        let now = context.clock.now();
+        match commit_group(connection, &requests, &registry, context, now, purge) {
             Err(failure) if retry_one_by_one(requests.len(), &failure) => {
                 let answers = answer_one_by_one(requests.len(), &failure, |i| {
-                    commit_group(connection, &requests[i..=i], &registry, now, false)
+                    commit_group(connection, &requests[i..=i], &registry, context, now, false)
                 });
                 reply(jobs, answers);
             }
@@ -96,11 +107,24 @@ fn run_writer(
     }
 }
 
+/// Runs one game command in a transaction of its own.
+fn run_game(
+    connection: &mut Connection,
+    command: &crate::store::balls::GameCommand,
+    now: DateTime<Utc>,
+) -> Result<crate::store::balls::GameOutcome, PostFailure<rusqlite::Error>> {
+    let tx = connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let outcome = crate::store::balls::game_sqlite(&tx, command, now)?;
+    tx.commit()?;
+    Ok(outcome)
+}
+
 /// Decides and commits one group of requests in one transaction.
 fn commit_group(
     connection: &mut Connection,
     requests: &[&IngestRequest],
     shared: &SharedRegistry,
+    context: &WriterContext,
     now: DateTime<Utc>,
     purge_signatures: bool,
 ) -> Result<(Answers, GroupStats), PostFailure<rusqlite::Error>> {
@@ -156,6 +180,7 @@ fn commit_group(
     let decide_us = phase.elapsed().as_micros() as u64;
     let phase = Instant::now();
     write_decision(&tx, &decision, &now_text)?;
+    crate::store::balls::credit_balls_sqlite(&tx, &decision, registry, &context.game, now)?;
     let write_us = phase.elapsed().as_micros() as u64;
     let phase = Instant::now();
     tx.commit()?;

@@ -54,7 +54,9 @@ async fn the_same_ride_is_800_g_in_beijing_and_128_g_in_wuhan() {
     assert!(results[0]["methodology"].as_str().unwrap().contains('@'));
     assert_ne!(results[0]["methodology"], results[1]["methodology"]);
     assert_eq!(server.me(&citizens[0]).await["reduction_grams"], 800);
-    assert_eq!(server.me(&citizens[0]).await["energy_grams"], 800);
+    // Its energy waits in a ball until collected.
+    assert_eq!(server.me(&citizens[0]).await["balls_grams"], 800);
+    assert_eq!(server.me(&citizens[0]).await["energy_grams"], 0);
     assert_eq!(server.me(&citizens[1]).await["reduction_grams"], 128);
 
     // An event's own region beats the citizen's (where the partner is
@@ -286,9 +288,9 @@ async fn the_ledger_explains_every_gram_and_pages_by_cursor() {
     assert_eq!(page.status, StatusCode::OK, "{page:?}");
     let entries = page.body["entries"].as_array().unwrap();
     assert_eq!(entries.len(), 4);
-    // Newest first: the last event's two entries (energy then reduction).
+    // Newest first: the last event's two entries (energy into its ball, then reduction).
     let newest = &entries[0];
-    assert_eq!(newest["account"], "energy");
+    assert_eq!(newest["account"], "balls");
     assert_eq!(newest["grams"], 1_250);
     assert_eq!(newest["kind"], "energy_issued");
     assert_eq!(newest["event"]["id"], "l-4");

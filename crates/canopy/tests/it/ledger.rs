@@ -78,7 +78,7 @@ async fn huge_grams_never_wrap_a_balance() {
     // The balances still read, exactly; ordinary credits go on.
     let me = server.me(&alice).await;
     assert_eq!(me["reduction_grams"], HUGE_GRAMS);
-    assert_eq!(me["energy_grams"], HUGE_GRAMS);
+    assert_eq!(me["balls_grams"], HUGE_GRAMS);
     let ride = server.send_ok(&partner, json!([event("r-1", "b", "shared_bike", json!({ "distance_km": 2 }))])).await;
     assert_eq!(ride[0]["outcome"], "credited");
     assert_eq!(server.me(&bob).await["reduction_grams"], ride[0]["grams"]);
@@ -152,7 +152,7 @@ async fn every_entry_has_a_gap_free_seq_unit_and_cause() {
             assert!(entry["grams"].as_i64().unwrap() > 0, "credits come in");
             let (kind, unit, account) = match entry["kind"].as_str().unwrap() {
                 "reduction_verified" => ("reduction_verified", "g_co2e", "reduction"),
-                "energy_issued" => ("energy_issued", "g_energy", "energy"),
+                "energy_issued" => ("energy_issued", "g_energy", "balls"),
                 other => panic!("unexpected kind {other}"),
             };
             assert_eq!(entry["kind"], kind);

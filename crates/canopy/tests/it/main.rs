@@ -3,6 +3,7 @@
 //! real `canopy` binary, and asserts what a user would see.
 
 mod accounts;
+mod balls;
 mod cli;
 mod concurrency;
 mod consent;

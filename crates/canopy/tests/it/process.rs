@@ -211,7 +211,7 @@ async fn ledger_verify_names_what_is_wrong() {
     assert!(clean.status.success(), "{}", String::from_utf8_lossy(&clean.stderr));
 
     // Someone edits a balance behind the ledger's back.
-    execute_sql(&url, "UPDATE accounts SET credits = credits + 1000 WHERE kind = 'energy' AND user_id <> 0")
+    execute_sql(&url, "UPDATE accounts SET credits = credits + 1000 WHERE kind = 'balls' AND user_id <> 0")
         .await
         .unwrap();
     // And the journal refuses edits outright.
@@ -224,7 +224,8 @@ async fn ledger_verify_names_what_is_wrong() {
     assert_eq!(broken.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&broken.stderr);
     assert!(stderr.contains("debits"), "{stderr}");
-    assert!(stderr.contains(":energy stores debits 0 / credits 1500 but its transfers sum to 0 / 500"), "{stderr}");
+    assert!(stderr.contains(":balls stores debits 0 / credits 1500 but its transfers sum to 0 / 500"), "{stderr}");
+    assert!(stderr.contains("balls account stores debits 0 / credits 1500 but their balls took in 500 g"), "{stderr}");
     drop(db);
 }
 
@@ -247,6 +248,9 @@ fn bad_settings_are_refused_with_a_one_line_error() {
         ("CANOPY_QUEUE_EVENTS_MAX", "5", "queue_events_max must hold at least one full batch"),
         ("CANOPY_TIMEZONE", "Mars", "timezone `Mars` is not an offset"),
         ("CANOPY_DB_STATEMENT_TIMEOUT_MS", "0", "db_statement_timeout_ms must be positive"),
+        ("CANOPY_BALL_RIPENS", "tomorrow", "CANOPY_BALL_RIPENS"),
+        ("CANOPY_BALL_RIPEN_HOUR", "24", "CANOPY_BALL_RIPEN_HOUR"),
+        ("CANOPY_BALL_LIFETIME_S", "0", "CANOPY_BALL_LIFETIME_S"),
     ] {
         // `serve` reads every one of these settings; a bad one stops it
         // before it listens.

@@ -125,10 +125,11 @@ fn ledger_invariants_hold_and_retries_change_nothing(backend: Backend) {
                     let me = server.me(citizen).await;
                     let expected = credited.get(&format!("case{case}-user{user}")).copied().unwrap_or(0);
                     prop_assert_eq!(me["reduction_grams"].as_i64().unwrap(), expected);
-                    prop_assert_eq!(me["energy_grams"].as_i64().unwrap(), expected);
+                    prop_assert_eq!(me["balls_grams"].as_i64().unwrap(), expected);
+                    prop_assert_eq!(me["energy_grams"].as_i64().unwrap(), 0);
                     let ledger = server.get("/v1/me/ledger?limit=500", Some(&citizen.token)).await;
                     let entries = ledger.body["entries"].as_array().unwrap();
-                    for account in ["reduction", "energy"] {
+                    for account in ["reduction", "balls"] {
                         let sum: i64 = entries
                             .iter()
                             .filter(|e| e["account"] == account)

@@ -84,7 +84,7 @@ async fn two_servers_on_one_postgres_database_credit_each_event_once() {
     let total: i64 = credited.values().sum();
     assert_eq!(total, 600 * 500 + 10 * 5);
     assert_eq!(server_a.me(&citizen).await["reduction_grams"], total);
-    assert_eq!(server_b.me(&citizen).await["energy_grams"], total);
+    assert_eq!(server_b.me(&citizen).await["balls_grams"], total);
 
     // One signed request replayed to the other server at once: exactly one
     // of them accepts it.

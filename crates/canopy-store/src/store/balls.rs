@@ -1,0 +1,679 @@
+//! Energy balls in storage: how a group's credited energy goes into balls,
+//! how the game's moves on balls (collect, expire) are decided and written
+//! inside the writer's transaction, and how a citizen's balls are read.
+//!
+//! The rules are the core's (`canopy_core::game::balls`); this module loads
+//! the balls a move needs, asks the core, posts the sets through the one
+//! posting path and records the moves on the ball rows, in the same
+//! transaction. Per store: `*_sqlite` on the SQLite writer's rusqlite
+//! transaction, `*_postgres` on the PostgreSQL writer's connection under the
+//! ledger's lock.
+
+use std::collections::BTreeMap;
+
+use canopy_core::game::balls::{collect, expire, BallEffect, BallOutcome};
+use canopy_core::game::settings::GameSettings;
+use canopy_core::game::time_zone::default_time_zone;
+use canopy_core::game::{Ball, BallKey, BallMove, BallRefusal, BallState};
+use canopy_core::ingest::Decision;
+use canopy_core::ledger::{AccountKind, PostingSet};
+use canopy_core::methodology::Registry;
+use chrono::{DateTime, NaiveDate, Utc};
+use rusqlite::{params, OptionalExtension};
+use serde::{Deserialize, Serialize};
+use sqlx::PgConnection;
+
+use super::postings::{post_postgres, post_sqlite, LedgerLocked, PostFailure};
+use super::{on_read, Store};
+use crate::{format_time, parse_time, StoreResult};
+
+/// The most balls one sweep expires in one transaction.
+pub const EXPIRE_CHUNK_MAX: usize = 10_000;
+
+/// The most balls a citizen's listing shows (the newest).
+pub const BALLS_LISTED_MAX: i64 = 200;
+
+/// A move on balls that a citizen (or the operator's sweep) asks the writer for.
+#[derive(Debug, Clone)]
+pub enum GameCommand {
+    /// The owner collects one ball (`ball_id`) or every ripe ball (`None`).
+    Collect {
+        /// The citizen.
+        user_id: i64,
+        /// The ball, or every ripe one.
+        ball_id: Option<i64>,
+        /// The client's idempotency key and a hash of the request it came with.
+        idempotency: Option<IdempotencyKey>,
+    },
+    /// Expires up to `limit` balls past their expiry (the sweep).
+    ExpireDue {
+        /// At most this many (capped at [`EXPIRE_CHUNK_MAX`]).
+        limit: usize,
+    },
+}
+
+/// A client's idempotency key, with a hash of the request it was sent with.
+#[derive(Debug, Clone)]
+pub struct IdempotencyKey {
+    /// The key, as sent.
+    pub key: String,
+    /// A hash of the request (method, path, body): the same key with another
+    /// request is refused.
+    pub request_hash: String,
+}
+
+/// What a game command did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum GameOutcome {
+    /// Energy collected from `balls` balls; `energy_grams` is the citizen's
+    /// energy afterwards.
+    Collected {
+        /// Grams moved into the citizen's energy.
+        collected_grams: i64,
+        /// Balls collected.
+        balls: i64,
+        /// The citizen's energy balance afterwards.
+        energy_grams: i64,
+    },
+    /// A move was refused (a stable code from the core).
+    Refused {
+        /// The code (`ball_not_found`, `ball_not_ripe`, …).
+        code: String,
+        /// What it means.
+        message: String,
+    },
+    /// The sweep expired `balls` balls holding `grams`.
+    Expired {
+        /// Balls expired.
+        balls: i64,
+        /// Grams moved to the expiry account.
+        grams: i64,
+    },
+    /// The same idempotency key was sent before with another request.
+    KeyReused,
+}
+
+impl GameOutcome {
+    fn refused(refusal: BallRefusal) -> Self {
+        GameOutcome::Refused { code: refusal.code().to_owned(), message: refusal.to_string() }
+    }
+}
+
+/// A ball as stored, with its category (for the citizen's listing).
+#[derive(Debug, Clone)]
+pub struct BallRow {
+    /// The ball.
+    pub ball: Ball,
+    /// The category of its behaviour.
+    pub category: String,
+}
+
+impl BallRow {
+    /// Its state at `now`.
+    pub fn state(&self, now: DateTime<Utc>) -> BallState {
+        self.ball.state(now)
+    }
+}
+
+/// (id, user_id, behavior, category, local_date, grams, taken_grams, outcome,
+/// closed_grams, ripens_at, expires_at)
+type BallTuple = (i64, i64, String, String, String, i64, i64, Option<String>, i64, String, String);
+
+const BALL_COLUMNS: &str =
+    "id, user_id, behavior, category, local_date, grams, taken_grams, outcome, closed_grams, ripens_at, expires_at";
+
+fn ball_from_tuple(row: BallTuple) -> BallRow {
+    let (id, user_id, behavior, category, local_date, grams, taken_grams, outcome, closed, ripens_at, expires_at) = row;
+    let outcome = match outcome.as_deref() {
+        Some("collected") => Some(BallOutcome::Collected { grams: closed }),
+        Some("expired") => Some(BallOutcome::Expired { grams: closed }),
+        _ => None,
+    };
+    let local_date = NaiveDate::parse_from_str(&local_date, "%Y-%m-%d")
+        .unwrap_or_else(|_| panic!("stored ball date `{local_date}` is not YYYY-MM-DD"));
+    BallRow {
+        ball: Ball {
+            id,
+            key: BallKey { owner: user_id, behavior, local_date },
+            grams,
+            taken_grams,
+            outcome,
+            ripens_at: parse_time(&ripens_at),
+            expires_at: parse_time(&expires_at),
+        },
+        category,
+    }
+}
+
+fn sqlite_ball(row: &rusqlite::Row<'_>) -> rusqlite::Result<BallRow> {
+    Ok(ball_from_tuple((
+        row.get(0)?,
+        row.get(1)?,
+        row.get(2)?,
+        row.get(3)?,
+        row.get(4)?,
+        row.get(5)?,
+        row.get(6)?,
+        row.get(7)?,
+        row.get(8)?,
+        row.get(9)?,
+        row.get(10)?,
+    )))
+}
+
+impl Store {
+    /// A citizen's balls, newest first (at most [`BALLS_LISTED_MAX`]):
+    /// every open ball, and closed ones that closed within the last
+    /// lifetime (so a citizen sees what they collected or lost lately).
+    pub async fn balls_of(&self, user_id: i64, closed_since: DateTime<Utc>) -> StoreResult<Vec<BallRow>> {
+        let since = format_time(closed_since);
+        let rows: Vec<BallTuple> = on_read!(self, |db| {
+            sqlx::query_as(&format!(
+                "SELECT {BALL_COLUMNS} FROM balls
+                 WHERE user_id = $1 AND (outcome IS NULL OR expires_at >= $2)
+                 ORDER BY id DESC LIMIT $3"
+            ))
+            .bind(user_id)
+            .bind(&since)
+            .bind(BALLS_LISTED_MAX)
+            .fetch_all(db)
+            .await
+        })?;
+        Ok(rows.into_iter().map(ball_from_tuple).collect())
+    }
+
+    /// Every ball's grams summed per citizen as (user_id, open grams left,
+    /// grams that went in, taken, collected, expired), for `ledger verify`.
+    pub(crate) async fn ball_sums(&self) -> StoreResult<Vec<(i64, i64, i64, i64, i64, i64)>> {
+        Ok(on_read!(self, |db| {
+            sqlx::query_as(
+                "SELECT user_id,
+                        CAST(SUM(CASE WHEN outcome IS NULL THEN grams - taken_grams ELSE 0 END) AS BIGINT),
+                        CAST(SUM(grams) AS BIGINT), CAST(SUM(taken_grams) AS BIGINT),
+                        CAST(SUM(CASE WHEN outcome = 'collected' THEN closed_grams ELSE 0 END) AS BIGINT),
+                        CAST(SUM(CASE WHEN outcome = 'expired' THEN closed_grams ELSE 0 END) AS BIGINT)
+                 FROM balls GROUP BY user_id",
+            )
+            .fetch_all(db)
+            .await
+        })?)
+    }
+}
+
+/// A group's credited energy by ball key, with each behaviour's category,
+/// in key order: acts of one behaviour recorded on one local day (in the
+/// zone of the act's region) share a ball.
+pub(crate) fn credits_by_key(
+    decision: &Decision<'_>,
+    registry: &Registry,
+    now: DateTime<Utc>,
+) -> BTreeMap<BallKey, (String, i64)> {
+    let mut credits: BTreeMap<BallKey, (String, i64)> = BTreeMap::new();
+    for event in decision.accepted.iter().filter(|e| e.grams > 0) {
+        let key = BallKey::for_act(event.user_id, &event.behavior, now, default_time_zone(&event.region));
+        let category = registry.category_of(&event.behavior).map(|c| c.as_str().to_owned()).unwrap_or_default();
+        let entry = credits.entry(key).or_insert((category, 0));
+        // The group's postings are summed with checks before this runs;
+        // a ball holds no more than its owner's balls account.
+        entry.1 = entry.1.checked_add(event.grams).expect("a group's credits fit an i64");
+    }
+    credits
+}
+
+/// What a group's credits do to the balls: new balls, energy added to open
+/// ones, and open balls found past their expiry (closed first, so the new
+/// energy starts a ball of its own).
+#[derive(Debug, Default)]
+pub(crate) struct CreditPlan {
+    /// Balls to insert, with their categories.
+    pub new: Vec<(Ball, String)>,
+    /// (ball id, grams added).
+    pub grown: Vec<(i64, i64)>,
+    /// Moves expiring open balls that can no longer take energy.
+    pub expired: Vec<BallMove>,
+}
+
+/// Plans the credits against the open balls of their keys; new balls are
+/// numbered from `first_id`.
+pub(crate) fn plan_credits(
+    credits: BTreeMap<BallKey, (String, i64)>,
+    open: &BTreeMap<BallKey, Ball>,
+    first_id: i64,
+    now: DateTime<Utc>,
+    settings: &GameSettings,
+    zone_of: impl Fn(&BallKey) -> canopy_core::game::time_zone::TimeZone,
+) -> CreditPlan {
+    let mut plan = CreditPlan::default();
+    let mut next_id = first_id;
+    for (key, (category, grams)) in credits {
+        match open.get(&key) {
+            Some(ball) if ball.accepts_energy(now) => plan.grown.push((ball.id, grams)),
+            found => {
+                if let Some(ball) = found {
+                    plan.expired.extend(expire(ball, now));
+                }
+                let tz = zone_of(&key);
+                plan.new.push((Ball::new(next_id, key, grams, now, tz, settings), category));
+                next_id += 1;
+            }
+        }
+    }
+    plan
+}
+
+/// The keys' regions' zones, remembered from the credits (the zone of the
+/// act's region; the citizen's own zone when the region is theirs).
+pub(crate) fn zones(decision: &Decision<'_>) -> BTreeMap<(i64, String), canopy_core::game::time_zone::TimeZone> {
+    decision.accepted.iter().map(|e| ((e.user_id, e.behavior.to_string()), default_time_zone(&e.region))).collect()
+}
+
+fn outcome_text(effect: BallEffect) -> Option<&'static str> {
+    match effect {
+        BallEffect::Collected => Some("collected"),
+        BallEffect::Expired => Some("expired"),
+        BallEffect::Taken { .. } => None,
+    }
+}
+
+// ---------------------------------------------------------------- SQLite --
+
+/// Puts a group's credited energy into balls (SQLite writer transaction).
+pub(crate) fn credit_balls_sqlite(
+    tx: &rusqlite::Transaction<'_>,
+    decision: &Decision<'_>,
+    registry: &Registry,
+    settings: &GameSettings,
+    now: DateTime<Utc>,
+) -> Result<(), PostFailure<rusqlite::Error>> {
+    let credits = credits_by_key(decision, registry, now);
+    if credits.is_empty() {
+        return Ok(());
+    }
+    let mut open = BTreeMap::new();
+    {
+        let mut find = tx.prepare_cached(&format!(
+            "SELECT {BALL_COLUMNS} FROM balls
+             WHERE user_id = ?1 AND behavior = ?2 AND local_date = ?3 AND outcome IS NULL"
+        ))?;
+        for key in credits.keys() {
+            let date = key.local_date.to_string();
+            if let Some(row) = find.query_row(params![key.owner, key.behavior, date], sqlite_ball).optional()? {
+                open.insert(key.clone(), row.ball);
+            }
+        }
+    }
+    let new_count = credits.keys().filter(|k| !open.get(*k).is_some_and(|b: &Ball| b.accepts_energy(now))).count();
+    let first_id = allocate_sqlite(tx, new_count as i64)?;
+    let zones = zones(decision);
+    let plan = plan_credits(credits, &open, first_id, now, settings, |k| zones[&(k.owner, k.behavior.clone())]);
+    write_plan_sqlite(tx, &plan, now)
+}
+
+fn allocate_sqlite(tx: &rusqlite::Transaction<'_>, count: i64) -> rusqlite::Result<i64> {
+    if count == 0 {
+        return Ok(0);
+    }
+    let last: i64 = tx
+        .prepare_cached("UPDATE sequences SET value = value + ?1 WHERE name = 'balls' RETURNING value")?
+        .query_row(params![count], |r| r.get(0))?;
+    Ok(last - count + 1)
+}
+
+fn write_plan_sqlite(
+    tx: &rusqlite::Transaction<'_>,
+    plan: &CreditPlan,
+    now: DateTime<Utc>,
+) -> Result<(), PostFailure<rusqlite::Error>> {
+    let now_text = format_time(now);
+    if !plan.expired.is_empty() {
+        let sets: Vec<PostingSet> = plan.expired.iter().map(|m| m.posting.clone()).collect();
+        post_sqlite(tx, &sets, &now_text)?;
+        record_moves_sqlite(tx, &plan.expired)?;
+    }
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO balls (id, user_id, behavior, category, local_date, grams, ripens_at, expires_at, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?;
+    for (ball, category) in &plan.new {
+        insert.execute(params![
+            ball.id,
+            ball.key.owner,
+            ball.key.behavior,
+            category,
+            ball.key.local_date.to_string(),
+            ball.grams,
+            format_time(ball.ripens_at),
+            format_time(ball.expires_at),
+            now_text,
+        ])?;
+    }
+    let mut grow = tx.prepare_cached("UPDATE balls SET grams = grams + ?2 WHERE id = ?1")?;
+    for (id, grams) in &plan.grown {
+        grow.execute(params![id, grams])?;
+    }
+    Ok(())
+}
+
+fn record_moves_sqlite(tx: &rusqlite::Transaction<'_>, moves: &[BallMove]) -> rusqlite::Result<()> {
+    let mut close = tx.prepare_cached("UPDATE balls SET outcome = ?2, closed_grams = ?3 WHERE id = ?1")?;
+    let mut take = tx.prepare_cached("UPDATE balls SET taken_grams = taken_grams + ?2 WHERE id = ?1")?;
+    for m in moves {
+        match outcome_text(m.effect) {
+            Some(outcome) => close.execute(params![m.ball_id, outcome, m.grams])?,
+            None => take.execute(params![m.ball_id, m.grams])?,
+        };
+    }
+    Ok(())
+}
+
+fn energy_sqlite(tx: &rusqlite::Transaction<'_>, user_id: i64) -> rusqlite::Result<i64> {
+    Ok(tx
+        .prepare_cached("SELECT credits - debits FROM accounts WHERE user_id = ?1 AND kind = ?2")?
+        .query_row(params![user_id, AccountKind::Energy.as_str()], |r| r.get(0))
+        .optional()?
+        .unwrap_or(0))
+}
+
+/// Runs a game command in the SQLite writer's transaction.
+pub(crate) fn game_sqlite(
+    tx: &rusqlite::Transaction<'_>,
+    command: &GameCommand,
+    now: DateTime<Utc>,
+) -> Result<GameOutcome, PostFailure<rusqlite::Error>> {
+    let now_text = format_time(now);
+    match command {
+        GameCommand::Collect { user_id, ball_id, idempotency } => {
+            if let Some(key) = idempotency {
+                let found: Option<(String, String)> = tx
+                    .prepare_cached("SELECT request_hash, body FROM idempotency_keys WHERE user_id = ?1 AND key = ?2")?
+                    .query_row(params![user_id, key.key], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()?;
+                if let Some((hash, body)) = found {
+                    return Ok(replayed(&hash, &body, key));
+                }
+            }
+            let balls: Vec<Ball> = match ball_id {
+                Some(id) => tx
+                    .prepare_cached(&format!("SELECT {BALL_COLUMNS} FROM balls WHERE id = ?1"))?
+                    .query_row(params![id], sqlite_ball)
+                    .optional()?
+                    .map(|r| r.ball)
+                    .into_iter()
+                    .collect(),
+                None => tx
+                    .prepare_cached(&format!(
+                        "SELECT {BALL_COLUMNS} FROM balls WHERE user_id = ?1 AND outcome IS NULL ORDER BY id"
+                    ))?
+                    .query_map(params![user_id], sqlite_ball)?
+                    .map(|r| r.map(|row| row.ball))
+                    .collect::<rusqlite::Result<_>>()?,
+            };
+            let outcome = match decide_collect(*user_id, *ball_id, &balls, now) {
+                Err(refusal) => GameOutcome::refused(refusal),
+                Ok(moves) => {
+                    let sets: Vec<PostingSet> = moves.iter().map(|m| m.posting.clone()).collect();
+                    post_sqlite(tx, &sets, &now_text)?;
+                    record_moves_sqlite(tx, &moves)?;
+                    GameOutcome::Collected {
+                        collected_grams: moves.iter().map(|m| m.grams).sum(),
+                        balls: moves.len() as i64,
+                        energy_grams: energy_sqlite(tx, *user_id)?,
+                    }
+                }
+            };
+            if let Some(key) = idempotency {
+                tx.prepare_cached(
+                    "INSERT INTO idempotency_keys (user_id, key, request_hash, status, body, created_at)
+                     VALUES (?1, ?2, ?3, 0, ?4, ?5)",
+                )?
+                .execute(params![user_id, key.key, key.request_hash, stored(&outcome), now_text])?;
+            }
+            Ok(outcome)
+        }
+        GameCommand::ExpireDue { limit } => {
+            let due: Vec<Ball> = tx
+                .prepare_cached(&format!(
+                    "SELECT {BALL_COLUMNS} FROM balls WHERE outcome IS NULL AND expires_at <= ?1
+                     ORDER BY expires_at, id LIMIT ?2"
+                ))?
+                .query_map(params![now_text, (*limit).min(EXPIRE_CHUNK_MAX) as i64], sqlite_ball)?
+                .map(|r| r.map(|row| row.ball))
+                .collect::<rusqlite::Result<_>>()?;
+            let moves: Vec<BallMove> = due.iter().filter_map(|b| expire(b, now)).collect();
+            let sets: Vec<PostingSet> = moves.iter().map(|m| m.posting.clone()).collect();
+            post_sqlite(tx, &sets, &now_text)?;
+            record_moves_sqlite(tx, &moves)?;
+            Ok(GameOutcome::Expired { balls: moves.len() as i64, grams: moves.iter().map(|m| m.grams).sum() })
+        }
+    }
+}
+
+/// The moves an owner's collect makes: the one ball asked for (its refusal
+/// if the core refuses), or every ripe ball among `balls` (none is fine).
+fn decide_collect(
+    user_id: i64,
+    ball_id: Option<i64>,
+    balls: &[Ball],
+    now: DateTime<Utc>,
+) -> Result<Vec<BallMove>, BallRefusal> {
+    match ball_id {
+        Some(_) => {
+            let ball = balls.first().ok_or(BallRefusal::NotFound)?;
+            Ok(vec![collect(ball, user_id, now)?])
+        }
+        None => Ok(balls
+            .iter()
+            .filter(|b| b.key.owner == user_id && b.state(now) == BallState::Ripe)
+            .filter_map(|b| collect(b, user_id, now).ok())
+            .collect()),
+    }
+}
+
+fn stored(outcome: &GameOutcome) -> String {
+    serde_json::to_string(outcome).expect("a game outcome serialises")
+}
+
+fn replayed(hash: &str, body: &str, key: &IdempotencyKey) -> GameOutcome {
+    if hash != key.request_hash {
+        return GameOutcome::KeyReused;
+    }
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("a stored game outcome `{body}` does not read: {e}"))
+}
+
+// ------------------------------------------------------------ PostgreSQL --
+
+/// Puts a group's credited energy into balls (PostgreSQL writer, under the
+/// ledger's lock).
+pub(crate) async fn credit_balls_postgres(
+    db: &mut PgConnection,
+    locked: &LedgerLocked,
+    decision: &Decision<'_>,
+    registry: &Registry,
+    settings: &GameSettings,
+    now: DateTime<Utc>,
+) -> Result<(), PostFailure<sqlx::Error>> {
+    let credits = credits_by_key(decision, registry, now);
+    if credits.is_empty() {
+        return Ok(());
+    }
+    let keys: Vec<&BallKey> = credits.keys().collect();
+    let rows: Vec<BallTuple> = sqlx::query_as(&format!(
+        "SELECT {} FROM unnest($1::bigint[], $2::text[], $3::text[]) AS k(user_id, behavior, local_date)
+         JOIN balls b ON b.user_id = k.user_id AND b.behavior = k.behavior AND b.local_date = k.local_date
+         WHERE b.outcome IS NULL",
+        BALL_COLUMNS.split(", ").map(|c| format!("b.{c}")).collect::<Vec<_>>().join(", ")
+    ))
+    .bind(keys.iter().map(|k| k.owner).collect::<Vec<_>>())
+    .bind(keys.iter().map(|k| k.behavior.as_str()).collect::<Vec<_>>())
+    .bind(keys.iter().map(|k| k.local_date.to_string()).collect::<Vec<_>>())
+    .fetch_all(&mut *db)
+    .await?;
+    let open: BTreeMap<BallKey, Ball> =
+        rows.into_iter().map(|r| ball_from_tuple(r).ball).map(|b| (b.key.clone(), b)).collect();
+    let new_count = credits.keys().filter(|k| !open.get(*k).is_some_and(|b| b.accepts_energy(now))).count();
+    let first_id = allocate_postgres(db, new_count as i64).await?;
+    let zones = zones(decision);
+    let plan = plan_credits(credits, &open, first_id, now, settings, |k| zones[&(k.owner, k.behavior.clone())]);
+    let now_text = format_time(now);
+    if !plan.expired.is_empty() {
+        let sets: Vec<PostingSet> = plan.expired.iter().map(|m| m.posting.clone()).collect();
+        post_postgres(db, locked, &sets, &now_text).await?;
+        record_moves_postgres(db, &plan.expired).await?;
+    }
+    if !plan.new.is_empty() {
+        let mut rows = crate::pg_copy::CopyText::with_capacity(plan.new.len() * 160);
+        for (ball, category) in &plan.new {
+            rows.int(ball.id).int(ball.key.owner).text(&ball.key.behavior).text(category);
+            rows.text(&ball.key.local_date.to_string()).int(ball.grams);
+            rows.text(&format_time(ball.ripens_at)).text(&format_time(ball.expires_at)).text(&now_text).end_row();
+        }
+        crate::pg_copy::copy_in(
+            db,
+            "COPY balls (id, user_id, behavior, category, local_date, grams, ripens_at, expires_at, created_at) FROM STDIN",
+            rows,
+        )
+        .await?;
+    }
+    if !plan.grown.is_empty() {
+        sqlx::query(
+            "UPDATE balls b SET grams = b.grams + g.grams
+             FROM unnest($1::bigint[], $2::bigint[]) AS g(id, grams) WHERE b.id = g.id",
+        )
+        .bind(plan.grown.iter().map(|g| g.0).collect::<Vec<_>>())
+        .bind(plan.grown.iter().map(|g| g.1).collect::<Vec<_>>())
+        .execute(&mut *db)
+        .await?;
+    }
+    Ok(())
+}
+
+async fn allocate_postgres(db: &mut PgConnection, count: i64) -> Result<i64, sqlx::Error> {
+    if count == 0 {
+        return Ok(0);
+    }
+    let last: i64 = sqlx::query_scalar("UPDATE sequences SET value = value + $1 WHERE name = 'balls' RETURNING value")
+        .bind(count)
+        .fetch_one(db)
+        .await?;
+    Ok(last - count + 1)
+}
+
+async fn record_moves_postgres(db: &mut PgConnection, moves: &[BallMove]) -> Result<(), sqlx::Error> {
+    let closed: Vec<&BallMove> = moves.iter().filter(|m| outcome_text(m.effect).is_some()).collect();
+    if !closed.is_empty() {
+        sqlx::query(
+            "UPDATE balls b SET outcome = c.outcome, closed_grams = c.grams
+             FROM unnest($1::bigint[], $2::text[], $3::bigint[]) AS c(id, outcome, grams) WHERE b.id = c.id",
+        )
+        .bind(closed.iter().map(|m| m.ball_id).collect::<Vec<_>>())
+        .bind(closed.iter().map(|m| outcome_text(m.effect).unwrap_or_default()).collect::<Vec<_>>())
+        .bind(closed.iter().map(|m| m.grams).collect::<Vec<_>>())
+        .execute(&mut *db)
+        .await?;
+    }
+    let taken: Vec<&BallMove> = moves.iter().filter(|m| outcome_text(m.effect).is_none()).collect();
+    if !taken.is_empty() {
+        sqlx::query(
+            "UPDATE balls b SET taken_grams = b.taken_grams + t.grams
+             FROM unnest($1::bigint[], $2::bigint[]) AS t(id, grams) WHERE b.id = t.id",
+        )
+        .bind(taken.iter().map(|m| m.ball_id).collect::<Vec<_>>())
+        .bind(taken.iter().map(|m| m.grams).collect::<Vec<_>>())
+        .execute(&mut *db)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Runs a game command on the PostgreSQL writer's connection, under the
+/// ledger's lock.
+pub(crate) async fn game_postgres(
+    db: &mut PgConnection,
+    locked: &LedgerLocked,
+    command: &GameCommand,
+    now: DateTime<Utc>,
+) -> Result<GameOutcome, PostFailure<sqlx::Error>> {
+    let now_text = format_time(now);
+    match command {
+        GameCommand::Collect { user_id, ball_id, idempotency } => {
+            if let Some(key) = idempotency {
+                let found: Option<(String, String)> =
+                    sqlx::query_as("SELECT request_hash, body FROM idempotency_keys WHERE user_id = $1 AND key = $2")
+                        .bind(user_id)
+                        .bind(&key.key)
+                        .fetch_optional(&mut *db)
+                        .await?;
+                if let Some((hash, body)) = found {
+                    return Ok(replayed(&hash, &body, key));
+                }
+            }
+            let rows: Vec<BallTuple> = match ball_id {
+                Some(id) => {
+                    sqlx::query_as(&format!("SELECT {BALL_COLUMNS} FROM balls WHERE id = $1"))
+                        .bind(id)
+                        .fetch_all(&mut *db)
+                        .await?
+                }
+                None => {
+                    sqlx::query_as(&format!(
+                        "SELECT {BALL_COLUMNS} FROM balls WHERE user_id = $1 AND outcome IS NULL ORDER BY id"
+                    ))
+                    .bind(user_id)
+                    .fetch_all(&mut *db)
+                    .await?
+                }
+            };
+            let balls: Vec<Ball> = rows.into_iter().map(|r| ball_from_tuple(r).ball).collect();
+            let outcome = match decide_collect(*user_id, *ball_id, &balls, now) {
+                Err(refusal) => GameOutcome::refused(refusal),
+                Ok(moves) => {
+                    let sets: Vec<PostingSet> = moves.iter().map(|m| m.posting.clone()).collect();
+                    post_postgres(db, locked, &sets, &now_text).await?;
+                    record_moves_postgres(db, &moves).await?;
+                    let energy: Option<i64> =
+                        sqlx::query_scalar("SELECT credits - debits FROM accounts WHERE user_id = $1 AND kind = $2")
+                            .bind(user_id)
+                            .bind(AccountKind::Energy.as_str())
+                            .fetch_optional(&mut *db)
+                            .await?;
+                    GameOutcome::Collected {
+                        collected_grams: moves.iter().map(|m| m.grams).sum(),
+                        balls: moves.len() as i64,
+                        energy_grams: energy.unwrap_or(0),
+                    }
+                }
+            };
+            if let Some(key) = idempotency {
+                sqlx::query(
+                    "INSERT INTO idempotency_keys (user_id, key, request_hash, status, body, created_at)
+                     VALUES ($1, $2, $3, 0, $4, $5)",
+                )
+                .bind(user_id)
+                .bind(&key.key)
+                .bind(&key.request_hash)
+                .bind(stored(&outcome))
+                .bind(&now_text)
+                .execute(&mut *db)
+                .await?;
+            }
+            Ok(outcome)
+        }
+        GameCommand::ExpireDue { limit } => {
+            let rows: Vec<BallTuple> = sqlx::query_as(&format!(
+                "SELECT {BALL_COLUMNS} FROM balls WHERE outcome IS NULL AND expires_at <= $1
+                 ORDER BY expires_at, id LIMIT $2"
+            ))
+            .bind(&now_text)
+            .bind((*limit).min(EXPIRE_CHUNK_MAX) as i64)
+            .fetch_all(&mut *db)
+            .await?;
+            let due: Vec<Ball> = rows.into_iter().map(|r| ball_from_tuple(r).ball).collect();
+            let moves: Vec<BallMove> = due.iter().filter_map(|b| expire(b, now)).collect();
+            let sets: Vec<PostingSet> = moves.iter().map(|m| m.posting.clone()).collect();
+            post_postgres(db, locked, &sets, &now_text).await?;
+            record_moves_postgres(db, &moves).await?;
+            Ok(GameOutcome::Expired { balls: moves.len() as i64, grams: moves.iter().map(|m| m.grams).sum() })
+        }
+    }
+}

@@ -1,0 +1,235 @@
+//! Energy balls (issue 10): a credited act's energy waits in a ball that
+//! ripens the next morning at 07:00 local time, is collected once into the
+//! citizen's energy, and vanishes into the expiry account 72 hours after
+//! ripening if nobody collects it. Time comes from a manual clock the test
+//! moves across 07:00 and past the expiry.
+
+use std::sync::Arc;
+use std::time::Duration as StdDuration;
+
+use canopy_core::clock::{Clock, ManualClock};
+use chrono::{DateTime, Duration, FixedOffset, NaiveTime, SubsecRound, Utc};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+use crate::harness::*;
+use crate::process::canopy;
+
+/// A server whose clock the test holds, sweeping expired balls often.
+async fn server_with_clock(adjust: impl FnOnce(&mut canopy_server::config::Config)) -> (TestServer, ManualClock) {
+    let clock = ManualClock::new(Utc::now());
+    let shared = clock.clone();
+    let server = TestServer::start_with(move |config| {
+        config.clock = Arc::new(shared);
+        config.ball_sweep_interval = StdDuration::from_millis(100);
+        // Sessions outlive the days the test's clock crosses.
+        config.session_ttl_s = 30 * 24 * 3600;
+        adjust(config);
+    })
+    .await;
+    (server, clock)
+}
+
+/// 07:00 in Beijing (UTC+8, no daylight saving) on the day after `at`.
+fn next_beijing_morning(at: DateTime<Utc>) -> DateTime<Utc> {
+    let beijing = FixedOffset::east_opt(8 * 3600).unwrap();
+    let day = at.with_timezone(&beijing).date_naive().succ_opt().unwrap();
+    day.and_time(NaiveTime::from_hms_opt(7, 0, 0).unwrap()).and_local_timezone(beijing).unwrap().with_timezone(&Utc)
+}
+
+fn time(value: &Value) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(value.as_str().unwrap()).unwrap().with_timezone(&Utc)
+}
+
+async fn balls(server: &TestServer, citizen: &Citizen) -> Vec<Value> {
+    let reply = server.get("/v1/me/balls", Some(&citizen.token)).await;
+    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+    reply.body["balls"].as_array().unwrap().clone()
+}
+
+async fn collect(server: &TestServer, citizen: &Citizen, path: &str, key: Option<&str>) -> Reply {
+    let mut headers = vec![("authorization", format!("Bearer {}", citizen.token))];
+    if let Some(key) = key {
+        headers.push(("idempotency-key", key.to_owned()));
+    }
+    server.raw(Method::POST, path, &headers, Vec::new()).await
+}
+
+fn verify_is_clean(url: &str) {
+    let verified = canopy().args(["ledger", "verify"]).env("CANOPY_DATABASE_URL", url).output().unwrap();
+    assert!(verified.status.success(), "{}", String::from_utf8_lossy(&verified.stderr));
+}
+
+async fn energy_ripens_next_morning_and_is_collected_once() {
+    let (server, clock) = server_with_clock(|_| {}).await;
+    let partner = server.create_partner(&["transport"]).await;
+    let citizen = server.create_citizen("forest-ann", "CN-BJ").await;
+    server.link(&citizen, &partner, &["transport"], "ann").await;
+    let recorded = clock.now();
+    let credited = server
+        .send_ok(
+            &partner,
+            json!([
+                event("b-1", "ann", "shared_bike", json!({ "distance_km": 2 })),
+                event("b-2", "ann", "shared_bike", json!({ "distance_km": 3 })),
+                event("bus-1", "ann", "bus_ride", json!({})),
+            ]),
+        )
+        .await;
+    let grams: Vec<i64> = credited.iter().map(|o| o["grams"].as_i64().unwrap()).collect();
+    assert!(grams.iter().all(|g| *g > 0), "{credited:?}");
+    let (bike, bus) = (grams[0] + grams[1], grams[2]);
+
+    // One ball per behaviour and local day, growing until 07:00 tomorrow.
+    let listed = balls(&server, &citizen).await;
+    assert_eq!(listed.len(), 2, "{listed:?}");
+    let ripens = next_beijing_morning(recorded);
+    let by_behavior = |behavior: &str| listed.iter().find(|b| b["behavior"] == behavior).unwrap().clone();
+    let (bike_ball, bus_ball) = (by_behavior("shared_bike"), by_behavior("bus_ride"));
+    assert_eq!(bike_ball["grams"], bike);
+    assert_eq!(bike_ball["remaining_grams"], bike);
+    assert_eq!(bike_ball["category"], "transport");
+    assert_eq!(bike_ball["state"], "growing");
+    assert_eq!(bike_ball["taken"], json!([]));
+    assert_eq!(bus_ball["grams"], bus);
+    assert_eq!(time(&bike_ball["ripens_at"]), ripens);
+    assert_eq!(time(&bike_ball["expires_at"]), ripens + Duration::hours(72));
+    let me = server.me(&citizen).await;
+    assert_eq!((me["energy_grams"].as_i64(), me["balls_grams"].as_i64()), (Some(0), Some(bike + bus)));
+    assert_eq!(me["reduction_grams"], bike + bus, "verified reduction is credited at once, whatever the game does");
+
+    let bike_path = format!("/v1/me/balls/{}/collect", bike_ball["id"].as_str().unwrap());
+    let early = collect(&server, &citizen, &bike_path, None).await;
+    assert_eq!((early.status, early.code()), (StatusCode::CONFLICT, "ball_not_ripe"), "{early:?}");
+
+    // A second before 07:00 it is still growing; at 07:00 it is ripe.
+    clock.set(ripens - Duration::seconds(1));
+    assert_eq!(balls(&server, &citizen).await[0]["state"], "growing");
+    clock.set(ripens);
+    assert!(balls(&server, &citizen).await.iter().all(|b| b["state"] == "ripe"));
+
+    let first = collect(&server, &citizen, &bike_path, Some("collect-bike-1")).await;
+    assert_eq!(first.status, StatusCode::OK, "{first:?}");
+    assert_eq!(first.body, json!({ "collected_grams": bike, "energy_grams": bike }));
+    // The retry with the same key gets the original answer, and moves nothing.
+    let retry = collect(&server, &citizen, &bike_path, Some("collect-bike-1")).await;
+    assert_eq!((retry.status, &retry.body), (StatusCode::OK, &first.body));
+    // Without the key, a second collect is refused.
+    let twice = collect(&server, &citizen, &bike_path, None).await;
+    assert_eq!((twice.status, twice.code()), (StatusCode::CONFLICT, "already_collected"), "{twice:?}");
+    // The same key with another request is refused.
+    let bus_path = format!("/v1/me/balls/{}/collect", bus_ball["id"].as_str().unwrap());
+    let reused = collect(&server, &citizen, &bus_path, Some("collect-bike-1")).await;
+    assert_eq!((reused.status, reused.code()), (StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused"));
+
+    // Everything ripe at once: only the bus ball is left.
+    let all = collect(&server, &citizen, "/v1/me/balls/collect", Some("all-1")).await;
+    assert_eq!(all.status, StatusCode::OK, "{all:?}");
+    assert_eq!(all.body, json!({ "collected_grams": bus, "balls": 1, "energy_grams": bike + bus }));
+    let none = collect(&server, &citizen, "/v1/me/balls/collect", None).await;
+    assert_eq!(none.body, json!({ "collected_grams": 0, "balls": 0, "energy_grams": bike + bus }));
+    let me = server.me(&citizen).await;
+    assert_eq!((me["energy_grams"].as_i64(), me["balls_grams"].as_i64()), (Some(bike + bus), Some(0)));
+    let listed = balls(&server, &citizen).await;
+    assert!(listed.iter().all(|b| b["state"] == "collected" && b["remaining_grams"] == 0), "{listed:?}");
+
+    // The ledger explains every move: energy issued into balls, then
+    // collected from the balls into energy.
+    let ledger = server.get("/v1/me/ledger", Some(&citizen.token)).await;
+    let entries = ledger.body["entries"].as_array().unwrap();
+    let collected: Vec<(&str, i64)> = entries
+        .iter()
+        .filter(|e| e["kind"] == "ball_collected")
+        .map(|e| (e["account"].as_str().unwrap(), e["grams"].as_i64().unwrap()))
+        .collect();
+    assert_eq!(collected.len(), 4, "a credit and a debit for each of two collects: {entries:?}");
+    assert!(collected.contains(&("energy", bike)) && collected.contains(&("balls", -bike)), "{collected:?}");
+    assert!(entries.iter().any(|e| e["kind"] == "energy_issued" && e["account"] == "balls"));
+
+    let url = server.database_url.clone();
+    let db = server.stop().await;
+    verify_is_clean(&url);
+    drop(db);
+}
+
+async fn uncollected_balls_vanish_into_the_expiry_account() {
+    let (server, clock) = server_with_clock(|_| {}).await;
+    let partner = server.create_partner(&["transport"]).await;
+    let citizen = server.create_citizen("forest-bo", "CN-BJ").await;
+    server.link(&citizen, &partner, &["transport"], "bo").await;
+    let recorded = clock.now();
+    let credited =
+        server.send_ok(&partner, json!([event("x-1", "bo", "shared_bike", json!({ "distance_km": 4 }))])).await;
+    let grams = credited[0]["grams"].as_i64().unwrap();
+    let ball = balls(&server, &citizen).await[0].clone();
+    let path = format!("/v1/me/balls/{}/collect", ball["id"].as_str().unwrap());
+
+    // Still there a second before the end of its 72 hours; gone at the end.
+    let expires = next_beijing_morning(recorded) + Duration::hours(72);
+    clock.set(expires - Duration::seconds(1));
+    tokio::time::sleep(StdDuration::from_millis(300)).await;
+    assert_eq!(balls(&server, &citizen).await[0]["state"], "ripe");
+    assert_eq!(server.me(&citizen).await["balls_grams"], grams);
+    clock.set(expires);
+
+    // The sweep moves its energy to the expiry account, with a ledger entry.
+    let mut expired = false;
+    for _ in 0..50 {
+        let ledger = server.get("/v1/me/ledger", Some(&citizen.token)).await;
+        if ledger.body["entries"].as_array().unwrap().iter().any(|e| e["kind"] == "ball_expired") {
+            expired = true;
+            break;
+        }
+        tokio::time::sleep(StdDuration::from_millis(100)).await;
+    }
+    assert!(expired, "the sweep expired the ball");
+    let listed = balls(&server, &citizen).await;
+    assert_eq!((listed[0]["state"].as_str(), listed[0]["remaining_grams"].as_i64()), (Some("expired"), Some(0)));
+    let late = collect(&server, &citizen, &path, None).await;
+    assert_eq!((late.status, late.code()), (StatusCode::CONFLICT, "ball_expired"), "{late:?}");
+    let me = server.me(&citizen).await;
+    assert_eq!((me["energy_grams"].as_i64(), me["balls_grams"].as_i64()), (Some(0), Some(0)));
+    assert_eq!(me["reduction_grams"], grams, "expiry never touches the verified reduction");
+
+    let url = server.database_url.clone();
+    let db = server.stop().await;
+    verify_is_clean(&url);
+    drop(db);
+}
+
+async fn balls_ripen_at_once_when_configured_and_belong_to_their_owner() {
+    let (server, clock) = server_with_clock(|config| config.game.set("ball_ripens", "immediately").unwrap()).await;
+    let partner = server.create_partner(&["transport"]).await;
+    let owner = server.create_citizen("forest-cy", "CN-BJ").await;
+    let other = server.create_citizen("forest-di", "CN-BJ").await;
+    server.link(&owner, &partner, &["transport"], "cy").await;
+    server.send_ok(&partner, json!([event("i-1", "cy", "shared_bike", json!({ "distance_km": 1 }))])).await;
+    let ball = balls(&server, &owner).await[0].clone();
+    assert_eq!(ball["state"], "ripe");
+    assert_eq!(time(&ball["ripens_at"]), clock.now().trunc_subsecs(6), "ripe when recorded");
+    let path = format!("/v1/me/balls/{}/collect", ball["id"].as_str().unwrap());
+
+    // Someone else's ball, an unknown one and a malformed id are not found.
+    for (who, path) in [
+        (&other, path.clone()),
+        (&owner, "/v1/me/balls/bal_999999/collect".to_owned()),
+        (&owner, "/v1/me/balls/12/collect".to_owned()),
+    ] {
+        let refused = collect(&server, who, &path, None).await;
+        assert_eq!((refused.status, refused.code()), (StatusCode::NOT_FOUND, "ball_not_found"), "{path}: {refused:?}");
+    }
+    let bad_key = collect(&server, &owner, &path, Some(&"k".repeat(129))).await;
+    assert_eq!((bad_key.status, bad_key.code()), (StatusCode::BAD_REQUEST, "invalid_idempotency_key"));
+    let unsigned = server.raw(Method::POST, &path, &[], Vec::new()).await;
+    assert_eq!(unsigned.status, StatusCode::UNAUTHORIZED);
+    let ok = collect(&server, &owner, &path, None).await;
+    assert_eq!(ok.status, StatusCode::OK, "{ok:?}");
+    assert_eq!(ok.body["collected_grams"], ball["grams"]);
+    assert!(balls(&server, &other).await.is_empty());
+}
+
+crate::contract!(
+    energy_ripens_next_morning_and_is_collected_once,
+    uncollected_balls_vanish_into_the_expiry_account,
+    balls_ripen_at_once_when_configured_and_belong_to_their_owner,
+);
