@@ -26,6 +26,16 @@ pub fn parse_ball(text: &str) -> Option<i64> {
     text.strip_prefix("bal_")?.parse().ok().filter(|id| *id > 0)
 }
 
+/// The public id of a funded pool.
+pub fn pool(id: i64) -> String {
+    format!("pool_{id}")
+}
+
+/// Parses a public pool id.
+pub fn parse_pool(text: &str) -> Option<i64> {
+    text.strip_prefix("pool_")?.parse().ok().filter(|id| *id > 0)
+}
+
 /// Parses a public citizen id.
 pub fn parse_user(text: &str) -> Option<i64> {
     text.strip_prefix("usr_")?.parse().ok().filter(|id| *id > 0)
@@ -37,6 +47,8 @@ mod tests {
     fn ball_and_user_ids_round_trip() {
         assert_eq!(super::parse_ball(&super::ball(7)), Some(7));
         assert_eq!(super::parse_user(&super::user(9)), Some(9));
+        assert_eq!(super::parse_pool(&super::pool(4)), Some(4));
+        assert_eq!(super::parse_pool("pool_0"), None);
         for bad in ["7", "bal_", "bal_x", "bal_-1", "bal_0", "usr_7"] {
             assert_eq!(super::parse_ball(bad), None, "{bad}");
         }

@@ -118,6 +118,27 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     }
 }
 
+/// A JSON body that may be left out: an empty body is `T::default()`; a
+/// body that is sent must be JSON.
+pub struct OptionalJsonBody<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for OptionalJsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let declared = request.headers().contains_key(header::CONTENT_TYPE);
+        let headers = request.headers().clone();
+        let RawBody(bytes) = RawBody::from_request(request, state).await?;
+        if bytes.is_empty() {
+            return Ok(OptionalJsonBody(T::default()));
+        }
+        if declared {
+            require_json(&headers)?;
+        }
+        parse_json(&bytes).map(OptionalJsonBody)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

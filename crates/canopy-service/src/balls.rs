@@ -105,7 +105,7 @@ impl Service {
         }
     }
 
-    async fn game(&self, command: GameCommand) -> ServiceResult<GameOutcome> {
+    pub(crate) async fn game(&self, command: GameCommand) -> ServiceResult<GameOutcome> {
         let ingestor = self
             .ingestor
             .as_ref()

@@ -10,12 +10,14 @@
 
 mod accounts;
 mod balls;
+mod checkins;
 mod consent;
 mod error;
 mod ingest;
 mod ledger;
 mod methodologies;
 mod partners;
+mod pools;
 pub mod secrets;
 pub mod tokens;
 
@@ -29,11 +31,13 @@ use chrono::{DateTime, FixedOffset, Utc};
 
 pub use accounts::{Account, NewAccount, Session};
 pub use balls::{BallView, Collected, Idempotency, IDEMPOTENCY_KEY_MAX};
+pub use checkins::{CheckedIn, CHECKIN_NOTE_MAX};
 pub use consent::{ConsentGrant, Link};
 pub use error::{ErrorKind, ServiceError, ServiceResult};
 pub use ledger::{LedgerEntry, LedgerPage, LEDGER_PAGE_DEFAULT, LEDGER_PAGE_MAX};
 pub use methodologies::{load_registry, Published};
 pub use partners::{parse_categories, NewPartner};
+pub use pools::{NewPool, POOL_FUNDING_MAX, POOL_NAME_MAX};
 
 /// Settings the use cases need.
 #[derive(Debug, Clone, Copy)]

@@ -1,9 +1,11 @@
 //! The routes, each documented for the OpenAPI document.
 
 mod balls;
+mod checkins;
 pub(crate) mod citizens;
 mod methodologies;
 mod partners;
+mod pools;
 mod system;
 
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -75,6 +77,9 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(balls::list_balls))
         .routes(routes!(balls::collect_ball))
         .routes(routes!(balls::collect_all))
+        .routes(routes!(checkins::check_in))
+        .routes(routes!(pools::create_pool, pools::list_pools))
+        .routes(routes!(pools::fund_pool))
         .routes(routes!(citizens::grant_consent, citizens::list_consents))
         .routes(routes!(citizens::revoke_consent))
         .routes(routes!(partners::create_partner, partners::list_partners))

@@ -50,6 +50,20 @@ pub enum GameCommand {
         /// At most this many (capped at [`EXPIRE_CHUNK_MAX`]).
         limit: usize,
     },
+    /// A sponsor funds a pool (see `store/pools.rs`).
+    FundPool {
+        /// The pool.
+        pool_id: i64,
+        /// How much, in the pool's unit (positive).
+        amount: i64,
+    },
+    /// A citizen checks in for their local day (see `store/pools.rs`).
+    CheckIn {
+        /// The citizen.
+        user_id: i64,
+        /// Their note, if any.
+        note: Option<String>,
+    },
 }
 
 /// A client's idempotency key, with a hash of the request it was sent with.
@@ -92,6 +106,24 @@ pub enum GameOutcome {
     },
     /// The same idempotency key was sent before with another request.
     KeyReused,
+    /// A pool was funded; `balance` is what it holds now.
+    Funded {
+        /// The pool.
+        pool_id: i64,
+        /// Its balance afterwards.
+        balance: i64,
+    },
+    /// A citizen checked in.
+    CheckedIn {
+        /// The local date (YYYY-MM-DD).
+        date: String,
+        /// The streak including today.
+        streak_days: i64,
+        /// The milestone reward paid from the check-in pool.
+        reward_grams: i64,
+        /// A milestone reward the pool could not pay.
+        reward_unpaid_grams: i64,
+    },
 }
 
 impl GameOutcome {
@@ -379,10 +411,15 @@ fn energy_sqlite(tx: &rusqlite::Transaction<'_>, user_id: i64) -> rusqlite::Resu
 pub(crate) fn game_sqlite(
     tx: &rusqlite::Transaction<'_>,
     command: &GameCommand,
+    settings: &GameSettings,
     now: DateTime<Utc>,
 ) -> Result<GameOutcome, PostFailure<rusqlite::Error>> {
     let now_text = format_time(now);
     match command {
+        GameCommand::FundPool { pool_id, amount } => super::pools::fund_sqlite(tx, *pool_id, *amount, now),
+        GameCommand::CheckIn { user_id, note } => {
+            super::pools::check_in_sqlite(tx, *user_id, note.as_deref(), settings, now)
+        }
         GameCommand::Collect { user_id, ball_id, idempotency } => {
             if let Some(key) = idempotency {
                 let found: Option<(String, String)> = tx
@@ -592,10 +629,17 @@ pub(crate) async fn game_postgres(
     db: &mut PgConnection,
     locked: &LedgerLocked,
     command: &GameCommand,
+    settings: &GameSettings,
     now: DateTime<Utc>,
 ) -> Result<GameOutcome, PostFailure<sqlx::Error>> {
     let now_text = format_time(now);
     match command {
+        GameCommand::FundPool { pool_id, amount } => {
+            super::pools::fund_postgres(db, locked, *pool_id, *amount, now).await
+        }
+        GameCommand::CheckIn { user_id, note } => {
+            super::pools::check_in_postgres(db, locked, *user_id, note.as_deref(), settings, now).await
+        }
         GameCommand::Collect { user_id, ball_id, idempotency } => {
             if let Some(key) = idempotency {
                 let found: Option<(String, String)> =

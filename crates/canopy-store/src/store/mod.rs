@@ -21,6 +21,7 @@ mod consent;
 mod ledger;
 pub(crate) mod methodologies;
 mod partners;
+pub(crate) mod pools;
 pub(crate) mod postings;
 
 static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");

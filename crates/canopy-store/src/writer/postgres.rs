@@ -80,7 +80,7 @@ async fn run_writer(
             Work::Ingest(job) => job,
             Work::Game(job) => {
                 let now = context.clock.now();
-                let result = run_game(&pool, &job.command, now).await;
+                let result = run_game(&pool, &job.command, &context.game, now).await;
                 super::answer_game(job, result);
                 continue;
             }
@@ -144,11 +144,12 @@ async fn linger(jobs: &mut Vec<Job>, receiver: &mut mpsc::Receiver<Work>, config
 async fn run_game(
     pool: &PgPool,
     command: &crate::store::balls::GameCommand,
+    settings: &canopy_core::game::settings::GameSettings,
     now: DateTime<Utc>,
 ) -> Result<crate::store::balls::GameOutcome, PostFailure<sqlx::Error>> {
     let mut tx: Transaction<'_, Postgres> = pool.begin().await?;
     let locked = lock_ledger(&mut tx).await?;
-    let outcome = crate::store::balls::game_postgres(&mut tx, &locked, command, now).await?;
+    let outcome = crate::store::balls::game_postgres(&mut tx, &locked, command, settings, now).await?;
     tx.commit().await?;
     Ok(outcome)
 }

@@ -82,7 +82,7 @@ fn run_writer(
             Work::Ingest(job) => job,
             Work::Game(job) => {
                 let now = context.clock.now();
-                let result = run_game(connection, &job.command, now);
+                let result = run_game(connection, &job.command, &context.game, now);
                 super::answer_game(job, result);
                 continue;
             }
@@ -111,10 +111,11 @@ fn run_writer(
 fn run_game(
     connection: &mut Connection,
     command: &crate::store::balls::GameCommand,
+    settings: &canopy_core::game::settings::GameSettings,
     now: DateTime<Utc>,
 ) -> Result<crate::store::balls::GameOutcome, PostFailure<rusqlite::Error>> {
     let tx = connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    let outcome = crate::store::balls::game_sqlite(&tx, command, now)?;
+    let outcome = crate::store::balls::game_sqlite(&tx, command, settings, now)?;
     tx.commit()?;
     Ok(outcome)
 }

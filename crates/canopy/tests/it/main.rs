@@ -4,6 +4,7 @@
 
 mod accounts;
 mod balls;
+mod checkins;
 mod cli;
 mod concurrency;
 mod consent;
