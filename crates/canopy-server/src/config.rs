@@ -57,6 +57,10 @@ pub struct Config {
     pub secret_grace_s: i64,
     /// The energy game's settings (ripening, lifetime, friends' shares, …).
     pub game: canopy_core::game::settings::GameSettings,
+    /// Game moves one citizen may make per second (`CANOPY_GAME_MOVES_PER_S`).
+    pub game_moves_per_s: u32,
+    /// Game moves one citizen may make at once (`CANOPY_GAME_MOVES_BURST`).
+    pub game_moves_burst: u32,
     /// How often the sweep expires balls past their expiry.
     pub ball_sweep_interval: std::time::Duration,
     /// Where the time comes from (the system's; tests pass a manual clock).
@@ -112,6 +116,8 @@ impl Config {
             secret_grace_s: 7 * 24 * 3600,
             game: canopy_core::game::settings::GameSettings::default(),
             ball_sweep_interval: std::time::Duration::from_secs(10),
+            game_moves_per_s: 10,
+            game_moves_burst: 30,
             clock: std::sync::Arc::new(canopy_core::clock::SystemClock),
         }
     }
@@ -137,6 +143,8 @@ impl Config {
             event_grams_max: self.event_grams_max,
             password_hashes_max: self.password_hashes_max,
             secret_grace_s: self.secret_grace_s,
+            game_moves_per_s: self.game_moves_per_s,
+            game_moves_burst: self.game_moves_burst,
         }
     }
 }

@@ -97,6 +97,7 @@ impl From<canopy_service::ServiceError> for ApiError {
             K::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,
             K::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             K::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            K::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             K::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         };
         ApiError {

@@ -106,6 +106,9 @@ impl Service {
     }
 
     pub(crate) async fn game(&self, command: GameCommand) -> ServiceResult<GameOutcome> {
+        if let Some(user_id) = mover(&command) {
+            self.moves.check(user_id)?;
+        }
         let ingestor = self
             .ingestor
             .as_ref()
@@ -128,6 +131,15 @@ impl Service {
     /// The time a ball ripened or will, for callers that show it.
     pub fn ball_times(row: &BallRow) -> (DateTime<Utc>, DateTime<Utc>) {
         (row.ball.ripens_at, row.ball.expires_at)
+    }
+}
+
+/// The citizen making a move, whose rate is limited (the operator's
+/// fundings and the sweep are not).
+fn mover(command: &GameCommand) -> Option<i64> {
+    match command {
+        GameCommand::Collect { user_id, .. } | GameCommand::CheckIn { user_id, .. } => Some(*user_id),
+        GameCommand::ExpireDue { .. } | GameCommand::FundPool { .. } => None,
     }
 }
 

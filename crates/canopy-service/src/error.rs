@@ -20,6 +20,8 @@ pub enum ErrorKind {
     TooLarge,
     /// Try again later (503, with `retry_after_s`).
     Unavailable,
+    /// Too many requests from this caller (429, with `retry_after_s`).
+    RateLimited,
     /// A bug or an unexpected failure (500).
     Internal,
 }

@@ -18,6 +18,7 @@ mod ledger;
 mod methodologies;
 mod partners;
 mod pools;
+mod rate_limit;
 pub mod secrets;
 pub mod tokens;
 
@@ -38,6 +39,7 @@ pub use ledger::{LedgerEntry, LedgerPage, LEDGER_PAGE_DEFAULT, LEDGER_PAGE_MAX};
 pub use methodologies::{load_registry, Published};
 pub use partners::{parse_categories, NewPartner};
 pub use pools::{NewPool, POOL_FUNDING_MAX, POOL_NAME_MAX};
+pub use rate_limit::MoveLimit;
 
 /// Settings the use cases need.
 #[derive(Debug, Clone, Copy)]
@@ -55,6 +57,10 @@ pub struct Settings {
     /// How long a partner's older secrets keep verifying after a rotation,
     /// in seconds, unless retired sooner.
     pub secret_grace_s: i64,
+    /// Game moves (collects, check-ins, …) one citizen may make per second.
+    pub game_moves_per_s: u32,
+    /// Game moves one citizen may make at once before the rate applies.
+    pub game_moves_burst: u32,
 }
 
 impl Default for Settings {
@@ -65,6 +71,8 @@ impl Default for Settings {
             event_grams_max: canopy_core::methodology::DEFAULT_EVENT_GRAMS_MAX,
             password_hashes_max: std::thread::available_parallelism().map_or(2, |n| n.get()),
             secret_grace_s: 7 * 24 * 3600,
+            game_moves_per_s: 10,
+            game_moves_burst: 30,
         }
     }
 }
@@ -86,6 +94,8 @@ pub struct Service {
     secret_key: secrets::SecretKey,
     /// The energy game's settings.
     game: Arc<GameSettings>,
+    /// The per-citizen limit on game moves.
+    moves: MoveLimit,
 }
 
 impl Service {
@@ -102,6 +112,7 @@ impl Service {
             password_hashing: tokens::PasswordHashing::new(settings.password_hashes_max),
             secret_key,
             game: Arc::new(GameSettings::default()),
+            moves: MoveLimit::new(settings.game_moves_per_s, settings.game_moves_burst),
         }
     }
 

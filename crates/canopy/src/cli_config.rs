@@ -223,6 +223,13 @@ pub struct GameArgs {
     /// Check-in streak rewards, `day:grams` comma-separated [default: 7:50,30:300].
     #[arg(long, env = "CANOPY_CHECKIN_REWARDS", value_name = "DAY:GRAMS,…")]
     checkin_rewards: Option<String>,
+    /// Game moves (collects, check-ins, …) one citizen may make per second; faster is 429
+    /// rate_limited [default: 10].
+    #[arg(long, env = "CANOPY_GAME_MOVES_PER_S", value_name = "N")]
+    game_moves_per_s: Option<u32>,
+    /// Game moves one citizen may make at once before the rate applies [default: 30].
+    #[arg(long, env = "CANOPY_GAME_MOVES_BURST", value_name = "N")]
+    game_moves_burst: Option<u32>,
 }
 
 impl GameArgs {
@@ -233,16 +240,16 @@ impl GameArgs {
         self.ball_ripens.get_or_insert_with(|| "immediately".to_owned());
     }
 
-    fn values(self) -> [(&'static str, Option<String>); 8] {
+    fn values(&mut self) -> [(&'static str, Option<String>); 8] {
         [
-            ("ball_ripens", self.ball_ripens),
-            ("ball_ripen_hour", self.ball_ripen_hour),
-            ("ball_lifetime_s", self.ball_lifetime_s),
-            ("friend_share_pct", self.friend_share_pct),
-            ("owner_keeps_pct", self.owner_keeps_pct),
-            ("friend_collect_daily_g", self.friend_collect_daily_g),
-            ("water_amounts_g", self.water_amounts_g),
-            ("checkin_rewards", self.checkin_rewards),
+            ("ball_ripens", self.ball_ripens.take()),
+            ("ball_ripen_hour", self.ball_ripen_hour.take()),
+            ("ball_lifetime_s", self.ball_lifetime_s.take()),
+            ("friend_share_pct", self.friend_share_pct.take()),
+            ("owner_keeps_pct", self.owner_keeps_pct.take()),
+            ("friend_collect_daily_g", self.friend_collect_daily_g.take()),
+            ("water_amounts_g", self.water_amounts_g.take()),
+            ("checkin_rewards", self.checkin_rewards.take()),
         ]
     }
 }
@@ -338,7 +345,7 @@ impl Settings {
             }
             None => FileSettings::default(),
         };
-        let Settings { database, pool, ingestion, server, secrets, game } = self;
+        let Settings { database, pool, ingestion, server, secrets, mut game } = self;
         let mut config = Config::new(
             database.database_url.or(file.database_url).unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned()),
             server.listen.or(file.listen).unwrap_or_else(|| DEFAULT_LISTEN.to_owned()),
@@ -417,6 +424,15 @@ impl Settings {
                 other => other.to_string(),
             };
             config.game.set(name, &text).map_err(|e| anyhow::anyhow!("[game] {e}"))?;
+        }
+        for (value, name, field) in [
+            (game.game_moves_per_s, "game_moves_per_s", &mut config.game_moves_per_s),
+            (game.game_moves_burst, "game_moves_burst", &mut config.game_moves_burst),
+        ] {
+            if let Some(value) = value {
+                anyhow::ensure!(value > 0, "{name} must be positive");
+                *field = value;
+            }
         }
         for (name, value) in game.values() {
             if let Some(value) = value {

@@ -60,7 +60,7 @@ pub(crate) async fn list_balls(State(state): State<AppState>, citizen: Citizen) 
               (status = 404, description = "ball_not_found", body = Problem),
               (status = 409, description = "ball_not_ripe, ball_expired, already_collected", body = Problem),
               (status = 422, description = "idempotency_key_reused", body = Problem),
-              (status = 503, body = Problem)))]
+              (status = 429, description = "rate_limited (with Retry-After)", body = Problem), (status = 503, body = Problem)))]
 pub(crate) async fn collect_ball(
     State(state): State<AppState>,
     citizen: Citizen,
@@ -82,7 +82,7 @@ pub(crate) async fn collect_ball(
     params(("Idempotency-Key" = Option<String>, Header, description = "1 to 128 visible ASCII characters")),
     responses((status = 200, body = CollectedAll), (status = 400, body = Problem), (status = 401, body = Problem),
               (status = 422, description = "idempotency_key_reused", body = Problem),
-              (status = 503, body = Problem)))]
+              (status = 429, description = "rate_limited (with Retry-After)", body = Problem), (status = 503, body = Problem)))]
 pub(crate) async fn collect_all(
     State(state): State<AppState>,
     citizen: Citizen,

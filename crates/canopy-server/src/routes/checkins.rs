@@ -36,7 +36,7 @@ pub(crate) struct CheckinOut {
 /// across month ends and time zones; milestones pay from the check-in pool.
 #[utoipa::path(post, path = "/v1/me/checkins", tag = "game", security(("session" = [])), request_body = CreateCheckin,
     responses((status = 201, body = CheckinOut), (status = 400, body = Problem), (status = 401, body = Problem),
-              (status = 409, description = "already_checked_in", body = Problem), (status = 503, body = Problem)))]
+              (status = 409, description = "already_checked_in", body = Problem), (status = 429, description = "rate_limited (with Retry-After)", body = Problem), (status = 503, body = Problem)))]
 pub(crate) async fn check_in(
     State(state): State<AppState>,
     citizen: Citizen,

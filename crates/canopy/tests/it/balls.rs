@@ -228,7 +228,37 @@ async fn balls_ripen_at_once_when_configured_and_belong_to_their_owner() {
     assert!(balls(&server, &other).await.is_empty());
 }
 
+async fn a_script_collecting_at_machine_speed_is_rate_limited() {
+    let (server, _clock) = server_with_clock(|config| {
+        config.game_moves_per_s = 1;
+        config.game_moves_burst = 3;
+    })
+    .await;
+    let citizen = server.create_citizen("forest-script", "CN-BJ").await;
+    let other = server.create_citizen("forest-person", "CN-BJ").await;
+    let mut statuses = Vec::new();
+    let mut retry_after = None;
+    for _ in 0..8 {
+        let reply = collect(&server, &citizen, "/v1/me/balls/collect", None).await;
+        if reply.status == StatusCode::TOO_MANY_REQUESTS {
+            assert_eq!(reply.code(), "rate_limited");
+            retry_after = reply.headers.get("retry-after").map(|v| v.to_str().unwrap().parse::<u64>().unwrap());
+        }
+        statuses.push(reply.status.as_u16());
+    }
+    assert_eq!(&statuses[..3], [200, 200, 200], "the burst passes: {statuses:?}");
+    assert!(statuses[3..].iter().all(|s| *s == 429), "then the rate applies: {statuses:?}");
+    let wait = retry_after.expect("429 says when to retry");
+    assert!((1..=2).contains(&wait), "{wait}");
+    // Another citizen is not slowed by the first one's script.
+    assert_eq!(collect(&server, &other, "/v1/me/balls/collect", None).await.status, StatusCode::OK);
+    // After the wait it says, the citizen may move again.
+    tokio::time::sleep(StdDuration::from_secs(wait)).await;
+    assert_eq!(collect(&server, &citizen, "/v1/me/balls/collect", None).await.status, StatusCode::OK);
+}
+
 crate::contract!(
+    a_script_collecting_at_machine_speed_is_rate_limited,
     energy_ripens_next_morning_and_is_collected_once,
     uncollected_balls_vanish_into_the_expiry_account,
     balls_ripen_at_once_when_configured_and_belong_to_their_owner,
