@@ -14,6 +14,7 @@ mod checkins;
 mod consent;
 mod error;
 mod ingest;
+mod leaderboards;
 mod ledger;
 mod methodologies;
 mod partners;
@@ -35,6 +36,7 @@ pub use balls::{BallView, Collected, Idempotency, IDEMPOTENCY_KEY_MAX};
 pub use checkins::{CheckedIn, CHECKIN_NOTE_MAX};
 pub use consent::{ConsentGrant, Link};
 pub use error::{ErrorKind, ServiceError, ServiceResult};
+pub use leaderboards::{BoardCache, BoardEntry, BoardPage, BoardQuery, BOARD_FRESH_S, BOARD_PAGE_MAX};
 pub use ledger::{LedgerEntry, LedgerPage, LEDGER_PAGE_DEFAULT, LEDGER_PAGE_MAX};
 pub use methodologies::{load_registry, Published};
 pub use partners::{parse_categories, NewPartner};
@@ -96,6 +98,8 @@ pub struct Service {
     game: Arc<GameSettings>,
     /// The per-citizen limit on game moves.
     moves: MoveLimit,
+    /// Region leaderboards computed lately.
+    boards: BoardCache,
 }
 
 impl Service {
@@ -113,6 +117,7 @@ impl Service {
             secret_key,
             game: Arc::new(GameSettings::default()),
             moves: MoveLimit::new(settings.game_moves_per_s, settings.game_moves_burst),
+            boards: BoardCache::default(),
         }
     }
 

@@ -18,6 +18,7 @@ use crate::{StoreError, StoreResult};
 mod accounts;
 pub(crate) mod balls;
 mod consent;
+pub(crate) mod leaderboards;
 mod ledger;
 pub(crate) mod methodologies;
 mod partners;

@@ -12,6 +12,7 @@ mod edge;
 mod faults;
 mod harness;
 mod ingestion;
+mod leaderboards;
 mod ledger;
 mod methodologies;
 mod openapi;
