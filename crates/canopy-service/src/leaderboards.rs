@@ -44,9 +44,12 @@ impl Computed {
     }
 }
 
+/// A region board's key: the region, the metric and the period.
+type BoardKey = (String, Metric, Period);
+
 /// The region boards computed lately.
 #[derive(Debug, Default, Clone)]
-pub struct BoardCache(Arc<Mutex<HashMap<(String, Metric, Period), Arc<Computed>>>>);
+pub struct BoardCache(Arc<Mutex<HashMap<BoardKey, Arc<Computed>>>>);
 
 /// What a viewer asks for.
 #[derive(Debug, Clone, Default)]
