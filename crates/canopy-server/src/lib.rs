@@ -139,9 +139,32 @@ impl App {
                 }
             })
         };
+        // Medals are awarded as things happen: every minute, the citizens
+        // active since the last look are evaluated.
+        let medalist = {
+            let service = state.service.clone();
+            tokio::spawn(async move {
+                let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
+                let mut since = service.now() - chrono::Duration::minutes(1);
+                loop {
+                    every.tick().await;
+                    let started = service.now();
+                    match service.sweep_medals(since).await {
+                        Ok(awarded) => {
+                            if awarded > 0 {
+                                tracing::info!(awarded, "medals awarded");
+                            }
+                            since = started;
+                        }
+                        Err(error) => tracing::warn!(%error, "awarding medals failed; retrying later"),
+                    }
+                }
+            })
+        };
         serve(listener, router, &state.config, shutdown).await;
         purger.abort();
         sweeper.abort();
+        medalist.abort();
         let store = state.service.store().clone();
         drop(state);
         // The router (and every Ingestor handle in it) is gone once serve

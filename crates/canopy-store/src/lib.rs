@@ -23,6 +23,7 @@ pub mod writer;
 pub use rows::*;
 pub use store::balls::{BallRow, BALLS_LISTED_MAX};
 pub use store::leaderboards::Members;
+pub use store::medals::MedalCounts;
 pub use store::methodologies::{build_registry, SupersessionRecord};
 pub use store::pools::{PoolError, PoolRow, CHECKIN_POOL, POOLS_LISTED_MAX};
 pub use store::{Backend, Store, StoreOptions};

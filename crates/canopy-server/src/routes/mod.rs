@@ -4,6 +4,7 @@ mod balls;
 mod checkins;
 pub(crate) mod citizens;
 mod leaderboards;
+mod medals;
 mod methodologies;
 mod partners;
 mod pools;
@@ -80,6 +81,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(balls::collect_all))
         .routes(routes!(checkins::check_in))
         .routes(routes!(leaderboards::leaderboard))
+        .routes(routes!(medals::medals))
         .routes(routes!(pools::create_pool, pools::list_pools))
         .routes(routes!(pools::fund_pool))
         .routes(routes!(citizens::grant_consent, citizens::list_consents))

@@ -20,6 +20,7 @@ pub(crate) mod balls;
 mod consent;
 pub(crate) mod leaderboards;
 mod ledger;
+pub(crate) mod medals;
 pub(crate) mod methodologies;
 mod partners;
 pub(crate) mod pools;

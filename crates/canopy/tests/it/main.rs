@@ -14,6 +14,7 @@ mod harness;
 mod ingestion;
 mod leaderboards;
 mod ledger;
+mod medals;
 mod methodologies;
 mod openapi;
 mod partner_hardening;

@@ -1,0 +1,146 @@
+//! Medals: declarative rules (the shipped TOML files) over what a citizen
+//! did in a period. Each is awarded once per period (a primary key), when a
+//! sweep that follows activity finds it earned (every minute), or when the
+//! citizen looks; `GET /v1/me/medals` lists the medals earned, with the
+//! date, and those in progress, with how far along.
+
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
+
+use canopy_core::game::medals::shipped;
+use canopy_core::game::{default_time_zone, Counters, Medal, MedalPeriod, MedalStatus, TimeZone};
+use canopy_core::types::RegionCode;
+use chrono::{DateTime, NaiveDate, Utc};
+
+use crate::error::{ServiceError, ServiceResult};
+use crate::Service;
+
+/// Citizens evaluated per sweep, at most.
+pub const MEDAL_SWEEP_MAX: i64 = 10_000;
+
+/// A medal earned.
+#[derive(Debug, Clone)]
+pub struct EarnedMedal {
+    /// The medal.
+    pub medal: Arc<Medal>,
+    /// The period it was earned for (`once`, `2026-12`, `2026-W49`, …).
+    pub period_key: String,
+    /// When it was awarded.
+    pub earned_at: DateTime<Utc>,
+}
+
+/// A medal not earned yet in its current period.
+#[derive(Debug, Clone)]
+pub struct MedalProgress {
+    /// The medal.
+    pub medal: Arc<Medal>,
+    /// The current period's key.
+    pub period_key: String,
+    /// How far along.
+    pub current: i64,
+    /// The goal.
+    pub goal: i64,
+}
+
+/// A citizen's medals.
+#[derive(Debug, Clone)]
+pub struct Medals {
+    /// Earned, newest first.
+    pub earned: Vec<EarnedMedal>,
+    /// Not yet earned in their current period.
+    pub in_progress: Vec<MedalProgress>,
+}
+
+/// The shipped medals (checked when the crate's tests run; loaded once).
+fn all() -> &'static [Arc<Medal>] {
+    static MEDALS: OnceLock<Vec<Arc<Medal>>> = OnceLock::new();
+    MEDALS.get_or_init(|| shipped().into_iter().map(Arc::new).collect())
+}
+
+impl Service {
+    /// `user_id`'s medals, awarding any earned now.
+    pub async fn medals(&self, user_id: i64) -> ServiceResult<Medals> {
+        let in_progress = self.evaluate_medals(user_id).await?;
+        let by_id: HashMap<&str, &Arc<Medal>> = all().iter().map(|m| (m.id.as_str(), m)).collect();
+        let earned = self
+            .store
+            .medals_awarded(user_id)
+            .await?
+            .into_iter()
+            .filter_map(|(id, period_key, earned_at)| {
+                by_id.get(id.as_str()).map(|m| EarnedMedal { medal: (*m).clone(), period_key, earned_at })
+            })
+            .collect();
+        Ok(Medals { earned, in_progress })
+    }
+
+    /// Evaluates every citizen active since `since`; returns how many medals were awarded.
+    pub async fn sweep_medals(&self, since: DateTime<Utc>) -> ServiceResult<usize> {
+        let mut awarded = 0;
+        for user_id in self.store.active_citizens(since, MEDAL_SWEEP_MAX).await? {
+            let before = self.store.medals_awarded(user_id).await?.len();
+            self.evaluate_medals(user_id).await?;
+            awarded += self.store.medals_awarded(user_id).await?.len() - before;
+        }
+        Ok(awarded)
+    }
+
+    /// Awards what `user_id` has earned in each medal's current period and
+    /// returns the progress of the others.
+    async fn evaluate_medals(&self, user_id: i64) -> ServiceResult<Vec<MedalProgress>> {
+        let user = self
+            .store
+            .user_by_id(user_id)
+            .await?
+            .ok_or_else(|| ServiceError::unauthorized("invalid_token", "the account no longer exists"))?;
+        let tz = RegionCode::parse(&user.region).map(|r| default_time_zone(&r)).unwrap_or_default();
+        let now = self.now();
+        let awarded: std::collections::HashSet<(String, String)> =
+            self.store.medals_awarded(user_id).await?.into_iter().map(|(m, p, _)| (m, p)).collect();
+        let streak = self.current_streak(user_id, now, tz).await?;
+        let mut counters_by_period: HashMap<MedalPeriod, Counters> = HashMap::new();
+        let mut progress = Vec::new();
+        for medal in all() {
+            let period_key = medal.period.key(now, tz);
+            if awarded.contains(&(medal.id.clone(), period_key.clone())) {
+                continue;
+            }
+            if !counters_by_period.contains_key(&medal.period) {
+                let since = medal.period.range(now, tz).map(|(start, _)| start);
+                let counts = self.store.medal_counts(user_id, since).await?;
+                let registry = self.registry.current();
+                let mut counters = Counters {
+                    streak_days: streak,
+                    energy_collected_grams: counts.energy_collected_grams,
+                    ..Counters::default()
+                };
+                for (behavior, grams) in counts.reduction_by_behavior {
+                    if let Some(category) = registry.category_of(&behavior) {
+                        let total = counters.reduction_grams.entry(category).or_default();
+                        *total = total.saturating_add(grams);
+                    }
+                }
+                counters.acts = counts.acts_by_behavior;
+                counters_by_period.insert(medal.period, counters);
+            }
+            match medal.evaluate(&counters_by_period[&medal.period]) {
+                MedalStatus::Earned => {
+                    self.store.award_medal(user_id, &medal.id, &period_key, now).await?;
+                }
+                MedalStatus::InProgress { current, goal } => {
+                    progress.push(MedalProgress { medal: medal.clone(), period_key, current, goal });
+                }
+            }
+        }
+        Ok(progress)
+    }
+
+    /// The citizen's streak if it is still alive (their last check-in was
+    /// today or yesterday, local time), else 0.
+    async fn current_streak(&self, user_id: i64, now: DateTime<Utc>, tz: TimeZone) -> ServiceResult<i64> {
+        let Some((date, streak)) = self.store.last_checkin(user_id).await? else { return Ok(0) };
+        let Ok(date) = NaiveDate::parse_from_str(&date, "%Y-%m-%d") else { return Ok(0) };
+        let today = tz.local_date(now);
+        Ok(if date == today || date.succ_opt() == Some(today) { streak } else { 0 })
+    }
+}
