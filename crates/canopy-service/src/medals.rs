@@ -99,29 +99,32 @@ impl Service {
             self.store.medals_awarded(user_id).await?.into_iter().map(|(m, p, _)| (m, p)).collect();
         let streak = self.current_streak(user_id, now, tz).await?;
         let mut counters_by_period: HashMap<MedalPeriod, Counters> = HashMap::new();
+        let mut periods: Vec<MedalPeriod> = all().iter().map(|m| m.period).collect();
+        periods.sort_by_key(|p| p.as_str());
+        periods.dedup();
+        for period in periods {
+            let since = period.range(now, tz).map(|(start, _)| start);
+            let counts = self.store.medal_counts(user_id, since).await?;
+            let registry = self.registry.current();
+            let mut counters = Counters {
+                streak_days: streak,
+                energy_collected_grams: counts.energy_collected_grams,
+                ..Counters::default()
+            };
+            for (behavior, grams) in counts.reduction_by_behavior {
+                if let Some(category) = registry.category_of(&behavior) {
+                    let total = counters.reduction_grams.entry(category).or_default();
+                    *total = total.saturating_add(grams);
+                }
+            }
+            counters.acts = counts.acts_by_behavior;
+            counters_by_period.insert(period, counters);
+        }
         let mut progress = Vec::new();
         for medal in all() {
             let period_key = medal.period.key(now, tz);
             if awarded.contains(&(medal.id.clone(), period_key.clone())) {
                 continue;
-            }
-            if !counters_by_period.contains_key(&medal.period) {
-                let since = medal.period.range(now, tz).map(|(start, _)| start);
-                let counts = self.store.medal_counts(user_id, since).await?;
-                let registry = self.registry.current();
-                let mut counters = Counters {
-                    streak_days: streak,
-                    energy_collected_grams: counts.energy_collected_grams,
-                    ..Counters::default()
-                };
-                for (behavior, grams) in counts.reduction_by_behavior {
-                    if let Some(category) = registry.category_of(&behavior) {
-                        let total = counters.reduction_grams.entry(category).or_default();
-                        *total = total.saturating_add(grams);
-                    }
-                }
-                counters.acts = counts.acts_by_behavior;
-                counters_by_period.insert(medal.period, counters);
             }
             match medal.evaluate(&counters_by_period[&medal.period]) {
                 MedalStatus::Earned => {
