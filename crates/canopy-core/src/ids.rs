@@ -36,6 +36,26 @@ pub fn parse_pool(text: &str) -> Option<i64> {
     text.strip_prefix("pool_")?.parse().ok().filter(|id| *id > 0)
 }
 
+/// The public id of a team challenge.
+pub fn challenge(id: i64) -> String {
+    format!("chl_{id}")
+}
+
+/// Parses a public challenge id.
+pub fn parse_challenge(text: &str) -> Option<i64> {
+    text.strip_prefix("chl_")?.parse().ok().filter(|id| *id > 0)
+}
+
+/// The public id of a challenge team.
+pub fn team(id: i64) -> String {
+    format!("team_{id}")
+}
+
+/// Parses a public team id.
+pub fn parse_team(text: &str) -> Option<i64> {
+    text.strip_prefix("team_")?.parse().ok().filter(|id| *id > 0)
+}
+
 /// Parses a public citizen id.
 pub fn parse_user(text: &str) -> Option<i64> {
     text.strip_prefix("usr_")?.parse().ok().filter(|id| *id > 0)

@@ -136,6 +136,10 @@ impl App {
                         Ok((balls, grams)) => tracing::info!(balls, grams, "expired energy balls"),
                         Err(error) => tracing::warn!(%error, "expiring balls failed; retrying later"),
                     }
+                    // Ended challenges pay their winners.
+                    if let Err(error) = service.settle_challenges().await {
+                        tracing::warn!(%error, "settling challenges failed; retrying later");
+                    }
                 }
             })
         };

@@ -139,7 +139,7 @@ impl Service {
 fn mover(command: &GameCommand) -> Option<i64> {
     match command {
         GameCommand::Collect { user_id, .. } | GameCommand::CheckIn { user_id, .. } => Some(*user_id),
-        GameCommand::ExpireDue { .. } | GameCommand::FundPool { .. } => None,
+        GameCommand::ExpireDue { .. } | GameCommand::FundPool { .. } | GameCommand::SettleChallenge { .. } => None,
     }
 }
 

@@ -10,6 +10,7 @@
 
 mod accounts;
 mod balls;
+mod challenges;
 mod checkins;
 mod consent;
 mod error;
@@ -34,6 +35,7 @@ use chrono::{DateTime, FixedOffset, Utc};
 
 pub use accounts::{Account, NewAccount, Session};
 pub use balls::{BallView, Collected, Idempotency, IDEMPOTENCY_KEY_MAX};
+pub use challenges::{ChallengeView, NewChallenge, TEAM_NAME_MAX};
 pub use checkins::{CheckedIn, CHECKIN_NOTE_MAX};
 pub use consent::{ConsentGrant, Link};
 pub use error::{ErrorKind, ServiceError, ServiceResult};

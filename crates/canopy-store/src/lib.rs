@@ -22,6 +22,7 @@ pub mod writer;
 
 pub use rows::*;
 pub use store::balls::{BallRow, BALLS_LISTED_MAX};
+pub use store::challenges::{team_results, ChallengeRow, JoinError, TeamRow, CHALLENGES_LISTED_MAX};
 pub use store::leaderboards::Members;
 pub use store::medals::MedalCounts;
 pub use store::methodologies::{build_registry, SupersessionRecord};

@@ -1,6 +1,7 @@
 //! The routes, each documented for the OpenAPI document.
 
 mod balls;
+mod challenges;
 mod checkins;
 pub(crate) mod citizens;
 mod leaderboards;
@@ -80,6 +81,10 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(balls::collect_ball))
         .routes(routes!(balls::collect_all))
         .routes(routes!(checkins::check_in))
+        .routes(routes!(challenges::create_challenge, challenges::list_challenges))
+        .routes(routes!(challenges::get_challenge))
+        .routes(routes!(challenges::join_challenge))
+        .routes(routes!(challenges::create_team))
         .routes(routes!(leaderboards::leaderboard))
         .routes(routes!(medals::medals))
         .routes(routes!(pools::create_pool, pools::list_pools))

@@ -64,6 +64,13 @@ pub enum GameCommand {
         /// Their note, if any.
         note: Option<String>,
     },
+    /// An ended challenge pays its rewards (see `store/challenges.rs`).
+    SettleChallenge {
+        /// The challenge.
+        challenge_id: i64,
+        /// Each team's members and progress.
+        results: Vec<canopy_core::game::challenges::TeamResult>,
+    },
 }
 
 /// A client's idempotency key, with a hash of the request it was sent with.
@@ -123,6 +130,15 @@ pub enum GameOutcome {
         reward_grams: i64,
         /// A milestone reward the pool could not pay.
         reward_unpaid_grams: i64,
+    },
+    /// A challenge was settled (or had been).
+    Settled {
+        /// The challenge.
+        challenge_id: i64,
+        /// Grams paid in all.
+        paid_grams: i64,
+        /// Members paid by this settlement.
+        members: i64,
     },
 }
 
@@ -420,6 +436,9 @@ pub(crate) fn game_sqlite(
         GameCommand::CheckIn { user_id, note } => {
             super::pools::check_in_sqlite(tx, *user_id, note.as_deref(), settings, now)
         }
+        GameCommand::SettleChallenge { challenge_id, results } => {
+            super::challenges::settle_sqlite(tx, *challenge_id, results, now)
+        }
         GameCommand::Collect { user_id, ball_id, idempotency } => {
             if let Some(key) = idempotency {
                 let found: Option<(String, String)> = tx
@@ -639,6 +658,9 @@ pub(crate) async fn game_postgres(
         }
         GameCommand::CheckIn { user_id, note } => {
             super::pools::check_in_postgres(db, locked, *user_id, note.as_deref(), settings, now).await
+        }
+        GameCommand::SettleChallenge { challenge_id, results } => {
+            super::challenges::settle_postgres(db, locked, *challenge_id, results, now).await
         }
         GameCommand::Collect { user_id, ball_id, idempotency } => {
             if let Some(key) = idempotency {

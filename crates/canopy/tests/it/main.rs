@@ -4,6 +4,7 @@
 
 mod accounts;
 mod balls;
+mod challenges;
 mod checkins;
 mod cli;
 mod concurrency;
