@@ -83,7 +83,7 @@ impl App {
             .await?
             .with_clock(config.clock.clone())
             .with_game_settings(game.clone());
-        let context = canopy_store::writer::WriterContext { game, clock: config.clock.clone() };
+        let context = canopy_store::writer::WriterContext::new(game, config.clock.clone());
         let (ingestor, writer) =
             Ingestor::start_with(service.store(), service.registry().clone(), config.ingestor(), context)?;
         let service = service.with_ingestor(ingestor);

@@ -249,6 +249,34 @@ impl Store {
     }
 }
 
+/// The open balls the writer made or found lately, by key: (id, expires
+/// at). Energy for a remembered key is added by id with one conditional
+/// update (`outcome IS NULL AND expires_at > now`), so the per-key lookup
+/// is skipped; when the update finds nothing (the ball was collected,
+/// expired, or its group rolled back), the key is looked up as if unknown.
+/// So a stale entry costs one extra statement, never a wrong credit.
+#[derive(Debug, Default)]
+pub struct OpenBalls {
+    by_key: std::collections::HashMap<BallKey, (i64, DateTime<Utc>)>,
+}
+
+impl OpenBalls {
+    /// Keys remembered at most; beyond it the memory starts afresh.
+    const KEYS_MAX: usize = 1_000_000;
+
+    fn remember(&mut self, key: BallKey, id: i64, expires_at: DateTime<Utc>) {
+        if self.by_key.len() >= Self::KEYS_MAX {
+            self.by_key.clear();
+        }
+        self.by_key.insert(key, (id, expires_at));
+    }
+
+    /// The remembered open ball of `key` that can still take energy at `now`.
+    fn open(&self, key: &BallKey, now: DateTime<Utc>) -> Option<i64> {
+        self.by_key.get(key).filter(|(_, expires)| now < *expires).map(|(id, _)| *id)
+    }
+}
+
 /// A group's credited energy by ball key, with each behaviour's category,
 /// in key order: acts of one behaviour recorded on one local day (in the
 /// zone of the act's region) share a ball.
@@ -332,9 +360,30 @@ pub(crate) fn credit_balls_sqlite(
     decision: &Decision<'_>,
     registry: &Registry,
     settings: &GameSettings,
+    remembered: &mut OpenBalls,
     now: DateTime<Utc>,
 ) -> Result<(), PostFailure<rusqlite::Error>> {
-    let credits = credits_by_key(decision, registry, now);
+    let mut credits = credits_by_key(decision, registry, now);
+    if credits.is_empty() {
+        return Ok(());
+    }
+    let now_text = format_time(now);
+    {
+        let mut grow = tx.prepare_cached(
+            "UPDATE balls SET grams = grams + ?2 WHERE id = ?1 AND outcome IS NULL AND expires_at > ?3",
+        )?;
+        let mut grown = Vec::new();
+        for (key, (_, grams)) in &credits {
+            if let Some(id) = remembered.open(key, now) {
+                if grow.execute(params![id, grams, now_text])? == 1 {
+                    grown.push(key.clone());
+                }
+            }
+        }
+        for key in grown {
+            credits.remove(&key);
+        }
+    }
     if credits.is_empty() {
         return Ok(());
     }
@@ -355,7 +404,21 @@ pub(crate) fn credit_balls_sqlite(
     let first_id = allocate_sqlite(tx, new_count as i64)?;
     let zones = zones(decision);
     let plan = plan_credits(credits, &open, first_id, now, settings, |k| zones[&(k.owner, k.behavior.clone())]);
-    write_plan_sqlite(tx, &plan, now)
+    write_plan_sqlite(tx, &plan, now)?;
+    remember_plan(remembered, &plan, &open);
+    Ok(())
+}
+
+/// Remembers the balls a plan made or grew.
+fn remember_plan(remembered: &mut OpenBalls, plan: &CreditPlan, open: &BTreeMap<BallKey, Ball>) {
+    for (ball, _) in &plan.new {
+        remembered.remember(ball.key.clone(), ball.id, ball.expires_at);
+    }
+    for ball in open.values() {
+        if plan.grown.iter().any(|(id, _)| *id == ball.id) {
+            remembered.remember(ball.key.clone(), ball.id, ball.expires_at);
+        }
+    }
 }
 
 fn allocate_sqlite(tx: &rusqlite::Transaction<'_>, count: i64) -> rusqlite::Result<i64> {
@@ -547,11 +610,37 @@ pub(crate) async fn credit_balls_postgres(
     decision: &Decision<'_>,
     registry: &Registry,
     settings: &GameSettings,
+    remembered: &mut OpenBalls,
     now: DateTime<Utc>,
 ) -> Result<(), PostFailure<sqlx::Error>> {
-    let credits = credits_by_key(decision, registry, now);
+    let mut credits = credits_by_key(decision, registry, now);
     if credits.is_empty() {
         return Ok(());
+    }
+    let known: Vec<(i64, i64, BallKey)> = credits
+        .iter()
+        .filter_map(|(key, (_, grams))| remembered.open(key, now).map(|id| (id, *grams, key.clone())))
+        .collect();
+    if !known.is_empty() {
+        let grown: Vec<i64> = sqlx::query_scalar(
+            "UPDATE balls b SET grams = b.grams + g.grams
+             FROM unnest($1::bigint[], $2::bigint[]) AS g(id, grams)
+             WHERE b.id = g.id AND b.outcome IS NULL AND b.expires_at > $3 RETURNING b.id",
+        )
+        .bind(known.iter().map(|k| k.0).collect::<Vec<_>>())
+        .bind(known.iter().map(|k| k.1).collect::<Vec<_>>())
+        .bind(format_time(now))
+        .fetch_all(&mut *db)
+        .await?;
+        let grown: std::collections::HashSet<i64> = grown.into_iter().collect();
+        for (id, _, key) in known {
+            if grown.contains(&id) {
+                credits.remove(&key);
+            }
+        }
+        if credits.is_empty() {
+            return Ok(());
+        }
     }
     let keys: Vec<&BallKey> = credits.keys().collect();
     let rows: Vec<BallTuple> = sqlx::query_as(&format!(
@@ -601,6 +690,7 @@ pub(crate) async fn credit_balls_postgres(
         .execute(&mut *db)
         .await?;
     }
+    remember_plan(remembered, &plan, &open);
     Ok(())
 }
 

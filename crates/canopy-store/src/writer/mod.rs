@@ -195,11 +195,20 @@ pub struct WriterContext {
     pub game: Arc<GameSettings>,
     /// Where the time comes from.
     pub clock: Arc<dyn Clock>,
+    /// The open balls the writer made or found lately (only the writer uses it).
+    pub open_balls: Arc<std::sync::Mutex<crate::store::balls::OpenBalls>>,
 }
 
 impl Default for WriterContext {
     fn default() -> Self {
-        WriterContext { game: Arc::new(GameSettings::default()), clock: Arc::new(SystemClock) }
+        WriterContext::new(Arc::new(GameSettings::default()), Arc::new(SystemClock))
+    }
+}
+
+impl WriterContext {
+    /// A context with the game's settings and a clock.
+    pub fn new(game: Arc<GameSettings>, clock: Arc<dyn Clock>) -> Self {
+        WriterContext { game, clock, open_balls: Default::default() }
     }
 }
 

@@ -229,7 +229,22 @@ async fn commit_group(
     let decide_us = phase.elapsed().as_micros() as u64;
     let phase = Instant::now();
     write_decision(&mut tx, &locked, &decision, &format_time(now)).await?;
-    crate::store::balls::credit_balls_postgres(&mut tx, &locked, &decision, registry, &context.game, now).await?;
+    {
+        // Only this task uses the memory: it is taken out for the await and put back.
+        let mut remembered = std::mem::take(&mut *context.open_balls.lock().expect("only the writer takes this lock"));
+        let credited = crate::store::balls::credit_balls_postgres(
+            &mut tx,
+            &locked,
+            &decision,
+            registry,
+            &context.game,
+            &mut remembered,
+            now,
+        )
+        .await;
+        *context.open_balls.lock().expect("only the writer takes this lock") = remembered;
+        credited?;
+    }
     let write_us = phase.elapsed().as_micros() as u64;
     let phase = Instant::now();
     tx.commit().await?;

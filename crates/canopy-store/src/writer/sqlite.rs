@@ -181,7 +181,10 @@ fn commit_group(
     let decide_us = phase.elapsed().as_micros() as u64;
     let phase = Instant::now();
     write_decision(&tx, &decision, &now_text)?;
-    crate::store::balls::credit_balls_sqlite(&tx, &decision, registry, &context.game, now)?;
+    {
+        let mut remembered = context.open_balls.lock().expect("only the writer takes this lock");
+        crate::store::balls::credit_balls_sqlite(&tx, &decision, registry, &context.game, &mut remembered, now)?;
+    }
     let write_us = phase.elapsed().as_micros() as u64;
     let phase = Instant::now();
     tx.commit()?;

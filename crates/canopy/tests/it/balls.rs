@@ -226,6 +226,21 @@ async fn balls_ripen_at_once_when_configured_and_belong_to_their_owner() {
     assert_eq!(ok.status, StatusCode::OK, "{ok:?}");
     assert_eq!(ok.body["collected_grams"], ball["grams"]);
     assert!(balls(&server, &other).await.is_empty());
+
+    // More energy of the same behaviour and day after the collect starts a
+    // new ball: a collected ball takes nothing more (the writer remembers
+    // the old ball, and finds it closed).
+    let more = server.send_ok(&partner, json!([event("i-2", "cy", "shared_bike", json!({ "distance_km": 2 }))])).await;
+    let listed = balls(&server, &owner).await;
+    assert_eq!(listed.len(), 2, "{listed:?}");
+    assert_eq!((listed[0]["state"].as_str(), &listed[0]["grams"]), (Some("ripe"), &more[0]["grams"]));
+    assert_eq!((listed[1]["state"].as_str(), &listed[1]["grams"]), (Some("collected"), &ball["grams"]));
+    // And the next act of that day joins the new ball.
+    let third = server.send_ok(&partner, json!([event("i-3", "cy", "shared_bike", json!({ "distance_km": 1 }))])).await;
+    let listed = balls(&server, &owner).await;
+    assert_eq!(listed.len(), 2);
+    let expected = more[0]["grams"].as_i64().unwrap() + third[0]["grams"].as_i64().unwrap();
+    assert_eq!(listed[0]["grams"], expected);
 }
 
 async fn a_script_collecting_at_machine_speed_is_rate_limited() {
