@@ -22,7 +22,9 @@ pub mod writer;
 
 pub use rows::*;
 pub use store::balls::{BallRow, BALLS_LISTED_MAX};
+pub use store::friends::{BlockRow, ForestView, FriendBalls, FriendRequestRow, FriendRow, Person, RequestSent};
 pub use store::methodologies::{build_registry, SupersessionRecord};
+pub use store::social::BallTake;
 pub use store::{Backend, Store, StoreOptions};
 
 /// The errors of the storage edge.

@@ -253,6 +253,9 @@ impl Store {
             }
         }
 
+        // Friends' takes and waterings agree with the balls and the journal.
+        problems.extend(self.verify_social().await?);
+
         let mut stored: BTreeMap<(i64, String), (i64, i64)> =
             accounts.into_iter().map(|(user_id, kind, debits, credits)| ((user_id, kind), (debits, credits))).collect();
         for (user_id, kind, debits, credits) in sums {

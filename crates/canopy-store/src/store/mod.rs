@@ -18,10 +18,12 @@ use crate::{StoreError, StoreResult};
 mod accounts;
 pub(crate) mod balls;
 mod consent;
+pub(crate) mod friends;
 mod ledger;
 pub(crate) mod methodologies;
 mod partners;
 pub(crate) mod postings;
+pub(crate) mod social;
 
 static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
