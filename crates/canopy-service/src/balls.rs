@@ -44,7 +44,7 @@ pub struct Idempotency<'a> {
 }
 
 impl Idempotency<'_> {
-    fn check(&self) -> ServiceResult<IdempotencyKey> {
+    pub(crate) fn check(&self) -> ServiceResult<IdempotencyKey> {
         let ok = !self.key.is_empty()
             && self.key.len() <= IDEMPOTENCY_KEY_MAX
             && self.key.bytes().all(|b| b.is_ascii_graphic());
@@ -105,7 +105,7 @@ impl Service {
         }
     }
 
-    async fn game(&self, command: GameCommand) -> ServiceResult<GameOutcome> {
+    pub(crate) async fn game(&self, command: GameCommand) -> ServiceResult<GameOutcome> {
         let ingestor = self
             .ingestor
             .as_ref()
@@ -131,7 +131,7 @@ impl Service {
     }
 }
 
-fn key_reused() -> ServiceError {
+pub(crate) fn key_reused() -> ServiceError {
     ServiceError::new(
         ErrorKind::Unprocessable,
         "idempotency_key_reused",
