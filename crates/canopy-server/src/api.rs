@@ -311,6 +311,10 @@ pub struct LedgerEntry {
     pub event: Option<LedgerEvent>,
     /// The methodology that quantified it.
     pub methodology: Option<LedgerMethodology>,
+    /// The other citizen (`usr_…`) of a transfer between two citizens: the
+    /// friend who took from one's ball or watered one, or whose ball one
+    /// took from or whom one watered.
+    pub counterpart: Option<String>,
 }
 
 /// The cause of a ledger entry.
