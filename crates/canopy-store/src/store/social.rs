@@ -520,7 +520,7 @@ impl Store {
                 );
                 if r != p {
                     problems.push(format!(
-                        "citizen {user_id}'s {what} record {} moves of {} g but the journal holds {} of {} g",
+                        "citizen {user_id}'s {what}: {} recorded ({} g) but {} in the journal ({} g)",
                         r.0, r.1, p.0, p.1
                     ));
                 }
