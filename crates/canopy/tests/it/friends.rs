@@ -215,8 +215,8 @@ async fn requests_are_sent_answered_and_listed() {
     let accepted = call(&server, &bo, Method::POST, &accept, None, None).await;
     assert_eq!(accepted.status, StatusCode::OK, "{accepted:?}");
     assert_eq!((&accepted.body["user_id"], &accepted.body["username"]), (&json!(ann.id), &json!("fr-ann")));
-    assert_eq!(friend_ids(&server, &ann).await, [bo.id.clone()]);
-    assert_eq!(friend_ids(&server, &bo).await, [ann.id.clone()]);
+    assert_eq!(friend_ids(&server, &ann).await, [bo.id.as_str()]);
+    assert_eq!(friend_ids(&server, &bo).await, [ann.id.as_str()]);
     let listed = server.get("/v1/me/friends", Some(&ann.token)).await;
     assert_eq!(listed.body["friends"][0]["display_name"], "fr-bo");
     assert!(listed.body["friends"][0]["since"].as_str().unwrap().ends_with('Z'));
@@ -231,7 +231,7 @@ async fn requests_are_sent_answered_and_listed() {
     let mutual = ask(&server, &di, "fr-cy").await;
     assert_eq!(mutual.status, StatusCode::CREATED, "{mutual:?}");
     assert_eq!((&mutual.body["status"], &mutual.body["id"]), (&json!("accepted"), &first.body["id"]));
-    assert_eq!(friend_ids(&server, &cy).await, [di.id.clone()]);
+    assert_eq!(friend_ids(&server, &cy).await, [di.id.as_str()]);
     assert_eq!(requests(&server, &di).await, (vec![], vec![]));
 
     // Declined by its recipient, or withdrawn by its sender: gone.
@@ -315,7 +315,7 @@ async fn a_block_is_silent_and_privacy_hides_the_forest() {
     let blocked = call(&server, &ann, Method::POST, "/v1/me/blocks", Some(json!({ "username": "bl-bo" })), None).await;
     assert_eq!(blocked.status, StatusCode::CREATED, "{blocked:?}");
     assert_eq!(blocked.body["user_id"], bo.id.as_str());
-    assert_eq!(friend_ids(&server, &ann).await, [cy.id.clone()]);
+    assert_eq!(friend_ids(&server, &ann).await, [cy.id.as_str()]);
     assert!(friend_ids(&server, &bo).await.is_empty());
     let listed = server.get("/v1/me/blocks", Some(&ann.token)).await;
     assert_eq!(listed.body["blocks"][0]["user_id"], bo.id.as_str());
@@ -484,7 +484,7 @@ async fn a_friend_takes_a_rounded_share_and_the_owner_sees_who() {
     );
     assert_eq!(ledger_entries(&server, bo, "friend_collected").await, [("energy".into(), 14)]);
     // Each side's entry names the other citizen.
-    assert_eq!(counterparts(&server, bo, "friend_collected").await, [ann.id.clone()]);
+    assert_eq!(counterparts(&server, bo, "friend_collected").await, [ann.id.as_str()]);
     let mut takers = vec![bo.id.clone(), cy.id.clone(), di.id.clone()];
     takers.sort();
     assert_eq!(counterparts(&server, &ann, "friend_collected").await, takers);
