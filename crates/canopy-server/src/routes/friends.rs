@@ -250,10 +250,10 @@ pub(crate) async fn friend_balls(
     }))
 }
 
-/// Takes a share of a friend's ripe ball: 20 % of its grams (rounded
-/// down), once per ball, never leaving the owner less than half of it
-/// (rounded up), within 2000 g a day from all friends. With an
-/// `Idempotency-Key`, a retry gets the original answer.
+/// Takes a share of a friend's ripe ball: by default 20 % of its grams
+/// (rounded down), once per ball, never leaving the owner less than half
+/// of it (rounded up), within 2000 g a day from all friends (the caller's
+/// local day). With an `Idempotency-Key`, a retry gets the original answer.
 #[utoipa::path(post, path = "/v1/friends/{user_id}/balls/{id}/collect", tag = "friends", security(("session" = [])),
     params(("user_id" = String, Path, description = "The friend (`usr_…`)"),
            ("id" = String, Path, description = "The friend's ball (`bal_…`)"),
@@ -280,7 +280,7 @@ pub(crate) async fn collect_from_friend(
 }
 
 /// Gives a friend energy from the caller's own balance: one of the allowed
-/// amounts, at most 3 times a day per friend (the caller's local day).
+/// amounts, by default at most 3 times a day per friend (the caller's local day).
 /// With an `Idempotency-Key`, a retry gets the original answer.
 #[utoipa::path(post, path = "/v1/friends/{user_id}/water", tag = "friends", security(("session" = [])),
     params(("user_id" = String, Path, description = "The friend (`usr_…`)"),
