@@ -56,6 +56,16 @@ pub fn parse_team(text: &str) -> Option<i64> {
     text.strip_prefix("team_")?.parse().ok().filter(|id| *id > 0)
 }
 
+/// The public id of a friend request.
+pub fn friend_request(id: i64) -> String {
+    format!("frq_{id}")
+}
+
+/// Parses a public friend request id.
+pub fn parse_friend_request(text: &str) -> Option<i64> {
+    text.strip_prefix("frq_")?.parse().ok().filter(|id| *id > 0)
+}
+
 /// Parses a public citizen id.
 pub fn parse_user(text: &str) -> Option<i64> {
     text.strip_prefix("usr_")?.parse().ok().filter(|id| *id > 0)
@@ -69,6 +79,8 @@ mod tests {
         assert_eq!(super::parse_user(&super::user(9)), Some(9));
         assert_eq!(super::parse_pool(&super::pool(4)), Some(4));
         assert_eq!(super::parse_pool("pool_0"), None);
+        assert_eq!(super::parse_friend_request(&super::friend_request(4)), Some(4));
+        assert_eq!(super::parse_friend_request("usr_4"), None);
         for bad in ["7", "bal_", "bal_x", "bal_-1", "bal_0", "usr_7"] {
             assert_eq!(super::parse_ball(bad), None, "{bad}");
         }

@@ -311,6 +311,10 @@ pub struct LedgerEntry {
     pub event: Option<LedgerEvent>,
     /// The methodology that quantified it.
     pub methodology: Option<LedgerMethodology>,
+    /// The other citizen (`usr_…`) of a transfer between two citizens: the
+    /// friend who took from one's ball or watered one, or whose ball one
+    /// took from or whom one watered.
+    pub counterpart: Option<String>,
 }
 
 /// The cause of a ledger entry.
@@ -579,4 +583,155 @@ pub struct CollectedAll {
     pub balls: i64,
     /// The citizen's energy afterwards, grams.
     pub energy_grams: i64,
+}
+
+/// `POST /v1/me/friends/requests` and `POST /v1/me/blocks`: a citizen by username.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NameCitizen {
+    /// The other citizen's login name.
+    pub username: String,
+}
+
+/// A friend request that was sent.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FriendRequestCreated {
+    /// The request's id (`frq_…`); when the other citizen's request was
+    /// pending, theirs, which this one answered.
+    pub id: String,
+    /// `pending`, or `accepted` when the other citizen had asked too and
+    /// the two are friends now.
+    pub status: String,
+}
+
+/// A pending friend request.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FriendRequestOut {
+    /// The request's id (`frq_…`).
+    pub id: String,
+    /// The other citizen's public id (`usr_…`).
+    pub user_id: String,
+    /// The other citizen's login name.
+    pub username: String,
+    /// The other citizen's display name.
+    pub display_name: String,
+    /// When it was sent (RFC 3339).
+    pub created_at: String,
+}
+
+/// `GET /v1/me/friends/requests`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FriendRequestsOut {
+    /// Requests sent to the citizen, newest first (at most 500).
+    pub incoming: Vec<FriendRequestOut>,
+    /// Requests the citizen sent that are pending, newest first.
+    pub outgoing: Vec<FriendRequestOut>,
+}
+
+/// A friend, or a citizen one blocks.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FriendOut {
+    /// Public id (`usr_…`).
+    pub user_id: String,
+    /// Login name.
+    pub username: String,
+    /// Display name.
+    pub display_name: String,
+    /// Since when (RFC 3339).
+    pub since: String,
+}
+
+/// `GET /v1/me/friends`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FriendsOut {
+    /// Oldest friendship first.
+    pub friends: Vec<FriendOut>,
+}
+
+/// `GET /v1/me/blocks`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BlocksOut {
+    /// The citizens one blocks, oldest block first.
+    pub blocks: Vec<FriendOut>,
+}
+
+/// `PUT /v1/me/privacy` and `GET /v1/me/privacy`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PrivacyBody {
+    /// Who sees the citizen's balls: `friends` (default) or `nobody`.
+    pub forest: String,
+    /// Whether friends may take a share of ripe balls (default true; only
+    /// when the forest is shown to friends).
+    pub friends_may_collect: bool,
+}
+
+/// One of a friend's balls.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FriendBallOut {
+    /// Public id (`bal_…`).
+    pub id: String,
+    /// The behaviour whose acts filled it.
+    pub behavior: String,
+    /// The behaviour's category.
+    pub category: String,
+    /// All the energy that went into it, grams.
+    pub grams: i64,
+    /// What is left in it, grams.
+    pub remaining_grams: i64,
+    /// `growing`, `ripe` or `expired` (awaiting the sweep).
+    pub state: String,
+    /// When it ripens (RFC 3339).
+    pub ripens_at: String,
+    /// When it vanishes if not collected (RFC 3339).
+    pub expires_at: String,
+    /// Whether the viewer may take a share now.
+    pub may_collect: bool,
+    /// The grams the viewer would take now (0 when they may not).
+    pub collectable_grams: i64,
+    /// Why the viewer may not take now: the code a collect would be refused
+    /// with (`ball_not_ripe`, `already_taken`, `ball_protected`, …).
+    pub refusal: Option<String>,
+}
+
+/// `GET /v1/friends/{user_id}/balls`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FriendBallsOut {
+    /// The friend (`usr_…`).
+    pub user_id: String,
+    /// The friend's open balls, newest first (at most 200).
+    pub balls: Vec<FriendBallOut>,
+    /// Grams the viewer took from friends on their local day.
+    pub taken_today_grams: i64,
+    /// The most grams one may take from friends per local day.
+    pub daily_limit_grams: i64,
+}
+
+/// `POST /v1/friends/{user_id}/balls/{id}/collect`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FriendCollectedOut {
+    /// Grams moved into the collector's energy.
+    pub collected_grams: i64,
+    /// The collector's energy afterwards, grams.
+    pub energy_grams: i64,
+}
+
+/// `POST /v1/friends/{user_id}/water`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WaterIn {
+    /// Grams of one's own energy to give: one of the allowed amounts
+    /// (`CANOPY_WATER_AMOUNTS_G`, default 10, 20, 50).
+    pub grams: i64,
+}
+
+/// What a watering did.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WateredOut {
+    /// Grams given.
+    pub watered_grams: i64,
+    /// The giver's energy afterwards, grams.
+    pub energy_grams: i64,
+    /// Waterings of this friend still allowed on the giver's local day.
+    pub waterings_left: i64,
 }

@@ -93,6 +93,7 @@ impl From<canopy_service::ServiceError> for ApiError {
             K::Invalid => StatusCode::BAD_REQUEST,
             K::Unauthorized => StatusCode::UNAUTHORIZED,
             K::NotFound => StatusCode::NOT_FOUND,
+            K::Forbidden => StatusCode::FORBIDDEN,
             K::Conflict => StatusCode::CONFLICT,
             K::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,
             K::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,

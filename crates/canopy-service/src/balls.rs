@@ -44,7 +44,7 @@ pub struct Idempotency<'a> {
 }
 
 impl Idempotency<'_> {
-    fn check(&self) -> ServiceResult<IdempotencyKey> {
+    pub(crate) fn check(&self) -> ServiceResult<IdempotencyKey> {
         let ok = !self.key.is_empty()
             && self.key.len() <= IDEMPOTENCY_KEY_MAX
             && self.key.bytes().all(|b| b.is_ascii_graphic());
@@ -139,11 +139,12 @@ impl Service {
 fn mover(command: &GameCommand) -> Option<i64> {
     match command {
         GameCommand::Collect { user_id, .. } | GameCommand::CheckIn { user_id, .. } => Some(*user_id),
+        GameCommand::Social(social) => Some(social.citizen),
         GameCommand::ExpireDue { .. } | GameCommand::FundPool { .. } | GameCommand::SettleChallenge { .. } => None,
     }
 }
 
-fn key_reused() -> ServiceError {
+pub(crate) fn key_reused() -> ServiceError {
     ServiceError::new(
         ErrorKind::Unprocessable,
         "idempotency_key_reused",

@@ -12,6 +12,8 @@ pub enum ErrorKind {
     Unauthorized,
     /// The thing named does not exist (404).
     NotFound,
+    /// The caller may not have it, whoever they are (403).
+    Forbidden,
     /// The request conflicts with what is stored (409).
     Conflict,
     /// Well-formed but not acceptable in the current state (422).

@@ -23,10 +23,12 @@ pub mod writer;
 pub use rows::*;
 pub use store::balls::{BallRow, BALLS_LISTED_MAX};
 pub use store::challenges::{team_results, ChallengeRow, JoinError, TeamRow, CHALLENGES_LISTED_MAX};
+pub use store::friends::{BlockRow, ForestView, FriendBalls, FriendRequestRow, FriendRow, Person, RequestSent};
 pub use store::leaderboards::Members;
 pub use store::medals::MedalCounts;
 pub use store::methodologies::{build_registry, SupersessionRecord};
 pub use store::pools::{PoolError, PoolRow, CHECKIN_POOL, POOLS_LISTED_MAX};
+pub use store::social::BallTake;
 pub use store::{Backend, Store, StoreOptions};
 
 /// The errors of the storage edge.

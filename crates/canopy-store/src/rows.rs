@@ -167,6 +167,9 @@ pub struct LedgerEntryRow {
     pub cause_ref: String,
     /// The event that caused it, if any.
     pub event: Option<LedgerEventRow>,
+    /// The other citizen, when the transfer moves energy between two
+    /// citizens (the friend who took from a ball or watered, or was watered).
+    pub counterpart: Option<i64>,
 }
 
 /// The event behind a ledger entry.

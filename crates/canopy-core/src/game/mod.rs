@@ -18,6 +18,7 @@
 //! - [`settings`]: the game's settings and their defaults;
 //! - [`time_zone`]: citizens' IANA zones, region defaults, local times;
 //! - [`balls`]: ball keys, ripening and expiry, collecting and taking;
+//! - [`friends`]: requests, friendships, blocks and privacy;
 //! - [`watering`]: giving a friend energy;
 //! - [`checkins`]: one check-in per local day, streaks, milestone rewards;
 //! - [`medals`]: declarative medal files and their evaluation;
@@ -29,6 +30,7 @@ pub mod balls;
 pub mod challenges;
 pub mod checkins;
 pub mod conservation;
+pub mod friends;
 pub mod leaderboard;
 pub mod medals;
 pub mod settings;

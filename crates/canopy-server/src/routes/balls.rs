@@ -13,7 +13,7 @@ use crate::ids;
 use crate::AppState;
 
 /// The `Idempotency-Key` header, if sent (it must be visible ASCII).
-fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<&str>> {
+pub(super) fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<&str>> {
     match headers.get("idempotency-key") {
         None => Ok(None),
         Some(value) => {
@@ -38,7 +38,17 @@ fn ball_out(view: BallView) -> BallOut {
         state: view.state.as_str().to_owned(),
         ripens_at: format_time(ball.ripens_at),
         expires_at: format_time(ball.expires_at),
-        taken: Vec::new(),
+        taken: view
+            .row
+            .taken
+            .iter()
+            .map(|t| BallTakenOut {
+                user_id: ids::user(t.user_id),
+                display_name: t.display_name.clone(),
+                grams: t.grams,
+                at: format_time(t.at),
+            })
+            .collect(),
     }
 }
 

@@ -114,6 +114,7 @@ pub(crate) async fn ledger(
                     inputs: e.inputs,
                 }),
                 methodology,
+                counterpart: row.counterpart.map(ids::user),
             }
         })
         .collect();

@@ -4,6 +4,7 @@ mod balls;
 mod challenges;
 mod checkins;
 pub(crate) mod citizens;
+mod friends;
 mod leaderboards;
 mod medals;
 mod methodologies;
@@ -89,6 +90,17 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(medals::medals))
         .routes(routes!(pools::create_pool, pools::list_pools))
         .routes(routes!(pools::fund_pool))
+        .routes(routes!(friends::send_request, friends::list_requests))
+        .routes(routes!(friends::accept_request))
+        .routes(routes!(friends::decline_request))
+        .routes(routes!(friends::list_friends))
+        .routes(routes!(friends::unfriend))
+        .routes(routes!(friends::block, friends::list_blocks))
+        .routes(routes!(friends::unblock))
+        .routes(routes!(friends::get_privacy, friends::put_privacy))
+        .routes(routes!(friends::friend_balls))
+        .routes(routes!(friends::collect_from_friend))
+        .routes(routes!(friends::water_friend))
         .routes(routes!(citizens::grant_consent, citizens::list_consents))
         .routes(routes!(citizens::revoke_consent))
         .routes(routes!(partners::create_partner, partners::list_partners))

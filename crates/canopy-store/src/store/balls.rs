@@ -71,6 +71,8 @@ pub enum GameCommand {
         /// Each team's members and progress.
         results: Vec<canopy_core::game::challenges::TeamResult>,
     },
+    /// A move between friends: taking a share of a ball, or watering (see `store::social`).
+    Social(super::social::SocialMove),
 }
 
 /// A client's idempotency key, with a hash of the request it was sent with.
@@ -140,6 +142,22 @@ pub enum GameOutcome {
         /// Members paid by this settlement.
         members: i64,
     },
+    /// A friend took a share of a ball; `energy_grams` is the collector's energy afterwards.
+    FriendCollected {
+        /// Grams moved into the collector's energy.
+        collected_grams: i64,
+        /// The collector's energy balance afterwards.
+        energy_grams: i64,
+    },
+    /// A citizen watered a friend; `energy_grams` is the giver's energy afterwards.
+    Watered {
+        /// Grams given.
+        watered_grams: i64,
+        /// The giver's energy balance afterwards.
+        energy_grams: i64,
+        /// Waterings of this friend still allowed on the giver's local day.
+        waterings_left: i64,
+    },
 }
 
 impl GameOutcome {
@@ -155,6 +173,8 @@ pub struct BallRow {
     pub ball: Ball,
     /// The category of its behaviour.
     pub category: String,
+    /// What friends took from it, oldest first (filled by [`Store::balls_of`]).
+    pub taken: Vec<super::social::BallTake>,
 }
 
 impl BallRow {
@@ -166,12 +186,12 @@ impl BallRow {
 
 /// (id, user_id, behavior, category, local_date, grams, taken_grams, outcome,
 /// closed_grams, ripens_at, expires_at)
-type BallTuple = (i64, i64, String, String, String, i64, i64, Option<String>, i64, String, String);
+pub(super) type BallTuple = (i64, i64, String, String, String, i64, i64, Option<String>, i64, String, String);
 
-const BALL_COLUMNS: &str =
+pub(super) const BALL_COLUMNS: &str =
     "id, user_id, behavior, category, local_date, grams, taken_grams, outcome, closed_grams, ripens_at, expires_at";
 
-fn ball_from_tuple(row: BallTuple) -> BallRow {
+pub(super) fn ball_from_tuple(row: BallTuple) -> BallRow {
     let (id, user_id, behavior, category, local_date, grams, taken_grams, outcome, closed, ripens_at, expires_at) = row;
     let outcome = match outcome.as_deref() {
         Some("collected") => Some(BallOutcome::Collected { grams: closed }),
@@ -191,10 +211,11 @@ fn ball_from_tuple(row: BallTuple) -> BallRow {
             expires_at: parse_time(&expires_at),
         },
         category,
+        taken: Vec::new(),
     }
 }
 
-fn sqlite_ball(row: &rusqlite::Row<'_>) -> rusqlite::Result<BallRow> {
+pub(super) fn sqlite_ball(row: &rusqlite::Row<'_>) -> rusqlite::Result<BallRow> {
     Ok(ball_from_tuple((
         row.get(0)?,
         row.get(1)?,
@@ -213,7 +234,8 @@ fn sqlite_ball(row: &rusqlite::Row<'_>) -> rusqlite::Result<BallRow> {
 impl Store {
     /// A citizen's balls, newest first (at most [`BALLS_LISTED_MAX`]):
     /// every open ball, and closed ones that closed within the last
-    /// lifetime (so a citizen sees what they collected or lost lately).
+    /// lifetime (so a citizen sees what they collected or lost lately),
+    /// each with what friends took from it (read only when some did).
     pub async fn balls_of(&self, user_id: i64, closed_since: DateTime<Utc>) -> StoreResult<Vec<BallRow>> {
         let since = format_time(closed_since);
         let rows: Vec<BallTuple> = on_read!(self, |db| {
@@ -228,7 +250,14 @@ impl Store {
             .fetch_all(db)
             .await
         })?;
-        Ok(rows.into_iter().map(ball_from_tuple).collect())
+        let mut balls: Vec<BallRow> = rows.into_iter().map(ball_from_tuple).collect();
+        if balls.iter().any(|b| b.ball.taken_grams > 0) {
+            let mut takes = self.takes_of(user_id, &since, BALLS_LISTED_MAX).await?;
+            for row in &mut balls {
+                row.taken = takes.remove(&row.ball.id).unwrap_or_default();
+            }
+        }
+        Ok(balls)
     }
 
     /// Every ball's grams summed per citizen as (user_id, open grams left,
@@ -466,7 +495,7 @@ fn write_plan_sqlite(
     Ok(())
 }
 
-fn record_moves_sqlite(tx: &rusqlite::Transaction<'_>, moves: &[BallMove]) -> rusqlite::Result<()> {
+pub(super) fn record_moves_sqlite(tx: &rusqlite::Transaction<'_>, moves: &[BallMove]) -> rusqlite::Result<()> {
     let mut close = tx.prepare_cached("UPDATE balls SET outcome = ?2, closed_grams = ?3 WHERE id = ?1")?;
     let mut take = tx.prepare_cached("UPDATE balls SET taken_grams = taken_grams + ?2 WHERE id = ?1")?;
     for m in moves {
@@ -565,6 +594,7 @@ pub(crate) fn game_sqlite(
             record_moves_sqlite(tx, &moves)?;
             Ok(GameOutcome::Expired { balls: moves.len() as i64, grams: moves.iter().map(|m| m.grams).sum() })
         }
+        GameCommand::Social(social) => super::social::social_sqlite(tx, social, now),
     }
 }
 
@@ -589,11 +619,11 @@ fn decide_collect(
     }
 }
 
-fn stored(outcome: &GameOutcome) -> String {
+pub(super) fn stored(outcome: &GameOutcome) -> String {
     serde_json::to_string(outcome).expect("a game outcome serialises")
 }
 
-fn replayed(hash: &str, body: &str, key: &IdempotencyKey) -> GameOutcome {
+pub(super) fn replayed(hash: &str, body: &str, key: &IdempotencyKey) -> GameOutcome {
     if hash != key.request_hash {
         return GameOutcome::KeyReused;
     }
@@ -705,7 +735,7 @@ async fn allocate_postgres(db: &mut PgConnection, count: i64) -> Result<i64, sql
     Ok(last - count + 1)
 }
 
-async fn record_moves_postgres(db: &mut PgConnection, moves: &[BallMove]) -> Result<(), sqlx::Error> {
+pub(super) async fn record_moves_postgres(db: &mut PgConnection, moves: &[BallMove]) -> Result<(), sqlx::Error> {
     let closed: Vec<&BallMove> = moves.iter().filter(|m| outcome_text(m.effect).is_some()).collect();
     if !closed.is_empty() {
         sqlx::query(
@@ -831,5 +861,6 @@ pub(crate) async fn game_postgres(
             record_moves_postgres(db, &moves).await?;
             Ok(GameOutcome::Expired { balls: moves.len() as i64, grams: moves.iter().map(|m| m.grams).sum() })
         }
+        GameCommand::Social(social) => super::social::social_postgres(db, locked, social, now).await,
     }
 }

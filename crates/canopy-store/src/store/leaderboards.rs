@@ -120,10 +120,14 @@ impl Store {
 }
 
 impl Store {
-    /// The ids of `user_id`'s friends (for the friends board).
+    /// The ids of `user_id`'s friends (for the friends board; at most the
+    /// friend limit, 1000).
     pub async fn friend_ids(&self, user_id: i64) -> StoreResult<Vec<i64>> {
-        // Replaced by the friends module's own reader when friendships land.
-        let _ = user_id;
-        Ok(Vec::new())
+        Ok(on_read!(self, |db| {
+            sqlx::query_scalar("SELECT friend_id FROM friendships WHERE user_id = $1 ORDER BY friend_id LIMIT 1000")
+                .bind(user_id)
+                .fetch_all(db)
+                .await
+        })?)
     }
 }

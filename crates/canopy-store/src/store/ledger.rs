@@ -253,6 +253,9 @@ impl Store {
             }
         }
 
+        // Friends' takes and waterings agree with the balls and the journal.
+        problems.extend(self.verify_social().await?);
+
         let mut stored: BTreeMap<(i64, String), (i64, i64)> =
             accounts.into_iter().map(|(user_id, kind, debits, credits)| ((user_id, kind), (debits, credits))).collect();
         for (user_id, kind, debits, credits) in sums {
@@ -385,9 +388,8 @@ fn entries_of(row: PostingTuple, user_id: i64, before: i64) -> StoreResult<Vec<L
         methodology: methodology.unwrap_or_default(),
     });
     let at = parse_time(&at);
-    let is_mine = |owner: i64, account: &str| {
-        owner == user_id && AccountKind::parse(account).is_some_and(AccountKind::is_citizen)
-    };
+    let is_citizens = |account: &str| AccountKind::parse(account).is_some_and(AccountKind::is_citizen);
+    let is_mine = |owner: i64, account: &str| owner == user_id && is_citizens(account);
     let mut entries = Vec::new();
     for (index, (kind, debit_owner, debit_account, credit_owner, credit_account, amount, unit)) in
         legs.into_iter().enumerate()
@@ -396,7 +398,8 @@ fn entries_of(row: PostingTuple, user_id: i64, before: i64) -> StoreResult<Vec<L
         if id >= before {
             continue;
         }
-        let entry = |account: String, grams: i64| LedgerEntryRow {
+        let other = |owner: i64, account: &str| is_citizens(account).then_some(owner).filter(|o| *o != user_id);
+        let entry = |account: String, grams: i64, counterpart: Option<i64>| LedgerEntryRow {
             id,
             at,
             kind: kind.clone(),
@@ -406,12 +409,15 @@ fn entries_of(row: PostingTuple, user_id: i64, before: i64) -> StoreResult<Vec<L
             cause: cause.clone(),
             cause_ref: cause_ref.clone(),
             event: event.clone(),
+            counterpart,
         };
+        let (credit_counterpart, debit_counterpart) =
+            (other(debit_owner, &debit_account), other(credit_owner, &credit_account));
         if is_mine(credit_owner, &credit_account) {
-            entries.push(entry(credit_account, amount));
+            entries.push(entry(credit_account, amount, credit_counterpart));
         }
         if is_mine(debit_owner, &debit_account) {
-            entries.push(entry(debit_account, -amount));
+            entries.push(entry(debit_account, -amount, debit_counterpart));
         }
     }
     Ok(entries)

@@ -19,6 +19,7 @@ mod accounts;
 pub(crate) mod balls;
 pub(crate) mod challenges;
 mod consent;
+pub(crate) mod friends;
 pub(crate) mod leaderboards;
 mod ledger;
 pub(crate) mod medals;
@@ -26,6 +27,7 @@ pub(crate) mod methodologies;
 mod partners;
 pub(crate) mod pools;
 pub(crate) mod postings;
+pub(crate) mod social;
 
 static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");

@@ -31,6 +31,7 @@ use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 
 pub use crate::store::balls::{GameCommand, GameOutcome, IdempotencyKey, EXPIRE_CHUNK_MAX};
 use crate::store::postings::PostFailure;
+pub use crate::store::social::{SocialAction, SocialMove};
 use crate::{Backend, Store, StoreResult};
 
 mod postgres;

@@ -107,4 +107,32 @@ async fn a_region_board_ranks_ties_together_and_pages() {
     assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
 }
 
-crate::contract!(a_region_board_ranks_ties_together_and_pages);
+async fn a_friends_board_ranks_the_viewer_among_friends_only() {
+    let server = TestServer::start().await;
+    let partner = server.create_partner(&["transport"]).await;
+    let mut citizens = Vec::new();
+    for name in ["fb-ann", "fb-bo", "fb-cy"] {
+        let citizen = server.create_citizen(name, "CN-BJ").await;
+        server.link(&citizen, &partner, &["transport"], name).await;
+        citizens.push(citizen);
+    }
+    server.send_ok(&partner, json!([ride("f-a", "fb-ann", 1), ride("f-b", "fb-bo", 3), ride("f-c", "fb-cy", 5)])).await;
+    // Ann and Bo are friends; Cy, the region's best, is no friend of Ann's.
+    let asked = server.post("/v1/me/friends/requests", Some(&citizens[0].token), json!({ "username": "fb-bo" })).await;
+    assert_eq!(asked.status, StatusCode::CREATED, "{asked:?}");
+    let id = asked.body["id"].as_str().unwrap().to_owned();
+    let accepted =
+        server.post(&format!("/v1/me/friends/requests/{id}/accept"), Some(&citizens[1].token), json!({})).await;
+    assert_eq!(accepted.status, StatusCode::OK, "{accepted:?}");
+
+    let friends = board(&server, &citizens[0], "board=friends&period=all").await;
+    assert_eq!(friends.status, StatusCode::OK, "{friends:?}");
+    let names: Vec<String> = ranks(&friends).into_iter().map(|(name, rank, _)| format!("{name}:{rank}")).collect();
+    assert_eq!(names, ["fb-bo:1", "fb-ann:2"]);
+    assert_eq!(friends.body["me"]["rank"], 2);
+    assert!(friends.body["region"].is_null());
+    let region = board(&server, &citizens[0], "board=region&period=all").await;
+    assert_eq!(ranks(&region).len(), 3);
+}
+
+crate::contract!(a_region_board_ranks_ties_together_and_pages, a_friends_board_ranks_the_viewer_among_friends_only);

@@ -11,6 +11,7 @@ mod concurrency;
 mod consent;
 mod edge;
 mod faults;
+mod friends;
 mod harness;
 mod ingestion;
 mod leaderboards;
