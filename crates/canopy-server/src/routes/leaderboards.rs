@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Citizen;
-use crate::error::{ApiResult, Problem};
+use crate::error::{ApiError, ApiResult, Problem};
 use crate::ids;
 use crate::AppState;
 
@@ -80,8 +80,9 @@ pub(crate) struct LeaderboardOut {
 pub(crate) async fn leaderboard(
     State(state): State<AppState>,
     citizen: Citizen,
-    Query(query): Query<LeaderboardQuery>,
+    query: Result<Query<LeaderboardQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Json<LeaderboardOut>> {
+    let Query(query) = query.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
     let LeaderboardQuery { board, metric, period, region, cursor, limit } = query;
     let page =
         state.service.leaderboard(citizen.user_id, BoardQuery { board, metric, period, region, cursor, limit }).await?;

@@ -99,6 +99,7 @@ async fn a_region_board_ranks_ties_together_and_pages() {
         ("limit=0", "invalid_limit"),
         ("limit=201", "invalid_limit"),
         ("cursor=abc", "invalid_cursor"),
+        ("limit=-1", "invalid_query"),
     ] {
         let refused = board(&server, &citizens[0], query).await;
         assert_eq!((refused.status, refused.code()), (StatusCode::BAD_REQUEST, code), "{query}");
