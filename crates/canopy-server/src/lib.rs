@@ -144,22 +144,24 @@ impl App {
             })
         };
         // Medals are awarded as things happen: every minute, the citizens
-        // active since the last look are evaluated.
+        // of the postings and check-ins since the last look are evaluated.
         let medalist = {
             let service = state.service.clone();
             tokio::spawn(async move {
                 let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
-                let mut since = service.now() - chrono::Duration::minutes(1);
+                let mut cursor = None;
                 loop {
                     every.tick().await;
-                    let started = service.now();
-                    match service.sweep_medals(since).await {
-                        Ok(awarded) => {
-                            if awarded > 0 {
-                                tracing::info!(awarded, "medals awarded");
-                            }
-                            since = started;
-                        }
+                    let result = match &mut cursor {
+                        None => service.medal_cursor().await.map(|c| {
+                            cursor = Some(c);
+                            0
+                        }),
+                        Some(cursor) => service.sweep_medals(cursor).await,
+                    };
+                    match result {
+                        Ok(awarded) if awarded > 0 => tracing::info!(awarded, "medals awarded"),
+                        Ok(_) => {}
                         Err(error) => tracing::warn!(%error, "awarding medals failed; retrying later"),
                     }
                 }

@@ -43,7 +43,7 @@ pub use error::{ErrorKind, ServiceError, ServiceResult};
 pub use friends::{FriendBallView, FriendForest, RequestAnswer, TakenShare, Watered};
 pub use leaderboards::{BoardCache, BoardEntry, BoardPage, BoardQuery, BOARD_FRESH_S, BOARD_PAGE_MAX};
 pub use ledger::{LedgerEntry, LedgerPage, LEDGER_PAGE_DEFAULT, LEDGER_PAGE_MAX};
-pub use medals::{EarnedMedal, MedalProgress, Medals, MEDAL_SWEEP_MAX};
+pub use medals::{EarnedMedal, MedalCursor, MedalProgress, Medals, MEDAL_SWEEP_MAX};
 pub use methodologies::{load_registry, Published};
 pub use partners::{parse_categories, NewPartner};
 pub use pools::{NewPool, POOL_FUNDING_MAX, POOL_NAME_MAX};

@@ -18,6 +18,18 @@ use crate::Service;
 /// Citizens evaluated per sweep, at most.
 pub const MEDAL_SWEEP_MAX: i64 = 10_000;
 
+/// Postings the medal sweep reads a page.
+const MEDAL_SWEEP_PAGE: i64 = 10_000;
+
+/// Where the medal sweep has read up to.
+#[derive(Debug, Clone, Copy)]
+pub struct MedalCursor {
+    /// The last posting read.
+    pub posting_seq: i64,
+    /// Check-ins since this time are still to be read.
+    pub checkins_since: DateTime<Utc>,
+}
+
 /// A medal earned.
 #[derive(Debug, Clone)]
 pub struct EarnedMedal {
@@ -74,15 +86,49 @@ impl Service {
         Ok(Medals { earned, in_progress })
     }
 
-    /// Evaluates every citizen active since `since`; returns how many medals were awarded.
-    pub async fn sweep_medals(&self, since: DateTime<Utc>) -> ServiceResult<usize> {
+    /// Where the medal sweep starts: the journal as it is now, and check-ins
+    /// from now on (a citizen active before is evaluated when they next
+    /// read their medals or act).
+    pub async fn medal_cursor(&self) -> ServiceResult<MedalCursor> {
+        Ok(MedalCursor { posting_seq: self.store.last_posting_seq().await?, checkins_since: self.now() })
+    }
+
+    /// Evaluates the citizens of the postings after the cursor (page by
+    /// page, by the journal's key) and those who checked in since it, at
+    /// most [`MEDAL_SWEEP_MAX`] citizens a call, and moves the cursor past
+    /// what it read; a sweep that falls behind catches up over the next
+    /// calls instead of growing. Returns how many medals were awarded.
+    pub async fn sweep_medals(&self, cursor: &mut MedalCursor) -> ServiceResult<usize> {
+        let started = self.now();
+        let mut seen = std::collections::HashSet::new();
         let mut awarded = 0;
-        for user_id in self.store.active_citizens(since, MEDAL_SWEEP_MAX).await? {
-            let before = self.store.medals_awarded(user_id).await?.len();
-            self.evaluate_medals(user_id).await?;
-            awarded += self.store.medals_awarded(user_id).await?.len() - before;
+        loop {
+            let (citizens, last, read) =
+                self.store.citizens_posted_after(cursor.posting_seq, MEDAL_SWEEP_PAGE).await?;
+            for user_id in citizens {
+                if seen.insert(user_id) {
+                    awarded += self.award_medals(user_id).await?;
+                }
+            }
+            cursor.posting_seq = last;
+            if (read as i64) < MEDAL_SWEEP_PAGE || seen.len() as i64 >= MEDAL_SWEEP_MAX {
+                break;
+            }
         }
+        for user_id in self.store.citizens_checked_in_since(cursor.checkins_since, MEDAL_SWEEP_MAX).await? {
+            if seen.insert(user_id) {
+                awarded += self.award_medals(user_id).await?;
+            }
+        }
+        cursor.checkins_since = started;
         Ok(awarded)
+    }
+
+    /// Evaluates one citizen; returns how many medals this awarded.
+    async fn award_medals(&self, user_id: i64) -> ServiceResult<usize> {
+        let before = self.store.medals_awarded(user_id).await?.len();
+        self.evaluate_medals(user_id).await?;
+        Ok(self.store.medals_awarded(user_id).await?.len() - before)
     }
 
     /// Awards what `user_id` has earned in each medal's current period and

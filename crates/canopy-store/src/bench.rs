@@ -1,5 +1,7 @@
 //! Support for `canopy bench`: bulk seeding and the raw insert ceiling.
 
+mod game;
+
 use std::time::{Duration, Instant};
 
 use canopy_core::ingest::AcceptedEvent;
@@ -26,9 +28,15 @@ pub struct LinkedCitizen {
     pub scopes: CategorySet,
 }
 
+/// Rows a bulk import statement carries (six parameters each at most, well
+/// under both stores' limits on bound parameters).
+pub(crate) const IMPORT_ROWS: usize = 1_000;
+
 impl Store {
-    /// Imports citizens already linked to `partner_id`, in one transaction.
-    /// Returns their ids in order.
+    /// Imports citizens already linked to `partner_id`, in one transaction,
+    /// numbered after the last citizen, many rows a statement (a million
+    /// one row at a time would take minutes on PostgreSQL). Returns their
+    /// ids in order.
     pub async fn import_linked_citizens(
         &self,
         partner_id: i64,
@@ -41,39 +49,51 @@ impl Store {
         let now = format_time(now);
         let ids = on_write!(self, |db| {
             let mut tx = db.begin().await?;
-            let mut ids = Vec::with_capacity(citizens.len());
-            for c in citizens {
-                let id: i64 = sqlx::query_scalar(
-                    "INSERT INTO users (username, password_hash, display_name, region, created_at)
-                 VALUES ($1, $2, $1, $3, $4) RETURNING id",
-                )
-                .bind(&c.username)
-                .bind(&c.password_hash)
-                .bind(&c.region)
-                .bind(&now)
+            let last: i64 = sqlx::query_scalar("SELECT CAST(COALESCE(MAX(id), 0) AS BIGINT) FROM users")
                 .fetch_one(&mut *tx)
                 .await?;
-                sqlx::query("INSERT INTO consents (user_id, partner_id, scopes, granted_at) VALUES ($1, $2, $3, $4)")
-                    .bind(id)
-                    .bind(partner_id)
-                    .bind(c.scopes.mask())
-                    .bind(&now)
-                    .execute(&mut *tx)
-                    .await?;
-                sqlx::query(
-                    "INSERT INTO partner_links (partner_id, user_ref, user_id, linked_at) VALUES ($1, $2, $3, $4)",
+            let ids: Vec<i64> = (last + 1..).take(citizens.len()).collect();
+            for (chunk, ids) in citizens.chunks(IMPORT_ROWS).zip(ids.chunks(IMPORT_ROWS)) {
+                let rows = || chunk.iter().zip(ids);
+                sqlx::QueryBuilder::new(
+                    "INSERT INTO users (id, username, password_hash, display_name, region, created_at) ",
                 )
-                .bind(partner_id)
-                .bind(&c.user_ref)
-                .bind(id)
-                .bind(&now)
+                .push_values(rows(), |mut row, (c, id)| {
+                    row.push_bind(*id)
+                        .push_bind(&c.username)
+                        .push_bind(&c.password_hash)
+                        .push_bind(&c.username)
+                        .push_bind(&c.region)
+                        .push_bind(&now);
+                })
+                .build()
                 .execute(&mut *tx)
                 .await?;
-                ids.push(id);
+                sqlx::QueryBuilder::new("INSERT INTO consents (user_id, partner_id, scopes, granted_at) ")
+                    .push_values(rows(), |mut row, (c, id)| {
+                        row.push_bind(*id).push_bind(partner_id).push_bind(c.scopes.mask()).push_bind(&now);
+                    })
+                    .build()
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::QueryBuilder::new("INSERT INTO partner_links (partner_id, user_ref, user_id, linked_at) ")
+                    .push_values(rows(), |mut row, (c, id)| {
+                        row.push_bind(partner_id).push_bind(&c.user_ref).push_bind(*id).push_bind(&now);
+                    })
+                    .build()
+                    .execute(&mut *tx)
+                    .await?;
             }
             tx.commit().await?;
             ids
         });
+        if let Some(pool) = self.postgres_pool() {
+            // Explicit ids leave the identity behind; the next registration
+            // must not collide with an imported citizen.
+            sqlx::query("SELECT setval(pg_get_serial_sequence('users', 'id'), (SELECT MAX(id) FROM users))")
+                .execute(pool)
+                .await?;
+        }
         Ok(ids)
     }
 

@@ -176,7 +176,10 @@ struct VerifyArgs {
 enum BenchCommand {
     /// Measures credited events per second in-process and over HTTP, and
     /// the raw insert ceiling of the same rows.
-    Ingest(bench::IngestArgs),
+    Ingest(bench::ingest::IngestArgs),
+    /// The 07:00 storm: citizens (and some friends) collect a million ripe
+    /// balls over HTTP; against the raw ceiling of updating the same rows.
+    Collect(bench::collect::CollectArgs),
 }
 
 /// Writes one line to stdout and returns the command's error if that
@@ -354,7 +357,17 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 ..Default::default()
             }
             .resolve()?;
-            bench::ingest(args, &config).await.map(|_| ExitCode::SUCCESS)
+            bench::ingest::ingest(args, &config).await.map(|_| ExitCode::SUCCESS)
+        }
+        Command::Bench(BenchCommand::Collect(mut args)) => {
+            let config = Settings {
+                database: database(std::mem::take(&mut args.database)),
+                pool: std::mem::take(&mut args.pool),
+                ingestion: std::mem::take(&mut args.ingestion),
+                ..Default::default()
+            }
+            .resolve()?;
+            bench::collect::collect(args, &config).await.map(|_| ExitCode::SUCCESS)
         }
         Command::Openapi => {
             out!("{}", serde_json::to_string_pretty(&canopy_server::openapi())?);

@@ -24,10 +24,17 @@ impl Store {
     /// What `user_id` did since `since` (all time when `None`).
     pub async fn medal_counts(&self, user_id: i64, since: Option<DateTime<Utc>>) -> StoreResult<MedalCounts> {
         let since = since.map(format_time).unwrap_or_default();
+        // Both read the citizen's own postings by the journal's citizen
+        // indexes (events and the journal have no index by time, and must
+        // not be scanned per citizen). An act's posting is recorded after
+        // it occurred, so `p.at >= since` keeps every act of the period.
         let acts: Vec<(String, i64, i64)> = on_read!(self, |db| {
             sqlx::query_as(
-                "SELECT behavior, CAST(SUM(grams) AS BIGINT), CAST(COUNT(*) AS BIGINT) FROM events
-                 WHERE user_id = $1 AND grams > 0 AND occurred_at >= $2 GROUP BY behavior",
+                "SELECT e.behavior, CAST(SUM(e.grams) AS BIGINT), CAST(COUNT(*) AS BIGINT)
+                 FROM postings p JOIN events e ON e.partner_id = p.partner_id AND e.event_id = p.cause_ref
+                 WHERE p.citizen_a = $1 AND p.cause = 'event' AND p.at >= $2
+                   AND e.user_id = $1 AND e.grams > 0 AND e.occurred_at >= $2
+                 GROUP BY e.behavior",
             )
             .bind(user_id)
             .bind(&since)
@@ -36,9 +43,11 @@ impl Store {
         })?;
         let collected: Option<i64> = on_read!(self, |db| {
             sqlx::query_scalar(
-                "SELECT CAST(SUM(amount) AS BIGINT) FROM transfers
-                 WHERE credit_owner = $1 AND credit_account = 'energy'
-                   AND kind IN ('ball_collected', 'friend_collected') AND at >= $2",
+                "SELECT CAST(SUM(t.amount) AS BIGINT) FROM transfers t
+                 WHERE t.posting IN (SELECT seq FROM postings WHERE citizen_a = $1 AND at >= $2
+                                     UNION SELECT seq FROM postings WHERE citizen_b = $1 AND at >= $2)
+                   AND t.credit_owner = $1 AND t.credit_account = 'energy'
+                   AND t.kind IN ('ball_collected', 'friend_collected')",
             )
             .bind(user_id)
             .bind(&since)
@@ -102,23 +111,42 @@ impl Store {
         Ok(done == 1)
     }
 
-    /// Citizens with an act credited, a check-in or a ledger move since
-    /// `since` (at most `limit`), for the medal sweep.
-    pub async fn active_citizens(&self, since: DateTime<Utc>, limit: i64) -> StoreResult<Vec<i64>> {
-        let since = format_time(since);
+    /// The citizens of the postings after `after_seq` (at most
+    /// `postings_max` postings, in journal order, read by the journal's key)
+    /// and the seq of the last posting read (`after_seq` when none), for the
+    /// medal sweep's cursor. Every act credited, ball collected, share
+    /// taken, watering and reward is a posting naming its citizens.
+    pub async fn citizens_posted_after(&self, after_seq: i64, postings_max: i64) -> StoreResult<(Vec<i64>, i64, usize)> {
+        let rows: Vec<(i64, Option<i64>, Option<i64>)> = on_read!(self, |db| {
+            sqlx::query_as("SELECT seq, citizen_a, citizen_b FROM postings WHERE seq > $1 ORDER BY seq LIMIT $2")
+                .bind(after_seq)
+                .bind(postings_max)
+                .fetch_all(db)
+                .await
+        })?;
+        let last = rows.last().map_or(after_seq, |r| r.0);
+        let mut citizens: Vec<i64> = rows.iter().flat_map(|r| [r.1, r.2]).flatten().collect();
+        citizens.sort_unstable();
+        citizens.dedup();
+        Ok((citizens, last, rows.len()))
+    }
+
+    /// The seq of the journal's last posting (0 when it is empty).
+    pub async fn last_posting_seq(&self) -> StoreResult<i64> {
         Ok(on_read!(self, |db| {
-            sqlx::query_scalar(
-                "SELECT user_id FROM (
-                     SELECT user_id FROM events WHERE received_at >= $1
-                     UNION SELECT user_id FROM checkins WHERE at >= $1
-                     UNION SELECT citizen_a FROM postings WHERE at >= $1 AND citizen_a IS NOT NULL
-                     UNION SELECT citizen_b FROM postings WHERE at >= $1 AND citizen_b IS NOT NULL) active
-                 ORDER BY user_id LIMIT $2",
-            )
-            .bind(&since)
-            .bind(limit)
-            .fetch_all(db)
-            .await
+            sqlx::query_scalar("SELECT CAST(COALESCE(MAX(seq), 0) AS BIGINT) FROM postings").fetch_one(db).await
+        })?)
+    }
+
+    /// Citizens who checked in since `since` (at most `limit`, by the
+    /// check-ins' time index), for the medal sweep.
+    pub async fn citizens_checked_in_since(&self, since: DateTime<Utc>, limit: i64) -> StoreResult<Vec<i64>> {
+        Ok(on_read!(self, |db| {
+            sqlx::query_scalar("SELECT DISTINCT user_id FROM checkins WHERE at >= $1 ORDER BY user_id LIMIT $2")
+                .bind(format_time(since))
+                .bind(limit)
+                .fetch_all(db)
+                .await
         })?)
     }
 }

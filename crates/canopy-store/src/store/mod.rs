@@ -191,7 +191,11 @@ impl Store {
         let read = SqlitePoolOptions::new()
             .max_connections(READ_CONNECTIONS_MAX)
             .acquire_timeout(Duration::from_secs(10))
-            .connect_with(options.read_only(true))
+            // A reader's page cache is dropped whenever it starts a read
+            // after any commit (SQLite resets it when the WAL changed), so
+            // under a steady stream of writes a large one is never reused
+            // and costs its size in every reset: readers keep a small one.
+            .connect_with(options.read_only(true).pragma("cache_size", "-2048"))
             .await;
         // A read-only connection cannot open a database whose WAL does not
         // exist yet; the writer has created it by now, so retry once.

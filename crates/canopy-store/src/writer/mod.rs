@@ -181,8 +181,9 @@ struct GameJob {
 }
 
 /// What the writer's queue carries: ingestion requests, which it groups,
-/// and game commands, each decided in its own transaction between groups,
-/// in the order they arrived.
+/// and game commands, which it groups apart (consecutive commands, up to
+/// [`GAME_GROUP_MAX`], in one transaction), everything in the order it
+/// arrived.
 enum Work {
     Ingest(Job),
     Game(GameJob),
@@ -198,6 +199,30 @@ pub struct WriterContext {
     pub clock: Arc<dyn Clock>,
     /// The open balls the writer made or found lately (only the writer uses it).
     pub open_balls: Arc<std::sync::Mutex<crate::store::balls::OpenBalls>>,
+    /// How the writer has grouped game commands.
+    pub game_groups: Arc<GameGroups>,
+}
+
+/// Counts of the game commands the writer decided and the transactions it
+/// decided them in (for benchmarks and logs).
+#[derive(Debug, Default)]
+pub struct GameGroups {
+    groups: std::sync::atomic::AtomicU64,
+    commands: std::sync::atomic::AtomicU64,
+}
+
+impl GameGroups {
+    fn record(&self, commands: usize) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.groups.fetch_add(1, Relaxed);
+        self.commands.fetch_add(commands as u64, Relaxed);
+    }
+
+    /// (transactions, commands) so far.
+    pub fn counts(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (self.groups.load(Relaxed), self.commands.load(Relaxed))
+    }
 }
 
 impl Default for WriterContext {
@@ -209,7 +234,7 @@ impl Default for WriterContext {
 impl WriterContext {
     /// A context with the game's settings and a clock.
     pub fn new(game: Arc<GameSettings>, clock: Arc<dyn Clock>) -> Self {
-        WriterContext { game, clock, open_balls: Default::default() }
+        WriterContext { game, clock, open_balls: Default::default(), game_groups: Default::default() }
     }
 }
 
@@ -240,6 +265,7 @@ pub struct Ingestor {
     sender: mpsc::Sender<Work>,
     permits: Arc<Semaphore>,
     queue_events_max: usize,
+    game_groups: Arc<GameGroups>,
 }
 
 impl Ingestor {
@@ -264,6 +290,7 @@ impl Ingestor {
         assert!(config.group_events_max >= ingest::BATCH_EVENTS_MAX, "a whole batch fits in a group");
         assert!(config.queue_events_max >= ingest::BATCH_EVENTS_MAX, "a whole batch fits in the queue");
         let (sender, receiver) = mpsc::channel(config.queue_events_max.div_ceil(64).max(64));
+        let game_groups = context.game_groups.clone();
         let handle = match store.backend() {
             Backend::Sqlite => sqlite::spawn(store, registry, config, context, receiver)?,
             Backend::Postgres => postgres::spawn(store, registry, config, context, receiver)?,
@@ -273,9 +300,15 @@ impl Ingestor {
                 sender,
                 permits: Arc::new(Semaphore::new(config.queue_events_max)),
                 queue_events_max: config.queue_events_max,
+                game_groups,
             },
             handle,
         ))
+    }
+
+    /// How the writer has grouped game commands so far.
+    pub fn game_groups(&self) -> &GameGroups {
+        &self.game_groups
     }
 
     /// Events waiting for the writer now.
@@ -316,6 +349,65 @@ impl Ingestor {
         answer.await.unwrap_or_else(|_| {
             Err(IngestError::Unavailable { code: "storage_unavailable", detail: "the writer stopped".into() })
         })
+    }
+}
+
+/// The most game commands the writer decides in one transaction. Each
+/// command is small (a collect touches one ball, two accounts and a journal
+/// row), so a group of them shares one commit, as ingestion requests do.
+pub const GAME_GROUP_MAX: usize = 512;
+
+/// The game jobs queued right behind `first`, up to [`GAME_GROUP_MAX`]; an
+/// ingestion job that comes before the group is full ends it and is
+/// returned to run next, so that the order of arrival is kept.
+fn fill_games(
+    first: GameJob,
+    receiver: &mut mpsc::Receiver<Work>,
+    counts: &GameGroups,
+) -> (Vec<GameJob>, Option<Work>) {
+    let mut jobs = vec![first];
+    let mut next = None;
+    while jobs.len() < GAME_GROUP_MAX {
+        match receiver.try_recv() {
+            Ok(Work::Game(job)) => jobs.push(job),
+            Ok(ingest) => {
+                next = Some(ingest);
+                break;
+            }
+            Err(_) => break,
+        }
+    }
+    counts.record(jobs.len());
+    (jobs, next)
+}
+
+/// Answers a group of game jobs decided together: every outcome once the
+/// group committed. When the group failed, each job is decided again in a
+/// transaction of its own (`alone`), so that one failing command (an
+/// overflow, a storage error on its rows) fails only its own request.
+fn answer_games<E: StorageFailure>(
+    jobs: Vec<GameJob>,
+    together: Result<Vec<GameOutcome>, PostFailure<E>>,
+    mut alone: impl FnMut(&GameCommand) -> Result<GameOutcome, PostFailure<E>>,
+) {
+    match together {
+        Ok(outcomes) => {
+            assert_eq!(outcomes.len(), jobs.len(), "one outcome per game command");
+            for (job, outcome) in jobs.into_iter().zip(outcomes) {
+                answer_game::<E>(job, Ok(outcome));
+            }
+        }
+        Err(failure) if jobs.len() == 1 => {
+            let job = jobs.into_iter().next().expect("one job");
+            answer_game(job, Err(failure));
+        }
+        Err(failure) => {
+            tracing::warn!(%failure, commands = jobs.len(), "a game group failed; deciding its commands one by one");
+            for job in jobs {
+                let result = alone(&job.command);
+                answer_game(job, result);
+            }
+        }
     }
 }
 

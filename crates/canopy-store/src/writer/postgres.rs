@@ -27,6 +27,7 @@ use super::{
     IngestError, IngestRequest, IngestorConfig, Job, SharedRegistry, Work, WriterContext,
 };
 use crate::pg_copy::{copy_in, CopyText};
+use crate::store::balls::{GameCommand, GameOutcome};
 use crate::store::postings::{lock_ledger, post_postgres, LedgerLocked, PostFailure};
 use crate::{format_time, Store, StoreResult};
 
@@ -79,9 +80,22 @@ async fn run_writer(
         let first = match work {
             Work::Ingest(job) => job,
             Work::Game(job) => {
+                let (jobs, next) = super::fill_games(job, &mut receiver, &context.game_groups);
+                held = next;
                 let now = context.clock.now();
-                let result = run_game(&pool, &job.command, &context.game, now).await;
-                super::answer_game(job, result);
+                let commands: Vec<&GameCommand> = jobs.iter().map(|j| &j.command).collect();
+                let together = run_games(&pool, &commands, &context.game, now).await;
+                if together.is_err() && jobs.len() > 1 {
+                    // As `answer_games` does on SQLite, awaiting each command's own transaction.
+                    let mut alone = Vec::with_capacity(jobs.len());
+                    for command in &commands {
+                        alone.push(run_games(&pool, &[command], &context.game, now).await.map(|mut o| o.remove(0)));
+                    }
+                    let mut alone = alone.into_iter();
+                    super::answer_games(jobs, together, |_| alone.next().expect("one answer a command"));
+                } else {
+                    super::answer_games(jobs, together, |_| unreachable!("a group that committed or a single command"));
+                }
                 continue;
             }
         };
@@ -140,18 +154,21 @@ async fn linger(jobs: &mut Vec<Job>, receiver: &mut mpsc::Receiver<Work>, config
     None
 }
 
-/// Runs one game command in a transaction of its own, under the ledger's lock.
-async fn run_game(
+/// Runs game commands in order in one transaction, under the ledger's lock.
+async fn run_games(
     pool: &PgPool,
-    command: &crate::store::balls::GameCommand,
+    commands: &[&GameCommand],
     settings: &canopy_core::game::settings::GameSettings,
     now: DateTime<Utc>,
-) -> Result<crate::store::balls::GameOutcome, PostFailure<sqlx::Error>> {
+) -> Result<Vec<GameOutcome>, PostFailure<sqlx::Error>> {
     let mut tx: Transaction<'_, Postgres> = pool.begin().await?;
     let locked = lock_ledger(&mut tx).await?;
-    let outcome = crate::store::balls::game_postgres(&mut tx, &locked, command, settings, now).await?;
+    let mut outcomes = Vec::with_capacity(commands.len());
+    for command in commands {
+        outcomes.push(crate::store::balls::game_postgres(&mut tx, &locked, command, settings, now).await?);
+    }
     tx.commit().await?;
-    Ok(outcome)
+    Ok(outcomes)
 }
 
 /// Decides and commits one group of requests in one transaction.

@@ -21,6 +21,7 @@ use super::{
     admit, answer_one_by_one, answers, fill_group, fingerprints_in_key_order, finish, reply, retry_one_by_one, Answers,
     GroupStats, IngestRequest, IngestorConfig, SharedRegistry, Work, WriterContext,
 };
+use crate::store::balls::{GameCommand, GameOutcome};
 use crate::store::postings::{post_sqlite, PostFailure};
 use crate::{format_time, Store, StoreError, StoreResult};
 
@@ -81,9 +82,14 @@ fn run_writer(
         let first = match work {
             Work::Ingest(job) => job,
             Work::Game(job) => {
+                let (jobs, next) = super::fill_games(job, &mut receiver, &context.game_groups);
+                held = next;
                 let now = context.clock.now();
-                let result = run_game(connection, &job.command, &context.game, now);
-                super::answer_game(job, result);
+                let commands: Vec<&GameCommand> = jobs.iter().map(|j| &j.command).collect();
+                let together = run_games(connection, &commands, &context.game, now);
+                super::answer_games(jobs, together, |command| {
+                    run_games(connection, &[command], &context.game, now).map(|mut o| o.remove(0))
+                });
                 continue;
             }
         };
@@ -107,17 +113,20 @@ fn run_writer(
     }
 }
 
-/// Runs one game command in a transaction of its own.
-fn run_game(
+/// Runs game commands in order in one transaction.
+fn run_games(
     connection: &mut Connection,
-    command: &crate::store::balls::GameCommand,
+    commands: &[&GameCommand],
     settings: &canopy_core::game::settings::GameSettings,
     now: DateTime<Utc>,
-) -> Result<crate::store::balls::GameOutcome, PostFailure<rusqlite::Error>> {
+) -> Result<Vec<GameOutcome>, PostFailure<rusqlite::Error>> {
     let tx = connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    let outcome = crate::store::balls::game_sqlite(&tx, command, settings, now)?;
+    let mut outcomes = Vec::with_capacity(commands.len());
+    for command in commands {
+        outcomes.push(crate::store::balls::game_sqlite(&tx, command, settings, now)?);
+    }
     tx.commit()?;
-    Ok(outcome)
+    Ok(outcomes)
 }
 
 /// Decides and commits one group of requests in one transaction.

@@ -2,6 +2,8 @@
 //! pipeline, in-process and over HTTP, against the raw insert ceiling of
 //! the same rows measured in the same run.
 
+use super::{bench_key, join_submitters, percentile, seed, Target};
+
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -9,12 +11,11 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use canopy_core::ingest::{self, AcceptedEvent, EventIn, OutcomeKind};
 use canopy_core::methodology;
-use canopy_core::types::{Category, CategorySet, RegionCode};
+use canopy_core::types::RegionCode;
 use canopy_server::{ids, App, Config};
-use canopy_service::{NewPartner, Service};
-use canopy_store::bench::LinkedCitizen;
+use canopy_service::Service;
 use canopy_store::writer::Ingestor;
-use canopy_store::{PartnerRow, Store};
+use canopy_store::Store;
 use chrono::Utc;
 use clap::Args;
 use rand::rngs::StdRng;
@@ -67,81 +68,7 @@ pub struct IngestArgs {
     pub ingestion: crate::cli_config::IngestionArgs,
 }
 
-/// Where the phases' fresh databases are made.
-enum Target {
-    Sqlite { dir: PathBuf, temporary: bool },
-    Postgres { server_url: String, made: std::sync::Mutex<Vec<String>> },
-}
-
 impl Target {
-    /// The store `--database` names: on a PostgreSQL URL each phase gets a
-    /// fresh database on that server (`canopy_bench_<pid>_<phase>`, dropped
-    /// afterwards); on a SQLite URL, fresh files in `--dir` or a temporary
-    /// directory (the named file is never touched).
-    fn new(args: &IngestArgs, database_url: &str) -> anyhow::Result<Target> {
-        match canopy_store::Backend::of(database_url) {
-            Some(canopy_store::Backend::Postgres) => {
-                return Ok(Target::Postgres { server_url: database_url.to_owned(), made: Default::default() })
-            }
-            Some(canopy_store::Backend::Sqlite) => {}
-            // `--database sqlite`, as the README writes it.
-            None if database_url == "sqlite" => {}
-            None => anyhow::bail!("--database is `sqlite`, a sqlite:// URL or a postgres:// server URL"),
-        }
-        let (dir, temporary) = match &args.dir {
-            Some(dir) => (dir.clone(), false),
-            None => (
-                std::env::temp_dir().join(format!(
-                    "canopy-bench-{}-{}",
-                    std::process::id(),
-                    Utc::now().timestamp_micros()
-                )),
-                true,
-            ),
-        };
-        std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        Ok(Target::Sqlite { dir, temporary })
-    }
-
-    fn name(&self) -> &'static str {
-        match self {
-            Target::Sqlite { .. } => "sqlite",
-            Target::Postgres { .. } => "postgres",
-        }
-    }
-
-    /// A fresh database for one phase.
-    async fn fresh(&self, phase: &str) -> anyhow::Result<String> {
-        match self {
-            Target::Sqlite { dir, .. } => Ok(format!("sqlite://{}", dir.join(format!("{phase}.db")).display())),
-            Target::Postgres { server_url, made } => {
-                let name = format!("canopy_bench_{}_{}", std::process::id(), phase.replace('-', "_"));
-                let url = canopy_store::bench::create_postgres_database(server_url, &name)
-                    .await
-                    .with_context(|| format!("cannot create a database on {}", canopy_store::redact_url(server_url)))?;
-                made.lock().expect("lock").push(name);
-                Ok(url)
-            }
-        }
-    }
-
-    /// Removes what [`Target::fresh`] made (unless the operator kept it).
-    async fn clean(&self) {
-        match self {
-            Target::Sqlite { dir, temporary } => {
-                if *temporary {
-                    let _ = std::fs::remove_dir_all(dir);
-                }
-            }
-            Target::Postgres { server_url, made } => {
-                let names = std::mem::take(&mut *made.lock().expect("lock"));
-                for name in names {
-                    let _ = canopy_store::bench::drop_postgres_database(server_url, &name).await;
-                }
-            }
-        }
-    }
-
     /// The raw ceiling: the same rows into a bare table, batched inserts on
     /// SQLite and `COPY` on PostgreSQL, `rows_per_transaction` at a time.
     async fn raw_ceiling(&self, rows: &[AcceptedEvent<'_>], rows_per_transaction: usize) -> anyhow::Result<Duration> {
@@ -205,62 +132,6 @@ fn workload(count: usize, citizens: usize, partner_id: i64) -> Workload {
         });
     }
     Workload { events, rows }
-}
-
-async fn seed(service: &Service, citizens: usize) -> anyhow::Result<(PartnerRow, String)> {
-    let all = Category::ALL.iter().map(|c| c.as_str().to_owned()).collect();
-    let created = service
-        .create_partner(NewPartner { name: "bench partner".to_owned(), categories: all, regions: Vec::new() })
-        .await?;
-    let (partner, secret) = (created.partner, created.secret.expose().to_owned());
-    // Bench citizens never sign in; any PHC string will do.
-    let hash = "$argon2id$v=19$m=19456,t=2,p=1$YmVuY2hzYWx0$0000000000000000000000000000000000000000000";
-    let linked: Vec<LinkedCitizen> = (0..citizens)
-        .map(|i| LinkedCitizen {
-            username: format!("rider{i}"),
-            password_hash: hash.to_owned(),
-            region: "CN-BJ".to_owned(),
-            user_ref: format!("rider-{i}"),
-            scopes: CategorySet::from_categories(Category::ALL),
-        })
-        .collect();
-    // Registering a million citizens one argon2 hash at a time would take
-    // hours, so the benchmark imports them in bulk (a bench-only store API).
-    let ids = service.store().import_linked_citizens(partner.id, &linked, Utc::now()).await?;
-    anyhow::ensure!(ids.first() == Some(&1), "bench citizens are numbered from 1 on a fresh database");
-    Ok((partner, secret))
-}
-
-/// The key that seals the bench partner's secret: the configured one, else
-/// the key file beside the bench's database, as the server would take it.
-fn bench_key(config: &Config) -> anyhow::Result<canopy_server::secrets::SecretKey> {
-    canopy_server::secrets::resolve_key(
-        config.secret_key.as_ref(),
-        config.secret_key_file.as_deref(),
-        &config.database_url,
-    )
-}
-
-type Submitter = tokio::task::JoinHandle<anyhow::Result<(usize, Vec<Duration>)>>;
-
-/// Waits for every submitter: events credited and per-batch latencies.
-async fn join_submitters(tasks: Vec<Submitter>) -> anyhow::Result<(usize, Vec<Duration>)> {
-    let mut credited = 0;
-    let mut latencies = Vec::new();
-    for task in tasks {
-        let (c, l) = task.await??;
-        credited += c;
-        latencies.extend(l);
-    }
-    Ok((credited, latencies))
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[index].as_secs_f64() * 1000.0
 }
 
 struct Measured {
@@ -470,7 +341,7 @@ pub async fn ingest(args: IngestArgs, base: &Config) -> anyhow::Result<()> {
         "a batch carries at most {} events",
         ingest::BATCH_EVENTS_MAX
     );
-    let target = Target::new(&args, database_url)?;
+    let target = Target::new(args.dir.as_ref(), database_url)?;
     match &target {
         Target::Sqlite { dir, .. } => eprintln!("canopy: benchmarking on fresh SQLite databases in {}", dir.display()),
         Target::Postgres { server_url, .. } => eprintln!(
