@@ -34,13 +34,15 @@ struct Computed {
     as_of: DateTime<Utc>,
     ranked: Vec<Ranked>,
     position: HashMap<i64, usize>,
+    /// A refresh of this board is under way.
+    refreshing: std::sync::atomic::AtomicBool,
 }
 
 impl Computed {
     fn new(as_of: DateTime<Utc>, scores: Vec<(i64, i64)>) -> Self {
         let ranked = rank(scores);
         let position = ranked.iter().enumerate().map(|(i, r)| (r.user_id, i)).collect();
-        Computed { as_of, ranked, position }
+        Computed { as_of, ranked, position, refreshing: Default::default() }
     }
 }
 
@@ -175,6 +177,10 @@ impl Service {
         })
     }
 
+    /// A region board: the cached one while fresh; while merely stale (up
+    /// to twice [`BOARD_FRESH_S`] old) the cached one too, with one refresh
+    /// started in the background, so that no reader waits for the
+    /// aggregate; else (cold, or older) computed now.
     async fn region_board(
         &self,
         region: &str,
@@ -183,12 +189,32 @@ impl Service {
         now: DateTime<Utc>,
     ) -> ServiceResult<Arc<Computed>> {
         let key = (region.to_owned(), metric, period);
-        let fresh = |c: &Computed| now - c.as_of < Duration::seconds(BOARD_FRESH_S) && c.as_of <= now;
-        if let Some(found) = self.boards.0.lock().expect("board cache lock").get(&key) {
-            if fresh(found) {
-                return Ok(found.clone());
+        let age = |c: &Computed| if c.as_of <= now { now - c.as_of } else { Duration::MAX };
+        let cached = self.boards.0.lock().expect("board cache lock").get(&key).cloned();
+        if let Some(found) = cached {
+            if age(&found) < Duration::seconds(BOARD_FRESH_S) {
+                return Ok(found);
+            }
+            if age(&found) < Duration::seconds(2 * BOARD_FRESH_S) {
+                if !found.refreshing.swap(true, std::sync::atomic::Ordering::AcqRel) {
+                    let (service, key, stale) = (self.clone(), key.clone(), found.clone());
+                    tokio::spawn(async move {
+                        let now = service.now();
+                        if let Err(error) = service.compute_region_board(key, now).await {
+                            tracing::warn!(%error, "refreshing a leaderboard failed; the next reader retries");
+                            stale.refreshing.store(false, std::sync::atomic::Ordering::Release);
+                        }
+                    });
+                }
+                return Ok(found);
             }
         }
+        self.compute_region_board(key, now).await
+    }
+
+    /// Computes a region board and keeps it.
+    async fn compute_region_board(&self, key: BoardKey, now: DateTime<Utc>) -> ServiceResult<Arc<Computed>> {
+        let (region, metric, period) = (&key.0, key.1, key.2);
         let tz = RegionCode::parse(region).map(|r| default_time_zone(&r)).unwrap_or_default();
         let scores = self.store.scores(Members::Region(region), metric, period.start(now, tz)).await?;
         let computed = Arc::new(Computed::new(now, scores));

@@ -103,8 +103,7 @@ impl Service {
         let mut seen = std::collections::HashSet::new();
         let mut awarded = 0;
         loop {
-            let (citizens, last, read) =
-                self.store.citizens_posted_after(cursor.posting_seq, MEDAL_SWEEP_PAGE).await?;
+            let (citizens, last, read) = self.store.citizens_posted_after(cursor.posting_seq, MEDAL_SWEEP_PAGE).await?;
             for user_id in citizens {
                 if seen.insert(user_id) {
                     awarded += self.award_medals(user_id).await?;

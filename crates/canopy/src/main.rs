@@ -180,6 +180,10 @@ enum BenchCommand {
     /// The 07:00 storm: citizens (and some friends) collect a million ripe
     /// balls over HTTP; against the raw ceiling of updating the same rows.
     Collect(bench::collect::CollectArgs),
+    /// A million citizens of one region with a hundred friends each: the
+    /// p99 of a region board read with the viewer's rank, and of a friends
+    /// board, over HTTP.
+    Leaderboard(bench::leaderboard::LeaderboardArgs),
 }
 
 /// Writes one line to stdout and returns the command's error if that
@@ -368,6 +372,16 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             .resolve()?;
             bench::collect::collect(args, &config).await.map(|_| ExitCode::SUCCESS)
+        }
+        Command::Bench(BenchCommand::Leaderboard(mut args)) => {
+            let config = Settings {
+                database: database(std::mem::take(&mut args.database)),
+                pool: std::mem::take(&mut args.pool),
+                ingestion: std::mem::take(&mut args.ingestion),
+                ..Default::default()
+            }
+            .resolve()?;
+            bench::leaderboard::leaderboard(args, &config).await.map(|_| ExitCode::SUCCESS)
         }
         Command::Openapi => {
             out!("{}", serde_json::to_string_pretty(&canopy_server::openapi())?);

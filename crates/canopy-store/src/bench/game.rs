@@ -151,3 +151,61 @@ impl Store {
         }
     }
 }
+
+impl Store {
+    /// Makes every citizen of `first..first + count` a friend of the
+    /// `half` citizens before and the `half` after them (a ring, so that
+    /// each has `2 × half` friends), both directions stored, a slice of
+    /// citizens a statement. Returns the friendships stored.
+    pub async fn import_ring_friendships(
+        &self,
+        first: i64,
+        count: i64,
+        half: i64,
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64> {
+        const SLICE: i64 = 20_000;
+        let now = format_time(now);
+        let mut stored = 0;
+        let mut from = first;
+        while from < first + count {
+            let to = (from + SLICE - 1).min(first + count - 1);
+            stored += match &self.pools {
+                crate::store::Pools::Sqlite { write, .. } => sqlx::query(
+                    "WITH RECURSIVE k(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM k WHERE n < $1),
+                          d(d) AS (SELECT n FROM k UNION ALL SELECT -n FROM k)
+                     INSERT INTO friendships (user_id, friend_id, since)
+                     SELECT u.id, $2 + ((u.id - $2 + d.d + $3) % $3), $4
+                     FROM users u, d WHERE u.id BETWEEN $5 AND $6",
+                )
+                .bind(half)
+                .bind(first)
+                .bind(count)
+                .bind(&now)
+                .bind(from)
+                .bind(to)
+                .execute(write)
+                .await?
+                .rows_affected(),
+                crate::store::Pools::Postgres { pool } => sqlx::query(
+                    "INSERT INTO friendships (user_id, friend_id, since)
+                     SELECT u, $2 + ((u - $2 + d + $3) % $3), $4
+                     FROM generate_series($5::bigint, $6::bigint) u,
+                          (SELECT generate_series(1::bigint, $1::bigint) UNION ALL
+                           SELECT -generate_series(1::bigint, $1::bigint)) s(d)",
+                )
+                .bind(half)
+                .bind(first)
+                .bind(count)
+                .bind(&now)
+                .bind(from)
+                .bind(to)
+                .execute(pool)
+                .await?
+                .rows_affected(),
+            };
+            from = to + 1;
+        }
+        Ok(stored)
+    }
+}

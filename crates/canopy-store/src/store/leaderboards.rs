@@ -44,6 +44,40 @@ fn score_sql(metric: Metric, since: bool, members: &str) -> String {
     }
 }
 
+/// The scores of a set of citizens (a friends board), read through each
+/// member's own rows: the accounts' key for all time, and for a period the
+/// journal's citizen indexes (an act's posting joined to its event by the
+/// event's key), so that a board of a hundred friends reads their rows
+/// and nothing else. An act's posting is recorded after the act, so
+/// `p.at >= since` keeps every act of the period. `set` is a subquery
+/// yielding the member ids.
+fn citizens_score_sql(metric: Metric, since: bool, set: &str) -> String {
+    match (metric, since) {
+        (Metric::Reduction, false) => format!(
+            "SELECT a.user_id, a.credits - a.debits FROM accounts a
+             WHERE a.user_id IN ({set}) AND a.kind = 'reduction' AND a.credits - a.debits > 0"
+        ),
+        (Metric::Reduction, true) => format!(
+            "SELECT e.user_id, CAST(SUM(e.grams) AS BIGINT)
+             FROM postings p JOIN events e ON e.partner_id = p.partner_id AND e.event_id = p.cause_ref
+             WHERE p.citizen_a IN ({set}) AND p.cause = 'event' AND p.at >= $2
+               AND e.grams > 0 AND e.occurred_at >= $2
+             GROUP BY e.user_id"
+        ),
+        (Metric::Energy, false) => format!(
+            "SELECT a.user_id, a.credits FROM accounts a
+             WHERE a.user_id IN ({set}) AND a.kind = 'energy' AND a.credits > 0"
+        ),
+        (Metric::Energy, true) => format!(
+            "SELECT t.credit_owner, CAST(SUM(t.amount) AS BIGINT) FROM transfers t
+             WHERE t.posting IN (SELECT seq FROM postings WHERE citizen_a IN ({set}) AND at >= $2
+                                 UNION SELECT seq FROM postings WHERE citizen_b IN ({set}) AND at >= $2)
+               AND t.credit_account = 'energy' AND t.credit_owner IN ({set})
+             GROUP BY t.credit_owner"
+        ),
+    }
+}
+
 impl Store {
     /// Each member's grams (only those above 0), unordered.
     pub async fn scores(
@@ -67,7 +101,7 @@ impl Store {
                 let ids_json = serde_json::to_string(ids).expect("ids serialise");
                 match &self.pools {
                     super::Pools::Sqlite { read, .. } => {
-                        let sql = score_sql(metric, since.is_some(), "u.id IN (SELECT value FROM json_each($1))");
+                        let sql = citizens_score_sql(metric, since.is_some(), "SELECT value FROM json_each($1)");
                         let mut query = sqlx::query_as(&sql).bind(&ids_json);
                         if since.is_some() {
                             query = query.bind(&since_text);
@@ -75,10 +109,10 @@ impl Store {
                         query.fetch_all(read).await?
                     }
                     super::Pools::Postgres { pool } => {
-                        let sql = score_sql(
+                        let sql = citizens_score_sql(
                             metric,
                             since.is_some(),
-                            "u.id IN (SELECT value::bigint FROM json_array_elements_text($1::json))",
+                            "SELECT value::bigint FROM json_array_elements_text($1::json)",
                         );
                         let mut query = sqlx::query_as(&sql).bind(&ids_json);
                         if since.is_some() {

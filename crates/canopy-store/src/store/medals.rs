@@ -116,7 +116,11 @@ impl Store {
     /// and the seq of the last posting read (`after_seq` when none), for the
     /// medal sweep's cursor. Every act credited, ball collected, share
     /// taken, watering and reward is a posting naming its citizens.
-    pub async fn citizens_posted_after(&self, after_seq: i64, postings_max: i64) -> StoreResult<(Vec<i64>, i64, usize)> {
+    pub async fn citizens_posted_after(
+        &self,
+        after_seq: i64,
+        postings_max: i64,
+    ) -> StoreResult<(Vec<i64>, i64, usize)> {
         let rows: Vec<(i64, Option<i64>, Option<i64>)> = on_read!(self, |db| {
             sqlx::query_as("SELECT seq, citizen_a, citizen_b FROM postings WHERE seq > $1 ORDER BY seq LIMIT $2")
                 .bind(after_seq)

@@ -209,6 +209,7 @@ pub struct WriterContext {
 pub struct GameGroups {
     groups: std::sync::atomic::AtomicU64,
     commands: std::sync::atomic::AtomicU64,
+    busy_us: std::sync::atomic::AtomicU64,
 }
 
 impl GameGroups {
@@ -218,10 +219,15 @@ impl GameGroups {
         self.commands.fetch_add(commands as u64, Relaxed);
     }
 
-    /// (transactions, commands) so far.
-    pub fn counts(&self) -> (u64, u64) {
+    fn busy(&self, took: std::time::Duration) {
         use std::sync::atomic::Ordering::Relaxed;
-        (self.groups.load(Relaxed), self.commands.load(Relaxed))
+        self.busy_us.fetch_add(took.as_micros() as u64, Relaxed);
+    }
+
+    /// (transactions, commands, microseconds the writer spent on them) so far.
+    pub fn counts(&self) -> (u64, u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (self.groups.load(Relaxed), self.commands.load(Relaxed), self.busy_us.load(Relaxed))
     }
 }
 
@@ -386,10 +392,13 @@ fn fill_games(
 /// transaction of its own (`alone`), so that one failing command (an
 /// overflow, a storage error on its rows) fails only its own request.
 fn answer_games<E: StorageFailure>(
+    counts: &GameGroups,
+    started: std::time::Instant,
     jobs: Vec<GameJob>,
     together: Result<Vec<GameOutcome>, PostFailure<E>>,
     mut alone: impl FnMut(&GameCommand) -> Result<GameOutcome, PostFailure<E>>,
 ) {
+    counts.busy(started.elapsed());
     match together {
         Ok(outcomes) => {
             assert_eq!(outcomes.len(), jobs.len(), "one outcome per game command");

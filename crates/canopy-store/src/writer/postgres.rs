@@ -82,6 +82,7 @@ async fn run_writer(
             Work::Game(job) => {
                 let (jobs, next) = super::fill_games(job, &mut receiver, &context.game_groups);
                 held = next;
+                let started = Instant::now();
                 let now = context.clock.now();
                 let commands: Vec<&GameCommand> = jobs.iter().map(|j| &j.command).collect();
                 let together = run_games(&pool, &commands, &context.game, now).await;
@@ -92,9 +93,13 @@ async fn run_writer(
                         alone.push(run_games(&pool, &[command], &context.game, now).await.map(|mut o| o.remove(0)));
                     }
                     let mut alone = alone.into_iter();
-                    super::answer_games(jobs, together, |_| alone.next().expect("one answer a command"));
+                    super::answer_games(&context.game_groups, started, jobs, together, |_| {
+                        alone.next().expect("one answer a command")
+                    });
                 } else {
-                    super::answer_games(jobs, together, |_| unreachable!("a group that committed or a single command"));
+                    super::answer_games(&context.game_groups, started, jobs, together, |_| {
+                        unreachable!("a group that committed or a single command")
+                    });
                 }
                 continue;
             }

@@ -84,10 +84,11 @@ fn run_writer(
             Work::Game(job) => {
                 let (jobs, next) = super::fill_games(job, &mut receiver, &context.game_groups);
                 held = next;
+                let started = Instant::now();
                 let now = context.clock.now();
                 let commands: Vec<&GameCommand> = jobs.iter().map(|j| &j.command).collect();
                 let together = run_games(connection, &commands, &context.game, now);
-                super::answer_games(jobs, together, |command| {
+                super::answer_games(&context.game_groups, started, jobs, together, |command| {
                     run_games(connection, &[command], &context.game, now).map(|mut o| o.remove(0))
                 });
                 continue;

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use canopy_core::clock::ManualClock;
-use canopy_core::ingest::{EventIn, OutcomeKind};
+use canopy_core::ingest::EventIn;
 use canopy_server::{ids, App, Config};
 use canopy_service::Service;
 use canopy_store::Store;
@@ -22,7 +22,7 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use serde_json::json;
 
-use super::{bench_key, join_submitters, percentile, seed, Target};
+use super::{bench_key, percentile, seed, Target};
 
 /// Arguments of `canopy bench collect`.
 #[derive(Args, Debug)]
@@ -126,9 +126,10 @@ pub async fn collect(args: CollectArgs, base: &Config) -> anyhow::Result<()> {
             report["ratio"]
         );
         crate::out!(
-            "  writer: {} game transactions, {} commands a transaction on average; afterwards ledger verify clean, no ball overpaid",
+            "  writer: {} game transactions, {} commands a transaction on average, busy {}% of the time; afterwards ledger verify clean, no ball overpaid",
             report["game_transactions"],
-            report["commands_per_transaction"]
+            report["commands_per_transaction"],
+            report["writer_busy_pct"]
         );
     }
     Ok(())
@@ -170,23 +171,7 @@ async fn run(args: &CollectArgs, base: &Config, url: String) -> anyhow::Result<s
             fingerprint: None,
         })
         .collect();
-    let batches: Vec<Vec<EventIn>> = events.chunks(1_000).map(<[EventIn]>::to_vec).collect();
-    let queue = Arc::new(std::sync::Mutex::new(batches));
-    let partner = Arc::new(partner);
-    let mut tasks = Vec::new();
-    for _ in 0..4 {
-        let (queue, service, partner) = (queue.clone(), service.clone(), partner.clone());
-        tasks.push(tokio::spawn(async move {
-            let mut credited = 0usize;
-            loop {
-                let Some(batch) = queue.lock().expect("lock").pop() else { break };
-                let outcomes = service.ingest(&partner, None, batch).await?;
-                credited += outcomes.iter().filter(|o| o.outcome == OutcomeKind::Credited).count();
-            }
-            anyhow::Ok((credited, Vec::new()))
-        }));
-    }
-    let (credited, _) = join_submitters(tasks).await.context("making the balls")?;
+    let credited = super::ingest_acts(&service, partner, &events).await.context("making the balls")?;
     anyhow::ensure!(credited == events.len(), "{credited} of {} acts credited", events.len());
     drop(events);
 
@@ -252,7 +237,7 @@ async fn run(args: &CollectArgs, base: &Config, url: String) -> anyhow::Result<s
     let server = tokio::spawn(app.run(async {
         let _ = stopped.await;
     }));
-    let (groups_before, commands_before) = state.ingestor().game_groups().counts();
+    let (groups_before, commands_before, busy_before) = state.ingestor().game_groups().counts();
     let queue = Arc::new(std::sync::Mutex::new(work));
     let started = Instant::now();
     let mut tasks = Vec::new();
@@ -293,7 +278,7 @@ async fn run(args: &CollectArgs, base: &Config, url: String) -> anyhow::Result<s
         seen.latencies.extend(s.latencies);
     }
     let elapsed = started.elapsed();
-    let (groups_after, commands_after) = state.ingestor().game_groups().counts();
+    let (groups_after, commands_after, busy_after) = state.ingestor().game_groups().counts();
     drop(state);
     drop(service);
     let _ = stop.send(());
@@ -350,6 +335,7 @@ async fn run(args: &CollectArgs, base: &Config, url: String) -> anyhow::Result<s
         "p50_ms": round2(percentile(&latencies, 0.5)),
         "p99_ms": round2(percentile(&latencies, 0.99)),
         "game_transactions": groups,
+        "writer_busy_pct": ((busy_after - busy_before) as f64 / 1e4 / elapsed.as_secs_f64()).round(),
         "commands_per_transaction": round2(commands as f64 / groups.max(1) as f64),
         "raw_rows_per_transaction": per_transaction,
         "raw_updates_per_s": raw_updates_per_s.round() as u64,

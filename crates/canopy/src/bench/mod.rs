@@ -16,6 +16,7 @@ use chrono::Utc;
 
 pub mod collect;
 pub mod ingest;
+pub mod leaderboard;
 
 /// Where the phases' fresh databases are made.
 pub(super) enum Target {
@@ -147,4 +148,31 @@ pub(super) fn percentile(sorted: &[Duration], p: f64) -> f64 {
     }
     let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[index].as_secs_f64() * 1000.0
+}
+
+/// Credits `events` through the real ingestion path (the service and its
+/// writer, in batches of 1,000 from four submitters); returns how many
+/// were credited.
+pub(super) async fn ingest_acts(
+    service: &Service,
+    partner: PartnerRow,
+    events: &[canopy_core::ingest::EventIn],
+) -> anyhow::Result<usize> {
+    let batches: Vec<Vec<canopy_core::ingest::EventIn>> = events.chunks(1_000).map(<[_]>::to_vec).collect();
+    let queue = std::sync::Arc::new(std::sync::Mutex::new(batches));
+    let partner = std::sync::Arc::new(partner);
+    let mut tasks = Vec::new();
+    for _ in 0..4 {
+        let (queue, service, partner) = (queue.clone(), service.clone(), partner.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut credited = 0usize;
+            loop {
+                let Some(batch) = queue.lock().expect("lock").pop() else { break };
+                let outcomes = service.ingest(&partner, None, batch).await?;
+                credited += outcomes.iter().filter(|o| o.outcome == canopy_core::ingest::OutcomeKind::Credited).count();
+            }
+            anyhow::Ok((credited, Vec::new()))
+        }));
+    }
+    Ok(join_submitters(tasks).await?.0)
 }
