@@ -142,10 +142,8 @@ impl Service {
                 (self.region_board(&region, metric, period, now).await?, Some(region))
             }
             Board::Friends => {
-                let mut members = self.store.friend_ids(viewer).await?;
-                members.push(viewer);
                 let tz = RegionCode::parse(&account.region).map(|r| default_time_zone(&r)).unwrap_or_default();
-                let scores = self.store.scores(Members::Citizens(&members), metric, period.start(now, tz)).await?;
+                let scores = self.store.scores(Members::FriendsOf(viewer), metric, period.start(now, tz)).await?;
                 (Arc::new(Computed::new(now, scores)), None)
             }
         };

@@ -184,6 +184,9 @@ enum BenchCommand {
     /// p99 of a region board read with the viewer's rank, and of a friends
     /// board, over HTTP.
     Leaderboard(bench::leaderboard::LeaderboardArgs),
+    /// A million balls vanishing at the same minute: how long the sweep
+    /// takes, and how long ingestion waits behind it.
+    Expire(bench::expire::ExpireArgs),
 }
 
 /// Writes one line to stdout and returns the command's error if that
@@ -382,6 +385,16 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             .resolve()?;
             bench::leaderboard::leaderboard(args, &config).await.map(|_| ExitCode::SUCCESS)
+        }
+        Command::Bench(BenchCommand::Expire(mut args)) => {
+            let config = Settings {
+                database: database(std::mem::take(&mut args.database)),
+                pool: std::mem::take(&mut args.pool),
+                ingestion: std::mem::take(&mut args.ingestion),
+                ..Default::default()
+            }
+            .resolve()?;
+            bench::expire::expire(args, &config).await.map(|_| ExitCode::SUCCESS)
         }
         Command::Openapi => {
             out!("{}", serde_json::to_string_pretty(&canopy_server::openapi())?);

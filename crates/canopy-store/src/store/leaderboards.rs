@@ -15,8 +15,8 @@ use crate::{format_time, StoreResult};
 pub enum Members<'a> {
     /// Every citizen whose home region is this.
     Region(&'a str),
-    /// These citizens (a friends board: the viewer and their friends).
-    Citizens(&'a [i64]),
+    /// A citizen and their friends (a friends board).
+    FriendsOf(i64),
 }
 
 /// The score of each member with more than 0 g: verified reduction credited
@@ -54,22 +54,22 @@ fn score_sql(metric: Metric, since: bool, members: &str) -> String {
 fn citizens_score_sql(metric: Metric, since: bool, set: &str) -> String {
     match (metric, since) {
         (Metric::Reduction, false) => format!(
-            "SELECT a.user_id, a.credits - a.debits FROM accounts a
+            "SELECT a.user_id AS member, a.credits - a.debits AS grams FROM accounts a
              WHERE a.user_id IN ({set}) AND a.kind = 'reduction' AND a.credits - a.debits > 0"
         ),
         (Metric::Reduction, true) => format!(
-            "SELECT e.user_id, CAST(SUM(e.grams) AS BIGINT)
+            "SELECT e.user_id AS member, CAST(SUM(e.grams) AS BIGINT) AS grams
              FROM postings p JOIN events e ON e.partner_id = p.partner_id AND e.event_id = p.cause_ref
              WHERE p.citizen_a IN ({set}) AND p.cause = 'event' AND p.at >= $2
                AND e.grams > 0 AND e.occurred_at >= $2
              GROUP BY e.user_id"
         ),
         (Metric::Energy, false) => format!(
-            "SELECT a.user_id, a.credits FROM accounts a
+            "SELECT a.user_id AS member, a.credits AS grams FROM accounts a
              WHERE a.user_id IN ({set}) AND a.kind = 'energy' AND a.credits > 0"
         ),
         (Metric::Energy, true) => format!(
-            "SELECT t.credit_owner, CAST(SUM(t.amount) AS BIGINT) FROM transfers t
+            "SELECT t.credit_owner AS member, CAST(SUM(t.amount) AS BIGINT) AS grams FROM transfers t
              WHERE t.posting IN (SELECT seq FROM postings WHERE citizen_a IN ({set}) AND at >= $2
                                  UNION SELECT seq FROM postings WHERE citizen_b IN ({set}) AND at >= $2)
                AND t.credit_account = 'energy' AND t.credit_owner IN ({set})
@@ -96,25 +96,28 @@ impl Store {
                 }
                 query.fetch_all(db).await
             })?,
-            Members::Citizens(ids) => {
-                // The ids travel as one JSON array, read back as a set by each store.
-                let ids_json = serde_json::to_string(ids).expect("ids serialise");
+            Members::FriendsOf(viewer) => {
+                let set = "SELECT friend_id FROM friendships WHERE user_id = $1 UNION ALL SELECT $1";
+                let sql = citizens_score_sql(metric, since.is_some(), set);
                 match &self.pools {
+                    // One row for the whole board: sqlx's SQLite driver hands
+                    // each row over from its worker thread on its own, and a
+                    // hundred wake-ups cost more than the query.
                     super::Pools::Sqlite { read, .. } => {
-                        let sql = citizens_score_sql(metric, since.is_some(), "SELECT value FROM json_each($1)");
-                        let mut query = sqlx::query_as(&sql).bind(&ids_json);
+                        let sql = format!(
+                            "SELECT CAST(COALESCE(json_group_array(json_array(member, grams)), '[]') AS TEXT)
+                             FROM ({sql})"
+                        );
+                        let mut query = sqlx::query_scalar(&sql).bind(viewer);
                         if since.is_some() {
                             query = query.bind(&since_text);
                         }
-                        query.fetch_all(read).await?
+                        let board: String = query.fetch_one(read).await?;
+                        serde_json::from_str(&board)
+                            .map_err(|e| crate::StoreError::Writer(format!("a friends board did not read back: {e}")))?
                     }
                     super::Pools::Postgres { pool } => {
-                        let sql = citizens_score_sql(
-                            metric,
-                            since.is_some(),
-                            "SELECT value::bigint FROM json_array_elements_text($1::json)",
-                        );
-                        let mut query = sqlx::query_as(&sql).bind(&ids_json);
+                        let mut query = sqlx::query_as(&sql).bind(viewer);
                         if since.is_some() {
                             query = query.bind(&since_text);
                         }
@@ -150,18 +153,5 @@ impl Store {
             }
         };
         Ok(rows.into_iter().collect())
-    }
-}
-
-impl Store {
-    /// The ids of `user_id`'s friends (for the friends board; at most the
-    /// friend limit, 1000).
-    pub async fn friend_ids(&self, user_id: i64) -> StoreResult<Vec<i64>> {
-        Ok(on_read!(self, |db| {
-            sqlx::query_scalar("SELECT friend_id FROM friendships WHERE user_id = $1 ORDER BY friend_id LIMIT 1000")
-                .bind(user_id)
-                .fetch_all(db)
-                .await
-        })?)
     }
 }

@@ -143,45 +143,11 @@ async fn run(args: &CollectArgs, base: &Config, url: String) -> anyhow::Result<s
     config.listen = "127.0.0.1:0".to_owned();
     config.clock = Arc::new(clock.clone());
     config.connections_max = config.connections_max.max(args.connections + 16);
-
-    // Citizens, linked to a partner, as `bench ingest` makes them.
-    let store = Store::open_with(&config.database_url, config.store).await?;
-    let admin = Service::for_administration(store, config.settings(), bench_key(&config)?).await?;
-    let (partner, _) = seed(&admin, args.citizens).await?;
-    admin.store().close().await;
-
-    let app = App::build(config.clone()).await?;
+    let made = make_balls(&config, args.citizens, usize::from(args.balls_per_citizen)).await?;
+    let (app, balls) = (made.app, made.balls);
     let state = app.state().clone();
     let service = state.service.clone();
     let store = service.store().clone();
-
-    // Their acts, through the real ingestion path: one act of each
-    // behaviour a citizen, so one ball each.
-    let per_citizen = usize::from(args.balls_per_citizen);
-    let occurred_at = (started_at - chrono::Duration::hours(1)).to_rfc3339();
-    let events: Vec<EventIn> = (0..args.citizens)
-        .flat_map(|c| BEHAVIORS[..per_citizen].iter().map(move |(behavior, inputs)| (c, *behavior, *inputs)))
-        .map(|(c, behavior, inputs)| EventIn {
-            id: format!("act-{c}-{behavior}"),
-            user_ref: format!("rider-{c}"),
-            behavior: behavior.to_owned(),
-            occurred_at: occurred_at.clone(),
-            region: None,
-            inputs: serde_json::from_str(inputs).expect("valid inputs"),
-            fingerprint: None,
-        })
-        .collect();
-    let credited = super::ingest_acts(&service, partner, &events).await.context("making the balls")?;
-    anyhow::ensure!(credited == events.len(), "{credited} of {} acts credited", events.len());
-    drop(events);
-
-    let balls = store.open_balls_for_bench().await?;
-    anyhow::ensure!(
-        balls.len() == args.citizens * per_citizen,
-        "{} balls made for {} citizens × {per_citizen} behaviours",
-        balls.len(),
-        args.citizens
-    );
     let (latest_ripening, earliest_expiry) = store.open_ball_window().await?;
     anyhow::ensure!(latest_ripening < earliest_expiry, "the balls are never all ripe at once");
 
@@ -343,4 +309,52 @@ async fn run(args: &CollectArgs, base: &Config, url: String) -> anyhow::Result<s
         "ledger_verified": true,
         "balls_overpaid": overpaid,
     }))
+}
+
+/// Balls made for a benchmark, and the server that made them (built, not
+/// yet serving).
+pub(super) struct MadeBalls {
+    /// The server, on `config`.
+    pub app: App,
+    /// Every open ball: (id, owner, grams).
+    pub balls: Vec<(i64, i64, i64)>,
+    /// The partner the acts came from.
+    pub partner: canopy_store::PartnerRow,
+}
+
+/// Imports `citizens` linked citizens and credits `per_citizen` acts of
+/// different behaviours to each through the real ingestion path (so one
+/// ball each), on the store and clock of `config`.
+pub(super) async fn make_balls(config: &Config, citizens: usize, per_citizen: usize) -> anyhow::Result<MadeBalls> {
+    anyhow::ensure!((1..=BEHAVIORS.len()).contains(&per_citizen), "1 to {} balls a citizen", BEHAVIORS.len());
+    let now = config.clock.now();
+    let store = Store::open_with(&config.database_url, config.store).await?;
+    let admin = Service::for_administration(store, config.settings(), bench_key(config)?).await?;
+    let (partner, _) = seed(&admin, citizens).await?;
+    admin.store().close().await;
+
+    let app = App::build(config.clone()).await?;
+    let service = app.state().service.clone();
+    let occurred_at = (now - chrono::Duration::hours(1)).to_rfc3339();
+    let events: Vec<EventIn> = (0..citizens)
+        .flat_map(|c| BEHAVIORS[..per_citizen].iter().map(move |(behavior, inputs)| (c, *behavior, *inputs)))
+        .map(|(c, behavior, inputs)| EventIn {
+            id: format!("act-{c}-{behavior}"),
+            user_ref: format!("rider-{c}"),
+            behavior: behavior.to_owned(),
+            occurred_at: occurred_at.clone(),
+            region: None,
+            inputs: serde_json::from_str(inputs).expect("valid inputs"),
+            fingerprint: None,
+        })
+        .collect();
+    let credited = super::ingest_acts(&service, partner.clone(), &events).await.context("making the balls")?;
+    anyhow::ensure!(credited == events.len(), "{credited} of {} acts credited", events.len());
+    let balls = service.store().open_balls_for_bench().await?;
+    anyhow::ensure!(
+        balls.len() == citizens * per_citizen,
+        "{} balls made for {citizens} citizens × {per_citizen} behaviours",
+        balls.len()
+    );
+    Ok(MadeBalls { app, balls, partner })
 }

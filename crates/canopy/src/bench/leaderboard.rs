@@ -66,7 +66,7 @@ pub struct LeaderboardArgs {
 /// Runs the leaderboard benchmark.
 pub async fn leaderboard(args: LeaderboardArgs, base: &Config) -> anyhow::Result<()> {
     anyhow::ensure!(
-        args.citizens > args.friends && args.friends % 2 == 0 && args.reads > 0 && args.connections > 0,
+        args.citizens > args.friends && args.friends.is_multiple_of(2) && args.reads > 0 && args.connections > 0,
         "more citizens than friends, an even number of friends, and some reads"
     );
     anyhow::ensure!(args.viewers > 0 && args.viewers <= args.citizens, "1 to --citizens viewers");

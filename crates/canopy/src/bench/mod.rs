@@ -15,6 +15,7 @@ use canopy_store::PartnerRow;
 use chrono::Utc;
 
 pub mod collect;
+pub mod expire;
 pub mod ingest;
 pub mod leaderboard;
 
