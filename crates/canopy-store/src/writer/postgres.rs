@@ -27,7 +27,7 @@ use super::{
     IngestError, IngestRequest, IngestorConfig, Job, SharedRegistry, Work, WriterContext,
 };
 use crate::pg_copy::{copy_in, CopyText};
-use crate::store::balls::{GameCommand, GameOutcome};
+use crate::store::balls::{GameCommand, GameOutcome, OneCollect};
 use crate::store::postings::{lock_ledger, post_postgres, LedgerLocked, PostFailure};
 use crate::{format_time, Store, StoreResult};
 
@@ -168,10 +168,34 @@ async fn run_games(
 ) -> Result<Vec<GameOutcome>, PostFailure<sqlx::Error>> {
     let mut tx: Transaction<'_, Postgres> = pool.begin().await?;
     let locked = lock_ledger(&mut tx).await?;
-    let mut outcomes = Vec::with_capacity(commands.len());
-    for command in commands {
-        outcomes.push(crate::store::balls::game_postgres(&mut tx, &locked, command, settings, now).await?);
+    // Every command of a group was in flight at once (none had been
+    // answered when the group formed), so any order of them is one the
+    // clients could have seen: the owners' single-ball collects (the 07:00
+    // storm) go first, decided set-wise in a dozen statements for all of
+    // them, then the rest one by one in the order they came.
+    let mut outcomes: Vec<Option<GameOutcome>> = vec![None; commands.len()];
+    let (collects, others): (Vec<(usize, OneCollect<'_>)>, Vec<usize>) = {
+        let (mut collects, mut others) = (Vec::new(), Vec::new());
+        for (i, command) in commands.iter().enumerate() {
+            match command {
+                GameCommand::Collect { user_id, ball_id: Some(ball_id), idempotency } => collects
+                    .push((i, OneCollect { user_id: *user_id, ball_id: *ball_id, idempotency: idempotency.as_ref() })),
+                _ => others.push(i),
+            }
+        }
+        (collects, others)
+    };
+    if !collects.is_empty() {
+        let (at, run): (Vec<usize>, Vec<OneCollect<'_>>) = collects.into_iter().unzip();
+        let decided = crate::store::balls::collect_batch_postgres(&mut tx, &locked, &run, now).await?;
+        for (i, outcome) in at.into_iter().zip(decided) {
+            outcomes[i] = Some(outcome);
+        }
     }
+    for i in others {
+        outcomes[i] = Some(crate::store::balls::game_postgres(&mut tx, &locked, commands[i], settings, now).await?);
+    }
+    let outcomes = outcomes.into_iter().map(|o| o.expect("every command decided")).collect();
     tx.commit().await?;
     Ok(outcomes)
 }

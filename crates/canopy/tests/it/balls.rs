@@ -272,7 +272,63 @@ async fn a_script_collecting_at_machine_speed_is_rate_limited() {
     assert_eq!(collect(&server, &citizen, "/v1/me/balls/collect", None).await.status, StatusCode::OK);
 }
 
+/// The same collect sent at once from many connections (a client retrying
+/// before its first answer came), under two keys: the writer decides the
+/// requests together, and every request of a key gets that key's one
+/// answer, the ball moves once, and only one of the keys collects it.
+async fn one_collect_retried_at_once_under_two_keys_moves_once() {
+    let (server, _clock) = server_with_clock(|config| {
+        config.game.set("ball_ripens", "immediately").unwrap();
+        config.game_moves_burst = 100;
+    })
+    .await;
+    let partner = server.create_partner(&["transport"]).await;
+    let owner = server.create_citizen("forest-retry", "CN-BJ").await;
+    server.link(&owner, &partner, &["transport"], "retry").await;
+    let credited = server.send_ok(&partner, json!([event("r-1", "retry", "bus_ride", json!({}))])).await;
+    let grams = credited[0]["grams"].as_i64().unwrap();
+    let ball = balls(&server, &owner).await[0].clone();
+    let url = format!("{}/v1/me/balls/{}/collect", server.base, ball["id"].as_str().unwrap());
+    let mut tasks = Vec::new();
+    for n in 0..32 {
+        let (url, token, key) = (url.clone(), owner.token.clone(), if n % 2 == 0 { "first" } else { "second" });
+        tasks.push(tokio::spawn(async move {
+            let reply = reqwest::Client::new()
+                .post(url)
+                .bearer_auth(token)
+                .header("idempotency-key", key)
+                .send()
+                .await
+                .unwrap();
+            let status = reply.status();
+            (key, status, reply.json::<Value>().await.unwrap())
+        }));
+    }
+    let mut answers: std::collections::BTreeMap<&str, Vec<(StatusCode, Value)>> = Default::default();
+    for task in tasks {
+        let (key, status, body) = task.await.unwrap();
+        answers.entry(key).or_default().push((status, body));
+    }
+    for (key, replies) in &answers {
+        assert!(
+            replies.iter().all(|r| r == &replies[0]),
+            "{key}: every request of a key has its one answer: {replies:?}"
+        );
+    }
+    let (first, second) = (&answers["first"][0], &answers["second"][0]);
+    let collected = json!({ "collected_grams": grams, "energy_grams": grams });
+    let (won, lost) = if first.0 == StatusCode::OK { (first, second) } else { (second, first) };
+    assert_eq!((won.0, &won.1), (StatusCode::OK, &collected), "one key collects: {answers:?}");
+    assert_eq!((lost.0, lost.1["code"].as_str()), (StatusCode::CONFLICT, Some("already_collected")), "{answers:?}");
+    assert_eq!(server.me(&owner).await["energy_grams"], grams, "the ball moved once");
+    let url = server.database_url.clone();
+    let db = server.stop().await;
+    verify_is_clean(&url);
+    drop(db);
+}
+
 crate::contract!(
+    one_collect_retried_at_once_under_two_keys_moves_once,
     a_script_collecting_at_machine_speed_is_rate_limited,
     energy_ripens_next_morning_and_is_collected_once,
     uncollected_balls_vanish_into_the_expiry_account,

@@ -28,7 +28,9 @@ use crate::{format_time, parse_time, StoreResult};
 
 mod postgres;
 
-pub(crate) use postgres::{credit_balls_postgres, game_postgres, record_moves_postgres};
+pub(crate) use postgres::{
+    collect_batch_postgres, credit_balls_postgres, game_postgres, record_moves_postgres, OneCollect,
+};
 
 /// The most balls one sweep expires in one transaction.
 pub const EXPIRE_CHUNK_MAX: usize = 10_000;

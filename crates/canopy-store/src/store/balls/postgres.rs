@@ -2,7 +2,7 @@
 //! the parent module, set-wise (one `unnest` statement or `COPY` per step),
 //! on the writer's connection under the ledger's lock.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use canopy_core::game::balls::expire;
 use canopy_core::game::settings::GameSettings;
@@ -16,7 +16,7 @@ use sqlx::PgConnection;
 use super::super::postings::{post_postgres, LedgerLocked, PostFailure};
 use super::{
     ball_from_tuple, credits_by_key, decide_collect, outcome_text, plan_credits, remember_plan, replayed, stored,
-    zones, BallTuple, GameCommand, GameOutcome, OpenBalls, BALL_COLUMNS, EXPIRE_CHUNK_MAX,
+    zones, BallTuple, GameCommand, GameOutcome, IdempotencyKey, OpenBalls, BALL_COLUMNS, EXPIRE_CHUNK_MAX,
 };
 use crate::format_time;
 
@@ -251,4 +251,153 @@ pub(crate) async fn game_postgres(
         }
         GameCommand::Social(social) => crate::store::social::social_postgres(db, locked, social, now).await,
     }
+}
+
+/// One owner's collect of one ball, as a batch member.
+pub(crate) struct OneCollect<'a> {
+    /// The owner.
+    pub user_id: i64,
+    /// The ball.
+    pub ball_id: i64,
+    /// The client's key, if any.
+    pub idempotency: Option<&'a IdempotencyKey>,
+}
+
+/// Decides a run of owners' single-ball collects in order, set-wise: every
+/// key looked up, every ball loaded, every set posted, every ball closed,
+/// every energy balance read and every answer kept in one statement each,
+/// instead of a dozen round trips a collect. The answers are those the
+/// collects would have had one after another: the moves are decided in
+/// order on the balls as the earlier ones left them, a key sent twice is
+/// answered from its first use, and each `energy_grams` is the balance
+/// right after that collect.
+pub(crate) async fn collect_batch_postgres(
+    db: &mut PgConnection,
+    locked: &LedgerLocked,
+    collects: &[OneCollect<'_>],
+    now: DateTime<Utc>,
+) -> Result<Vec<GameOutcome>, PostFailure<sqlx::Error>> {
+    let now_text = format_time(now);
+    let keyed: Vec<(i64, &IdempotencyKey)> =
+        collects.iter().filter_map(|c| c.idempotency.map(|k| (c.user_id, k))).collect();
+    let mut answered: HashMap<(i64, String), (String, String)> = HashMap::new();
+    if !keyed.is_empty() {
+        // By the citizens' ids (the key's first column); the pairs are
+        // matched here.
+        let found: Vec<(i64, String, String, String)> =
+            sqlx::query_as("SELECT user_id, key, request_hash, body FROM idempotency_keys WHERE user_id = ANY($1)")
+                .bind(keyed.iter().map(|(u, _)| *u).collect::<Vec<_>>())
+                .fetch_all(&mut *db)
+                .await?;
+        let wanted: std::collections::HashSet<(i64, &str)> = keyed.iter().map(|(u, k)| (*u, k.key.as_str())).collect();
+        let found: Vec<_> = found.into_iter().filter(|(u, key, _, _)| wanted.contains(&(*u, key.as_str()))).collect();
+        answered.extend(found.into_iter().map(|(u, key, hash, body)| ((u, key), (hash, body))));
+    }
+    let ids: Vec<i64> = collects.iter().map(|c| c.ball_id).collect();
+    let rows: Vec<BallTuple> = sqlx::query_as(&format!("SELECT {BALL_COLUMNS} FROM balls WHERE id = ANY($1)"))
+        .bind(&ids)
+        .fetch_all(&mut *db)
+        .await?;
+    let mut balls: HashMap<i64, Ball> = rows.into_iter().map(|r| ball_from_tuple(r).ball).map(|b| (b.id, b)).collect();
+
+    // Decided in order. A collect's answer waits for the balance after it;
+    // a key's second use in the run waits for its first use's answer.
+    enum Answer {
+        Done(GameOutcome),
+        Collected(BallMove),
+        SameKeyAs(usize, String),
+    }
+    let mut answers: Vec<Answer> = Vec::with_capacity(collects.len());
+    let mut first_use: HashMap<(i64, &str), usize> = HashMap::new();
+    for (i, c) in collects.iter().enumerate() {
+        if let Some(key) = c.idempotency {
+            if let Some((hash, body)) = answered.get(&(c.user_id, key.key.clone())) {
+                answers.push(Answer::Done(replayed(hash, body, key)));
+                continue;
+            }
+            if let Some(&first) = first_use.get(&(c.user_id, key.key.as_str())) {
+                answers.push(Answer::SameKeyAs(first, key.request_hash.clone()));
+                continue;
+            }
+            first_use.insert((c.user_id, key.key.as_str()), i);
+        }
+        let decided = match balls.get(&c.ball_id) {
+            None => Err(canopy_core::game::BallRefusal::NotFound),
+            Some(ball) => canopy_core::game::balls::collect(ball, c.user_id, now),
+        };
+        answers.push(match decided {
+            Err(refusal) => Answer::Done(GameOutcome::refused(refusal)),
+            Ok(m) => {
+                balls.get_mut(&c.ball_id).expect("a loaded ball").record(&m);
+                Answer::Collected(m)
+            }
+        });
+    }
+
+    let moves: Vec<(usize, BallMove)> = answers
+        .iter()
+        .enumerate()
+        .filter_map(|(i, a)| match a {
+            Answer::Collected(m) => Some((i, m.clone())),
+            _ => None,
+        })
+        .collect();
+    let mut outcomes: Vec<Option<GameOutcome>> = answers
+        .iter()
+        .map(|a| match a {
+            Answer::Done(outcome) => Some(outcome.clone()),
+            _ => None,
+        })
+        .collect();
+    if !moves.is_empty() {
+        let sets: Vec<PostingSet> = moves.iter().map(|(_, m)| m.posting.clone()).collect();
+        post_postgres(db, locked, &sets, &now_text).await?;
+        let applied: Vec<BallMove> = moves.iter().map(|(_, m)| m.clone()).collect();
+        record_moves_postgres(db, &applied).await?;
+        // The balances after the whole run, walked back to each collect.
+        let owners: Vec<i64> = moves.iter().map(|(i, _)| collects[*i].user_id).collect();
+        let found: Vec<(i64, i64)> =
+            sqlx::query_as("SELECT user_id, credits - debits FROM accounts WHERE user_id = ANY($1) AND kind = $2")
+                .bind(&owners)
+                .bind(AccountKind::Energy.as_str())
+                .fetch_all(&mut *db)
+                .await?;
+        let mut energy: HashMap<i64, i64> = found.into_iter().collect();
+        for (i, m) in moves.iter().rev() {
+            let user = collects[*i].user_id;
+            let after = energy.get(&user).copied().unwrap_or(0);
+            outcomes[*i] = Some(GameOutcome::Collected { collected_grams: m.grams, balls: 1, energy_grams: after });
+            energy.insert(user, after - m.grams);
+        }
+    }
+    for (i, answer) in answers.iter().enumerate() {
+        if let Answer::SameKeyAs(first, hash) = answer {
+            let key = collects[*first].idempotency.expect("a keyed collect");
+            outcomes[i] = Some(if *hash == key.request_hash {
+                outcomes[*first].clone().expect("a first use is answered")
+            } else {
+                GameOutcome::KeyReused
+            });
+        }
+    }
+    let outcomes: Vec<GameOutcome> = outcomes.into_iter().map(|o| o.expect("every collect answered")).collect();
+
+    // Keep the answers of the keys used for the first time.
+    let mut first_uses: Vec<usize> = first_use.into_values().collect();
+    first_uses.sort_unstable();
+    if !first_uses.is_empty() {
+        let key = |i: &usize| collects[*i].idempotency.expect("a keyed collect");
+        sqlx::query(
+            "INSERT INTO idempotency_keys (user_id, key, request_hash, status, body, created_at)
+             SELECT u, k, h, 0, b, $5 FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[]) AS n(u, k, h, b)",
+        )
+        .bind(first_uses.iter().map(|i| collects[*i].user_id).collect::<Vec<_>>())
+        .bind(first_uses.iter().map(|i| key(i).key.as_str()).collect::<Vec<_>>())
+        .bind(first_uses.iter().map(|i| key(i).request_hash.as_str()).collect::<Vec<_>>())
+        .bind(first_uses.iter().map(|i| stored(&outcomes[*i])).collect::<Vec<_>>())
+        .bind(&now_text)
+        .execute(&mut *db)
+        .await?;
+    }
+    Ok(outcomes)
 }
