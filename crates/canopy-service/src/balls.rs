@@ -3,7 +3,7 @@
 //! `canopy_store::writer::GameCommand`), in order with ingestion.
 
 use canopy_core::game::BallState;
-use canopy_store::writer::{GameCommand, GameOutcome, IdempotencyKey, IngestError, EXPIRE_CHUNK_MAX};
+use canopy_store::writer::{GameCommand, GameOutcome, IdempotencyKey, IngestError};
 use canopy_store::BallRow;
 use chrono::{DateTime, Duration, Utc};
 use sha2::{Digest, Sha256};
@@ -86,17 +86,19 @@ impl Service {
         }
     }
 
-    /// Expires every ball past its expiry at `now`, in chunks of at most
-    /// [`EXPIRE_CHUNK_MAX`] (each its own transaction in the writer, so
-    /// ingestion waits at most one chunk). Returns (balls, grams).
+    /// Expires every ball past its expiry at `now`, in chunks of the store's
+    /// size ([`canopy_store::Store::expire_chunk`], each its own transaction
+    /// in the writer, so ingestion waits at most one chunk). Returns (balls,
+    /// grams).
     pub async fn expire_balls(&self) -> ServiceResult<(i64, i64)> {
         let (mut balls, mut grams) = (0, 0);
         loop {
-            match self.game(GameCommand::ExpireDue { limit: EXPIRE_CHUNK_MAX }).await? {
+            let chunk = self.store.expire_chunk();
+            match self.game(GameCommand::ExpireDue { limit: chunk }).await? {
                 GameOutcome::Expired { balls: n, grams: g } => {
                     balls += n;
                     grams += g;
-                    if (n as usize) < EXPIRE_CHUNK_MAX {
+                    if (n as usize) < chunk {
                         return Ok((balls, grams));
                     }
                 }

@@ -164,12 +164,13 @@ impl Store {
         half: i64,
         now: DateTime<Utc>,
     ) -> StoreResult<u64> {
-        const SLICE: i64 = 20_000;
+        // A slice a statement, each well inside the store's statement timeout.
+        let slice: i64 = if self.postgres_pool().is_some() { 2_000 } else { 20_000 };
         let now = format_time(now);
         let mut stored = 0;
         let mut from = first;
         while from < first + count {
-            let to = (from + SLICE - 1).min(first + count - 1);
+            let to = (from + slice - 1).min(first + count - 1);
             stored += match &self.pools {
                 crate::store::Pools::Sqlite { write, .. } => sqlx::query(
                     "WITH RECURSIVE k(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM k WHERE n < $1),

@@ -1,7 +1,7 @@
 //! `canopy bench expire`: a million balls that vanish at the same minute.
 //! The balls are made by the real ingestion path; the clock moves past
 //! their expiry and the service's sweep (the one the server runs) expires
-//! them in bounded chunks through the writer, while a partner keeps
+//! them in bounded chunks (the store's `expire_chunk`) through the writer, while a partner keeps
 //! sending small batches of acts: how long the sweep takes, and how long
 //! ingestion waited behind it (against the same probe before the sweep).
 
@@ -12,7 +12,6 @@ use std::time::{Duration, Instant};
 use canopy_core::clock::{Clock, ManualClock};
 use canopy_core::ingest::EventIn;
 use canopy_server::Config;
-use canopy_store::writer::EXPIRE_CHUNK_MAX;
 use chrono::Utc;
 use clap::Args;
 use serde_json::json;
@@ -74,7 +73,7 @@ pub async fn expire(args: ExpireArgs, base: &Config) -> anyhow::Result<()> {
             "canopy bench expire — {}, {} balls vanishing at the same minute, in chunks of at most {}",
             target.name(),
             report["balls"],
-            EXPIRE_CHUNK_MAX
+            report["chunk_max"]
         );
         crate::out!(
             "  expired in {} s ({} balls/s, {} g to the expiry account)",
@@ -105,6 +104,7 @@ async fn run(args: &ExpireArgs, base: &Config, url: String) -> anyhow::Result<se
     let service = made.app.state().service.clone();
     let store = service.store().clone();
     let grams_in_balls: i64 = made.balls.iter().map(|b| b.2).sum();
+    let chunk = store.expire_chunk();
     let (_, earliest_expiry) = store.open_ball_window().await?;
 
     // Every ball's expiry has passed.
@@ -170,7 +170,7 @@ async fn run(args: &ExpireArgs, base: &Config, url: String) -> anyhow::Result<se
         "date": Utc::now().to_rfc3339(),
         "balls": made.balls.len(),
         "grams": grams,
-        "chunk_max": EXPIRE_CHUNK_MAX,
+        "chunk_max": chunk,
         "expire_seconds": round2(elapsed.as_secs_f64()),
         "balls_per_s": (expired as f64 / elapsed.as_secs_f64()).round() as u64,
         "probe_batches": during.len(),

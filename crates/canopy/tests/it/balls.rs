@@ -327,7 +327,54 @@ async fn one_collect_retried_at_once_under_two_keys_moves_once() {
     drop(db);
 }
 
+/// Ripening and local days across a daylight-saving change: Berlin moves
+/// from UTC+1 to UTC+2 at 02:00 on Sunday 29 March 2026. A ball recorded on
+/// Saturday ripens at 07:00 on Sunday, which is 05:00Z (not 06:00Z as the
+/// day before), and vanishes 72 hours later; an act at 00:30 local on
+/// Sunday (23:30Z on Saturday) is a new local day, so a new ball.
+async fn balls_ripen_at_local_seven_across_a_daylight_saving_change() {
+    let (server, clock) = server_with_clock(|_| {}).await;
+    let utc = |text: &str| DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc);
+    clock.set(utc("2026-03-28T12:00:00Z"));
+    let partner = server.create_partner(&["transport"]).await;
+    let citizen = server.create_citizen("forest-berlin", "DE-BE").await;
+    server.link(&citizen, &partner, &["transport"], "berlin").await;
+    let walk = |id: &str, at: DateTime<Utc>| {
+        let mut e = event(id, "berlin", "walking", json!({ "steps": 3000 }));
+        e["occurred_at"] = json!(at.to_rfc3339());
+        e
+    };
+    let noon = server.send_ok(&partner, json!([walk("w-noon", clock.now() - Duration::minutes(5))])).await;
+    assert_eq!(noon[0]["outcome"], "credited", "{noon:?}");
+    // 23:20 local on Saturday (CET, UTC+1): the same local day, the same ball.
+    clock.set(utc("2026-03-28T22:20:00Z"));
+    server.send_ok(&partner, json!([walk("w-late", clock.now() - Duration::minutes(5))])).await;
+    let listed = balls(&server, &citizen).await;
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    let saturday = listed[0].clone();
+    assert_eq!(time(&saturday["ripens_at"]), utc("2026-03-29T05:00:00Z"), "07:00 CEST on the day the clocks change");
+    assert_eq!(time(&saturday["expires_at"]), utc("2026-04-01T05:00:00Z"));
+    // 00:30 local on Sunday, still CET: a new local day, a new ball, ripe at 07:00 CEST on Monday.
+    clock.set(utc("2026-03-28T23:30:00Z"));
+    server.send_ok(&partner, json!([walk("w-sunday", clock.now() - Duration::minutes(5))])).await;
+    let listed = balls(&server, &citizen).await;
+    assert_eq!(listed.len(), 2, "{listed:?}");
+    let sunday = listed.iter().find(|b| b["id"] != saturday["id"]).unwrap();
+    assert_eq!(time(&sunday["ripens_at"]), utc("2026-03-30T05:00:00Z"));
+
+    // Across the change: growing a second before 05:00Z, ripe at 05:00Z.
+    clock.set(utc("2026-03-29T04:59:59Z"));
+    let path = format!("/v1/me/balls/{}/collect", saturday["id"].as_str().unwrap());
+    let early = collect(&server, &citizen, &path, None).await;
+    assert_eq!((early.status, early.code()), (StatusCode::CONFLICT, "ball_not_ripe"), "{early:?}");
+    clock.set(utc("2026-03-29T05:00:00Z"));
+    let collected = collect(&server, &citizen, &path, None).await;
+    assert_eq!(collected.status, StatusCode::OK, "{collected:?}");
+    assert_eq!(collected.body["collected_grams"], saturday["grams"]);
+}
+
 crate::contract!(
+    balls_ripen_at_local_seven_across_a_daylight_saving_change,
     one_collect_retried_at_once_under_two_keys_moves_once,
     a_script_collecting_at_machine_speed_is_rate_limited,
     energy_ripens_next_morning_and_is_collected_once,

@@ -17,12 +17,12 @@ fn at(text: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc)
 }
 
-async fn admin(server: &TestServer, method: Method, path: &str, body: Value) -> Reply {
+pub(crate) async fn admin(server: &TestServer, method: Method, path: &str, body: Value) -> Reply {
     let headers = [("authorization", format!("Bearer {ADMIN_TOKEN}")), ("content-type", "application/json".to_owned())];
     server.raw(method, path, &headers, serde_json::to_vec(&body).unwrap()).await
 }
 
-async fn check_in(server: &TestServer, citizen: &Citizen, body: Option<Value>) -> Reply {
+pub(crate) async fn check_in(server: &TestServer, citizen: &Citizen, body: Option<Value>) -> Reply {
     let mut headers = vec![("authorization", format!("Bearer {}", citizen.token))];
     let bytes = match body {
         Some(body) => {

@@ -46,7 +46,7 @@ fn next_beijing_midnight(at: DateTime<Utc>) -> DateTime<Utc> {
 }
 
 /// A request as `who`, with a JSON body and an idempotency key if given.
-async fn call(
+pub(crate) async fn call(
     server: &TestServer,
     who: &Citizen,
     method: Method,
@@ -77,7 +77,7 @@ fn assert_refused(reply: &Reply, status: StatusCode, code: &str) {
 }
 
 /// `a` asks `b`, `b` accepts.
-async fn befriend(server: &TestServer, a: &Citizen, b: &Citizen) {
+pub(crate) async fn befriend(server: &TestServer, a: &Citizen, b: &Citizen) {
     let sent = ask(server, a, &b.username).await;
     assert_eq!((sent.status, sent.body["status"].as_str()), (StatusCode::CREATED, Some("pending")), "{sent:?}");
     let path = format!("/v1/me/friends/requests/{}/accept", sent.body["id"].as_str().unwrap());

@@ -9,6 +9,7 @@
 //! without running and says so on stderr, unless
 //! `CANOPY_TEST_REQUIRE_POSTGRES=1` (set by `.ci/run`) makes that a failure.
 
+use canopy_core::clock::Clock;
 use canopy_server::{App, Config};
 use chrono::{Duration, Utc};
 use reqwest::{Method, StatusCode};
@@ -222,6 +223,9 @@ pub struct TestServer {
     pub db: Option<TestDb>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     handle: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    /// The server's clock: a partner signs with the time the server keeps
+    /// (a test's manual clock, or the system's).
+    clock: std::sync::Arc<dyn canopy_core::clock::Clock>,
 }
 
 /// A partner and its secret.
@@ -282,6 +286,7 @@ impl TestServer {
             config.secret_key = Some(canopy_server::secrets::SecretKey::from_hex(SECRET_KEY_HEX).expect("a valid key"));
         }
         adjust(&mut config);
+        let clock = config.clock.clone();
         let app = App::build(config).await.expect("server builds");
         let base = format!("http://{}", app.local_addr());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -295,6 +300,7 @@ impl TestServer {
             db: None,
             stop: Some(stop),
             handle: Some(handle),
+            clock,
         }
     }
 
@@ -307,6 +313,7 @@ impl TestServer {
             db: None,
             stop: None,
             handle: None,
+            clock: std::sync::Arc::new(canopy_core::clock::SystemClock),
         }
     }
 
@@ -404,7 +411,7 @@ impl TestServer {
         static USED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
         let mut body = serde_json::to_vec(&body).unwrap();
         let headers = loop {
-            let headers = sign_headers(partner, "POST", path, &body, Utc::now().timestamp());
+            let headers = sign_headers(partner, "POST", path, &body, self.clock.now().timestamp());
             let signature = headers[3].1.clone();
             let mut used = USED.lock().unwrap();
             if !used.contains(&signature) {

@@ -12,6 +12,7 @@ mod consent;
 mod edge;
 mod faults;
 mod friends;
+mod game_properties;
 mod harness;
 mod ingestion;
 mod leaderboards;
