@@ -9,7 +9,6 @@
 //! without running and says so on stderr, unless
 //! `CANOPY_TEST_REQUIRE_POSTGRES=1` (set by `.ci/run`) makes that a failure.
 
-use canopy_core::clock::Clock;
 use canopy_server::{App, Config};
 use chrono::{Duration, Utc};
 use reqwest::{Method, StatusCode};
