@@ -210,3 +210,15 @@ impl Store {
         Ok(stored)
     }
 }
+
+impl Store {
+    /// Gathers the planner's statistics after a bulk seed (PostgreSQL's
+    /// autovacuum would, minutes later; a benchmark reads at once). SQLite
+    /// plans these reads by its indexes alone and is left as it is.
+    pub async fn analyze_for_bench(&self) -> StoreResult<()> {
+        if let Some(pool) = self.postgres_pool() {
+            sqlx::query("ANALYZE").execute(pool).await?;
+        }
+        Ok(())
+    }
+}

@@ -149,6 +149,7 @@ async fn run(args: &LeaderboardArgs, base: &Config, url: String) -> anyhow::Resu
     let credited = super::ingest_acts(&service, partner, &events).await.context("crediting the acts")?;
     anyhow::ensure!(credited == events.len(), "{credited} of {} acts credited", events.len());
     drop(events);
+    service.store().analyze_for_bench().await?;
     drop(service);
 
     let base_url = format!("http://{}", app.local_addr());
