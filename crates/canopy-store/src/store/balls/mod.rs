@@ -36,11 +36,11 @@ pub(crate) use postgres::{
 pub const EXPIRE_CHUNK_MAX: usize = 10_000;
 
 impl Store {
-    /// The balls a sweep expires a transaction on this store: as many as
-    /// take about a tenth of a second, so that ingestion never waits longer
-    /// than that behind the sweep (measured in BENCHMARKS.md: 10,000 take
-    /// ~140 ms on SQLite and ~440 ms on PostgreSQL, where every row is also
-    /// a trip through the server's executor).
+    /// The balls a sweep expires a transaction on this store, so that
+    /// ingestion waits behind the sweep for one short chunk at a time
+    /// (measured in BENCHMARKS.md: 10,000 take ~140 ms on SQLite; on
+    /// PostgreSQL 10,000 took ~440 ms and 2,500 take ~200 ms, a fixed cost
+    /// per chunk being most of it).
     pub fn expire_chunk(&self) -> usize {
         match self.backend() {
             super::Backend::Sqlite => EXPIRE_CHUNK_MAX,
