@@ -356,45 +356,27 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Ok(ExitCode::from(2))
             }
         }
-        Command::Bench(BenchCommand::Ingest(mut args)) => {
+        Command::Bench(mut command) => {
+            let common = match &mut command {
+                BenchCommand::Ingest(args) => &mut args.common,
+                BenchCommand::Collect(args) => &mut args.common,
+                BenchCommand::Leaderboard(args) => &mut args.common,
+                BenchCommand::Expire(args) => &mut args.common,
+            };
             let config = Settings {
-                database: database(std::mem::take(&mut args.database)),
-                pool: std::mem::take(&mut args.pool),
-                ingestion: std::mem::take(&mut args.ingestion),
+                database: database(std::mem::take(&mut common.database)),
+                pool: std::mem::take(&mut common.pool),
+                ingestion: std::mem::take(&mut common.ingestion),
                 ..Default::default()
             }
             .resolve()?;
-            bench::ingest::ingest(args, &config).await.map(|_| ExitCode::SUCCESS)
-        }
-        Command::Bench(BenchCommand::Collect(mut args)) => {
-            let config = Settings {
-                database: database(std::mem::take(&mut args.database)),
-                pool: std::mem::take(&mut args.pool),
-                ingestion: std::mem::take(&mut args.ingestion),
-                ..Default::default()
+            match command {
+                BenchCommand::Ingest(args) => bench::ingest::ingest(args, &config).await,
+                BenchCommand::Collect(args) => bench::collect::collect(args, &config).await,
+                BenchCommand::Leaderboard(args) => bench::leaderboard::leaderboard(args, &config).await,
+                BenchCommand::Expire(args) => bench::expire::expire(args, &config).await,
             }
-            .resolve()?;
-            bench::collect::collect(args, &config).await.map(|_| ExitCode::SUCCESS)
-        }
-        Command::Bench(BenchCommand::Leaderboard(mut args)) => {
-            let config = Settings {
-                database: database(std::mem::take(&mut args.database)),
-                pool: std::mem::take(&mut args.pool),
-                ingestion: std::mem::take(&mut args.ingestion),
-                ..Default::default()
-            }
-            .resolve()?;
-            bench::leaderboard::leaderboard(args, &config).await.map(|_| ExitCode::SUCCESS)
-        }
-        Command::Bench(BenchCommand::Expire(mut args)) => {
-            let config = Settings {
-                database: database(std::mem::take(&mut args.database)),
-                pool: std::mem::take(&mut args.pool),
-                ingestion: std::mem::take(&mut args.ingestion),
-                ..Default::default()
-            }
-            .resolve()?;
-            bench::expire::expire(args, &config).await.map(|_| ExitCode::SUCCESS)
+            .map(|_| ExitCode::SUCCESS)
         }
         Command::Openapi => {
             out!("{}", serde_json::to_string_pretty(&canopy_server::openapi())?);

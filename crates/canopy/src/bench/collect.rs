@@ -5,7 +5,6 @@
 //! raw ceiling of updating the same ball rows by key in transactions of
 //! the size the writer's groups had, measured in the same run.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -44,22 +43,9 @@ pub struct CollectArgs {
     /// Percent of balls a friend takes a share of before their owner collects.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u8).range(0..=100))]
     friend_pct: u8,
-    /// Print one JSON object instead of a report.
-    #[arg(long)]
-    json: bool,
-    /// Keep the SQLite benchmark database in this directory (default: a
-    /// temporary directory, removed afterwards).
-    #[arg(long)]
-    dir: Option<PathBuf>,
-    /// Which store.
+    /// Output, store and writer settings.
     #[command(flatten)]
-    pub database: crate::cli_config::DatabaseArgs,
-    /// Connection limits of the store.
-    #[command(flatten)]
-    pub pool: crate::cli_config::PoolArgs,
-    /// The writer's settings.
-    #[command(flatten)]
-    pub ingestion: crate::cli_config::IngestionArgs,
+    pub common: super::Common,
 }
 
 /// The behaviours of a citizen's balls, with inputs that credit energy.
@@ -91,7 +77,7 @@ struct Seen {
 /// Runs the collect benchmark.
 pub async fn collect(args: CollectArgs, base: &Config) -> anyhow::Result<()> {
     anyhow::ensure!(args.citizens >= 2 && args.connections > 0, "at least 2 citizens and 1 connection");
-    let target = Target::new(args.dir.as_ref(), &base.database_url)?;
+    let target = Target::new(args.common.dir.as_ref(), &base.database_url)?;
     let result = async {
         let url = target.fresh("collect").await?;
         run(&args, base, url).await
@@ -99,7 +85,7 @@ pub async fn collect(args: CollectArgs, base: &Config) -> anyhow::Result<()> {
     .await;
     target.clean().await;
     let report = result?;
-    if args.json {
+    if args.common.json {
         crate::out!("{report}");
     } else {
         crate::out!(

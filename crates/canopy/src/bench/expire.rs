@@ -5,7 +5,6 @@
 //! sending small batches of acts: how long the sweep takes, and how long
 //! ingestion waited behind it (against the same probe before the sweep).
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -36,29 +35,16 @@ pub struct ExpireArgs {
     /// Acts a probe batch carries (sent every 20 ms during the measurement).
     #[arg(long, default_value_t = 100)]
     probe_batch: usize,
-    /// Print one JSON object instead of a report.
-    #[arg(long)]
-    json: bool,
-    /// Keep the SQLite benchmark database in this directory (default: a
-    /// temporary directory, removed afterwards).
-    #[arg(long)]
-    dir: Option<PathBuf>,
-    /// Which store.
+    /// Output, store and writer settings.
     #[command(flatten)]
-    pub database: crate::cli_config::DatabaseArgs,
-    /// Connection limits of the store.
-    #[command(flatten)]
-    pub pool: crate::cli_config::PoolArgs,
-    /// The writer's settings.
-    #[command(flatten)]
-    pub ingestion: crate::cli_config::IngestionArgs,
+    pub common: super::Common,
 }
 
 /// Runs the expiry benchmark.
 pub async fn expire(args: ExpireArgs, base: &Config) -> anyhow::Result<()> {
     anyhow::ensure!(args.citizens > 0 && args.probe_batch > 0, "some citizens and a probe");
     anyhow::ensure!(args.probe_batch <= canopy_core::ingest::BATCH_EVENTS_MAX, "a probe is one batch");
-    let target = Target::new(args.dir.as_ref(), &base.database_url)?;
+    let target = Target::new(args.common.dir.as_ref(), &base.database_url)?;
     let result = async {
         let url = target.fresh("expire").await?;
         run(&args, base, url).await
@@ -66,7 +52,7 @@ pub async fn expire(args: ExpireArgs, base: &Config) -> anyhow::Result<()> {
     .await;
     target.clean().await;
     let report = result?;
-    if args.json {
+    if args.common.json {
         crate::out!("{report}");
     } else {
         crate::out!(

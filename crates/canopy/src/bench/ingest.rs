@@ -4,7 +4,6 @@
 
 use super::{bench_key, join_submitters, percentile, seed, Target};
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -48,24 +47,9 @@ pub struct IngestArgs {
     /// Seconds of the steady-rate phase.
     #[arg(long, default_value_t = 5)]
     single_seconds: u32,
-    /// Print one JSON object instead of a report.
-    #[arg(long)]
-    json: bool,
-    /// Keep the SQLite benchmark databases in this directory (default: a
-    /// temporary directory, removed afterwards).
-    #[arg(long)]
-    dir: Option<PathBuf>,
-    // The groups come last, so that the options above stay under the plain
-    // "Options" heading.
-    /// Which store.
+    /// Output, store and writer settings.
     #[command(flatten)]
-    pub database: crate::cli_config::DatabaseArgs,
-    /// Connection limits of every phase's store.
-    #[command(flatten)]
-    pub pool: crate::cli_config::PoolArgs,
-    /// The writer's settings in every phase.
-    #[command(flatten)]
-    pub ingestion: crate::cli_config::IngestionArgs,
+    pub common: super::Common,
 }
 
 impl Target {
@@ -341,7 +325,7 @@ pub async fn ingest(args: IngestArgs, base: &Config) -> anyhow::Result<()> {
         "a batch carries at most {} events",
         ingest::BATCH_EVENTS_MAX
     );
-    let target = Target::new(args.dir.as_ref(), database_url)?;
+    let target = Target::new(args.common.dir.as_ref(), database_url)?;
     match &target {
         Target::Sqlite { dir, .. } => eprintln!("canopy: benchmarking on fresh SQLite databases in {}", dir.display()),
         Target::Postgres { server_url, .. } => eprintln!(
@@ -405,7 +389,7 @@ pub async fn ingest(args: IngestArgs, base: &Config) -> anyhow::Result<()> {
         report["single_p50_ms"] = json!((percentile(&sorted, 0.5) * 100.0).round() / 100.0);
         report["single_p99_ms"] = json!((percentile(&sorted, 0.99) * 100.0).round() / 100.0);
     }
-    if args.json {
+    if args.common.json {
         crate::out!("{report}");
     } else {
         let store = match target {

@@ -5,7 +5,6 @@
 //! and the cold computation of the region board that readers never wait
 //! for once it exists (it is refreshed in the background).
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -45,22 +44,9 @@ pub struct LeaderboardArgs {
     /// Concurrent HTTP connections reading.
     #[arg(long, default_value_t = 16)]
     connections: usize,
-    /// Print one JSON object instead of a report.
-    #[arg(long)]
-    json: bool,
-    /// Keep the SQLite benchmark database in this directory (default: a
-    /// temporary directory, removed afterwards).
-    #[arg(long)]
-    dir: Option<PathBuf>,
-    /// Which store.
+    /// Output, store and writer settings.
     #[command(flatten)]
-    pub database: crate::cli_config::DatabaseArgs,
-    /// Connection limits of the store.
-    #[command(flatten)]
-    pub pool: crate::cli_config::PoolArgs,
-    /// The writer's settings.
-    #[command(flatten)]
-    pub ingestion: crate::cli_config::IngestionArgs,
+    pub common: super::Common,
 }
 
 /// Runs the leaderboard benchmark.
@@ -70,7 +56,7 @@ pub async fn leaderboard(args: LeaderboardArgs, base: &Config) -> anyhow::Result
         "more citizens than friends, an even number of friends, and some reads"
     );
     anyhow::ensure!(args.viewers > 0 && args.viewers <= args.citizens, "1 to --citizens viewers");
-    let target = Target::new(args.dir.as_ref(), &base.database_url)?;
+    let target = Target::new(args.common.dir.as_ref(), &base.database_url)?;
     let result = async {
         let url = target.fresh("leaderboard").await?;
         run(&args, base, url).await
@@ -78,7 +64,7 @@ pub async fn leaderboard(args: LeaderboardArgs, base: &Config) -> anyhow::Result
     .await;
     target.clean().await;
     let report = result?;
-    if args.json {
+    if args.common.json {
         crate::out!("{report}");
     } else {
         crate::out!(

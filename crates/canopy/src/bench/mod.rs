@@ -14,6 +14,30 @@ use canopy_store::bench::LinkedCitizen;
 use canopy_store::PartnerRow;
 use chrono::Utc;
 
+/// What every benchmark takes besides its own counts: how to print, where
+/// its fresh databases go, and the store's and the writer's settings. The
+/// groups come last, so that the options above them stay under the plain
+/// "Options" heading.
+#[derive(clap::Args, Debug)]
+pub struct Common {
+    /// Print one JSON object instead of a report.
+    #[arg(long)]
+    pub json: bool,
+    /// Keep the SQLite benchmark databases in this directory (default: a
+    /// temporary directory, removed afterwards).
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+    /// Which store.
+    #[command(flatten)]
+    pub database: crate::cli_config::DatabaseArgs,
+    /// Connection limits of every phase's store.
+    #[command(flatten)]
+    pub pool: crate::cli_config::PoolArgs,
+    /// The writer's settings in every phase.
+    #[command(flatten)]
+    pub ingestion: crate::cli_config::IngestionArgs,
+}
+
 pub mod collect;
 pub mod expire;
 pub mod ingest;
