@@ -21,7 +21,7 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use serde_json::json;
 
-use super::{bench_key, percentile, seed, Target};
+use super::{bench_key, percentile, seed};
 
 /// Arguments of `canopy bench collect`.
 #[derive(Args, Debug)]
@@ -77,14 +77,7 @@ struct Seen {
 /// Runs the collect benchmark.
 pub async fn collect(args: CollectArgs, base: &Config) -> anyhow::Result<()> {
     anyhow::ensure!(args.citizens >= 2 && args.connections > 0, "at least 2 citizens and 1 connection");
-    let target = Target::new(args.common.dir.as_ref(), &base.database_url)?;
-    let result = async {
-        let url = target.fresh("collect").await?;
-        run(&args, base, url).await
-    }
-    .await;
-    target.clean().await;
-    let report = result?;
+    let (target, report) = super::on_fresh_database(&args.common, base, "collect", |url| run(&args, base, url)).await?;
     if args.common.json {
         crate::out!("{report}");
     } else {

@@ -16,7 +16,7 @@ use clap::Args;
 use serde_json::json;
 
 use super::collect::make_balls;
-use super::{percentile, Target};
+use super::percentile;
 
 /// Arguments of `canopy bench expire`.
 #[derive(Args, Debug)]
@@ -44,14 +44,7 @@ pub struct ExpireArgs {
 pub async fn expire(args: ExpireArgs, base: &Config) -> anyhow::Result<()> {
     anyhow::ensure!(args.citizens > 0 && args.probe_batch > 0, "some citizens and a probe");
     anyhow::ensure!(args.probe_batch <= canopy_core::ingest::BATCH_EVENTS_MAX, "a probe is one batch");
-    let target = Target::new(args.common.dir.as_ref(), &base.database_url)?;
-    let result = async {
-        let url = target.fresh("expire").await?;
-        run(&args, base, url).await
-    }
-    .await;
-    target.clean().await;
-    let report = result?;
+    let (target, report) = super::on_fresh_database(&args.common, base, "expire", |url| run(&args, base, url)).await?;
     if args.common.json {
         crate::out!("{report}");
     } else {

@@ -19,7 +19,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::json;
 
-use super::{bench_key, percentile, seed, Target};
+use super::{bench_key, percentile, seed};
 
 /// Arguments of `canopy bench leaderboard`.
 #[derive(Args, Debug)]
@@ -56,14 +56,8 @@ pub async fn leaderboard(args: LeaderboardArgs, base: &Config) -> anyhow::Result
         "more citizens than friends, an even number of friends, and some reads"
     );
     anyhow::ensure!(args.viewers > 0 && args.viewers <= args.citizens, "1 to --citizens viewers");
-    let target = Target::new(args.common.dir.as_ref(), &base.database_url)?;
-    let result = async {
-        let url = target.fresh("leaderboard").await?;
-        run(&args, base, url).await
-    }
-    .await;
-    target.clean().await;
-    let report = result?;
+    let (target, report) =
+        super::on_fresh_database(&args.common, base, "leaderboard", |url| run(&args, base, url)).await?;
     if args.common.json {
         crate::out!("{report}");
     } else {

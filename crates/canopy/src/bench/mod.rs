@@ -201,3 +201,25 @@ pub(super) async fn ingest_acts(
     }
     Ok(join_submitters(tasks).await?.0)
 }
+
+/// Runs `run` on a fresh database named `phase` on the store `base` names
+/// (in `common`'s directory on SQLite), and removes what it made
+/// afterwards, whatever `run` answered. Returns the target (for its name)
+/// and the report.
+pub(super) async fn on_fresh_database<Fut>(
+    common: &Common,
+    base: &Config,
+    phase: &str,
+    run: impl FnOnce(String) -> Fut,
+) -> anyhow::Result<(Target, serde_json::Value)>
+where
+    Fut: std::future::Future<Output = anyhow::Result<serde_json::Value>>,
+{
+    let target = Target::new(common.dir.as_ref(), &base.database_url)?;
+    let result = match target.fresh(phase).await {
+        Ok(url) => run(url).await,
+        Err(e) => Err(e),
+    };
+    target.clean().await;
+    Ok((target, result?))
+}
