@@ -66,6 +66,36 @@ pub fn parse_friend_request(text: &str) -> Option<i64> {
     text.strip_prefix("frq_")?.parse().ok().filter(|id| *id > 0)
 }
 
+/// The public id of a sponsor.
+pub fn sponsor(id: i64) -> String {
+    format!("spn_{id}")
+}
+
+/// Parses a public sponsor id.
+pub fn parse_sponsor(text: &str) -> Option<i64> {
+    text.strip_prefix("spn_")?.parse().ok().filter(|id| *id > 0)
+}
+
+/// The public id of a redeemable project.
+pub fn project(id: i64) -> String {
+    format!("prj_{id}")
+}
+
+/// Parses a public project id.
+pub fn parse_project(text: &str) -> Option<i64> {
+    text.strip_prefix("prj_")?.parse().ok().filter(|id| *id > 0)
+}
+
+/// The public id of a redemption.
+pub fn redemption(id: i64) -> String {
+    format!("rdm_{id}")
+}
+
+/// Parses a public redemption id.
+pub fn parse_redemption(text: &str) -> Option<i64> {
+    text.strip_prefix("rdm_")?.parse().ok().filter(|id| *id > 0)
+}
+
 /// Parses a public citizen id.
 pub fn parse_user(text: &str) -> Option<i64> {
     text.strip_prefix("usr_")?.parse().ok().filter(|id| *id > 0)
@@ -81,6 +111,10 @@ mod tests {
         assert_eq!(super::parse_pool("pool_0"), None);
         assert_eq!(super::parse_friend_request(&super::friend_request(4)), Some(4));
         assert_eq!(super::parse_friend_request("usr_4"), None);
+        assert_eq!(super::parse_sponsor(&super::sponsor(2)), Some(2));
+        assert_eq!(super::parse_project(&super::project(3)), Some(3));
+        assert_eq!(super::parse_redemption(&super::redemption(5)), Some(5));
+        assert_eq!(super::parse_project("rdm_5"), None);
         for bad in ["7", "bal_", "bal_x", "bal_-1", "bal_0", "usr_7"] {
             assert_eq!(super::parse_ball(bad), None, "{bad}");
         }

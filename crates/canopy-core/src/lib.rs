@@ -4,7 +4,7 @@
 //! the rules that every edge (HTTP, storage, CLI) applies: validated value
 //! types, methodologies and their formula language, the partner signature
 //! scheme, the decision for each reported event, the ledger's accounts, and
-//! the rules of the energy game.
+//! the rules of the energy game, and what energy buys.
 
 pub mod clock;
 pub mod game;
@@ -12,6 +12,7 @@ pub mod ids;
 pub mod ingest;
 pub mod ledger;
 pub mod methodology;
+pub mod redemption;
 pub mod signature;
 pub mod time;
 pub mod types;

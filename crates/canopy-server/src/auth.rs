@@ -62,6 +62,37 @@ impl FromRequestParts<AppState> for Operator {
     }
 }
 
+/// Whoever reads a public page: nobody signed in, a citizen, or the
+/// operator. A credential that is sent must be valid (else 401), so a
+/// stale session is told so rather than silently shown the public view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Viewer {
+    /// No `Authorization` header.
+    Anonymous,
+    /// A signed-in citizen.
+    Citizen(i64),
+    /// The operator.
+    Operator,
+}
+
+impl FromRequestParts<AppState> for Viewer {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        if parts.headers.get(axum::http::header::AUTHORIZATION).is_none() {
+            return Ok(Viewer::Anonymous);
+        }
+        let token = bearer(&parts.headers)
+            .ok_or_else(|| ApiError::unauthorized("unauthorized", "send Authorization: Bearer <token>"))?;
+        if let Some(admin) = state.config.admin_token.as_deref() {
+            if constant_time_eq(token.as_bytes(), admin.as_bytes()) {
+                return Ok(Viewer::Operator);
+            }
+        }
+        Ok(Viewer::Citizen(state.service.session_user(token).await?))
+    }
+}
+
 /// A partner request whose signature checked out.
 #[derive(Debug, Clone)]
 pub struct SignedPartner {

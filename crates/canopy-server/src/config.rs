@@ -61,6 +61,9 @@ pub struct Config {
     pub game_moves_per_s: u32,
     /// Game moves one citizen may make at once (`CANOPY_GAME_MOVES_BURST`).
     pub game_moves_burst: u32,
+    /// Seconds after a redemption within which it may be cancelled
+    /// (`CANOPY_CANCEL_WINDOW_S`).
+    pub cancel_window_s: i64,
     /// How often the sweep expires balls past their expiry.
     pub ball_sweep_interval: std::time::Duration,
     /// Where the time comes from (the system's; tests pass a manual clock).
@@ -118,6 +121,7 @@ impl Config {
             ball_sweep_interval: std::time::Duration::from_secs(10),
             game_moves_per_s: 10,
             game_moves_burst: 30,
+            cancel_window_s: canopy_service::CANCEL_WINDOW_S_DEFAULT,
             clock: std::sync::Arc::new(canopy_core::clock::SystemClock),
         }
     }
@@ -145,6 +149,7 @@ impl Config {
             secret_grace_s: self.secret_grace_s,
             game_moves_per_s: self.game_moves_per_s,
             game_moves_burst: self.game_moves_burst,
+            cancel_window_s: self.cancel_window_s,
         }
     }
 }

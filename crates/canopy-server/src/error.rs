@@ -94,6 +94,7 @@ impl From<canopy_service::ServiceError> for ApiError {
             K::Unauthorized => StatusCode::UNAUTHORIZED,
             K::NotFound => StatusCode::NOT_FOUND,
             K::Forbidden => StatusCode::FORBIDDEN,
+            K::Gone => StatusCode::GONE,
             K::Conflict => StatusCode::CONFLICT,
             K::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,
             K::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,

@@ -142,6 +142,7 @@ fn mover(command: &GameCommand) -> Option<i64> {
     match command {
         GameCommand::Collect { user_id, .. } | GameCommand::CheckIn { user_id, .. } => Some(*user_id),
         GameCommand::Social(social) => Some(social.citizen),
+        GameCommand::Redemption(command) => Some(command.citizen()),
         GameCommand::ExpireDue { .. } | GameCommand::FundPool { .. } | GameCommand::SettleChallenge { .. } => None,
     }
 }

@@ -16,6 +16,8 @@ pub enum ErrorKind {
     Forbidden,
     /// The request conflicts with what is stored (409).
     Conflict,
+    /// The thing named existed and is void now (410).
+    Gone,
     /// Well-formed but not acceptable in the current state (422).
     Unprocessable,
     /// Too large (413).

@@ -23,6 +23,7 @@ mod methodologies;
 mod partners;
 mod pools;
 mod rate_limit;
+mod redemption;
 pub mod secrets;
 pub mod tokens;
 
@@ -48,6 +49,9 @@ pub use methodologies::{load_registry, Published};
 pub use partners::{parse_categories, NewPartner};
 pub use pools::{NewPool, POOL_FUNDING_MAX, POOL_NAME_MAX};
 pub use rate_limit::MoveLimit;
+pub use redemption::{
+    NewProject, NewSponsor, ProjectQuery, Redemption, RedemptionsPage, CANCEL_WINDOW_S_DEFAULT, REDEMPTIONS_PAGE_DEFAULT,
+};
 
 /// Settings the use cases need.
 #[derive(Debug, Clone, Copy)]
@@ -69,6 +73,8 @@ pub struct Settings {
     pub game_moves_per_s: u32,
     /// Game moves one citizen may make at once before the rate applies.
     pub game_moves_burst: u32,
+    /// Seconds after a redemption within which its citizen may cancel it.
+    pub cancel_window_s: i64,
 }
 
 impl Default for Settings {
@@ -81,6 +87,7 @@ impl Default for Settings {
             secret_grace_s: 7 * 24 * 3600,
             game_moves_per_s: 10,
             game_moves_burst: 30,
+            cancel_window_s: CANCEL_WINDOW_S_DEFAULT,
         }
     }
 }

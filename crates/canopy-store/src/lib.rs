@@ -28,6 +28,10 @@ pub use store::leaderboards::Members;
 pub use store::medals::MedalCounts;
 pub use store::methodologies::{build_registry, SupersessionRecord};
 pub use store::pools::{PoolError, PoolRow, CHECKIN_POOL, POOLS_LISTED_MAX};
+pub use store::redemption::{
+    CertificateRow, ProjectError, ProjectRow, RedemptionCommand, RedemptionRow, SponsorRow, PROJECTS_LISTED_MAX,
+    REDEMPTIONS_PAGE_MAX, SPONSORS_LISTED_MAX,
+};
 pub use store::social::BallTake;
 pub use store::{Backend, Store, StoreOptions};
 

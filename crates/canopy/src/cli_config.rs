@@ -38,7 +38,7 @@ fn help_config() -> String {
      admin_token, timezone, session_ttl_s, connections_max, queue_events_max, group_linger_ms, \
      db_connections_max, db_acquire_timeout_ms, db_statement_timeout_ms, event_grams_max, \
      header_read_timeout_ms, body_read_timeout_ms, request_timeout_ms, password_hashes_max, secret_key, \
-     secret_key_file, secret_grace_s, and a [game] table: ball_ripens, ball_ripen_hour, ball_lifetime_s, \
+     secret_key_file, secret_grace_s, cancel_window_s, and a [game] table: ball_ripens, ball_ripen_hour, ball_lifetime_s, \
      friend_share_pct, owner_keeps_pct, friend_collect_daily_g, water_amounts_g, checkin_rewards)"
         .to_owned()
 }
@@ -230,6 +230,9 @@ pub struct GameArgs {
     /// Game moves one citizen may make at once before the rate applies [default: 30].
     #[arg(long, env = "CANOPY_GAME_MOVES_BURST", value_name = "N")]
     game_moves_burst: Option<u32>,
+    /// Seconds after a redemption within which its citizen may cancel it [default: 86400].
+    #[arg(long, env = "CANOPY_CANCEL_WINDOW_S", value_name = "SECONDS")]
+    cancel_window_s: Option<i64>,
 }
 
 impl GameArgs {
@@ -311,6 +314,7 @@ struct FileSettings {
     secret_key: Option<String>,
     secret_key_file: Option<PathBuf>,
     secret_grace_s: Option<i64>,
+    cancel_window_s: Option<i64>,
     /// The energy game's settings, by name (`ball_ripens = "immediately"`).
     #[serde(default)]
     game: std::collections::BTreeMap<String, toml::Value>,
@@ -424,6 +428,13 @@ impl Settings {
                 other => other.to_string(),
             };
             config.game.set(name, &text).map_err(|e| anyhow::anyhow!("[game] {e}"))?;
+        }
+        if let Some(window) = game.cancel_window_s.or(file.cancel_window_s) {
+            anyhow::ensure!(
+                (0..=365 * 24 * 3600).contains(&window),
+                "cancel_window_s must be 0 to 31536000 seconds (0: no cancelling)"
+            );
+            config.cancel_window_s = window;
         }
         for (value, name, field) in [
             (game.game_moves_per_s, "game_moves_per_s", &mut config.game_moves_per_s),

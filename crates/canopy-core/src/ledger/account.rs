@@ -71,6 +71,10 @@ pub enum AccountKind {
     SponsorshipEnergy,
     /// The system's source of sponsored fen.
     SponsorshipFen,
+    /// The energy citizens spent on a project (a tree, land, a voucher, a
+    /// donation), held for the project's sponsor: what the sponsor
+    /// receives. A cancelled redemption moves it back.
+    ProjectEnergy,
 }
 
 /// The class of owner an account kind belongs to.
@@ -82,11 +86,13 @@ pub enum OwnerClass {
     Citizen,
     /// A funded pool.
     Pool,
+    /// A redeemable project.
+    Project,
 }
 
 impl AccountKind {
     /// Every kind, for parsing and checks.
-    pub const ALL: [AccountKind; 10] = [
+    pub const ALL: [AccountKind; 11] = [
         AccountKind::Reduction,
         AccountKind::Energy,
         AccountKind::ReductionIssuance,
@@ -97,6 +103,7 @@ impl AccountKind {
         AccountKind::PoolFen,
         AccountKind::SponsorshipEnergy,
         AccountKind::SponsorshipFen,
+        AccountKind::ProjectEnergy,
     ];
 
     /// The stored and wire name.
@@ -112,6 +119,7 @@ impl AccountKind {
             AccountKind::PoolFen => "pool_fen",
             AccountKind::SponsorshipEnergy => "sponsorship_energy",
             AccountKind::SponsorshipFen => "sponsorship_fen",
+            AccountKind::ProjectEnergy => "project_energy",
         }
     }
 
@@ -129,7 +137,8 @@ impl AccountKind {
             | AccountKind::Balls
             | AccountKind::EnergyExpired
             | AccountKind::PoolEnergy
-            | AccountKind::SponsorshipEnergy => Unit::GramsEnergy,
+            | AccountKind::SponsorshipEnergy
+            | AccountKind::ProjectEnergy => Unit::GramsEnergy,
             AccountKind::PoolFen | AccountKind::SponsorshipFen => Unit::Fen,
         }
     }
@@ -139,6 +148,7 @@ impl AccountKind {
         match self {
             AccountKind::Reduction | AccountKind::Energy | AccountKind::Balls => OwnerClass::Citizen,
             AccountKind::PoolEnergy | AccountKind::PoolFen => OwnerClass::Pool,
+            AccountKind::ProjectEnergy => OwnerClass::Project,
             AccountKind::ReductionIssuance
             | AccountKind::EnergyIssuance
             | AccountKind::EnergyExpired
@@ -237,6 +247,9 @@ pub enum Owner {
     /// A funded pool, by its id (positive). Pool ids and citizen ids are
     /// separate sequences: an account is told apart by its kind.
     Pool(i64),
+    /// A redeemable project, by its id (positive), told apart by its kind
+    /// like a pool.
+    Project(i64),
 }
 
 impl Owner {
@@ -245,7 +258,7 @@ impl Owner {
     pub fn id(self) -> i64 {
         match self {
             Owner::System => SYSTEM_USER_ID,
-            Owner::Citizen(id) | Owner::Pool(id) => id,
+            Owner::Citizen(id) | Owner::Pool(id) | Owner::Project(id) => id,
         }
     }
 
@@ -264,7 +277,7 @@ impl Owner {
     pub fn citizen(self) -> Option<i64> {
         match self {
             Owner::Citizen(id) => Some(id),
-            Owner::System | Owner::Pool(_) => None,
+            Owner::System | Owner::Pool(_) | Owner::Project(_) => None,
         }
     }
 }
@@ -294,6 +307,11 @@ impl AccountRef {
         AccountRef { owner: Owner::Pool(pool_id), kind }
     }
 
+    /// A project's account of `kind`.
+    pub fn project(project_id: i64, kind: AccountKind) -> Self {
+        AccountRef { owner: Owner::Project(project_id), kind }
+    }
+
     /// The account stored as (owner id, kind): the kind decides the
     /// owner's class (citizen kinds → a citizen, pool kinds → a pool, the
     /// others → the system, whose id is [`SYSTEM_USER_ID`]). `None` when the
@@ -304,6 +322,7 @@ impl AccountRef {
             OwnerClass::System => Owner::System,
             OwnerClass::Citizen => Owner::Citizen(owner_id),
             OwnerClass::Pool => Owner::Pool(owner_id),
+            OwnerClass::Project => Owner::Project(owner_id),
         };
         let account = AccountRef { owner, kind };
         (account.owner.id() == owner_id && account.is_well_formed()).then_some(account)
@@ -316,6 +335,7 @@ impl AccountRef {
             Owner::System => self.kind.owner_class() == OwnerClass::System,
             Owner::Citizen(id) => self.kind.is_citizen() && id != SYSTEM_USER_ID,
             Owner::Pool(id) => self.kind.is_pool() && id > 0,
+            Owner::Project(id) => self.kind.owner_class() == OwnerClass::Project && id > 0,
         }
     }
 }
@@ -381,7 +401,8 @@ mod tests {
                 AccountKind::Balls,
                 AccountKind::EnergyExpired,
                 AccountKind::PoolEnergy,
-                AccountKind::PoolFen
+                AccountKind::PoolFen,
+                AccountKind::ProjectEnergy
             ]
         );
     }
@@ -399,6 +420,7 @@ mod tests {
             ("pool_fen", Unit::Fen, OwnerClass::Pool),
             ("sponsorship_energy", Unit::GramsEnergy, OwnerClass::System),
             ("sponsorship_fen", Unit::Fen, OwnerClass::System),
+            ("project_energy", Unit::GramsEnergy, OwnerClass::Project),
         ];
         for (kind, (name, unit, class)) in AccountKind::ALL.into_iter().zip(expect) {
             assert_eq!((kind.as_str(), kind.unit(), kind.owner_class()), (name, unit, class));

@@ -28,11 +28,16 @@ pub enum TransferKind {
     PoolFunded,
     /// A game rule paid a reward: pool energy → citizen energy.
     RewardPaid,
+    /// A citizen redeemed energy for a project's units: citizen energy →
+    /// the project's energy.
+    Redeemed,
+    /// A redemption was cancelled: the project's energy → citizen energy.
+    RedemptionCancelled,
 }
 
 impl TransferKind {
     /// Every kind, for parsing.
-    pub const ALL: [TransferKind; 8] = [
+    pub const ALL: [TransferKind; 10] = [
         TransferKind::ReductionVerified,
         TransferKind::EnergyIssued,
         TransferKind::BallCollected,
@@ -41,6 +46,8 @@ impl TransferKind {
         TransferKind::BallExpired,
         TransferKind::PoolFunded,
         TransferKind::RewardPaid,
+        TransferKind::Redeemed,
+        TransferKind::RedemptionCancelled,
     ];
 
     /// The stored and wire name.
@@ -54,6 +61,8 @@ impl TransferKind {
             TransferKind::BallExpired => "ball_expired",
             TransferKind::PoolFunded => "pool_funded",
             TransferKind::RewardPaid => "reward_paid",
+            TransferKind::Redeemed => "redeemed",
+            TransferKind::RedemptionCancelled => "redemption_cancelled",
         }
     }
 
@@ -72,7 +81,7 @@ impl TransferKind {
     /// owners and balances, whatever the kind.
     pub fn accepts(self, debit: AccountRef, credit: AccountRef) -> bool {
         use AccountKind as K;
-        use Owner::{Citizen, Pool, System};
+        use Owner::{Citizen, Pool, Project, System};
         match (self, debit.owner, debit.kind, credit.owner, credit.kind) {
             (TransferKind::ReductionVerified, System, K::ReductionIssuance, Citizen(_), K::Reduction) => true,
             (TransferKind::EnergyIssued, System, K::EnergyIssuance, Citizen(_), K::Balls) => true,
@@ -83,6 +92,8 @@ impl TransferKind {
             (TransferKind::PoolFunded, System, K::SponsorshipEnergy, Pool(_), K::PoolEnergy)
             | (TransferKind::PoolFunded, System, K::SponsorshipFen, Pool(_), K::PoolFen) => true,
             (TransferKind::RewardPaid, Pool(_), K::PoolEnergy, Citizen(_), K::Energy) => true,
+            (TransferKind::Redeemed, Citizen(_), K::Energy, Project(_), K::ProjectEnergy) => true,
+            (TransferKind::RedemptionCancelled, Project(_), K::ProjectEnergy, Citizen(_), K::Energy) => true,
             _ => false,
         }
     }
@@ -285,7 +296,9 @@ mod tests {
                 "watered",
                 "ball_expired",
                 "pool_funded",
-                "reward_paid"
+                "reward_paid",
+                "redeemed",
+                "redemption_cancelled"
             ]
         );
         for kind in TransferKind::ALL {

@@ -1,6 +1,7 @@
 //! The routes, each documented for the OpenAPI document.
 
 mod balls;
+mod certificates;
 mod challenges;
 mod checkins;
 pub(crate) mod citizens;
@@ -10,6 +11,8 @@ mod medals;
 mod methodologies;
 mod partners;
 mod pools;
+mod projects;
+mod redemptions;
 mod system;
 
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -90,6 +93,12 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(medals::medals))
         .routes(routes!(pools::create_pool, pools::list_pools))
         .routes(routes!(pools::fund_pool))
+        .routes(routes!(projects::create_sponsor, projects::list_sponsors))
+        .routes(routes!(projects::create_project, projects::list_projects))
+        .routes(routes!(projects::get_project, projects::patch_project))
+        .routes(routes!(redemptions::redeem, redemptions::list_redemptions))
+        .routes(routes!(redemptions::cancel_redemption))
+        .routes(routes!(certificates::get_certificate))
         .routes(routes!(friends::send_request, friends::list_requests))
         .routes(routes!(friends::accept_request))
         .routes(routes!(friends::decline_request))

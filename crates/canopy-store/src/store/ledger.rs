@@ -331,6 +331,7 @@ impl Store {
                  {energies} energy transfers (expected 1 and 1)"
             ));
         }
+        problems.extend(self.verify_redemptions().await?);
         Ok(problems)
     }
 

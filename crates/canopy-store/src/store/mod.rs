@@ -20,6 +20,7 @@ pub(crate) mod balls;
 pub(crate) mod challenges;
 mod consent;
 pub(crate) mod friends;
+pub(crate) mod idempotency;
 pub(crate) mod leaderboards;
 mod ledger;
 pub(crate) mod medals;
@@ -27,6 +28,7 @@ pub(crate) mod methodologies;
 mod partners;
 pub(crate) mod pools;
 pub(crate) mod postings;
+pub(crate) mod redemption;
 pub(crate) mod social;
 
 static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");

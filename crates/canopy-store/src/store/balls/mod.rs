@@ -92,6 +92,9 @@ pub enum GameCommand {
     },
     /// A move between friends: taking a share of a ball, or watering (see `store::social`).
     Social(super::social::SocialMove),
+    /// Redeeming energy for a project's units, or cancelling a redemption
+    /// (see `store::redemption`).
+    Redemption(super::redemption::RedemptionCommand),
 }
 
 /// A client's idempotency key, with a hash of the request it was sent with.
@@ -176,6 +179,24 @@ pub enum GameOutcome {
         energy_grams: i64,
         /// Waterings of this friend still allowed on the giver's local day.
         waterings_left: i64,
+    },
+    /// A citizen redeemed energy; `energy_left` is their energy afterwards.
+    Redeemed {
+        /// The redemption.
+        redemption_id: i64,
+        /// Energy spent.
+        energy_grams: i64,
+        /// The citizen's energy afterwards.
+        energy_left: i64,
+    },
+    /// A redemption was cancelled and its energy returned.
+    RedemptionCancelled {
+        /// The redemption.
+        redemption_id: i64,
+        /// Energy returned.
+        energy_grams: i64,
+        /// The citizen's energy afterwards.
+        energy_left: i64,
     },
 }
 
@@ -614,6 +635,7 @@ pub(crate) fn game_sqlite(
             Ok(GameOutcome::Expired { balls: moves.len() as i64, grams: moves.iter().map(|m| m.grams).sum() })
         }
         GameCommand::Social(social) => super::social::social_sqlite(tx, social, now),
+        GameCommand::Redemption(command) => super::redemption::writer::redemption_sqlite(tx, command, now),
     }
 }
 

@@ -250,6 +250,9 @@ pub(crate) async fn game_postgres(
             Ok(GameOutcome::Expired { balls: moves.len() as i64, grams: moves.iter().map(|m| m.grams).sum() })
         }
         GameCommand::Social(social) => crate::store::social::social_postgres(db, locked, social, now).await,
+        GameCommand::Redemption(command) => {
+            crate::store::redemption::writer::redemption_postgres(db, locked, command, now).await
+        }
     }
 }
 

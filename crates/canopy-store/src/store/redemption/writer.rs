@@ -1,0 +1,329 @@
+//! Redeeming and cancelling, decided and written inside the writer's
+//! transaction (`GameCommand::Redemption`). Each reads what the core's rule
+//! needs — the project with its stock, the citizen's region and energy, or
+//! the redemption — asks the core, posts the set through the one posting
+//! path, and writes the stock and the redemption row, all in one
+//! transaction: energy debited, stock decremented and the certificate
+//! issued together, or nothing. The writer runs commands one after another
+//! (on PostgreSQL under the ledger's lock, which every server's writer
+//! takes), so thousands redeeming a project's last units are decided in
+//! order and the stock never goes below zero (the table's CHECK is the last
+//! line behind the rule).
+//!
+//! SQL texts are written once with `$n` placeholders; the SQLite writer
+//! runs them as `?n`.
+
+use canopy_core::redemption::{self, ProjectKind, ProjectState, ProjectStatus, RedeemAsk, RedemptionState};
+use chrono::{DateTime, Utc};
+use rusqlite::{params, OptionalExtension};
+use sqlx::PgConnection;
+
+use super::super::balls::{GameOutcome, IdempotencyKey};
+use super::super::idempotency::{remember_postgres, remember_sqlite, replay_postgres, replay_sqlite};
+use super::super::postings::{post_postgres, post_sqlite, LedgerLocked, PostFailure};
+use crate::{format_time, parse_time};
+
+/// A redemption move for the writer.
+#[derive(Debug, Clone)]
+pub enum RedemptionCommand {
+    /// A citizen redeems `quantity` units of a project.
+    Redeem {
+        /// The citizen.
+        user_id: i64,
+        /// The project.
+        project_id: i64,
+        /// Units asked for.
+        quantity: i64,
+        /// The certificate number to issue if the kind has certificates
+        /// (drawn at random by the caller).
+        certificate: String,
+        /// Whether the certificate shows the citizen's display name.
+        show_name: bool,
+        /// The client's idempotency key.
+        idempotency: Option<IdempotencyKey>,
+    },
+    /// A citizen cancels their redemption.
+    Cancel {
+        /// The citizen.
+        user_id: i64,
+        /// The redemption.
+        redemption_id: i64,
+        /// Seconds after its making within which a redemption may be cancelled.
+        window_s: i64,
+        /// The client's idempotency key.
+        idempotency: Option<IdempotencyKey>,
+    },
+}
+
+impl RedemptionCommand {
+    /// The citizen making the move.
+    pub fn citizen(&self) -> i64 {
+        match self {
+            RedemptionCommand::Redeem { user_id, .. } | RedemptionCommand::Cancel { user_id, .. } => *user_id,
+        }
+    }
+
+    fn idempotency(&self) -> Option<&IdempotencyKey> {
+        match self {
+            RedemptionCommand::Redeem { idempotency, .. } | RedemptionCommand::Cancel { idempotency, .. } => {
+                idempotency.as_ref()
+            }
+        }
+    }
+}
+
+const PROJECT_STATE: &str =
+    "SELECT id, kind, price_grams, stock, sold, regions, starts_at, ends_at, status FROM projects WHERE id = $1";
+/// (id, kind, price_grams, stock, sold, regions, starts_at, ends_at, status)
+type StateTuple = (i64, String, i64, i64, i64, String, String, String, String);
+
+const CITIZEN: &str = "SELECT u.region, COALESCE(a.credits - a.debits, 0) FROM users u
+     LEFT JOIN accounts a ON a.user_id = u.id AND a.kind = 'energy' WHERE u.id = $1";
+const NEXT_ID: &str = "SELECT value + 1 FROM sequences WHERE name = 'redemptions'";
+const TAKE_ID: &str = "UPDATE sequences SET value = $1 WHERE name = 'redemptions'";
+const SELL: &str = "UPDATE projects SET sold = sold + $2 WHERE id = $1";
+const INSERT: &str = "INSERT INTO redemptions (id, user_id, project_id, quantity, energy_grams, certificate,
+        voucher_code, show_name, status, created_at)
+     VALUES ($1, $2, $3, $4, $5, $6, NULL, $7, 'active', $8)";
+const REDEMPTION: &str = "SELECT r.user_id, r.project_id, r.quantity, r.energy_grams, r.created_at,
+        r.cancelled_at IS NOT NULL FROM redemptions r WHERE r.id = $1";
+/// (user_id, project_id, quantity, energy_grams, created_at, cancelled)
+type RedemptionTuple = (i64, i64, i64, i64, String, bool);
+const CANCEL: &str = "UPDATE redemptions SET status = 'cancelled', cancelled_at = $2 WHERE id = $1";
+const ENERGY: &str = "SELECT COALESCE((SELECT credits - debits FROM accounts WHERE user_id = $1 AND kind = 'energy'), 0)";
+
+fn state_from((id, kind, price_grams, stock, sold, regions, starts_at, ends_at, status): StateTuple) -> ProjectState {
+    ProjectState {
+        id,
+        kind: ProjectKind::parse(&kind).unwrap_or_else(|| panic!("stored project kind `{kind}` is not known")),
+        price_grams,
+        stock,
+        sold,
+        regions: serde_json::from_str(&regions).unwrap_or_else(|e| panic!("the regions of project {id}: {e}")),
+        starts_at: parse_time(&starts_at),
+        ends_at: parse_time(&ends_at),
+        status: ProjectStatus::parse(&status).unwrap_or_else(|| panic!("stored project status `{status}` is not known")),
+    }
+}
+
+fn refused(code: &str, message: String) -> GameOutcome {
+    GameOutcome::Refused { code: code.to_owned(), message }
+}
+
+/// What a redemption writes once the rule allows it.
+struct Sale {
+    id: i64,
+    project_id: i64,
+    quantity: i64,
+    energy_grams: i64,
+    certificate: Option<String>,
+    posting: canopy_core::ledger::PostingSet,
+}
+
+/// Decides a redemption over what was read.
+fn decide_redeem(
+    command: &RedemptionCommand,
+    project: Option<StateTuple>,
+    citizen: Option<(String, i64)>,
+    id: i64,
+    now: DateTime<Utc>,
+) -> Result<Sale, GameOutcome> {
+    let RedemptionCommand::Redeem { user_id, project_id, quantity, certificate, .. } = command else {
+        unreachable!("decide_redeem is called for redemptions")
+    };
+    let Some(project) = project.map(state_from) else {
+        let refusal = redemption::RedeemRefusal::ProjectNotFound;
+        return Err(refused(refusal.code(), refusal.to_string()));
+    };
+    let Some((region, energy_grams)) = citizen else {
+        return Err(refused("user_not_found", "no such citizen".to_owned()));
+    };
+    let ask = RedeemAsk { redemption_id: id, user_id: *user_id, region: &region, energy_grams, quantity: *quantity };
+    match redemption::redeem(&project, &ask, now) {
+        Err(refusal) => Err(refused(refusal.code(), refusal.to_string())),
+        Ok(done) => Ok(Sale {
+            id,
+            project_id: *project_id,
+            quantity: *quantity,
+            energy_grams: done.energy_grams,
+            certificate: project.kind.has_certificate().then(|| certificate.clone()),
+            posting: done.posting,
+        }),
+    }
+}
+
+/// Decides a cancellation over what was read.
+fn decide_cancel(
+    command: &RedemptionCommand,
+    found: Option<RedemptionTuple>,
+    now: DateTime<Utc>,
+) -> Result<(RedemptionState, i64, canopy_core::ledger::PostingSet), GameOutcome> {
+    let RedemptionCommand::Cancel { user_id, redemption_id, window_s, .. } = command else {
+        unreachable!("decide_cancel is called for cancellations")
+    };
+    let not_found = redemption::CancelRefusal::NotFound;
+    let Some((owner, project_id, quantity, energy_grams, created_at, cancelled)) = found else {
+        return Err(refused(not_found.code(), not_found.to_string()));
+    };
+    let state = RedemptionState {
+        id: *redemption_id,
+        user_id: owner,
+        project_id,
+        energy_grams,
+        created_at: parse_time(&created_at),
+        cancelled,
+        voucher_used: false,
+    };
+    redemption::cancel(&state, *user_id, now, *window_s)
+        .map(|set| (state, quantity, set))
+        .map_err(|refusal| refused(refusal.code(), refusal.to_string()))
+}
+
+// ---------------------------------------------------------------- SQLite --
+
+fn sqlite(sql: &str) -> String {
+    sql.replace('$', "?")
+}
+
+/// Runs a redemption move in the SQLite writer's transaction.
+pub(crate) fn redemption_sqlite(
+    tx: &rusqlite::Transaction<'_>,
+    command: &RedemptionCommand,
+    now: DateTime<Utc>,
+) -> Result<GameOutcome, PostFailure<rusqlite::Error>> {
+    let user_id = command.citizen();
+    if let Some(replay) = replay_sqlite(tx, user_id, command.idempotency())? {
+        return Ok(replay);
+    }
+    let now_text = format_time(now);
+    let outcome = match command {
+        RedemptionCommand::Redeem { project_id, show_name, .. } => {
+            let project: Option<StateTuple> =
+                tx.prepare_cached(&sqlite(PROJECT_STATE))?
+                    .query_row(params![project_id], |r| {
+                        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?))
+                    })
+                    .optional()?;
+            let citizen: Option<(String, i64)> = tx
+                .prepare_cached(&sqlite(CITIZEN))?
+                .query_row(params![user_id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            let id: i64 = tx.prepare_cached(NEXT_ID)?.query_row([], |r| r.get(0))?;
+            match decide_redeem(command, project, citizen, id, now) {
+                Err(outcome) => outcome,
+                Ok(sale) => {
+                    post_sqlite(tx, std::slice::from_ref(&sale.posting), &now_text)?;
+                    tx.prepare_cached(&sqlite(TAKE_ID))?.execute(params![sale.id])?;
+                    tx.prepare_cached(&sqlite(SELL))?.execute(params![sale.project_id, sale.quantity])?;
+                    tx.prepare_cached(&sqlite(INSERT))?.execute(params![
+                        sale.id,
+                        user_id,
+                        sale.project_id,
+                        sale.quantity,
+                        sale.energy_grams,
+                        sale.certificate,
+                        show_name,
+                        now_text
+                    ])?;
+                    let energy_left: i64 = tx.prepare_cached(&sqlite(ENERGY))?.query_row(params![user_id], |r| r.get(0))?;
+                    GameOutcome::Redeemed { redemption_id: sale.id, energy_grams: sale.energy_grams, energy_left }
+                }
+            }
+        }
+        RedemptionCommand::Cancel { redemption_id, .. } => {
+            let found: Option<RedemptionTuple> = tx
+                .prepare_cached(&sqlite(REDEMPTION))?
+                .query_row(params![redemption_id], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
+                })
+                .optional()?;
+            match decide_cancel(command, found, now) {
+                Err(outcome) => outcome,
+                Ok((state, quantity, set)) => {
+                    post_sqlite(tx, std::slice::from_ref(&set), &now_text)?;
+                    tx.prepare_cached(&sqlite(CANCEL))?.execute(params![state.id, now_text])?;
+                    tx.prepare_cached(&sqlite(SELL))?.execute(params![state.project_id, -quantity])?;
+                    let energy_left: i64 = tx.prepare_cached(&sqlite(ENERGY))?.query_row(params![user_id], |r| r.get(0))?;
+                    GameOutcome::RedemptionCancelled {
+                        redemption_id: state.id,
+                        energy_grams: state.energy_grams,
+                        energy_left,
+                    }
+                }
+            }
+        }
+    };
+    remember_sqlite(tx, user_id, command.idempotency(), &outcome, &now_text)?;
+    Ok(outcome)
+}
+
+// ------------------------------------------------------------ PostgreSQL --
+
+/// Runs a redemption move on the PostgreSQL writer's connection, under the
+/// ledger's lock.
+pub(crate) async fn redemption_postgres(
+    db: &mut PgConnection,
+    locked: &LedgerLocked,
+    command: &RedemptionCommand,
+    now: DateTime<Utc>,
+) -> Result<GameOutcome, PostFailure<sqlx::Error>> {
+    let user_id = command.citizen();
+    if let Some(replay) = replay_postgres(db, user_id, command.idempotency()).await? {
+        return Ok(replay);
+    }
+    let now_text = format_time(now);
+    let outcome = match command {
+        RedemptionCommand::Redeem { project_id, show_name, .. } => {
+            let project: Option<StateTuple> = sqlx::query_as(&format!("{PROJECT_STATE} FOR UPDATE"))
+                .bind(project_id)
+                .fetch_optional(&mut *db)
+                .await?;
+            let citizen: Option<(String, i64)> =
+                sqlx::query_as(CITIZEN).bind(user_id).fetch_optional(&mut *db).await?;
+            let id: i64 = sqlx::query_scalar(NEXT_ID).fetch_one(&mut *db).await?;
+            match decide_redeem(command, project, citizen, id, now) {
+                Err(outcome) => outcome,
+                Ok(sale) => {
+                    post_postgres(db, locked, std::slice::from_ref(&sale.posting), &now_text).await?;
+                    sqlx::query(TAKE_ID).bind(sale.id).execute(&mut *db).await?;
+                    sqlx::query(SELL).bind(sale.project_id).bind(sale.quantity).execute(&mut *db).await?;
+                    sqlx::query(INSERT)
+                        .bind(sale.id)
+                        .bind(user_id)
+                        .bind(sale.project_id)
+                        .bind(sale.quantity)
+                        .bind(sale.energy_grams)
+                        .bind(&sale.certificate)
+                        .bind(show_name)
+                        .bind(&now_text)
+                        .execute(&mut *db)
+                        .await?;
+                    let energy_left: i64 = sqlx::query_scalar(ENERGY).bind(user_id).fetch_one(&mut *db).await?;
+                    GameOutcome::Redeemed { redemption_id: sale.id, energy_grams: sale.energy_grams, energy_left }
+                }
+            }
+        }
+        RedemptionCommand::Cancel { redemption_id, .. } => {
+            let found: Option<RedemptionTuple> = sqlx::query_as(&format!("{REDEMPTION} FOR UPDATE"))
+                .bind(redemption_id)
+                .fetch_optional(&mut *db)
+                .await?;
+            match decide_cancel(command, found, now) {
+                Err(outcome) => outcome,
+                Ok((state, quantity, set)) => {
+                    post_postgres(db, locked, std::slice::from_ref(&set), &now_text).await?;
+                    sqlx::query(CANCEL).bind(state.id).bind(&now_text).execute(&mut *db).await?;
+                    sqlx::query(SELL).bind(state.project_id).bind(-quantity).execute(&mut *db).await?;
+                    let energy_left: i64 = sqlx::query_scalar(ENERGY).bind(user_id).fetch_one(&mut *db).await?;
+                    GameOutcome::RedemptionCancelled {
+                        redemption_id: state.id,
+                        energy_grams: state.energy_grams,
+                        energy_left,
+                    }
+                }
+            }
+        }
+    };
+    remember_postgres(db, user_id, command.idempotency(), &outcome, &now_text).await?;
+    Ok(outcome)
+}
