@@ -50,7 +50,8 @@ pub use partners::{parse_categories, NewPartner};
 pub use pools::{NewPool, POOL_FUNDING_MAX, POOL_NAME_MAX};
 pub use rate_limit::MoveLimit;
 pub use redemption::{
-    NewProject, NewSponsor, ProjectQuery, Redemption, RedemptionsPage, CANCEL_WINDOW_S_DEFAULT, REDEMPTIONS_PAGE_DEFAULT,
+    NewProject, NewSponsor, ProjectQuery, Redemption, RedemptionsPage, CANCEL_WINDOW_S_DEFAULT,
+    REDEMPTIONS_PAGE_DEFAULT,
 };
 
 /// Settings the use cases need.

@@ -138,7 +138,10 @@ impl Service {
         let name = project::checked_text("name", &sponsor.name, TEXT_MAX)
             .map_err(|e| ServiceError::invalid("invalid_sponsor", e.to_string()))?;
         let kind = SponsorKind::parse(&sponsor.kind).ok_or_else(|| {
-            ServiceError::invalid("invalid_sponsor", format!("kind `{}` is not company, foundation or government", sponsor.kind))
+            ServiceError::invalid(
+                "invalid_sponsor",
+                format!("kind `{}` is not company, foundation or government", sponsor.kind),
+            )
         })?;
         for (field, budget) in [("budget_units", sponsor.budget_units), ("budget_fen", sponsor.budget_fen)] {
             if budget.is_some_and(|b| !(0..=BUDGET_MAX).contains(&b)) {
@@ -263,12 +266,8 @@ impl Service {
         idempotency: Option<Idempotency<'_>>,
     ) -> ServiceResult<Redemption> {
         let idempotency = idempotency.map(|i| i.check()).transpose()?;
-        let command = RedemptionCommand::Cancel {
-            user_id,
-            redemption_id,
-            window_s: self.settings.cancel_window_s,
-            idempotency,
-        };
+        let command =
+            RedemptionCommand::Cancel { user_id, redemption_id, window_s: self.settings.cancel_window_s, idempotency };
         match self.game(GameCommand::Redemption(command)).await? {
             GameOutcome::RedemptionCancelled { redemption_id, energy_left, .. } => {
                 Ok(Redemption { row: self.stored_redemption(redemption_id).await?, energy_left: Some(energy_left) })
@@ -287,7 +286,12 @@ impl Service {
     }
 
     /// A page of `user_id`'s redemptions, newest first.
-    pub async fn redemptions(&self, user_id: i64, cursor: Option<&str>, limit: Option<i64>) -> ServiceResult<RedemptionsPage> {
+    pub async fn redemptions(
+        &self,
+        user_id: i64,
+        cursor: Option<&str>,
+        limit: Option<i64>,
+    ) -> ServiceResult<RedemptionsPage> {
         let limit = limit.unwrap_or(REDEMPTIONS_PAGE_DEFAULT);
         if !(1..=canopy_store::REDEMPTIONS_PAGE_MAX).contains(&limit) {
             return Err(ServiceError::invalid(

@@ -325,8 +325,14 @@ mod tests {
         for (project, ask, code) in cases {
             assert_eq!(redeem(&project, &ask, now).unwrap_err().code(), code);
         }
-        assert_eq!(redeem(&tree(10, 0), &ask(1, 17_900), at("2027-01-01T00:00:00Z")).unwrap_err().code(), "project_not_active");
-        assert_eq!(redeem(&tree(10, 0), &ask(1, 17_900), at("2025-12-31T23:59:59Z")).unwrap_err().code(), "project_not_active");
+        assert_eq!(
+            redeem(&tree(10, 0), &ask(1, 17_900), at("2027-01-01T00:00:00Z")).unwrap_err().code(),
+            "project_not_active"
+        );
+        assert_eq!(
+            redeem(&tree(10, 0), &ask(1, 17_900), at("2025-12-31T23:59:59Z")).unwrap_err().code(),
+            "project_not_active"
+        );
         assert!(redeem(&tree(10, 9), &ask(1, 17_900), now).is_ok(), "the last unit");
     }
 

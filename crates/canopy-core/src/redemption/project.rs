@@ -67,7 +67,8 @@ pub enum ProjectKind {
 
 impl ProjectKind {
     /// Every kind.
-    pub const ALL: [ProjectKind; 4] = [ProjectKind::Tree, ProjectKind::Land, ProjectKind::Voucher, ProjectKind::Donation];
+    pub const ALL: [ProjectKind; 4] =
+        [ProjectKind::Tree, ProjectKind::Land, ProjectKind::Voucher, ProjectKind::Donation];
 
     /// The wire and stored name.
     pub fn as_str(self) -> &'static str {
@@ -296,7 +297,8 @@ pub fn serves(regions: &[String], region: &str) -> bool {
 }
 
 fn details_of<T: serde::de::DeserializeOwned>(kind: ProjectKind, details: &Value) -> Result<T, InvalidProject> {
-    serde_json::from_value(details.clone()).map_err(|e| invalid("details", format!("not the details of a {}: {e}", kind.as_str())))
+    serde_json::from_value(details.clone())
+        .map_err(|e| invalid("details", format!("not the details of a {}: {e}", kind.as_str())))
 }
 
 fn subdivision(field: &str, text: &str) -> Result<String, InvalidProject> {
@@ -495,7 +497,10 @@ mod tests {
     #[test]
     fn a_trees_price_is_its_sequestration() {
         let spec = check_project(&draft("tree", haloxylon())).unwrap();
-        assert_eq!((spec.kind, spec.price_grams, spec.stock, spec.title.as_str()), (ProjectKind::Tree, 17_900, 100, "Haloxylon in Alxa"));
+        assert_eq!(
+            (spec.kind, spec.price_grams, spec.stock, spec.title.as_str()),
+            (ProjectKind::Tree, 17_900, 100, "Haloxylon in Alxa")
+        );
         let mut priced = draft("tree", haloxylon());
         priced.price_grams = Some(18_000);
         assert_eq!(check_project(&priced).unwrap_err().field, "price_grams");
@@ -509,12 +514,24 @@ mod tests {
     fn each_fault_names_its_field() {
         let cases = [
             (draft("shrub", haloxylon()), "kind"),
-            (draft("tree", json!({ "species": "x", "site": "y", "region": "CN-XX", "sequestration_kg": 1 })), "details.region"),
-            (draft("tree", json!({ "species": "", "site": "y", "region": "CN-NM", "sequestration_kg": 1 })), "details.species"),
+            (
+                draft("tree", json!({ "species": "x", "site": "y", "region": "CN-XX", "sequestration_kg": 1 })),
+                "details.region",
+            ),
+            (
+                draft("tree", json!({ "species": "", "site": "y", "region": "CN-NM", "sequestration_kg": 1 })),
+                "details.species",
+            ),
             (draft("tree", json!({ "species": "x" })), "details"),
             (draft("tree", json!([])), "details"),
             (draft("land", json!({ "site": "x", "region": "CN-YN", "area_m2": 0 })), "details.area_m2"),
-            (draft("voucher", json!({ "merchant_id": "7", "face_value_fen": 500, "expires_at": "2027-06-01T00:00:00Z", "terms": "t" })), "details.merchant_id"),
+            (
+                draft(
+                    "voucher",
+                    json!({ "merchant_id": "7", "face_value_fen": 500, "expires_at": "2027-06-01T00:00:00Z", "terms": "t" }),
+                ),
+                "details.merchant_id",
+            ),
             (draft("donation", json!({ "beneficiary": "School", "unit_buys": "a lunch" })), "price_grams"),
         ];
         for (draft, field) in cases {

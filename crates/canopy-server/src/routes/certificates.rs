@@ -55,7 +55,9 @@ pub(crate) struct CertificateOut {
 
 fn certificate_out(number: String, c: CertificateRow) -> CertificateOut {
     let (species, site, region, beneficiary, unit) = match &c.project.details {
-        ProjectDetails::Tree(t) => (Some(t.species.clone()), Some(t.site.clone()), Some(t.region.clone()), None, "tree".to_owned()),
+        ProjectDetails::Tree(t) => {
+            (Some(t.species.clone()), Some(t.site.clone()), Some(t.region.clone()), None, "tree".to_owned())
+        }
         ProjectDetails::Land(l) => (None, Some(l.site.clone()), Some(l.region.clone()), None, "m²".to_owned()),
         ProjectDetails::Donation(d) => (None, None, None, Some(d.beneficiary.clone()), d.unit_buys.clone()),
         ProjectDetails::Voucher(_) => (None, None, None, None, "voucher".to_owned()),
@@ -159,7 +161,9 @@ fn render_svg(c: &CertificateOut) -> String {
     );
     svg.push_str(&format!("<title>{} — {}</title>\n", xml(heading), xml(&c.number)));
     svg.push_str("<rect width=\"800\" height=\"560\" fill=\"#f3f8ef\"/>\n");
-    svg.push_str("<rect x=\"20\" y=\"20\" width=\"760\" height=\"520\" fill=\"none\" stroke=\"#2e7d32\" stroke-width=\"6\"/>\n");
+    svg.push_str(
+        "<rect x=\"20\" y=\"20\" width=\"760\" height=\"520\" fill=\"none\" stroke=\"#2e7d32\" stroke-width=\"6\"/>\n",
+    );
     svg.push_str("<circle cx=\"400\" cy=\"85\" r=\"34\" fill=\"#2e7d32\"/>\n");
     svg.push_str("<path d=\"M400 62 L420 100 L380 100 Z\" fill=\"#a5d6a7\"/>\n");
     for (y, size, weight, text) in lines {

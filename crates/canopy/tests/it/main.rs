@@ -24,5 +24,6 @@ mod partner_hardening;
 mod partners;
 mod process;
 mod properties;
+mod redemption;
 mod scale_out;
 mod schemathesis;

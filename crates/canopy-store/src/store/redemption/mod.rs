@@ -53,7 +53,9 @@ const SPONSOR_SELECT: &str = "SELECT s.id, s.name, s.kind, s.budget_units, s.bud
         s.created_at
  FROM sponsors s";
 
-fn sponsor_from((id, name, kind, budget_units, budget_fen, units, fen, handed_out, created_at): SponsorTuple) -> SponsorRow {
+fn sponsor_from(
+    (id, name, kind, budget_units, budget_fen, units, fen, handed_out, created_at): SponsorTuple,
+) -> SponsorRow {
     SponsorRow {
         id,
         name,
@@ -267,7 +269,9 @@ impl Store {
         });
         match inserted {
             Ok(id) => self.sponsor(id).await?.ok_or(ProjectError::SponsorNotFound),
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(ProjectError::SponsorExists(name.to_owned())),
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                Err(ProjectError::SponsorExists(name.to_owned()))
+            }
             Err(e) => Err(e.into()),
         }
     }
@@ -400,7 +404,12 @@ impl Store {
     }
 
     /// A citizen's redemptions, newest first, below id `before` if given.
-    pub async fn redemptions_of(&self, user_id: i64, before: Option<i64>, limit: i64) -> StoreResult<Vec<RedemptionRow>> {
+    pub async fn redemptions_of(
+        &self,
+        user_id: i64,
+        before: Option<i64>,
+        limit: i64,
+    ) -> StoreResult<Vec<RedemptionRow>> {
         let rows: Vec<RedemptionTuple> = on_read!(self, |db| {
             sqlx::query_as(&format!(
                 "{REDEMPTION_SELECT} WHERE r.user_id = $1 AND r.id < $2 ORDER BY r.id DESC LIMIT $3"
@@ -425,11 +434,8 @@ impl Store {
         })?;
         let Some(redemption) = row.map(redemption_from) else { return Ok(None) };
         let Some(project) = self.project(redemption.project_id).await? else { return Ok(None) };
-        let owner = if redemption.show_name {
-            self.person(redemption.user_id).await?.map(|p| p.display_name)
-        } else {
-            None
-        };
+        let owner =
+            if redemption.show_name { self.person(redemption.user_id).await?.map(|p| p.display_name) } else { None };
         Ok(Some(CertificateRow { redemption, project, owner }))
     }
 

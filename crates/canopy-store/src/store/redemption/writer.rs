@@ -90,7 +90,8 @@ const REDEMPTION: &str = "SELECT r.user_id, r.project_id, r.quantity, r.energy_g
 /// (user_id, project_id, quantity, energy_grams, created_at, cancelled)
 type RedemptionTuple = (i64, i64, i64, i64, String, bool);
 const CANCEL: &str = "UPDATE redemptions SET status = 'cancelled', cancelled_at = $2 WHERE id = $1";
-const ENERGY: &str = "SELECT COALESCE((SELECT credits - debits FROM accounts WHERE user_id = $1 AND kind = 'energy'), 0)";
+const ENERGY: &str =
+    "SELECT COALESCE((SELECT credits - debits FROM accounts WHERE user_id = $1 AND kind = 'energy'), 0)";
 
 fn state_from((id, kind, price_grams, stock, sold, regions, starts_at, ends_at, status): StateTuple) -> ProjectState {
     ProjectState {
@@ -102,7 +103,8 @@ fn state_from((id, kind, price_grams, stock, sold, regions, starts_at, ends_at, 
         regions: serde_json::from_str(&regions).unwrap_or_else(|e| panic!("the regions of project {id}: {e}")),
         starts_at: parse_time(&starts_at),
         ends_at: parse_time(&ends_at),
-        status: ProjectStatus::parse(&status).unwrap_or_else(|| panic!("stored project status `{status}` is not known")),
+        status: ProjectStatus::parse(&status)
+            .unwrap_or_else(|| panic!("stored project status `{status}` is not known")),
     }
 }
 
@@ -198,12 +200,22 @@ pub(crate) fn redemption_sqlite(
     let now_text = format_time(now);
     let outcome = match command {
         RedemptionCommand::Redeem { project_id, show_name, .. } => {
-            let project: Option<StateTuple> =
-                tx.prepare_cached(&sqlite(PROJECT_STATE))?
-                    .query_row(params![project_id], |r| {
-                        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?))
-                    })
-                    .optional()?;
+            let project: Option<StateTuple> = tx
+                .prepare_cached(&sqlite(PROJECT_STATE))?
+                .query_row(params![project_id], |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                        r.get(6)?,
+                        r.get(7)?,
+                        r.get(8)?,
+                    ))
+                })
+                .optional()?;
             let citizen: Option<(String, i64)> = tx
                 .prepare_cached(&sqlite(CITIZEN))?
                 .query_row(params![user_id], |r| Ok((r.get(0)?, r.get(1)?)))
@@ -225,7 +237,8 @@ pub(crate) fn redemption_sqlite(
                         show_name,
                         now_text
                     ])?;
-                    let energy_left: i64 = tx.prepare_cached(&sqlite(ENERGY))?.query_row(params![user_id], |r| r.get(0))?;
+                    let energy_left: i64 =
+                        tx.prepare_cached(&sqlite(ENERGY))?.query_row(params![user_id], |r| r.get(0))?;
                     GameOutcome::Redeemed { redemption_id: sale.id, energy_grams: sale.energy_grams, energy_left }
                 }
             }
@@ -243,7 +256,8 @@ pub(crate) fn redemption_sqlite(
                     post_sqlite(tx, std::slice::from_ref(&set), &now_text)?;
                     tx.prepare_cached(&sqlite(CANCEL))?.execute(params![state.id, now_text])?;
                     tx.prepare_cached(&sqlite(SELL))?.execute(params![state.project_id, -quantity])?;
-                    let energy_left: i64 = tx.prepare_cached(&sqlite(ENERGY))?.query_row(params![user_id], |r| r.get(0))?;
+                    let energy_left: i64 =
+                        tx.prepare_cached(&sqlite(ENERGY))?.query_row(params![user_id], |r| r.get(0))?;
                     GameOutcome::RedemptionCancelled {
                         redemption_id: state.id,
                         energy_grams: state.energy_grams,
@@ -278,8 +292,7 @@ pub(crate) async fn redemption_postgres(
                 .bind(project_id)
                 .fetch_optional(&mut *db)
                 .await?;
-            let citizen: Option<(String, i64)> =
-                sqlx::query_as(CITIZEN).bind(user_id).fetch_optional(&mut *db).await?;
+            let citizen: Option<(String, i64)> = sqlx::query_as(CITIZEN).bind(user_id).fetch_optional(&mut *db).await?;
             let id: i64 = sqlx::query_scalar(NEXT_ID).fetch_one(&mut *db).await?;
             match decide_redeem(command, project, citizen, id, now) {
                 Err(outcome) => outcome,
