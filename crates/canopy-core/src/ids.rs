@@ -96,6 +96,16 @@ pub fn parse_redemption(text: &str) -> Option<i64> {
     text.strip_prefix("rdm_")?.parse().ok().filter(|id| *id > 0)
 }
 
+/// The public id of a campaign.
+pub fn campaign(id: i64) -> String {
+    format!("cmp_{id}")
+}
+
+/// Parses a public campaign id.
+pub fn parse_campaign(text: &str) -> Option<i64> {
+    text.strip_prefix("cmp_")?.parse().ok().filter(|id| *id > 0)
+}
+
 /// Parses a public citizen id.
 pub fn parse_user(text: &str) -> Option<i64> {
     text.strip_prefix("usr_")?.parse().ok().filter(|id| *id > 0)
@@ -115,6 +125,7 @@ mod tests {
         assert_eq!(super::parse_project(&super::project(3)), Some(3));
         assert_eq!(super::parse_redemption(&super::redemption(5)), Some(5));
         assert_eq!(super::parse_project("rdm_5"), None);
+        assert_eq!(super::parse_campaign(&super::campaign(6)), Some(6));
         for bad in ["7", "bal_", "bal_x", "bal_-1", "bal_0", "usr_7"] {
             assert_eq!(super::parse_ball(bad), None, "{bad}");
         }

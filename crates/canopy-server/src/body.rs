@@ -23,6 +23,10 @@ pub const BODY_BYTES_DEFAULT: usize = 64 * 1024;
 /// inputs, caps and formula is a few KiB; 1 MiB leaves ample room.
 pub const METHODOLOGY_BODY_BYTES_MAX: usize = 1024 * 1024;
 
+/// The largest voucher-code upload (10,000 codes of up to 64 characters,
+/// with room for a CSV's separators).
+pub const VOUCHER_CODES_BODY_BYTES_MAX: usize = 1024 * 1024;
+
 /// A route's body limit, as a request extension (for the 413 detail).
 #[derive(Debug, Clone, Copy)]
 pub struct BodyLimit(pub usize);

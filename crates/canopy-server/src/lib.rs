@@ -234,6 +234,7 @@ pub fn router(state: AppState) -> axum::Router {
                 async move { axum::Json(openapi.as_ref().clone()) }
             }),
         )
+        .route("/campaigns/{id}", axum::routing::get(routes::campaign_page))
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(body::limit(body::BODY_BYTES_DEFAULT))

@@ -143,6 +143,7 @@ fn mover(command: &GameCommand) -> Option<i64> {
         GameCommand::Collect { user_id, .. } | GameCommand::CheckIn { user_id, .. } => Some(*user_id),
         GameCommand::Social(social) => Some(social.citizen),
         GameCommand::Redemption(command) => Some(command.citizen()),
+        GameCommand::Contribute(contribution) => Some(contribution.user_id),
         GameCommand::ExpireDue { .. } | GameCommand::FundPool { .. } | GameCommand::SettleChallenge { .. } => None,
     }
 }

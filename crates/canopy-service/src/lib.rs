@@ -10,6 +10,7 @@
 
 mod accounts;
 mod balls;
+mod campaigns;
 mod challenges;
 mod checkins;
 mod consent;
@@ -26,6 +27,7 @@ mod rate_limit;
 mod redemption;
 pub mod secrets;
 pub mod tokens;
+mod vouchers;
 
 use std::sync::Arc;
 
@@ -37,6 +39,7 @@ use chrono::{DateTime, FixedOffset, Utc};
 
 pub use accounts::{Account, NewAccount, Session};
 pub use balls::{BallView, Collected, Idempotency, IDEMPOTENCY_KEY_MAX};
+pub use campaigns::{CampaignView, Contributed, NewCampaign, Retirement};
 pub use challenges::{ChallengeView, NewChallenge, TEAM_NAME_MAX};
 pub use checkins::{CheckedIn, CHECKIN_NOTE_MAX};
 pub use consent::{ConsentGrant, Link};

@@ -22,6 +22,9 @@ pub mod writer;
 
 pub use rows::*;
 pub use store::balls::{BallRow, BALLS_LISTED_MAX};
+pub use store::campaigns::{
+    CampaignError, CampaignRow, Contribution, NewCampaignRow, NewRetirement, RetirementRow, CAMPAIGNS_LISTED_MAX,
+};
 pub use store::challenges::{team_results, ChallengeRow, JoinError, TeamRow, CHALLENGES_LISTED_MAX};
 pub use store::friends::{BlockRow, ForestView, FriendBalls, FriendRequestRow, FriendRow, Person, RequestSent};
 pub use store::leaderboards::Members;
@@ -29,8 +32,8 @@ pub use store::medals::MedalCounts;
 pub use store::methodologies::{build_registry, SupersessionRecord};
 pub use store::pools::{PoolError, PoolRow, CHECKIN_POOL, POOLS_LISTED_MAX};
 pub use store::redemption::{
-    CertificateRow, ProjectError, ProjectRow, RedemptionCommand, RedemptionRow, SponsorRow, PROJECTS_LISTED_MAX,
-    REDEMPTIONS_PAGE_MAX, SPONSORS_LISTED_MAX,
+    CertificateRow, CodesUploaded, ProjectError, ProjectRow, RedemptionCommand, RedemptionRow, SponsorRow, UploadError,
+    VoucherAccepted, PROJECTS_LISTED_MAX, REDEMPTIONS_PAGE_MAX, SPONSORS_LISTED_MAX,
 };
 pub use store::social::BallTake;
 pub use store::{Backend, Store, StoreOptions};

@@ -75,6 +75,9 @@ pub enum AccountKind {
     /// donation), held for the project's sponsor: what the sponsor
     /// receives. A cancelled redemption moves it back.
     ProjectEnergy,
+    /// The energy citizens contributed to a campaign (matched by carbon
+    /// credits its sponsor retires).
+    CampaignEnergy,
 }
 
 /// The class of owner an account kind belongs to.
@@ -88,11 +91,13 @@ pub enum OwnerClass {
     Pool,
     /// A redeemable project.
     Project,
+    /// A campaign.
+    Campaign,
 }
 
 impl AccountKind {
     /// Every kind, for parsing and checks.
-    pub const ALL: [AccountKind; 11] = [
+    pub const ALL: [AccountKind; 12] = [
         AccountKind::Reduction,
         AccountKind::Energy,
         AccountKind::ReductionIssuance,
@@ -104,6 +109,7 @@ impl AccountKind {
         AccountKind::SponsorshipEnergy,
         AccountKind::SponsorshipFen,
         AccountKind::ProjectEnergy,
+        AccountKind::CampaignEnergy,
     ];
 
     /// The stored and wire name.
@@ -120,6 +126,7 @@ impl AccountKind {
             AccountKind::SponsorshipEnergy => "sponsorship_energy",
             AccountKind::SponsorshipFen => "sponsorship_fen",
             AccountKind::ProjectEnergy => "project_energy",
+            AccountKind::CampaignEnergy => "campaign_energy",
         }
     }
 
@@ -138,7 +145,8 @@ impl AccountKind {
             | AccountKind::EnergyExpired
             | AccountKind::PoolEnergy
             | AccountKind::SponsorshipEnergy
-            | AccountKind::ProjectEnergy => Unit::GramsEnergy,
+            | AccountKind::ProjectEnergy
+            | AccountKind::CampaignEnergy => Unit::GramsEnergy,
             AccountKind::PoolFen | AccountKind::SponsorshipFen => Unit::Fen,
         }
     }
@@ -149,6 +157,7 @@ impl AccountKind {
             AccountKind::Reduction | AccountKind::Energy | AccountKind::Balls => OwnerClass::Citizen,
             AccountKind::PoolEnergy | AccountKind::PoolFen => OwnerClass::Pool,
             AccountKind::ProjectEnergy => OwnerClass::Project,
+            AccountKind::CampaignEnergy => OwnerClass::Campaign,
             AccountKind::ReductionIssuance
             | AccountKind::EnergyIssuance
             | AccountKind::EnergyExpired
@@ -250,6 +259,8 @@ pub enum Owner {
     /// A redeemable project, by its id (positive), told apart by its kind
     /// like a pool.
     Project(i64),
+    /// A campaign, by its id (positive), told apart by its kind.
+    Campaign(i64),
 }
 
 impl Owner {
@@ -258,7 +269,7 @@ impl Owner {
     pub fn id(self) -> i64 {
         match self {
             Owner::System => SYSTEM_USER_ID,
-            Owner::Citizen(id) | Owner::Pool(id) | Owner::Project(id) => id,
+            Owner::Citizen(id) | Owner::Pool(id) | Owner::Project(id) | Owner::Campaign(id) => id,
         }
     }
 
@@ -277,7 +288,7 @@ impl Owner {
     pub fn citizen(self) -> Option<i64> {
         match self {
             Owner::Citizen(id) => Some(id),
-            Owner::System | Owner::Pool(_) | Owner::Project(_) => None,
+            Owner::System | Owner::Pool(_) | Owner::Project(_) | Owner::Campaign(_) => None,
         }
     }
 }
@@ -312,6 +323,11 @@ impl AccountRef {
         AccountRef { owner: Owner::Project(project_id), kind }
     }
 
+    /// A campaign's account of `kind`.
+    pub fn campaign(campaign_id: i64, kind: AccountKind) -> Self {
+        AccountRef { owner: Owner::Campaign(campaign_id), kind }
+    }
+
     /// The account stored as (owner id, kind): the kind decides the
     /// owner's class (citizen kinds → a citizen, pool kinds → a pool, the
     /// others → the system, whose id is [`SYSTEM_USER_ID`]). `None` when the
@@ -323,6 +339,7 @@ impl AccountRef {
             OwnerClass::Citizen => Owner::Citizen(owner_id),
             OwnerClass::Pool => Owner::Pool(owner_id),
             OwnerClass::Project => Owner::Project(owner_id),
+            OwnerClass::Campaign => Owner::Campaign(owner_id),
         };
         let account = AccountRef { owner, kind };
         (account.owner.id() == owner_id && account.is_well_formed()).then_some(account)
@@ -336,6 +353,7 @@ impl AccountRef {
             Owner::Citizen(id) => self.kind.is_citizen() && id != SYSTEM_USER_ID,
             Owner::Pool(id) => self.kind.is_pool() && id > 0,
             Owner::Project(id) => self.kind.owner_class() == OwnerClass::Project && id > 0,
+            Owner::Campaign(id) => self.kind.owner_class() == OwnerClass::Campaign && id > 0,
         }
     }
 }
@@ -402,7 +420,8 @@ mod tests {
                 AccountKind::EnergyExpired,
                 AccountKind::PoolEnergy,
                 AccountKind::PoolFen,
-                AccountKind::ProjectEnergy
+                AccountKind::ProjectEnergy,
+                AccountKind::CampaignEnergy
             ]
         );
     }
@@ -421,6 +440,7 @@ mod tests {
             ("sponsorship_energy", Unit::GramsEnergy, OwnerClass::System),
             ("sponsorship_fen", Unit::Fen, OwnerClass::System),
             ("project_energy", Unit::GramsEnergy, OwnerClass::Project),
+            ("campaign_energy", Unit::GramsEnergy, OwnerClass::Campaign),
         ];
         for (kind, (name, unit, class)) in AccountKind::ALL.into_iter().zip(expect) {
             assert_eq!((kind.as_str(), kind.unit(), kind.owner_class()), (name, unit, class));

@@ -33,11 +33,14 @@ pub enum TransferKind {
     Redeemed,
     /// A redemption was cancelled: the project's energy → citizen energy.
     RedemptionCancelled,
+    /// A citizen contributed energy to a campaign: citizen energy → the
+    /// campaign's energy.
+    CampaignContributed,
 }
 
 impl TransferKind {
     /// Every kind, for parsing.
-    pub const ALL: [TransferKind; 10] = [
+    pub const ALL: [TransferKind; 11] = [
         TransferKind::ReductionVerified,
         TransferKind::EnergyIssued,
         TransferKind::BallCollected,
@@ -48,6 +51,7 @@ impl TransferKind {
         TransferKind::RewardPaid,
         TransferKind::Redeemed,
         TransferKind::RedemptionCancelled,
+        TransferKind::CampaignContributed,
     ];
 
     /// The stored and wire name.
@@ -63,6 +67,7 @@ impl TransferKind {
             TransferKind::RewardPaid => "reward_paid",
             TransferKind::Redeemed => "redeemed",
             TransferKind::RedemptionCancelled => "redemption_cancelled",
+            TransferKind::CampaignContributed => "campaign_contributed",
         }
     }
 
@@ -81,7 +86,7 @@ impl TransferKind {
     /// owners and balances, whatever the kind.
     pub fn accepts(self, debit: AccountRef, credit: AccountRef) -> bool {
         use AccountKind as K;
-        use Owner::{Citizen, Pool, Project, System};
+        use Owner::{Campaign, Citizen, Pool, Project, System};
         match (self, debit.owner, debit.kind, credit.owner, credit.kind) {
             (TransferKind::ReductionVerified, System, K::ReductionIssuance, Citizen(_), K::Reduction) => true,
             (TransferKind::EnergyIssued, System, K::EnergyIssuance, Citizen(_), K::Balls) => true,
@@ -94,6 +99,7 @@ impl TransferKind {
             (TransferKind::RewardPaid, Pool(_), K::PoolEnergy, Citizen(_), K::Energy) => true,
             (TransferKind::Redeemed, Citizen(_), K::Energy, Project(_), K::ProjectEnergy) => true,
             (TransferKind::RedemptionCancelled, Project(_), K::ProjectEnergy, Citizen(_), K::Energy) => true,
+            (TransferKind::CampaignContributed, Citizen(_), K::Energy, Campaign(_), K::CampaignEnergy) => true,
             _ => false,
         }
     }
@@ -298,7 +304,8 @@ mod tests {
                 "pool_funded",
                 "reward_paid",
                 "redeemed",
-                "redemption_cancelled"
+                "redemption_cancelled",
+                "campaign_contributed"
             ]
         );
         for kind in TransferKind::ALL {

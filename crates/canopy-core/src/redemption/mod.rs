@@ -13,12 +13,17 @@
 //! |---|---|---|
 //! | redemption 12 spends energy on project 3 | `redeemed` (citizen energy → project energy) | redemption `redeem:12` |
 //! | redemption 12 is cancelled | `redemption_cancelled` (project energy → citizen energy) | redemption `cancel:12` |
+//! | contribution 5 to a campaign | `campaign_contributed` (citizen energy → campaign energy) | redemption `contribute:5` |
 //!
+//! - [`campaign`]: campaigns, contributions and the credits retired to match them;
 //! - [`project`]: sponsors, project kinds, statuses and details, checked;
-//! - [`certificate`]: unguessable certificate numbers.
+//! - [`certificate`]: unguessable certificate numbers;
+//! - [`voucher`]: voucher codes and a merchant's use of one.
 
+pub mod campaign;
 pub mod certificate;
 pub mod project;
+pub mod voucher;
 
 use chrono::{DateTime, Utc};
 

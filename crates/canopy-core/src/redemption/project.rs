@@ -86,12 +86,13 @@ impl ProjectKind {
     }
 
     /// The most units one redemption may ask for: a hundred trees, ten
-    /// thousand square metres, ten vouchers, a thousand donation units.
+    /// thousand square metres, one voucher (a redemption shows one code),
+    /// a thousand donation units.
     pub fn quantity_max(self) -> i64 {
         match self {
             ProjectKind::Tree => 100,
             ProjectKind::Land => 10_000,
-            ProjectKind::Voucher => 10,
+            ProjectKind::Voucher => 1,
             ProjectKind::Donation => 1_000,
         }
     }

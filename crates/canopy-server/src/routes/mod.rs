@@ -1,6 +1,7 @@
 //! The routes, each documented for the OpenAPI document.
 
 mod balls;
+mod campaigns;
 mod certificates;
 mod challenges;
 mod checkins;
@@ -14,6 +15,7 @@ mod pools;
 mod projects;
 mod redemptions;
 mod system;
+mod vouchers;
 
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -22,6 +24,7 @@ use utoipa_axum::routes;
 
 use crate::AppState;
 
+pub(crate) use campaigns::campaign_page;
 pub(crate) use system::{method_not_allowed, not_found};
 
 #[derive(OpenApi)]
@@ -99,6 +102,11 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(redemptions::redeem, redemptions::list_redemptions))
         .routes(routes!(redemptions::cancel_redemption))
         .routes(routes!(certificates::get_certificate))
+        .routes(routes!(vouchers::redeem_voucher))
+        .routes(routes!(campaigns::create_campaign, campaigns::list_campaigns))
+        .routes(routes!(campaigns::get_campaign))
+        .routes(routes!(campaigns::contribute))
+        .routes(routes!(campaigns::record_retirement))
         .routes(routes!(friends::send_request, friends::list_requests))
         .routes(routes!(friends::accept_request))
         .routes(routes!(friends::decline_request))
@@ -124,6 +132,11 @@ fn routes() -> OpenApiRouter<AppState> {
             OpenApiRouter::new()
                 .routes(routes!(partners::ingest_events))
                 .layer(crate::body::limit(crate::body::BODY_BYTES_MAX)),
+        )
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(vouchers::upload_codes))
+                .layer(crate::body::limit(crate::body::VOUCHER_CODES_BODY_BYTES_MAX)),
         )
         .merge(
             OpenApiRouter::new()

@@ -332,6 +332,7 @@ impl Store {
             ));
         }
         problems.extend(self.verify_redemptions().await?);
+        problems.extend(self.verify_campaigns().await?);
         Ok(problems)
     }
 

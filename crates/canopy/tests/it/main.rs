@@ -27,3 +27,4 @@ mod properties;
 mod redemption;
 mod scale_out;
 mod schemathesis;
+mod vouchers;

@@ -15,10 +15,10 @@ use crate::harness::*;
 use crate::process::canopy;
 
 /// Energy one second-hand computer earns: 162.64 kg.
-const COMPUTER_G: i64 = 162_640;
+pub(crate) const COMPUTER_G: i64 = 162_640;
 
 /// A server whose balls ripen at once, on a clock the test moves.
-async fn server() -> (TestServer, ManualClock) {
+pub(crate) async fn server() -> (TestServer, ManualClock) {
     let clock = ManualClock::new(Utc::now());
     let shared = clock.clone();
     let server = TestServer::start_with(move |config| {
@@ -31,7 +31,7 @@ async fn server() -> (TestServer, ManualClock) {
 }
 
 /// A citizen of `region` holding `computers` × 162,640 g of energy (credited by a partner, collected).
-async fn citizen_with_energy(
+pub(crate) async fn citizen_with_energy(
     server: &TestServer,
     partner: &Partner,
     name: &str,
@@ -49,7 +49,7 @@ async fn citizen_with_energy(
     citizen
 }
 
-async fn energy(server: &TestServer, who: &Citizen) -> i64 {
+pub(crate) async fn energy(server: &TestServer, who: &Citizen) -> i64 {
     server.me(who).await["energy_grams"].as_i64().unwrap()
 }
 
@@ -65,7 +65,7 @@ async fn sponsor(server: &TestServer, name: &str, budget_units: Option<i64>) -> 
     made.body["id"].as_str().unwrap().to_owned()
 }
 
-fn window() -> (String, String) {
+pub(crate) fn window() -> (String, String) {
     let now = Utc::now();
     ((now - Duration::days(1)).to_rfc3339(), (now + Duration::days(30)).to_rfc3339())
 }
@@ -89,26 +89,32 @@ async fn haloxylon(server: &TestServer, sponsor_id: &str, stock: i64) -> Value {
     made.body
 }
 
-async fn redeem(server: &TestServer, who: &Citizen, project: &str, quantity: i64, key: Option<&str>) -> Reply {
+pub(crate) async fn redeem(
+    server: &TestServer,
+    who: &Citizen,
+    project: &str,
+    quantity: i64,
+    key: Option<&str>,
+) -> Reply {
     let body = json!({ "project_id": project, "quantity": quantity });
     call(server, who, Method::POST, "/v1/me/redemptions", Some(body), key).await
 }
 
-async fn project(server: &TestServer, id: &str) -> Value {
+pub(crate) async fn project(server: &TestServer, id: &str) -> Value {
     let reply = server.get(&format!("/v1/projects/{id}"), None).await;
     assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
     reply.body
 }
 
-async fn admin_get(server: &TestServer, path: &str) -> Reply {
+pub(crate) async fn admin_get(server: &TestServer, path: &str) -> Reply {
     server.raw(Method::GET, path, &[("authorization", format!("Bearer {ADMIN_TOKEN}"))], Vec::new()).await
 }
 
-fn assert_refused(reply: &Reply, status: StatusCode, code: &str) {
+pub(crate) fn assert_refused(reply: &Reply, status: StatusCode, code: &str) {
     assert_eq!((reply.status, reply.code()), (status, code), "{reply:?}");
 }
 
-async fn verify_is_clean(server: TestServer) {
+pub(crate) async fn verify_is_clean(server: TestServer) {
     let url = server.database_url.clone();
     let _db = server.stop().await;
     let verified = canopy().args(["ledger", "verify"]).env("CANOPY_DATABASE_URL", &url).output().unwrap();

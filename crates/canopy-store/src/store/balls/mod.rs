@@ -95,6 +95,8 @@ pub enum GameCommand {
     /// Redeeming energy for a project's units, or cancelling a redemption
     /// (see `store::redemption`).
     Redemption(super::redemption::RedemptionCommand),
+    /// A citizen contributing energy to a campaign (see `store::campaigns`).
+    Contribute(super::campaigns::Contribution),
 }
 
 /// A client's idempotency key, with a hash of the request it was sent with.
@@ -186,6 +188,17 @@ pub enum GameOutcome {
         redemption_id: i64,
         /// Energy spent.
         energy_grams: i64,
+        /// The citizen's energy afterwards.
+        energy_left: i64,
+    },
+    /// A citizen contributed to a campaign.
+    Contributed {
+        /// The contribution.
+        contribution_id: i64,
+        /// Grams given now.
+        grams: i64,
+        /// What the citizen gave the campaign in all.
+        contributed_grams: i64,
         /// The citizen's energy afterwards.
         energy_left: i64,
     },
@@ -636,6 +649,7 @@ pub(crate) fn game_sqlite(
         }
         GameCommand::Social(social) => super::social::social_sqlite(tx, social, now),
         GameCommand::Redemption(command) => super::redemption::writer::redemption_sqlite(tx, command, now),
+        GameCommand::Contribute(contribution) => super::campaigns::contribute_sqlite(tx, contribution, now),
     }
 }
 

@@ -253,6 +253,9 @@ pub(crate) async fn game_postgres(
         GameCommand::Redemption(command) => {
             crate::store::redemption::writer::redemption_postgres(db, locked, command, now).await
         }
+        GameCommand::Contribute(contribution) => {
+            crate::store::campaigns::contribute_postgres(db, locked, contribution, now).await
+        }
     }
 }
 

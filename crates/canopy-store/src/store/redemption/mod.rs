@@ -5,6 +5,7 @@
 //! row); redeeming and cancelling move energy, so they run as writer
 //! commands (`writer.rs`) and post through the one posting path.
 
+pub(crate) mod vouchers;
 pub(crate) mod writer;
 
 use canopy_core::redemption::project::{ProjectSpec, SponsorKind};
@@ -14,6 +15,7 @@ use chrono::{DateTime, Utc};
 use super::{on_read, on_write, Store};
 use crate::{format_time, parse_time, StoreError, StoreResult};
 
+pub use vouchers::{CodesUploaded, UploadError, VoucherAccepted};
 pub use writer::RedemptionCommand;
 
 /// The most sponsors listed.
@@ -465,6 +467,24 @@ impl Store {
             if balance != spent {
                 findings.push(format!(
                     "project {id}'s project_energy balance is {balance} g but its redemptions spent {spent} g"
+                ));
+            }
+        }
+        let vouchers: Vec<(i64, i64, i64, i64, i64)> = on_read!(self, |db| {
+            sqlx::query_as(
+                "SELECT p.id, p.stock, p.sold,
+                        (SELECT COUNT(*) FROM voucher_codes c WHERE c.project_id = p.id AND c.voided_at IS NULL),
+                        (SELECT COUNT(*) FROM voucher_codes c
+                         WHERE c.project_id = p.id AND c.voided_at IS NULL AND c.redemption_id IS NOT NULL)
+                 FROM projects p WHERE p.kind = 'voucher' ORDER BY p.id",
+            )
+            .fetch_all(db)
+            .await
+        })?;
+        for (id, stock, sold, codes, issued) in vouchers {
+            if stock != codes || sold != issued {
+                findings.push(format!(
+                    "voucher project {id} has stock {stock} and sold {sold}, but {codes} live codes of which {issued} issued"
                 ));
             }
         }

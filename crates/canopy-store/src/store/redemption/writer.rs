@@ -84,12 +84,23 @@ const TAKE_ID: &str = "UPDATE sequences SET value = $1 WHERE name = 'redemptions
 const SELL: &str = "UPDATE projects SET sold = sold + $2 WHERE id = $1";
 const INSERT: &str = "INSERT INTO redemptions (id, user_id, project_id, quantity, energy_grams, certificate,
         voucher_code, show_name, status, created_at)
-     VALUES ($1, $2, $3, $4, $5, $6, NULL, $7, 'active', $8)";
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'active', $9)";
+/// A voucher project's next code not yet issued.
+const FREE_CODE: &str =
+    "SELECT code FROM voucher_codes WHERE project_id = $1 AND redemption_id IS NULL ORDER BY code LIMIT 1";
+const ISSUE_CODE: &str = "UPDATE voucher_codes SET redemption_id = $2, issued_at = $3 WHERE code = $1";
 const REDEMPTION: &str = "SELECT r.user_id, r.project_id, r.quantity, r.energy_grams, r.created_at,
-        r.cancelled_at IS NOT NULL FROM redemptions r WHERE r.id = $1";
-/// (user_id, project_id, quantity, energy_grams, created_at, cancelled)
-type RedemptionTuple = (i64, i64, i64, i64, String, bool);
+        r.cancelled_at IS NOT NULL,
+        EXISTS (SELECT 1 FROM voucher_codes c WHERE c.redemption_id = r.id AND c.used_at IS NOT NULL)
+     FROM redemptions r WHERE r.id = $1";
+/// (user_id, project_id, quantity, energy_grams, created_at, cancelled, voucher used)
+type RedemptionTuple = (i64, i64, i64, i64, String, bool, bool);
 const CANCEL: &str = "UPDATE redemptions SET status = 'cancelled', cancelled_at = $2 WHERE id = $1";
+/// A cancelled redemption's code was shown: it is void, and leaves the stock.
+const VOID_CODES: &str = "UPDATE voucher_codes SET voided_at = $2 WHERE redemption_id = $1";
+const UNSTOCK: &str = "UPDATE projects SET stock = stock - $2 WHERE id = $1";
+/// The codes of a redemption, locked (PostgreSQL), before a cancellation decides.
+const LOCK_CODES: &str = "SELECT code FROM voucher_codes WHERE redemption_id = $1 FOR UPDATE";
 const ENERGY: &str =
     "SELECT COALESCE((SELECT credits - debits FROM accounts WHERE user_id = $1 AND kind = 'energy'), 0)";
 
@@ -108,6 +119,13 @@ fn state_from((id, kind, price_grams, stock, sold, regions, starts_at, ends_at, 
     }
 }
 
+/// A voucher project whose stock says a code is left and none is: the
+/// stock is the codes, so this cannot happen; refused rather than sold.
+fn no_code() -> GameOutcome {
+    let refusal = redemption::RedeemRefusal::OutOfStock(0);
+    refused(refusal.code(), refusal.to_string())
+}
+
 fn refused(code: &str, message: String) -> GameOutcome {
     GameOutcome::Refused { code: code.to_owned(), message }
 }
@@ -115,6 +133,7 @@ fn refused(code: &str, message: String) -> GameOutcome {
 /// What a redemption writes once the rule allows it.
 struct Sale {
     id: i64,
+    kind: ProjectKind,
     project_id: i64,
     quantity: i64,
     energy_grams: i64,
@@ -145,6 +164,7 @@ fn decide_redeem(
         Err(refusal) => Err(refused(refusal.code(), refusal.to_string())),
         Ok(done) => Ok(Sale {
             id,
+            kind: project.kind,
             project_id: *project_id,
             quantity: *quantity,
             energy_grams: done.energy_grams,
@@ -164,7 +184,7 @@ fn decide_cancel(
         unreachable!("decide_cancel is called for cancellations")
     };
     let not_found = redemption::CancelRefusal::NotFound;
-    let Some((owner, project_id, quantity, energy_grams, created_at, cancelled)) = found else {
+    let Some((owner, project_id, quantity, energy_grams, created_at, cancelled, voucher_used)) = found else {
         return Err(refused(not_found.code(), not_found.to_string()));
     };
     let state = RedemptionState {
@@ -174,7 +194,7 @@ fn decide_cancel(
         energy_grams,
         created_at: parse_time(&created_at),
         cancelled,
-        voucher_used: false,
+        voucher_used,
     };
     redemption::cancel(&state, *user_id, now, *window_s)
         .map(|set| (state, quantity, set))
@@ -223,7 +243,19 @@ pub(crate) fn redemption_sqlite(
             let id: i64 = tx.prepare_cached(NEXT_ID)?.query_row([], |r| r.get(0))?;
             match decide_redeem(command, project, citizen, id, now) {
                 Err(outcome) => outcome,
-                Ok(sale) => {
+                Ok(sale) => 'sale: {
+                    let code: Option<String> = match sale.kind {
+                        ProjectKind::Voucher => {
+                            let code = tx
+                                .prepare_cached(&sqlite(FREE_CODE))?
+                                .query_row(params![sale.project_id], |r| r.get(0))
+                                .optional()?;
+                            let Some(code) = code else { break 'sale no_code() };
+                            tx.prepare_cached(&sqlite(ISSUE_CODE))?.execute(params![code, sale.id, now_text])?;
+                            Some(code)
+                        }
+                        _ => None,
+                    };
                     post_sqlite(tx, std::slice::from_ref(&sale.posting), &now_text)?;
                     tx.prepare_cached(&sqlite(TAKE_ID))?.execute(params![sale.id])?;
                     tx.prepare_cached(&sqlite(SELL))?.execute(params![sale.project_id, sale.quantity])?;
@@ -234,6 +266,7 @@ pub(crate) fn redemption_sqlite(
                         sale.quantity,
                         sale.energy_grams,
                         sale.certificate,
+                        code,
                         show_name,
                         now_text
                     ])?;
@@ -247,7 +280,7 @@ pub(crate) fn redemption_sqlite(
             let found: Option<RedemptionTuple> = tx
                 .prepare_cached(&sqlite(REDEMPTION))?
                 .query_row(params![redemption_id], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?))
                 })
                 .optional()?;
             match decide_cancel(command, found, now) {
@@ -256,6 +289,10 @@ pub(crate) fn redemption_sqlite(
                     post_sqlite(tx, std::slice::from_ref(&set), &now_text)?;
                     tx.prepare_cached(&sqlite(CANCEL))?.execute(params![state.id, now_text])?;
                     tx.prepare_cached(&sqlite(SELL))?.execute(params![state.project_id, -quantity])?;
+                    let voided = tx.prepare_cached(&sqlite(VOID_CODES))?.execute(params![state.id, now_text])?;
+                    if voided > 0 {
+                        tx.prepare_cached(&sqlite(UNSTOCK))?.execute(params![state.project_id, voided as i64])?;
+                    }
                     let energy_left: i64 =
                         tx.prepare_cached(&sqlite(ENERGY))?.query_row(params![user_id], |r| r.get(0))?;
                     GameOutcome::RedemptionCancelled {
@@ -296,7 +333,19 @@ pub(crate) async fn redemption_postgres(
             let id: i64 = sqlx::query_scalar(NEXT_ID).fetch_one(&mut *db).await?;
             match decide_redeem(command, project, citizen, id, now) {
                 Err(outcome) => outcome,
-                Ok(sale) => {
+                Ok(sale) => 'sale: {
+                    let code: Option<String> = match sale.kind {
+                        ProjectKind::Voucher => {
+                            let code: Option<String> = sqlx::query_scalar(&format!("{FREE_CODE} FOR UPDATE"))
+                                .bind(sale.project_id)
+                                .fetch_optional(&mut *db)
+                                .await?;
+                            let Some(code) = code else { break 'sale no_code() };
+                            sqlx::query(ISSUE_CODE).bind(&code).bind(sale.id).bind(&now_text).execute(&mut *db).await?;
+                            Some(code)
+                        }
+                        _ => None,
+                    };
                     post_postgres(db, locked, std::slice::from_ref(&sale.posting), &now_text).await?;
                     sqlx::query(TAKE_ID).bind(sale.id).execute(&mut *db).await?;
                     sqlx::query(SELL).bind(sale.project_id).bind(sale.quantity).execute(&mut *db).await?;
@@ -307,6 +356,7 @@ pub(crate) async fn redemption_postgres(
                         .bind(sale.quantity)
                         .bind(sale.energy_grams)
                         .bind(&sale.certificate)
+                        .bind(&code)
                         .bind(show_name)
                         .bind(&now_text)
                         .execute(&mut *db)
@@ -317,7 +367,10 @@ pub(crate) async fn redemption_postgres(
             }
         }
         RedemptionCommand::Cancel { redemption_id, .. } => {
-            let found: Option<RedemptionTuple> = sqlx::query_as(&format!("{REDEMPTION} FOR UPDATE"))
+            // A merchant accepting this redemption's code at the same moment
+            // waits for these row locks, or this waits for its commit.
+            sqlx::query(LOCK_CODES).bind(redemption_id).fetch_all(&mut *db).await?;
+            let found: Option<RedemptionTuple> = sqlx::query_as(&format!("{REDEMPTION} FOR UPDATE OF r"))
                 .bind(redemption_id)
                 .fetch_optional(&mut *db)
                 .await?;
@@ -327,6 +380,11 @@ pub(crate) async fn redemption_postgres(
                     post_postgres(db, locked, std::slice::from_ref(&set), &now_text).await?;
                     sqlx::query(CANCEL).bind(state.id).bind(&now_text).execute(&mut *db).await?;
                     sqlx::query(SELL).bind(state.project_id).bind(-quantity).execute(&mut *db).await?;
+                    let voided =
+                        sqlx::query(VOID_CODES).bind(state.id).bind(&now_text).execute(&mut *db).await?.rows_affected();
+                    if voided > 0 {
+                        sqlx::query(UNSTOCK).bind(state.project_id).bind(voided as i64).execute(&mut *db).await?;
+                    }
                     let energy_left: i64 = sqlx::query_scalar(ENERGY).bind(user_id).fetch_one(&mut *db).await?;
                     GameOutcome::RedemptionCancelled {
                         redemption_id: state.id,
