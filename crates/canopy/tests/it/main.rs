@@ -4,6 +4,7 @@
 
 mod accounts;
 mod balls;
+mod campaigns;
 mod challenges;
 mod checkins;
 mod cli;
