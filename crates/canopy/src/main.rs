@@ -187,6 +187,10 @@ enum BenchCommand {
     /// A million balls vanishing at the same minute: how long the sweep
     /// takes, and how long ingestion waits behind it.
     Expire(bench::expire::ExpireArgs),
+    /// Citizens redeem energy over HTTP: spread over a thousand projects,
+    /// then all on one hot project whose stock runs out mid-run; against
+    /// the raw ceiling of writing the same rows.
+    Redeem(bench::redeem::RedeemArgs),
 }
 
 /// Writes one line to stdout and returns the command's error if that
@@ -362,6 +366,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 BenchCommand::Collect(args) => &mut args.common,
                 BenchCommand::Leaderboard(args) => &mut args.common,
                 BenchCommand::Expire(args) => &mut args.common,
+                BenchCommand::Redeem(args) => &mut args.common,
             };
             let config = Settings {
                 database: database(std::mem::take(&mut common.database)),
@@ -375,6 +380,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 BenchCommand::Collect(args) => bench::collect::collect(args, &config).await,
                 BenchCommand::Leaderboard(args) => bench::leaderboard::leaderboard(args, &config).await,
                 BenchCommand::Expire(args) => bench::expire::expire(args, &config).await,
+                BenchCommand::Redeem(args) => bench::redeem::redeem(args, &config).await,
             }
             .map(|_| ExitCode::SUCCESS)
         }
