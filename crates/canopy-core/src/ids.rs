@@ -106,6 +106,16 @@ pub fn parse_campaign(text: &str) -> Option<i64> {
     text.strip_prefix("cmp_")?.parse().ok().filter(|id| *id > 0)
 }
 
+/// The public id of a co-planting plan.
+pub fn coplanting(id: i64) -> String {
+    format!("cpl_{id}")
+}
+
+/// Parses a public co-planting plan id.
+pub fn parse_coplanting(text: &str) -> Option<i64> {
+    text.strip_prefix("cpl_")?.parse().ok().filter(|id| *id > 0)
+}
+
 /// Parses a public citizen id.
 pub fn parse_user(text: &str) -> Option<i64> {
     text.strip_prefix("usr_")?.parse().ok().filter(|id| *id > 0)

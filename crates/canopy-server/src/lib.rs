@@ -140,6 +140,12 @@ impl App {
                     if let Err(error) = service.settle_challenges().await {
                         tracing::warn!(%error, "settling challenges failed; retrying later");
                     }
+                    // Co-planting plans past their deadline release their holds.
+                    match service.expire_coplantings().await {
+                        Ok(0) => {}
+                        Ok(plans) => tracing::info!(plans, "expired co-planting plans"),
+                        Err(error) => tracing::warn!(%error, "expiring co-planting plans failed; retrying later"),
+                    }
                 }
             })
         };

@@ -144,6 +144,9 @@ fn mover(command: &GameCommand) -> Option<i64> {
         GameCommand::Social(social) => Some(social.citizen),
         GameCommand::Redemption(command) => Some(command.citizen()),
         GameCommand::Contribute(contribution) => Some(contribution.user_id),
+        GameCommand::Coplant(canopy_store::CoplantCommand::Open { creator, .. }) => Some(*creator),
+        GameCommand::Coplant(canopy_store::CoplantCommand::Answer { user_id, .. }) => Some(*user_id),
+        GameCommand::Coplant(canopy_store::CoplantCommand::ExpireDue { .. }) => None,
         GameCommand::ExpireDue { .. } | GameCommand::FundPool { .. } | GameCommand::SettleChallenge { .. } => None,
     }
 }

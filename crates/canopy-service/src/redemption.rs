@@ -127,6 +127,7 @@ fn refusal(code: &str, message: String) -> ServiceError {
         "already_cancelled" => (ErrorKind::Conflict, "already_cancelled"),
         "voucher_used" => (ErrorKind::Conflict, "voucher_used"),
         "cancel_window_passed" => (ErrorKind::Conflict, "cancel_window_passed"),
+        "cancel_not_allowed" => (ErrorKind::Conflict, "cancel_not_allowed"),
         _ => (ErrorKind::Conflict, "redemption_refused"),
     };
     ServiceError::new(kind, code, message)
@@ -315,9 +316,10 @@ impl Service {
         Ok(RedemptionsPage { redemptions, next_cursor })
     }
 
-    /// The certificate numbered `number` (public). A cancelled redemption's
-    /// certificate is void: 410 `certificate_void`.
-    pub async fn certificate(&self, number: &str) -> ServiceResult<CertificateRow> {
+    /// The certificate numbered `number` (public), with the friends who
+    /// planted it together and their shares, if they did. A cancelled
+    /// redemption's certificate is void: 410 `certificate_void`.
+    pub async fn certificate(&self, number: &str) -> ServiceResult<(CertificateRow, Vec<(String, i64)>)> {
         let not_found = || ServiceError::not_found("certificate_not_found", "there is no such certificate");
         if !certificate::is_number(number) {
             return Err(not_found());
@@ -330,6 +332,10 @@ impl Service {
                 "the redemption behind this certificate was cancelled",
             ));
         }
-        Ok(found)
+        let planters = match self.store.coplanting_of_redemption(found.redemption.id).await? {
+            Some(plan) => plan.shares.into_iter().map(|s| (s.display_name, s.grams)).collect(),
+            None => Vec::new(),
+        };
+        Ok((found, planters))
     }
 }

@@ -32,8 +32,9 @@ pub use store::medals::MedalCounts;
 pub use store::methodologies::{build_registry, SupersessionRecord};
 pub use store::pools::{PoolError, PoolRow, CHECKIN_POOL, POOLS_LISTED_MAX};
 pub use store::redemption::{
-    CertificateRow, CodesUploaded, ProjectError, ProjectRow, RedemptionCommand, RedemptionRow, SponsorRow, UploadError,
-    VoucherAccepted, PROJECTS_LISTED_MAX, REDEMPTIONS_PAGE_MAX, SPONSORS_LISTED_MAX,
+    CertificateRow, CodesUploaded, CoplantCommand, CoplantingRow, ProjectError, ProjectRow, RedemptionCommand,
+    RedemptionRow, ShareRow, SponsorRow, UploadError, VoucherAccepted, PROJECTS_LISTED_MAX, REDEMPTIONS_PAGE_MAX,
+    SPONSORS_LISTED_MAX,
 };
 pub use store::social::BallTake;
 pub use store::{Backend, Store, StoreOptions};

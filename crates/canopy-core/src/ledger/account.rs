@@ -78,6 +78,9 @@ pub enum AccountKind {
     /// The energy citizens contributed to a campaign (matched by carbon
     /// credits its sponsor retires).
     CampaignEnergy,
+    /// A citizen's energy held for a co-planting plan: spent when the plan
+    /// completes, released when it does not.
+    HeldEnergy,
 }
 
 /// The class of owner an account kind belongs to.
@@ -97,7 +100,7 @@ pub enum OwnerClass {
 
 impl AccountKind {
     /// Every kind, for parsing and checks.
-    pub const ALL: [AccountKind; 12] = [
+    pub const ALL: [AccountKind; 13] = [
         AccountKind::Reduction,
         AccountKind::Energy,
         AccountKind::ReductionIssuance,
@@ -110,6 +113,7 @@ impl AccountKind {
         AccountKind::SponsorshipFen,
         AccountKind::ProjectEnergy,
         AccountKind::CampaignEnergy,
+        AccountKind::HeldEnergy,
     ];
 
     /// The stored and wire name.
@@ -127,6 +131,7 @@ impl AccountKind {
             AccountKind::SponsorshipFen => "sponsorship_fen",
             AccountKind::ProjectEnergy => "project_energy",
             AccountKind::CampaignEnergy => "campaign_energy",
+            AccountKind::HeldEnergy => "held_energy",
         }
     }
 
@@ -146,7 +151,8 @@ impl AccountKind {
             | AccountKind::PoolEnergy
             | AccountKind::SponsorshipEnergy
             | AccountKind::ProjectEnergy
-            | AccountKind::CampaignEnergy => Unit::GramsEnergy,
+            | AccountKind::CampaignEnergy
+            | AccountKind::HeldEnergy => Unit::GramsEnergy,
             AccountKind::PoolFen | AccountKind::SponsorshipFen => Unit::Fen,
         }
     }
@@ -154,7 +160,9 @@ impl AccountKind {
     /// Who holds accounts of this kind.
     pub fn owner_class(self) -> OwnerClass {
         match self {
-            AccountKind::Reduction | AccountKind::Energy | AccountKind::Balls => OwnerClass::Citizen,
+            AccountKind::Reduction | AccountKind::Energy | AccountKind::Balls | AccountKind::HeldEnergy => {
+                OwnerClass::Citizen
+            }
             AccountKind::PoolEnergy | AccountKind::PoolFen => OwnerClass::Pool,
             AccountKind::ProjectEnergy => OwnerClass::Project,
             AccountKind::CampaignEnergy => OwnerClass::Campaign,
@@ -421,7 +429,8 @@ mod tests {
                 AccountKind::PoolEnergy,
                 AccountKind::PoolFen,
                 AccountKind::ProjectEnergy,
-                AccountKind::CampaignEnergy
+                AccountKind::CampaignEnergy,
+                AccountKind::HeldEnergy
             ]
         );
     }
@@ -441,6 +450,7 @@ mod tests {
             ("sponsorship_fen", Unit::Fen, OwnerClass::System),
             ("project_energy", Unit::GramsEnergy, OwnerClass::Project),
             ("campaign_energy", Unit::GramsEnergy, OwnerClass::Campaign),
+            ("held_energy", Unit::GramsEnergy, OwnerClass::Citizen),
         ];
         for (kind, (name, unit, class)) in AccountKind::ALL.into_iter().zip(expect) {
             assert_eq!((kind.as_str(), kind.unit(), kind.owner_class()), (name, unit, class));

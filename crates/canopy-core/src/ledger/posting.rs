@@ -36,11 +36,17 @@ pub enum TransferKind {
     /// A citizen contributed energy to a campaign: citizen energy → the
     /// campaign's energy.
     CampaignContributed,
+    /// A citizen's share of a co-planting plan held: energy → the same
+    /// citizen's held energy.
+    EnergyHeld,
+    /// A held share released (the plan was declined or expired): held
+    /// energy → the same citizen's energy.
+    HoldReleased,
 }
 
 impl TransferKind {
     /// Every kind, for parsing.
-    pub const ALL: [TransferKind; 11] = [
+    pub const ALL: [TransferKind; 13] = [
         TransferKind::ReductionVerified,
         TransferKind::EnergyIssued,
         TransferKind::BallCollected,
@@ -52,6 +58,8 @@ impl TransferKind {
         TransferKind::Redeemed,
         TransferKind::RedemptionCancelled,
         TransferKind::CampaignContributed,
+        TransferKind::EnergyHeld,
+        TransferKind::HoldReleased,
     ];
 
     /// The stored and wire name.
@@ -68,6 +76,8 @@ impl TransferKind {
             TransferKind::Redeemed => "redeemed",
             TransferKind::RedemptionCancelled => "redemption_cancelled",
             TransferKind::CampaignContributed => "campaign_contributed",
+            TransferKind::EnergyHeld => "energy_held",
+            TransferKind::HoldReleased => "hold_released",
         }
     }
 
@@ -97,9 +107,11 @@ impl TransferKind {
             (TransferKind::PoolFunded, System, K::SponsorshipEnergy, Pool(_), K::PoolEnergy)
             | (TransferKind::PoolFunded, System, K::SponsorshipFen, Pool(_), K::PoolFen) => true,
             (TransferKind::RewardPaid, Pool(_), K::PoolEnergy, Citizen(_), K::Energy) => true,
-            (TransferKind::Redeemed, Citizen(_), K::Energy, Project(_), K::ProjectEnergy) => true,
+            (TransferKind::Redeemed, Citizen(_), K::Energy | K::HeldEnergy, Project(_), K::ProjectEnergy) => true,
             (TransferKind::RedemptionCancelled, Project(_), K::ProjectEnergy, Citizen(_), K::Energy) => true,
             (TransferKind::CampaignContributed, Citizen(_), K::Energy, Campaign(_), K::CampaignEnergy) => true,
+            (TransferKind::EnergyHeld, Citizen(a), K::Energy, Citizen(b), K::HeldEnergy)
+            | (TransferKind::HoldReleased, Citizen(a), K::HeldEnergy, Citizen(b), K::Energy) => a == b,
             _ => false,
         }
     }
@@ -305,7 +317,9 @@ mod tests {
                 "reward_paid",
                 "redeemed",
                 "redemption_cancelled",
-                "campaign_contributed"
+                "campaign_contributed",
+                "energy_held",
+                "hold_released"
             ]
         );
         for kind in TransferKind::ALL {

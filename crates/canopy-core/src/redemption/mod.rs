@@ -18,10 +18,12 @@
 //! - [`campaign`]: campaigns, contributions and the credits retired to match them;
 //! - [`project`]: sponsors, project kinds, statuses and details, checked;
 //! - [`certificate`]: unguessable certificate numbers;
+//! - [`coplanting`]: friends pooling energy into one tree;
 //! - [`voucher`]: voucher codes and a merchant's use of one.
 
 pub mod campaign;
 pub mod certificate;
+pub mod coplanting;
 pub mod project;
 pub mod voucher;
 
@@ -176,6 +178,9 @@ pub struct RedemptionState {
     pub cancelled: bool,
     /// Whether its voucher was used at the merchant.
     pub voucher_used: bool,
+    /// Whether friends planted it together (its energy is theirs, not the
+    /// creator's alone: it is not cancelled).
+    pub shared: bool,
 }
 
 /// Why a cancellation is refused.
@@ -193,6 +198,9 @@ pub enum CancelRefusal {
     /// The cancel window has passed.
     #[error("redemptions may be cancelled within {0} s of being made")]
     WindowPassed(i64),
+    /// Friends planted it together.
+    #[error("a tree friends planted together is not cancelled")]
+    Shared,
 }
 
 impl CancelRefusal {
@@ -203,6 +211,7 @@ impl CancelRefusal {
             CancelRefusal::AlreadyCancelled => "already_cancelled",
             CancelRefusal::VoucherUsed => "voucher_used",
             CancelRefusal::WindowPassed(_) => "cancel_window_passed",
+            CancelRefusal::Shared => "cancel_not_allowed",
         }
     }
 }
@@ -223,6 +232,9 @@ pub fn cancel(
     }
     if redemption.voucher_used {
         return Err(CancelRefusal::VoucherUsed);
+    }
+    if redemption.shared {
+        return Err(CancelRefusal::Shared);
     }
     if now >= redemption.created_at + chrono::Duration::seconds(window_s) {
         return Err(CancelRefusal::WindowPassed(window_s));
@@ -351,6 +363,7 @@ mod tests {
             created_at: at("2026-06-01T00:00:00Z"),
             cancelled: false,
             voucher_used: false,
+            shared: false,
         };
         let set = cancel(&made, 7, at("2026-06-01T23:59:59Z"), 86_400).unwrap();
         assert_eq!(set.cause, Cause::Redemption { id: "cancel:12".to_owned() });
@@ -363,5 +376,7 @@ mod tests {
         assert_eq!(cancel(&cancelled, 7, at("2026-06-01T01:00:00Z"), 86_400).unwrap_err().code(), "already_cancelled");
         let used = RedemptionState { voucher_used: true, ..made };
         assert_eq!(cancel(&used, 7, at("2026-06-01T01:00:00Z"), 86_400).unwrap_err().code(), "voucher_used");
+        let shared = RedemptionState { shared: true, ..made };
+        assert_eq!(cancel(&shared, 7, at("2026-06-01T01:00:00Z"), 86_400).unwrap_err().code(), "cancel_not_allowed");
     }
 }

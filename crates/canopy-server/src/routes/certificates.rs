@@ -51,9 +51,20 @@ pub(crate) struct CertificateOut {
     /// The project's details.
     #[schema(value_type = Object)]
     details: Value,
+    /// The friends who planted it together, with their shares (empty for one planter).
+    co_planters: Vec<CoPlanterOut>,
 }
 
-fn certificate_out(number: String, c: CertificateRow) -> CertificateOut {
+/// A friend who planted a tree with others.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct CoPlanterOut {
+    /// Their display name.
+    display_name: String,
+    /// The energy they gave, in grams.
+    grams: i64,
+}
+
+fn certificate_out(number: String, c: CertificateRow, planters: Vec<(String, i64)>) -> CertificateOut {
     let (species, site, region, beneficiary, unit) = match &c.project.details {
         ProjectDetails::Tree(t) => {
             (Some(t.species.clone()), Some(t.site.clone()), Some(t.region.clone()), None, "tree".to_owned())
@@ -79,6 +90,7 @@ fn certificate_out(number: String, c: CertificateRow) -> CertificateOut {
         date: c.redemption.created_at.format("%Y-%m-%d").to_string(),
         issued_at: format_time(c.redemption.created_at),
         details: serde_json::to_value(&c.project.details).unwrap_or(Value::Null),
+        co_planters: planters.into_iter().map(|(display_name, grams)| CoPlanterOut { display_name, grams }).collect(),
     }
 }
 
@@ -93,8 +105,8 @@ pub(crate) async fn get_certificate(State(state): State<AppState>, Path(number):
         Some(number) => (number.to_owned(), true),
         None => (number, false),
     };
-    let found = state.service.certificate(&number).await?;
-    let out = certificate_out(number, found);
+    let (found, planters) = state.service.certificate(&number).await?;
+    let out = certificate_out(number, found, planters);
     if svg {
         Ok(([(header::CONTENT_TYPE, "image/svg+xml; charset=utf-8")], render_svg(&out)).into_response())
     } else {
@@ -136,7 +148,13 @@ fn render_svg(c: &CertificateOut) -> String {
         "land" => "Certificate of land protection",
         _ => "Certificate of donation",
     };
-    let who = c.owner.as_deref().unwrap_or("A Canopy citizen");
+    let planters: Vec<String> =
+        c.co_planters.iter().map(|p| format!("{} ({})", p.display_name, kilograms(p.grams))).collect();
+    let who = if planters.is_empty() {
+        c.owner.clone().unwrap_or_else(|| "A Canopy citizen".to_owned())
+    } else {
+        planters.join(" · ")
+    };
     let what = match c.kind.as_str() {
         "tree" => format!(
             "{} × {} planted at {}",
@@ -149,7 +167,7 @@ fn render_svg(c: &CertificateOut) -> String {
     };
     let lines = [
         (150, 34, "bold", xml(heading)),
-        (215, 30, "normal", xml(who)),
+        (215, if c.co_planters.is_empty() { 30 } else { 18 }, "normal", xml(&who)),
         (265, 22, "normal", xml(&what)),
         (305, 20, "normal", xml(&c.title)),
         (355, 20, "normal", xml(&format!("{} of green energy · {}", kilograms(c.energy_grams), c.date))),

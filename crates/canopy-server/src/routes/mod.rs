@@ -6,6 +6,7 @@ mod certificates;
 mod challenges;
 mod checkins;
 pub(crate) mod citizens;
+mod coplantings;
 mod friends;
 mod leaderboards;
 mod medals;
@@ -103,6 +104,10 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(redemptions::cancel_redemption))
         .routes(routes!(certificates::get_certificate))
         .routes(routes!(vouchers::redeem_voucher))
+        .routes(routes!(coplantings::open, coplantings::list))
+        .routes(routes!(coplantings::get))
+        .routes(routes!(coplantings::accept))
+        .routes(routes!(coplantings::decline))
         .routes(routes!(campaigns::create_campaign, campaigns::list_campaigns))
         .routes(routes!(campaigns::get_campaign))
         .routes(routes!(campaigns::contribute))

@@ -333,6 +333,7 @@ impl Store {
         }
         problems.extend(self.verify_redemptions().await?);
         problems.extend(self.verify_campaigns().await?);
+        problems.extend(self.verify_holds().await?);
         Ok(problems)
     }
 

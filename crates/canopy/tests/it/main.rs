@@ -10,6 +10,7 @@ mod checkins;
 mod cli;
 mod concurrency;
 mod consent;
+mod coplanting;
 mod edge;
 mod faults;
 mod friends;

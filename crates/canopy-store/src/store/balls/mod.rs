@@ -97,6 +97,8 @@ pub enum GameCommand {
     Redemption(super::redemption::RedemptionCommand),
     /// A citizen contributing energy to a campaign (see `store::campaigns`).
     Contribute(super::campaigns::Contribution),
+    /// A step of a co-planting plan (see `store::redemption::coplanting`).
+    Coplant(super::redemption::CoplantCommand),
 }
 
 /// A client's idempotency key, with a hash of the request it was sent with.
@@ -201,6 +203,25 @@ pub enum GameOutcome {
         contributed_grams: i64,
         /// The citizen's energy afterwards.
         energy_left: i64,
+    },
+    /// A co-planting plan was opened (the creator's share held).
+    CoplantOpened {
+        /// The plan.
+        plan_id: i64,
+    },
+    /// An invitee answered a plan.
+    CoplantAnswered {
+        /// The plan.
+        plan_id: i64,
+        /// The plan's status afterwards (`open`, `planted`, `declined`, `failed`).
+        status: String,
+        /// The redemption, if this answer planted the tree.
+        redemption_id: Option<i64>,
+    },
+    /// The sweep expired plans past their deadline.
+    CoplantsExpired {
+        /// Plans expired.
+        plans: i64,
     },
     /// A redemption was cancelled and its energy returned.
     RedemptionCancelled {
@@ -650,6 +671,7 @@ pub(crate) fn game_sqlite(
         GameCommand::Social(social) => super::social::social_sqlite(tx, social, now),
         GameCommand::Redemption(command) => super::redemption::writer::redemption_sqlite(tx, command, now),
         GameCommand::Contribute(contribution) => super::campaigns::contribute_sqlite(tx, contribution, now),
+        GameCommand::Coplant(command) => super::redemption::coplanting::coplant_sqlite(tx, command, now),
     }
 }
 

@@ -256,6 +256,9 @@ pub(crate) async fn game_postgres(
         GameCommand::Contribute(contribution) => {
             crate::store::campaigns::contribute_postgres(db, locked, contribution, now).await
         }
+        GameCommand::Coplant(command) => {
+            crate::store::redemption::coplanting::coplant_postgres(db, locked, command, now).await
+        }
     }
 }
 

@@ -5,6 +5,7 @@
 //! row); redeeming and cancelling move energy, so they run as writer
 //! commands (`writer.rs`) and post through the one posting path.
 
+pub(crate) mod coplanting;
 pub(crate) mod vouchers;
 pub(crate) mod writer;
 
@@ -15,6 +16,7 @@ use chrono::{DateTime, Utc};
 use super::{on_read, on_write, Store};
 use crate::{format_time, parse_time, StoreError, StoreResult};
 
+pub use coplanting::{CoplantCommand, CoplantingRow, ShareRow};
 pub use vouchers::{CodesUploaded, UploadError, VoucherAccepted};
 pub use writer::RedemptionCommand;
 

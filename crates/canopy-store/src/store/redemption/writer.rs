@@ -72,12 +72,12 @@ impl RedemptionCommand {
     }
 }
 
-const PROJECT_STATE: &str =
+pub(crate) const PROJECT_STATE: &str =
     "SELECT id, kind, price_grams, stock, sold, regions, starts_at, ends_at, status FROM projects WHERE id = $1";
 /// (id, kind, price_grams, stock, sold, regions, starts_at, ends_at, status)
-type StateTuple = (i64, String, i64, i64, i64, String, String, String, String);
+pub(crate) type StateTuple = (i64, String, i64, i64, i64, String, String, String, String);
 
-const CITIZEN: &str = "SELECT u.region, COALESCE(a.credits - a.debits, 0) FROM users u
+pub(crate) const CITIZEN: &str = "SELECT u.region, COALESCE(a.credits - a.debits, 0) FROM users u
      LEFT JOIN accounts a ON a.user_id = u.id AND a.kind = 'energy' WHERE u.id = $1";
 const NEXT_ID: &str = "SELECT value + 1 FROM sequences WHERE name = 'redemptions'";
 const TAKE_ID: &str = "UPDATE sequences SET value = $1 WHERE name = 'redemptions'";
@@ -91,10 +91,11 @@ const FREE_CODE: &str =
 const ISSUE_CODE: &str = "UPDATE voucher_codes SET redemption_id = $2, issued_at = $3 WHERE code = $1";
 const REDEMPTION: &str = "SELECT r.user_id, r.project_id, r.quantity, r.energy_grams, r.created_at,
         r.cancelled_at IS NOT NULL,
-        EXISTS (SELECT 1 FROM voucher_codes c WHERE c.redemption_id = r.id AND c.used_at IS NOT NULL)
+        EXISTS (SELECT 1 FROM voucher_codes c WHERE c.redemption_id = r.id AND c.used_at IS NOT NULL),
+        EXISTS (SELECT 1 FROM coplantings k WHERE k.redemption_id = r.id)
      FROM redemptions r WHERE r.id = $1";
-/// (user_id, project_id, quantity, energy_grams, created_at, cancelled, voucher used)
-type RedemptionTuple = (i64, i64, i64, i64, String, bool, bool);
+/// (user_id, project_id, quantity, energy_grams, created_at, cancelled, voucher used, co-planted)
+type RedemptionTuple = (i64, i64, i64, i64, String, bool, bool, bool);
 const CANCEL: &str = "UPDATE redemptions SET status = 'cancelled', cancelled_at = $2 WHERE id = $1";
 /// A cancelled redemption's code was shown: it is void, and leaves the stock.
 const VOID_CODES: &str = "UPDATE voucher_codes SET voided_at = $2 WHERE redemption_id = $1";
@@ -104,7 +105,9 @@ const LOCK_CODES: &str = "SELECT code FROM voucher_codes WHERE redemption_id = $
 const ENERGY: &str =
     "SELECT COALESCE((SELECT credits - debits FROM accounts WHERE user_id = $1 AND kind = 'energy'), 0)";
 
-fn state_from((id, kind, price_grams, stock, sold, regions, starts_at, ends_at, status): StateTuple) -> ProjectState {
+pub(crate) fn state_from(
+    (id, kind, price_grams, stock, sold, regions, starts_at, ends_at, status): StateTuple,
+) -> ProjectState {
     ProjectState {
         id,
         kind: ProjectKind::parse(&kind).unwrap_or_else(|| panic!("stored project kind `{kind}` is not known")),
@@ -184,7 +187,7 @@ fn decide_cancel(
         unreachable!("decide_cancel is called for cancellations")
     };
     let not_found = redemption::CancelRefusal::NotFound;
-    let Some((owner, project_id, quantity, energy_grams, created_at, cancelled, voucher_used)) = found else {
+    let Some((owner, project_id, quantity, energy_grams, created_at, cancelled, voucher_used, shared)) = found else {
         return Err(refused(not_found.code(), not_found.to_string()));
     };
     let state = RedemptionState {
@@ -195,6 +198,7 @@ fn decide_cancel(
         created_at: parse_time(&created_at),
         cancelled,
         voucher_used,
+        shared,
     };
     redemption::cancel(&state, *user_id, now, *window_s)
         .map(|set| (state, quantity, set))
@@ -280,7 +284,7 @@ pub(crate) fn redemption_sqlite(
             let found: Option<RedemptionTuple> = tx
                 .prepare_cached(&sqlite(REDEMPTION))?
                 .query_row(params![redemption_id], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?))
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?))
                 })
                 .optional()?;
             match decide_cancel(command, found, now) {
