@@ -190,7 +190,8 @@ async fn a_plan_that_does_not_complete_releases_every_hold() {
 
 async fn plans_that_cannot_be_are_refused_and_hold_nothing() {
     let (server, _clock, [ann, bo, cy, dee], tree) = setup(5).await;
-    let cases: [(&[(&Citizen, i64)], StatusCode, &str); 4] = [
+    type Case<'a> = (&'a [(&'a Citizen, i64)], StatusCode, &'a str);
+    let cases: [Case<'_>; 4] = [
         (&[(&ann, 7_900), (&bo, 5_000), (&cy, 4_999)], StatusCode::BAD_REQUEST, "invalid_shares"),
         (&[(&ann, 17_900)], StatusCode::BAD_REQUEST, "invalid_shares"),
         (&[(&ann, 7_900), (&bo, 5_000), (&dee, 5_000)], StatusCode::CONFLICT, "not_friend"),
