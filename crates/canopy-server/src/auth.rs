@@ -93,6 +93,26 @@ impl FromRequestParts<AppState> for Viewer {
     }
 }
 
+/// Who reads a report: the operator (admin token) or a sponsor (its
+/// read-only key, `spk_…`).
+#[derive(Debug, Clone, Copy)]
+pub struct Reader(pub canopy_service::ReportReader);
+
+impl FromRequestParts<AppState> for Reader {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let token = bearer(&parts.headers).ok_or_else(|| {
+            ApiError::unauthorized("unauthorized", "send Authorization: Bearer <admin token or sponsor key>")
+        })?;
+        if token.starts_with(canopy_service::SPONSOR_KEY_PREFIX) {
+            let sponsor = state.service.sponsor_for_key(token).await?;
+            return Ok(Reader(canopy_service::ReportReader::Sponsor(sponsor)));
+        }
+        Operator::from_request_parts(parts, state).await.map(|_| Reader(canopy_service::ReportReader::Operator))
+    }
+}
+
 /// A partner request whose signature checked out.
 #[derive(Debug, Clone)]
 pub struct SignedPartner {

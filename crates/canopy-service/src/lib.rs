@@ -26,6 +26,7 @@ mod partners;
 mod pools;
 mod rate_limit;
 mod redemption;
+mod reports;
 pub mod secrets;
 pub mod tokens;
 mod vouchers;
@@ -58,6 +59,7 @@ pub use redemption::{
     NewProject, NewSponsor, ProjectQuery, Redemption, RedemptionsPage, CANCEL_WINDOW_S_DEFAULT,
     REDEMPTIONS_PAGE_DEFAULT,
 };
+pub use reports::{Report, ReportReader, SPONSOR_KEY_PREFIX};
 
 /// Settings the use cases need.
 #[derive(Debug, Clone, Copy)]

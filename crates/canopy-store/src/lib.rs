@@ -36,6 +36,7 @@ pub use store::redemption::{
     RedemptionRow, ShareRow, SponsorRow, UploadError, VoucherAccepted, PROJECTS_LISTED_MAX, REDEMPTIONS_PAGE_MAX,
     SPONSORS_LISTED_MAX,
 };
+pub use store::reports::{ReportLine, ReportRow};
 pub use store::social::BallTake;
 pub use store::{Backend, Store, StoreOptions};
 

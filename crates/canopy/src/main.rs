@@ -4,6 +4,7 @@
 mod bench;
 mod cli_config;
 mod demo;
+mod sponsors;
 mod sqlite_lock;
 
 use std::process::ExitCode;
@@ -83,6 +84,12 @@ enum Command {
     /// Partner administration.
     #[command(subcommand)]
     Partner(PartnerCommand),
+    /// Sponsor administration.
+    #[command(subcommand)]
+    Sponsor(sponsors::SponsorCommand),
+    /// Reports per project and campaign.
+    #[command(subcommand)]
+    Report(sponsors::ReportCommand),
     /// Ledger tools.
     #[command(subcommand)]
     Ledger(LedgerCommand),
@@ -340,6 +347,35 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     config.secret_grace_s
                 );
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Sponsor(sponsors::SponsorCommand::Key(mut args)) => {
+            let config = Settings {
+                database: database(std::mem::take(&mut args.database)),
+                secrets: std::mem::take(&mut args.secrets),
+                ..Default::default()
+            }
+            .resolve()?;
+            let (service, _lock) = administration(&config).await?;
+            let printed = sponsors::key(&service, &args).await;
+            service.store().close().await;
+            out!("{}", printed?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Report(mut command) => {
+            let args = match &mut command {
+                sponsors::ReportCommand::Project(args) | sponsors::ReportCommand::Campaign(args) => args,
+            };
+            let config = Settings {
+                database: database(std::mem::take(&mut args.database)),
+                secrets: std::mem::take(&mut args.secrets),
+                ..Default::default()
+            }
+            .resolve()?;
+            let (service, _lock) = administration(&config).await?;
+            let printed = sponsors::report(&service, &command).await;
+            service.store().close().await;
+            out!("{}", printed?);
             Ok(ExitCode::SUCCESS)
         }
         Command::Ledger(LedgerCommand::Verify(args)) => {

@@ -15,6 +15,7 @@ mod partners;
 mod pools;
 mod projects;
 mod redemptions;
+mod reports;
 mod system;
 mod vouchers;
 
@@ -64,6 +65,15 @@ impl Modify for Security {
             ),
         );
         components.add_security_scheme(
+            "sponsor_key",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("A sponsor's read-only key (`spk_…`) from POST /v1/sponsors/{id}/keys"))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
             "partner_signature",
             SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
                 "Canopy-Signature",
@@ -104,6 +114,9 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(redemptions::cancel_redemption))
         .routes(routes!(certificates::get_certificate))
         .routes(routes!(vouchers::redeem_voucher))
+        .routes(routes!(reports::project_report))
+        .routes(routes!(reports::campaign_report))
+        .routes(routes!(reports::issue_key))
         .routes(routes!(coplantings::open, coplantings::list))
         .routes(routes!(coplantings::get))
         .routes(routes!(coplantings::accept))

@@ -30,6 +30,7 @@ mod partners;
 pub(crate) mod pools;
 pub(crate) mod postings;
 pub(crate) mod redemption;
+pub(crate) mod reports;
 pub(crate) mod social;
 
 static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");

@@ -27,6 +27,7 @@ mod partners;
 mod process;
 mod properties;
 mod redemption;
+mod reports;
 mod scale_out;
 mod schemathesis;
 mod vouchers;

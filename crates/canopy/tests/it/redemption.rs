@@ -25,6 +25,8 @@ pub(crate) async fn server() -> (TestServer, ManualClock) {
         config.clock = Arc::new(shared);
         config.session_ttl_s = 90 * 24 * 3600;
         config.game.set("ball_ripens", "immediately").unwrap();
+        // The key the `canopy` binary is run with, so the CLI may administer this database.
+        config.secret_key = Some(canopy_server::secrets::SecretKey::from_hex(SECRET_KEY_HEX).expect("a valid key"));
     })
     .await;
     (server, clock)
