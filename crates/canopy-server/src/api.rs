@@ -70,6 +70,8 @@ pub struct Me {
     pub energy_grams: i64,
     /// Green energy still in uncollected balls, grams.
     pub balls_grams: i64,
+    /// Green energy held for co-planting plans not yet complete, grams.
+    pub held_energy_grams: i64,
 }
 
 /// `POST /v1/partners`.

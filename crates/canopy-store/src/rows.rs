@@ -143,6 +143,8 @@ pub struct Balances {
     pub energy_grams: i64,
     /// Green energy waiting in uncollected balls, grams.
     pub balls_grams: i64,
+    /// Green energy held for co-planting plans, grams.
+    pub held_energy_grams: i64,
 }
 
 /// One ledger entry as the citizen sees it: a transfer that touches one of

@@ -61,6 +61,7 @@ pub(crate) async fn me(State(state): State<AppState>, citizen: Citizen) -> ApiRe
         reduction_grams: balances.reduction_grams,
         energy_grams: balances.energy_grams,
         balls_grams: balances.balls_grams,
+        held_energy_grams: balances.held_energy_grams,
     }))
 }
 

@@ -22,6 +22,7 @@ impl Store {
                 "reduction" => balances.reduction_grams = grams,
                 "energy" => balances.energy_grams = grams,
                 "balls" => balances.balls_grams = grams,
+                "held_energy" => balances.held_energy_grams = grams,
                 _ => {}
             }
         }

@@ -27,6 +27,7 @@ mod partners;
 mod process;
 mod properties;
 mod redemption;
+mod redemption_properties;
 mod reports;
 mod scale_out;
 mod schemathesis;
