@@ -354,7 +354,68 @@ async fn after_the_readme_revoke_granting_again_restores_crediting() {
     assert_eq!(server.me(&citizen).await["reduction_grams"], 750);
 }
 
+async fn the_demo_plants_the_readme_tree_and_shares_its_certificate() {
+    let dir = TempDir::new().unwrap();
+    let db = TestDb::new(backend()).await;
+    let mut command = bare_canopy();
+    command.current_dir(dir.path()).arg("demo");
+    if backend() == Backend::Postgres {
+        command.args(["--database", &db.url]);
+    }
+    let port = free_port();
+    let mut demo = command
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    wait_healthy(&base, &mut demo).await;
+    let server = TestServer::external(&base);
+    let session = server.post("/v1/sessions", None, json!({ "username": "alice", "password": "canopy-demo" })).await;
+    let token = session.body["token"].as_str().unwrap().to_owned();
+
+    // The README's steps: collect, find the tree, plant it, open the certificate.
+    let collected = server.post("/v1/me/balls/collect", Some(&token), json!(null)).await;
+    assert_eq!(collected.body["energy_grams"], 165_272, "{collected:?}");
+    let trees = server.get("/v1/projects?kind=tree", Some(&token)).await;
+    let first = &trees.body["projects"][0];
+    assert_eq!((first["id"].as_str(), first["price_grams"].as_i64()), (Some("prj_1"), Some(17_900)), "{trees:?}");
+    for kind in ["land", "voucher", "donation"] {
+        let listed = server.get(&format!("/v1/projects?kind={kind}"), Some(&token)).await;
+        assert!(!listed.body["projects"].as_array().unwrap().is_empty(), "the demo ships {kind} projects");
+    }
+    let headers = [
+        ("authorization", format!("Bearer {token}")),
+        ("content-type", "application/json".to_owned()),
+        ("idempotency-key", "plant-1".to_owned()),
+    ];
+    let body = serde_json::to_vec(&json!({ "project_id": "prj_1", "quantity": 1 })).unwrap();
+    let planted = server.raw(Method::POST, "/v1/me/redemptions", &headers, body).await;
+    assert_eq!(
+        (planted.status, planted.body["energy_left"].as_i64()),
+        (StatusCode::CREATED, Some(147_372)),
+        "{planted:?}"
+    );
+    let number = planted.body["certificate_number"].as_str().unwrap();
+    let certificate = server.get(&format!("/v1/certificates/{number}"), None).await;
+    assert_eq!(
+        (certificate.body["owner"].as_str(), certificate.body["species"].as_str()),
+        (Some("Alice Wang"), Some("Haloxylon ammodendron"))
+    );
+    let image = server.get(&format!("/v1/certificates/{number}.svg"), None).await;
+    assert!(image.body.as_str().unwrap().contains("Haloxylon ammodendron"), "{image:?}");
+    let given = server.post("/v1/campaigns/cmp_1/contributions", Some(&token), json!({ "grams": 1000 })).await;
+    assert_eq!(given.body["energy_left"], 146_372, "{given:?}");
+    let voucher =
+        server.post("/v1/me/redemptions", Some(&token), json!({ "project_id": "prj_5", "quantity": 1 })).await;
+    assert_eq!(voucher.body["voucher_code"], "LCS-DEMO-0001", "{voucher:?}");
+    demo.kill().unwrap();
+    demo.wait().unwrap();
+}
+
 crate::contract!(
+    the_demo_plants_the_readme_tree_and_shares_its_certificate,
     a_second_demo_leaves_the_first_answering_the_same_data,
     only_serve_migrate_and_demo_create_a_database_and_every_command_names_it,
     logs_written_to_a_file_carry_no_colour_codes,

@@ -16,6 +16,8 @@ use serde_json::json;
 
 use crate::cli_config::DEFAULT_DATABASE_URL;
 
+mod catalog;
+
 /// Where the demo keeps its database (wiped at every start).
 const DEMO_DATABASE: &str = "./canopy-data/demo.db";
 /// The demo citizens' password.
@@ -24,6 +26,7 @@ const DEMO_PASSWORD: &str = "canopy-demo";
 struct Seeded {
     partner_id: String,
     secret: String,
+    catalog: catalog::Catalog,
 }
 
 /// Runs the demo until `shutdown`; without `database_named`, on its own
@@ -150,6 +153,7 @@ async fn seed(state: &AppState) -> anyhow::Result<Seeded> {
         ("demo-4", "alice-001", "e_payment", day(1, 4), json!({"amount_yuan": 28.5})),
         ("demo-5", "alice-001", "secondhand_clothing", day(1, 2), json!({"items": 2})),
         ("demo-6", "alice-001", "utility_bill_online", day(0, 2), json!({})),
+        ("demo-9", "alice-001", "secondhand_computer", day(0, 1), json!({"items": 1})),
         ("demo-7", "bob-001", "shared_bike", day(1, 3), json!({"distance_km": 3.2})),
         ("demo-8", "bob-001", "bus_ride", day(0, 1), json!({})),
     ];
@@ -169,7 +173,8 @@ async fn seed(state: &AppState) -> anyhow::Result<Seeded> {
     for outcome in &outcomes {
         anyhow::ensure!(outcome.code.is_none(), "demo event {} was rejected: {:?}", outcome.id, outcome.message);
     }
-    Ok(Seeded { partner_id, secret })
+    let catalog = catalog::seed(service, &partner_id, now).await?;
+    Ok(Seeded { partner_id, secret, catalog })
 }
 
 fn print_instructions(
@@ -179,7 +184,8 @@ fn print_instructions(
     where_: &str,
     database_url: &str,
 ) -> anyhow::Result<()> {
-    let Seeded { partner_id, secret } = seeded;
+    let Seeded { partner_id, secret, catalog } = seeded;
+    let (tree, campaign) = (&catalog.haloxylon, &catalog.campaign);
     let database = canopy_store::redact_url(database_url);
     crate::out!(
         r#"
@@ -208,6 +214,18 @@ Try it (paste into a shell):
   SIG=$(printf '%s' "$TS.POST./v1/partner/events.$(printf '%s' "$BODY" | sha256sum | cut -d' ' -f1)" | openssl dgst -sha256 -hmac "$SECRET" -r | cut -d' ' -f1)
   curl -s -X POST {base}/v1/partner/events -H 'content-type: application/json' \
     -H "Canopy-Partner: {partner_id}" -H "Canopy-Timestamp: $TS" -H "Canopy-Signature: v1=$SIG" -d "$BODY"; echo
+
+  # alice collects her energy and plants a Haloxylon (17.9 kg) in the Alxa desert; its certificate is public
+  curl -s -X POST {base}/v1/me/balls/collect -H "Authorization: Bearer $TOKEN"; echo
+  curl -s "{base}/v1/projects?kind=tree" -H "Authorization: Bearer $TOKEN"; echo
+  curl -s -X POST {base}/v1/me/redemptions -H "Authorization: Bearer $TOKEN" -H 'Idempotency-Key: plant-1' \
+    -H 'content-type: application/json' -d '{{"project_id":"{tree}","quantity":1}}'; echo
+  #   then open {base}/v1/certificates/<certificate_number>.svg in a browser
+
+  # give 1 kg to the Asian Games campaign, matched by carbon credits the sponsor retires
+  curl -s -X POST {base}/v1/campaigns/{campaign}/contributions -H "Authorization: Bearer $TOKEN" \
+    -H 'content-type: application/json' -d '{{"grams":1000}}'; echo
+  #   its public page: {base}/campaigns/{campaign}
 
   # the operator lists partners
   curl -s {base}/v1/partners -H "Authorization: Bearer {admin_token}"; echo
