@@ -192,6 +192,29 @@ async fn run_games(
             outcomes[i] = Some(outcome);
         }
     }
+    // Redemptions (a hot project's last units at once) are decided set-wise
+    // too; those the batch leaves (vouchers, unknown projects) run one by one.
+    let (redeems, others): (Vec<usize>, Vec<usize>) = others.into_iter().partition(|i| {
+        matches!(commands[*i], GameCommand::Redemption(crate::store::redemption::RedemptionCommand::Redeem { .. }))
+    });
+    let mut others = others;
+    if !redeems.is_empty() {
+        let run: Vec<&crate::store::redemption::RedemptionCommand> = redeems
+            .iter()
+            .map(|i| match commands[*i] {
+                GameCommand::Redemption(command) => command,
+                _ => unreachable!("partitioned above"),
+            })
+            .collect();
+        let decided = crate::store::redemption::writer::redeem_batch_postgres(&mut tx, &locked, &run, now).await?;
+        for (i, outcome) in redeems.into_iter().zip(decided) {
+            match outcome {
+                Some(outcome) => outcomes[i] = Some(outcome),
+                None => others.push(i),
+            }
+        }
+        others.sort_unstable();
+    }
     for i in others {
         outcomes[i] = Some(crate::store::balls::game_postgres(&mut tx, &locked, commands[i], settings, now).await?);
     }

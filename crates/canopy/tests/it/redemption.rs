@@ -483,6 +483,24 @@ async fn the_last_units_go_once_when_many_redeem_at_once() {
     }
     assert_eq!(bought, before / 17_900, "as many trees as the energy buys");
     assert_eq!(energy(&server, &spender).await, before - bought * 17_900);
+
+    // One redemption retried at once from several connections under one key: made once.
+    let buyer = citizens[1].clone();
+    let before = energy(&server, &buyer).await;
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let (server, id, who) = (server.clone(), big_id.clone(), buyer.clone());
+            tokio::spawn(async move { redeem(&server, &who, &id, 1, Some("once")).await })
+        })
+        .collect();
+    let mut ids = std::collections::BTreeSet::new();
+    for task in tasks {
+        let reply = task.await.unwrap();
+        assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
+        ids.insert(reply.body["id"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(ids.len(), 1, "every retry gets the one redemption: {ids:?}");
+    assert_eq!(energy(&server, &buyer).await, before - 17_900);
     let server = Arc::into_inner(server).expect("every task is done");
     verify_is_clean(server).await;
 }

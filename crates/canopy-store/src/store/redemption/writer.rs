@@ -402,3 +402,219 @@ pub(crate) async fn redemption_postgres(
     remember_postgres(db, user_id, command.idempotency(), &outcome, &now_text).await?;
     Ok(outcome)
 }
+
+// ------------------------------------------------- PostgreSQL, set-wise --
+
+/// Decides a run of redemptions set-wise on PostgreSQL (under the ledger's
+/// lock): every key, project and citizen loaded in one statement each, the
+/// redemptions decided in order in memory on the stock and energy as the
+/// earlier ones left them, then every set posted, every project's `sold`
+/// raised, every row inserted and every key's answer kept in one statement
+/// each — instead of a dozen round trips a redemption. The answers are
+/// those the redemptions would have had one after another. A redemption of
+/// a voucher (which must pick a code) or of an unknown project is left
+/// (`None`) for the caller to run one by one.
+pub(crate) async fn redeem_batch_postgres(
+    db: &mut PgConnection,
+    locked: &LedgerLocked,
+    commands: &[&RedemptionCommand],
+    now: DateTime<Utc>,
+) -> Result<Vec<Option<GameOutcome>>, PostFailure<sqlx::Error>> {
+    use std::collections::HashMap;
+
+    struct Ask<'a> {
+        user_id: i64,
+        project_id: i64,
+        quantity: i64,
+        certificate: &'a str,
+        show_name: bool,
+        idempotency: Option<&'a IdempotencyKey>,
+    }
+    let asks: Vec<Ask<'_>> = commands
+        .iter()
+        .map(|c| match c {
+            RedemptionCommand::Redeem { user_id, project_id, quantity, certificate, show_name, idempotency } => Ask {
+                user_id: *user_id,
+                project_id: *project_id,
+                quantity: *quantity,
+                certificate,
+                show_name: *show_name,
+                idempotency: idempotency.as_ref(),
+            },
+            RedemptionCommand::Cancel { .. } => unreachable!("only redemptions are batched"),
+        })
+        .collect();
+    let now_text = format_time(now);
+    let users: Vec<i64> = asks.iter().map(|a| a.user_id).collect();
+    let keyed: Vec<(i64, &IdempotencyKey)> =
+        asks.iter().filter_map(|a| a.idempotency.map(|k| (a.user_id, k))).collect();
+    let mut answered: HashMap<(i64, String), (String, String)> = HashMap::new();
+    if !keyed.is_empty() {
+        let found: Vec<(i64, String, String, String)> =
+            sqlx::query_as("SELECT user_id, key, request_hash, body FROM idempotency_keys WHERE user_id = ANY($1)")
+                .bind(keyed.iter().map(|(u, _)| *u).collect::<Vec<_>>())
+                .fetch_all(&mut *db)
+                .await?;
+        let wanted: std::collections::HashSet<(i64, &str)> = keyed.iter().map(|(u, k)| (*u, k.key.as_str())).collect();
+        answered.extend(
+            found
+                .into_iter()
+                .filter(|(u, key, _, _)| wanted.contains(&(*u, key.as_str())))
+                .map(|(u, key, hash, body)| ((u, key), (hash, body))),
+        );
+    }
+    let project_ids: Vec<i64> = asks.iter().map(|a| a.project_id).collect();
+    let rows: Vec<StateTuple> = sqlx::query_as(
+        "SELECT id, kind, price_grams, stock, sold, regions, starts_at, ends_at, status FROM projects
+         WHERE id = ANY($1) ORDER BY id FOR UPDATE",
+    )
+    .bind(&project_ids)
+    .fetch_all(&mut *db)
+    .await?;
+    let mut projects: HashMap<i64, ProjectState> = rows.into_iter().map(state_from).map(|p| (p.id, p)).collect();
+    let citizens: Vec<(i64, String, i64)> = sqlx::query_as(
+        "SELECT u.id, u.region, COALESCE(a.credits - a.debits, 0) FROM users u
+         LEFT JOIN accounts a ON a.user_id = u.id AND a.kind = 'energy' WHERE u.id = ANY($1)",
+    )
+    .bind(&users)
+    .fetch_all(&mut *db)
+    .await?;
+    let mut citizens: HashMap<i64, (String, i64)> = citizens.into_iter().map(|(id, r, e)| (id, (r, e))).collect();
+    let mut next: i64 =
+        sqlx::query_scalar("SELECT value FROM sequences WHERE name = 'redemptions'").fetch_one(&mut *db).await?;
+
+    enum Answer {
+        Done(GameOutcome),
+        Later,
+        SameKeyAs(usize, String),
+    }
+    let mut answers: Vec<Answer> = Vec::with_capacity(asks.len());
+    let mut first_use: HashMap<(i64, &str), usize> = HashMap::new();
+    let mut sales: Vec<(usize, Sale, i64)> = Vec::new();
+    for (i, ask) in asks.iter().enumerate() {
+        if let Some(key) = ask.idempotency {
+            if let Some((hash, body)) = answered.get(&(ask.user_id, key.key.clone())) {
+                answers.push(Answer::Done(super::super::balls::replayed(hash, body, key)));
+                continue;
+            }
+            if let Some(&first) = first_use.get(&(ask.user_id, key.key.as_str())) {
+                answers.push(Answer::SameKeyAs(first, key.request_hash.clone()));
+                continue;
+            }
+        }
+        let Some(project) = projects.get_mut(&ask.project_id).filter(|p| p.kind != ProjectKind::Voucher) else {
+            answers.push(Answer::Later);
+            continue;
+        };
+        if let Some(key) = ask.idempotency {
+            first_use.insert((ask.user_id, key.key.as_str()), i);
+        }
+        let Some((region, energy)) = citizens.get_mut(&ask.user_id) else {
+            answers.push(Answer::Done(refused("user_not_found", "no such citizen".to_owned())));
+            continue;
+        };
+        let id = next + 1;
+        let plan = RedeemAsk {
+            redemption_id: id,
+            user_id: ask.user_id,
+            region,
+            energy_grams: *energy,
+            quantity: ask.quantity,
+        };
+        match redemption::redeem(project, &plan, now) {
+            Err(refusal) => answers.push(Answer::Done(refused(refusal.code(), refusal.to_string()))),
+            Ok(done) => {
+                next = id;
+                project.sold += ask.quantity;
+                *energy -= done.energy_grams;
+                let outcome =
+                    GameOutcome::Redeemed { redemption_id: id, energy_grams: done.energy_grams, energy_left: *energy };
+                answers.push(Answer::Done(outcome));
+                let sale = Sale {
+                    id,
+                    kind: project.kind,
+                    project_id: ask.project_id,
+                    quantity: ask.quantity,
+                    energy_grams: done.energy_grams,
+                    certificate: Some(ask.certificate.to_owned()),
+                    posting: done.posting,
+                };
+                sales.push((i, sale, ask.user_id));
+            }
+        }
+    }
+    if !sales.is_empty() {
+        let sets: Vec<canopy_core::ledger::PostingSet> = sales.iter().map(|(_, s, _)| s.posting.clone()).collect();
+        post_postgres(db, locked, &sets, &now_text).await?;
+        let mut sold: HashMap<i64, i64> = HashMap::new();
+        for (_, sale, _) in &sales {
+            *sold.entry(sale.project_id).or_default() += sale.quantity;
+        }
+        let (ids, quantities): (Vec<i64>, Vec<i64>) = sold.into_iter().unzip();
+        sqlx::query(
+            "UPDATE projects p SET sold = p.sold + d.q FROM unnest($1::bigint[], $2::bigint[]) AS d(id, q) WHERE p.id = d.id",
+        )
+        .bind(&ids)
+        .bind(&quantities)
+        .execute(&mut *db)
+        .await?;
+        sqlx::query(TAKE_ID).bind(next).execute(&mut *db).await?;
+        sqlx::query(
+            "INSERT INTO redemptions (id, user_id, project_id, quantity, energy_grams, certificate, voucher_code, show_name,
+                                      status, created_at)
+             SELECT i, u, p, q, e, c, NULL, s, 'active', $8
+             FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::text[], $7::bool[])
+                  AS n(i, u, p, q, e, c, s)",
+        )
+        .bind(sales.iter().map(|(_, s, _)| s.id).collect::<Vec<_>>())
+        .bind(sales.iter().map(|(_, _, u)| *u).collect::<Vec<_>>())
+        .bind(sales.iter().map(|(_, s, _)| s.project_id).collect::<Vec<_>>())
+        .bind(sales.iter().map(|(_, s, _)| s.quantity).collect::<Vec<_>>())
+        .bind(sales.iter().map(|(_, s, _)| s.energy_grams).collect::<Vec<_>>())
+        .bind(sales.iter().map(|(_, s, _)| s.certificate.clone()).collect::<Vec<_>>())
+        .bind(sales.iter().map(|(i, _, _)| asks[*i].show_name).collect::<Vec<_>>())
+        .bind(&now_text)
+        .execute(&mut *db)
+        .await?;
+    }
+    let mut outcomes: Vec<Option<GameOutcome>> = answers
+        .iter()
+        .map(|a| match a {
+            Answer::Done(outcome) => Some(outcome.clone()),
+            _ => None,
+        })
+        .collect();
+    for (i, answer) in answers.iter().enumerate() {
+        if let Answer::SameKeyAs(first, hash) = answer {
+            let key = asks[*first].idempotency.expect("a keyed redemption");
+            outcomes[i] = Some(match (&outcomes[*first], *hash == key.request_hash) {
+                (Some(first), true) => first.clone(),
+                (Some(_), false) => GameOutcome::KeyReused,
+                // The first use is run one by one later: so is this one (a replay then).
+                (None, _) => continue,
+            });
+        }
+    }
+    let mut first_uses: Vec<usize> = first_use.into_values().filter(|i| outcomes[*i].is_some()).collect();
+    first_uses.sort_unstable();
+    if !first_uses.is_empty() {
+        let key = |i: &usize| asks[*i].idempotency.expect("a keyed redemption");
+        sqlx::query(
+            "INSERT INTO idempotency_keys (user_id, key, request_hash, status, body, created_at)
+             SELECT u, k, h, 0, b, $5 FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[]) AS n(u, k, h, b)",
+        )
+        .bind(first_uses.iter().map(|i| asks[*i].user_id).collect::<Vec<_>>())
+        .bind(first_uses.iter().map(|i| key(i).key.as_str()).collect::<Vec<_>>())
+        .bind(first_uses.iter().map(|i| key(i).request_hash.as_str()).collect::<Vec<_>>())
+        .bind(
+            first_uses
+                .iter()
+                .map(|i| super::super::balls::stored(outcomes[*i].as_ref().expect("decided")))
+                .collect::<Vec<_>>(),
+        )
+        .bind(&now_text)
+        .execute(&mut *db)
+        .await?;
+    }
+    Ok(outcomes)
+}
