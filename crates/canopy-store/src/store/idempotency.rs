@@ -78,3 +78,50 @@ pub(crate) async fn remember_postgres(
     }
     Ok(())
 }
+
+/// The stored answers of a run's keys, by (citizen, key): (request hash,
+/// body). One statement for the whole run (PostgreSQL batches).
+pub(crate) async fn answered_postgres(
+    db: &mut PgConnection,
+    keyed: &[(i64, &IdempotencyKey)],
+) -> Result<std::collections::HashMap<(i64, String), (String, String)>, sqlx::Error> {
+    if keyed.is_empty() {
+        return Ok(Default::default());
+    }
+    // By the citizens' ids (the key's first column); the pairs are matched here.
+    let found: Vec<(i64, String, String, String)> =
+        sqlx::query_as("SELECT user_id, key, request_hash, body FROM idempotency_keys WHERE user_id = ANY($1)")
+            .bind(keyed.iter().map(|(u, _)| *u).collect::<Vec<_>>())
+            .fetch_all(&mut *db)
+            .await?;
+    let wanted: std::collections::HashSet<(i64, &str)> = keyed.iter().map(|(u, k)| (*u, k.key.as_str())).collect();
+    Ok(found
+        .into_iter()
+        .filter(|(u, key, _, _)| wanted.contains(&(*u, key.as_str())))
+        .map(|(u, key, hash, body)| ((u, key), (hash, body)))
+        .collect())
+}
+
+/// Keeps the answers of a run's keys used for the first time: (citizen,
+/// key, answer). One statement for the whole run (PostgreSQL batches).
+pub(crate) async fn remember_all_postgres(
+    db: &mut PgConnection,
+    first_uses: &[(i64, &IdempotencyKey, &GameOutcome)],
+    now: &str,
+) -> Result<(), sqlx::Error> {
+    if first_uses.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT INTO idempotency_keys (user_id, key, request_hash, status, body, created_at)
+         SELECT u, k, h, 0, b, $5 FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[]) AS n(u, k, h, b)",
+    )
+    .bind(first_uses.iter().map(|(u, _, _)| *u).collect::<Vec<_>>())
+    .bind(first_uses.iter().map(|(_, k, _)| k.key.as_str()).collect::<Vec<_>>())
+    .bind(first_uses.iter().map(|(_, k, _)| k.request_hash.as_str()).collect::<Vec<_>>())
+    .bind(first_uses.iter().map(|(_, _, o)| stored(o)).collect::<Vec<_>>())
+    .bind(now)
+    .execute(&mut *db)
+    .await?;
+    Ok(())
+}

@@ -34,9 +34,10 @@ use rusqlite::{params, OptionalExtension};
 use sqlx::PgConnection;
 
 use super::balls::{
-    ball_from_tuple, record_moves_postgres, record_moves_sqlite, replayed, sqlite_ball, stored, BallTuple, GameOutcome,
-    IdempotencyKey, BALL_COLUMNS,
+    ball_from_tuple, record_moves_postgres, record_moves_sqlite, sqlite_ball, BallTuple, GameOutcome, IdempotencyKey,
+    BALL_COLUMNS,
 };
+use super::idempotency::{remember_postgres, remember_sqlite, replay_postgres, replay_sqlite};
 use super::postings::{post_postgres, post_sqlite, LedgerLocked, PostFailure};
 use super::{on_read, Store};
 use crate::{format_time, parse_time, StoreResult};
@@ -170,14 +171,8 @@ pub(crate) fn social_sqlite(
     now: DateTime<Utc>,
 ) -> Result<GameOutcome, PostFailure<rusqlite::Error>> {
     let now_text = format_time(now);
-    if let Some(key) = &social.idempotency {
-        let found: Option<(String, String)> = tx
-            .prepare_cached("SELECT request_hash, body FROM idempotency_keys WHERE user_id = ?1 AND key = ?2")?
-            .query_row(params![social.citizen, key.key], |r| Ok((r.get(0)?, r.get(1)?)))
-            .optional()?;
-        if let Some((hash, body)) = found {
-            return Ok(replayed(&hash, &body, key));
-        }
+    if let Some(replay) = replay_sqlite(tx, social.citizen, social.idempotency.as_ref())? {
+        return Ok(replay);
     }
     let found: RelationTuple =
         tx.prepare_cached(&sqlite(RELATION))?.query_row(params![social.citizen, social.friend], |r| {
@@ -262,13 +257,7 @@ pub(crate) fn social_sqlite(
             }
         }
     };
-    if let Some(key) = &social.idempotency {
-        tx.prepare_cached(
-            "INSERT INTO idempotency_keys (user_id, key, request_hash, status, body, created_at)
-             VALUES (?1, ?2, ?3, 0, ?4, ?5)",
-        )?
-        .execute(params![social.citizen, key.key, key.request_hash, stored(&outcome), now_text])?;
-    }
+    remember_sqlite(tx, social.citizen, social.idempotency.as_ref(), &outcome, &now_text)?;
     Ok(outcome)
 }
 
@@ -314,16 +303,8 @@ pub(crate) async fn social_postgres(
     now: DateTime<Utc>,
 ) -> Result<GameOutcome, PostFailure<sqlx::Error>> {
     let now_text = format_time(now);
-    if let Some(key) = &social.idempotency {
-        let found: Option<(String, String)> =
-            sqlx::query_as("SELECT request_hash, body FROM idempotency_keys WHERE user_id = $1 AND key = $2")
-                .bind(social.citizen)
-                .bind(&key.key)
-                .fetch_optional(&mut *db)
-                .await?;
-        if let Some((hash, body)) = found {
-            return Ok(replayed(&hash, &body, key));
-        }
+    if let Some(replay) = replay_postgres(db, social.citizen, social.idempotency.as_ref()).await? {
+        return Ok(replay);
     }
     let found: RelationTuple =
         sqlx::query_as(RELATION).bind(social.citizen).bind(social.friend).fetch_one(&mut *db).await?;
@@ -419,19 +400,7 @@ pub(crate) async fn social_postgres(
             }
         }
     };
-    if let Some(key) = &social.idempotency {
-        sqlx::query(
-            "INSERT INTO idempotency_keys (user_id, key, request_hash, status, body, created_at)
-             VALUES ($1, $2, $3, 0, $4, $5)",
-        )
-        .bind(social.citizen)
-        .bind(&key.key)
-        .bind(&key.request_hash)
-        .bind(stored(&outcome))
-        .bind(&now_text)
-        .execute(&mut *db)
-        .await?;
-    }
+    remember_postgres(db, social.citizen, social.idempotency.as_ref(), &outcome, &now_text).await?;
     Ok(outcome)
 }
 

@@ -606,14 +606,8 @@ pub(crate) fn game_sqlite(
             super::challenges::settle_sqlite(tx, *challenge_id, results, now)
         }
         GameCommand::Collect { user_id, ball_id, idempotency } => {
-            if let Some(key) = idempotency {
-                let found: Option<(String, String)> = tx
-                    .prepare_cached("SELECT request_hash, body FROM idempotency_keys WHERE user_id = ?1 AND key = ?2")?
-                    .query_row(params![user_id, key.key], |r| Ok((r.get(0)?, r.get(1)?)))
-                    .optional()?;
-                if let Some((hash, body)) = found {
-                    return Ok(replayed(&hash, &body, key));
-                }
+            if let Some(replay) = super::idempotency::replay_sqlite(tx, *user_id, idempotency.as_ref())? {
+                return Ok(replay);
             }
             let balls: Vec<Ball> = match ball_id {
                 Some(id) => tx
@@ -644,13 +638,7 @@ pub(crate) fn game_sqlite(
                     }
                 }
             };
-            if let Some(key) = idempotency {
-                tx.prepare_cached(
-                    "INSERT INTO idempotency_keys (user_id, key, request_hash, status, body, created_at)
-                     VALUES (?1, ?2, ?3, 0, ?4, ?5)",
-                )?
-                .execute(params![user_id, key.key, key.request_hash, stored(&outcome), now_text])?;
-            }
+            super::idempotency::remember_sqlite(tx, *user_id, idempotency.as_ref(), &outcome, &now_text)?;
             Ok(outcome)
         }
         GameCommand::ExpireDue { limit } => {

@@ -15,8 +15,8 @@ use sqlx::PgConnection;
 
 use super::super::postings::{post_postgres, LedgerLocked, PostFailure};
 use super::{
-    ball_from_tuple, credits_by_key, decide_collect, outcome_text, plan_credits, remember_plan, replayed, stored,
-    zones, BallTuple, GameCommand, GameOutcome, IdempotencyKey, OpenBalls, BALL_COLUMNS, EXPIRE_CHUNK_MAX,
+    ball_from_tuple, credits_by_key, decide_collect, outcome_text, plan_credits, remember_plan, replayed, zones,
+    BallTuple, GameCommand, GameOutcome, IdempotencyKey, OpenBalls, BALL_COLUMNS, EXPIRE_CHUNK_MAX,
 };
 use crate::format_time;
 
@@ -171,16 +171,9 @@ pub(crate) async fn game_postgres(
             crate::store::challenges::settle_postgres(db, locked, *challenge_id, results, now).await
         }
         GameCommand::Collect { user_id, ball_id, idempotency } => {
-            if let Some(key) = idempotency {
-                let found: Option<(String, String)> =
-                    sqlx::query_as("SELECT request_hash, body FROM idempotency_keys WHERE user_id = $1 AND key = $2")
-                        .bind(user_id)
-                        .bind(&key.key)
-                        .fetch_optional(&mut *db)
-                        .await?;
-                if let Some((hash, body)) = found {
-                    return Ok(replayed(&hash, &body, key));
-                }
+            if let Some(replay) = crate::store::idempotency::replay_postgres(db, *user_id, idempotency.as_ref()).await?
+            {
+                return Ok(replay);
             }
             let rows: Vec<BallTuple> = match ball_id {
                 Some(id) => {
@@ -218,19 +211,8 @@ pub(crate) async fn game_postgres(
                     }
                 }
             };
-            if let Some(key) = idempotency {
-                sqlx::query(
-                    "INSERT INTO idempotency_keys (user_id, key, request_hash, status, body, created_at)
-                     VALUES ($1, $2, $3, 0, $4, $5)",
-                )
-                .bind(user_id)
-                .bind(&key.key)
-                .bind(&key.request_hash)
-                .bind(stored(&outcome))
-                .bind(&now_text)
-                .execute(&mut *db)
+            crate::store::idempotency::remember_postgres(db, *user_id, idempotency.as_ref(), &outcome, &now_text)
                 .await?;
-            }
             Ok(outcome)
         }
         GameCommand::ExpireDue { limit } => {
@@ -289,19 +271,7 @@ pub(crate) async fn collect_batch_postgres(
     let now_text = format_time(now);
     let keyed: Vec<(i64, &IdempotencyKey)> =
         collects.iter().filter_map(|c| c.idempotency.map(|k| (c.user_id, k))).collect();
-    let mut answered: HashMap<(i64, String), (String, String)> = HashMap::new();
-    if !keyed.is_empty() {
-        // By the citizens' ids (the key's first column); the pairs are
-        // matched here.
-        let found: Vec<(i64, String, String, String)> =
-            sqlx::query_as("SELECT user_id, key, request_hash, body FROM idempotency_keys WHERE user_id = ANY($1)")
-                .bind(keyed.iter().map(|(u, _)| *u).collect::<Vec<_>>())
-                .fetch_all(&mut *db)
-                .await?;
-        let wanted: std::collections::HashSet<(i64, &str)> = keyed.iter().map(|(u, k)| (*u, k.key.as_str())).collect();
-        let found: Vec<_> = found.into_iter().filter(|(u, key, _, _)| wanted.contains(&(*u, key.as_str()))).collect();
-        answered.extend(found.into_iter().map(|(u, key, hash, body)| ((u, key), (hash, body))));
-    }
+    let answered = crate::store::idempotency::answered_postgres(db, &keyed).await?;
     let ids: Vec<i64> = collects.iter().map(|c| c.ball_id).collect();
     let rows: Vec<BallTuple> = sqlx::query_as(&format!("SELECT {BALL_COLUMNS} FROM balls WHERE id = ANY($1)"))
         .bind(&ids)
@@ -394,19 +364,10 @@ pub(crate) async fn collect_batch_postgres(
     // Keep the answers of the keys used for the first time.
     let mut first_uses: Vec<usize> = first_use.into_values().collect();
     first_uses.sort_unstable();
-    if !first_uses.is_empty() {
-        let key = |i: &usize| collects[*i].idempotency.expect("a keyed collect");
-        sqlx::query(
-            "INSERT INTO idempotency_keys (user_id, key, request_hash, status, body, created_at)
-             SELECT u, k, h, 0, b, $5 FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[]) AS n(u, k, h, b)",
-        )
-        .bind(first_uses.iter().map(|i| collects[*i].user_id).collect::<Vec<_>>())
-        .bind(first_uses.iter().map(|i| key(i).key.as_str()).collect::<Vec<_>>())
-        .bind(first_uses.iter().map(|i| key(i).request_hash.as_str()).collect::<Vec<_>>())
-        .bind(first_uses.iter().map(|i| stored(&outcomes[*i])).collect::<Vec<_>>())
-        .bind(&now_text)
-        .execute(&mut *db)
-        .await?;
-    }
+    let kept: Vec<(i64, &IdempotencyKey, &GameOutcome)> = first_uses
+        .iter()
+        .map(|i| (collects[*i].user_id, collects[*i].idempotency.expect("a keyed collect"), &outcomes[*i]))
+        .collect();
+    crate::store::idempotency::remember_all_postgres(db, &kept, &now_text).await?;
     Ok(outcomes)
 }

@@ -448,21 +448,7 @@ pub(crate) async fn redeem_batch_postgres(
     let users: Vec<i64> = asks.iter().map(|a| a.user_id).collect();
     let keyed: Vec<(i64, &IdempotencyKey)> =
         asks.iter().filter_map(|a| a.idempotency.map(|k| (a.user_id, k))).collect();
-    let mut answered: HashMap<(i64, String), (String, String)> = HashMap::new();
-    if !keyed.is_empty() {
-        let found: Vec<(i64, String, String, String)> =
-            sqlx::query_as("SELECT user_id, key, request_hash, body FROM idempotency_keys WHERE user_id = ANY($1)")
-                .bind(keyed.iter().map(|(u, _)| *u).collect::<Vec<_>>())
-                .fetch_all(&mut *db)
-                .await?;
-        let wanted: std::collections::HashSet<(i64, &str)> = keyed.iter().map(|(u, k)| (*u, k.key.as_str())).collect();
-        answered.extend(
-            found
-                .into_iter()
-                .filter(|(u, key, _, _)| wanted.contains(&(*u, key.as_str())))
-                .map(|(u, key, hash, body)| ((u, key), (hash, body))),
-        );
-    }
+    let answered = crate::store::idempotency::answered_postgres(db, &keyed).await?;
     let project_ids: Vec<i64> = asks.iter().map(|a| a.project_id).collect();
     let rows: Vec<StateTuple> = sqlx::query_as(
         "SELECT id, kind, price_grams, stock, sold, regions, starts_at, ends_at, status FROM projects
@@ -597,24 +583,16 @@ pub(crate) async fn redeem_batch_postgres(
     }
     let mut first_uses: Vec<usize> = first_use.into_values().filter(|i| outcomes[*i].is_some()).collect();
     first_uses.sort_unstable();
-    if !first_uses.is_empty() {
-        let key = |i: &usize| asks[*i].idempotency.expect("a keyed redemption");
-        sqlx::query(
-            "INSERT INTO idempotency_keys (user_id, key, request_hash, status, body, created_at)
-             SELECT u, k, h, 0, b, $5 FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[]) AS n(u, k, h, b)",
-        )
-        .bind(first_uses.iter().map(|i| asks[*i].user_id).collect::<Vec<_>>())
-        .bind(first_uses.iter().map(|i| key(i).key.as_str()).collect::<Vec<_>>())
-        .bind(first_uses.iter().map(|i| key(i).request_hash.as_str()).collect::<Vec<_>>())
-        .bind(
-            first_uses
-                .iter()
-                .map(|i| super::super::balls::stored(outcomes[*i].as_ref().expect("decided")))
-                .collect::<Vec<_>>(),
-        )
-        .bind(&now_text)
-        .execute(&mut *db)
-        .await?;
-    }
+    let kept: Vec<(i64, &IdempotencyKey, &GameOutcome)> = first_uses
+        .iter()
+        .map(|i| {
+            (
+                asks[*i].user_id,
+                asks[*i].idempotency.expect("a keyed redemption"),
+                outcomes[*i].as_ref().expect("decided"),
+            )
+        })
+        .collect();
+    crate::store::idempotency::remember_all_postgres(db, &kept, &now_text).await?;
     Ok(outcomes)
 }
