@@ -350,32 +350,18 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Sponsor(sponsors::SponsorCommand::Key(mut args)) => {
-            let config = Settings {
-                database: database(std::mem::take(&mut args.database)),
-                secrets: std::mem::take(&mut args.secrets),
-                ..Default::default()
-            }
-            .resolve()?;
-            let (service, _lock) = administration(&config).await?;
-            let printed = sponsors::key(&service, &args).await;
-            service.store().close().await;
-            out!("{}", printed?);
+            let (db, secrets) = (database(std::mem::take(&mut args.database)), std::mem::take(&mut args.secrets));
+            let printed = administered(db, secrets, async |service| sponsors::key(service, &args).await).await?;
+            out!("{printed}");
             Ok(ExitCode::SUCCESS)
         }
         Command::Report(mut command) => {
             let args = match &mut command {
                 sponsors::ReportCommand::Project(args) | sponsors::ReportCommand::Campaign(args) => args,
             };
-            let config = Settings {
-                database: database(std::mem::take(&mut args.database)),
-                secrets: std::mem::take(&mut args.secrets),
-                ..Default::default()
-            }
-            .resolve()?;
-            let (service, _lock) = administration(&config).await?;
-            let printed = sponsors::report(&service, &command).await;
-            service.store().close().await;
-            out!("{}", printed?);
+            let (db, secrets) = (database(std::mem::take(&mut args.database)), std::mem::take(&mut args.secrets));
+            let printed = administered(db, secrets, async |service| sponsors::report(service, &command).await).await?;
+            out!("{printed}");
             Ok(ExitCode::SUCCESS)
         }
         Command::Ledger(LedgerCommand::Verify(args)) => {
@@ -434,6 +420,21 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 /// The lock file's shared lock comes with it (see `sqlite_lock`).
 /// The use cases for an administration command on an existing database:
 /// the operator's key is checked against it before anything is sealed.
+/// Runs `run` on an administration service over the database the options
+/// name (already overridden by the top-level flags), closing the store
+/// afterwards whatever `run` answered.
+async fn administered<T>(
+    database: DatabaseArgs,
+    secrets: SecretArgs,
+    run: impl AsyncFnOnce(&Service) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
+    let config = Settings { database, secrets, ..Default::default() }.resolve()?;
+    let (service, _lock) = administration(&config).await?;
+    let done = run(&service).await;
+    service.store().close().await;
+    done
+}
+
 async fn administration(config: &Config) -> anyhow::Result<(Service, Option<std::fs::File>)> {
     let (store, lock) = open_existing(config).await?;
     let key = canopy_server::secrets::resolve_key(
