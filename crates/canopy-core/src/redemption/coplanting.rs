@@ -98,8 +98,10 @@ pub struct OpenAsk<'a> {
 /// Checks a plan: the tree open where the creator lives with a unit left,
 /// 1 to 9 friends invited once each, a share of at least a gram for each
 /// participant (the creator included) adding up to the tree's price, and
-/// the creator's energy covering their share. Returns the creator's share.
-pub fn open(project: &ProjectState, ask: &OpenAsk<'_>, now: DateTime<Utc>) -> Result<i64, CoplantRefusal> {
+/// the creator's energy covering their share. The creator's share may be
+/// left out of `shares`: it is then what the others' leave of the price.
+/// Returns every participant's share, the creator's first.
+pub fn open(project: &ProjectState, ask: &OpenAsk<'_>, now: DateTime<Utc>) -> Result<Vec<(i64, i64)>, CoplantRefusal> {
     if project.kind != ProjectKind::Tree {
         return Err(CoplantRefusal::TreesOnly);
     }
@@ -116,24 +118,31 @@ pub fn open(project: &ProjectState, ask: &OpenAsk<'_>, now: DateTime<Utc>) -> Re
     invitees.sort_unstable();
     invitees.dedup();
     let participants = invitees.len() + 1;
+    let mut shares: Vec<(i64, i64)> = ask.shares.to_vec();
+    if !shares.iter().any(|(user, _)| *user == ask.creator) {
+        let others: i128 = shares.iter().map(|(_, g)| i128::from(*g)).sum();
+        let own = i64::try_from(i128::from(project.price_grams) - others).unwrap_or(0);
+        shares.push((ask.creator, own));
+    }
+    shares.sort_by_key(|(user, _)| *user != ask.creator);
     let well_formed = !invitees.is_empty()
         && invitees.len() == ask.invitees.len()
         && participants <= PARTICIPANTS_MAX
         && !invitees.contains(&ask.creator)
-        && ask.shares.len() == participants
-        && ask.shares.iter().all(|(user, grams)| *grams >= 1 && (*user == ask.creator || invitees.contains(user)))
-        && ask.shares.iter().map(|(_, g)| i128::from(*g)).sum::<i128>() == i128::from(project.price_grams);
+        && shares.len() == participants
+        && shares.iter().all(|(user, grams)| *grams >= 1 && (*user == ask.creator || invitees.contains(user)))
+        && shares.iter().map(|(_, g)| i128::from(*g)).sum::<i128>() == i128::from(project.price_grams);
     if !well_formed {
         return Err(CoplantRefusal::InvalidShares);
     }
     if invitees.iter().any(|i| !ask.friends.contains(i)) {
         return Err(CoplantRefusal::NotFriend);
     }
-    let own = ask.shares.iter().find(|(user, _)| *user == ask.creator).map(|(_, g)| *g).unwrap_or_default();
+    let own = shares[0].1;
     if ask.energy_grams < own {
         return Err(CoplantRefusal::InsufficientEnergy { needed: own, held: ask.energy_grams });
     }
-    Ok(own)
+    Ok(shares)
 }
 
 fn one(id: String, kind: TransferKind, debit: AccountRef, credit: AccountRef, amount: i64) -> PostingSet {
@@ -213,7 +222,19 @@ mod tests {
     fn friends_split_a_tree_exactly() {
         let now = at("2026-06-01T00:00:00Z");
         let shares = [(1, 7_900), (2, 5_000), (3, 5_000)];
-        assert_eq!(open(&tree(), &ask(&[2, 3], &shares, 8_000), now), Ok(7_900));
+        assert_eq!(open(&tree(), &ask(&[2, 3], &shares, 8_000), now), Ok(shares.to_vec()));
+        let implied = [(2, 5_000), (3, 5_000)];
+        assert_eq!(
+            open(&tree(), &ask(&[2, 3], &implied, 8_000), now),
+            Ok(shares.to_vec()),
+            "the creator pays the rest"
+        );
+        let too_much = [(2, 10_000), (3, 7_900)];
+        assert_eq!(
+            open(&tree(), &ask(&[2, 3], &too_much, 8_000), now).unwrap_err().code(),
+            "invalid_shares",
+            "nothing left for the creator"
+        );
         let code = |a: OpenAsk<'_>| open(&tree(), &a, now).unwrap_err().code();
         assert_eq!(
             code(ask(&[2, 3], &[(1, 7_900), (2, 5_000), (3, 4_999)], 8_000)),

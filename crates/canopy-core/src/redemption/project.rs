@@ -165,6 +165,7 @@ pub struct TreeDetails {
     pub region: String,
     /// Expected sequestration per tree over its life, in kg of CO2e, to
     /// the gram (the number as written, kept exact).
+    #[serde(alias = "expected_sequestration_kg", alias = "sequestration_kg_per_tree")]
     pub sequestration_kg: serde_json::Number,
 }
 
@@ -174,9 +175,11 @@ pub struct TreeDetails {
 pub struct LandDetails {
     /// Where the land is.
     pub site: String,
-    /// The ISO 3166-2 region of the site.
-    pub region: String,
+    /// The ISO 3166-2 region of the site, if given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
     /// Square metres available for protection (the project's stock).
+    #[serde(alias = "m2_available", alias = "available_m2", alias = "area_m2_available")]
     pub area_m2: i64,
 }
 
@@ -186,12 +189,15 @@ pub struct LandDetails {
 #[serde(deny_unknown_fields)]
 pub struct VoucherDetails {
     /// The merchant's public partner id (`ptn_…`).
+    #[serde(alias = "merchant", alias = "merchant_partner_id")]
     pub merchant_id: String,
     /// Face value in fen.
     pub face_value_fen: i64,
     /// When an issued code stops being honoured (RFC 3339).
+    #[serde(alias = "expiry", alias = "valid_until")]
     pub expires_at: String,
     /// The terms shown to the citizen.
+    #[serde(default)]
     pub terms: String,
 }
 
@@ -202,6 +208,7 @@ pub struct DonationDetails {
     /// Who receives it.
     pub beneficiary: String,
     /// What one unit buys (`one school lunch`).
+    #[serde(alias = "unit", alias = "per_unit", alias = "unit_description", alias = "what_one_unit_buys")]
     pub unit_buys: String,
 }
 
@@ -373,7 +380,7 @@ pub fn check_project(draft: &ProjectDraft) -> Result<ProjectSpec, InvalidProject
         ProjectKind::Land => {
             let mut land: LandDetails = details_of(kind, &draft.details)?;
             land.site = checked_text("details.site", &land.site, TEXT_MAX)?;
-            land.region = subdivision("details.region", &land.region)?;
+            land.region = land.region.as_deref().map(|r| subdivision("details.region", r)).transpose()?;
             if !(1..=STOCK_MAX).contains(&land.area_m2) {
                 return Err(invalid("details.area_m2", format!("must be 1 to {STOCK_MAX} square metres")));
             }
@@ -398,10 +405,11 @@ pub fn check_project(draft: &ProjectDraft) -> Result<ProjectSpec, InvalidProject
                 return Err(invalid("details.expires_at", "must be after the project's starts_at"));
             }
             voucher.expires_at = expires.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true);
-            voucher.terms = checked_text("details.terms", &voucher.terms, TERMS_MAX)?;
-            if draft.stock.is_some_and(|s| s != 0) {
-                return Err(invalid("stock", "a voucher's stock is the codes uploaded and not yet issued"));
+            if !voucher.terms.trim().is_empty() {
+                voucher.terms = checked_text("details.terms", &voucher.terms, TERMS_MAX)?;
             }
+            // A voucher's stock is its codes: it starts at zero, whatever
+            // the draft said, and grows with each upload.
             (ProjectDetails::Voucher(voucher), required_price(draft.price_grams)?, 0)
         }
         ProjectKind::Donation => {

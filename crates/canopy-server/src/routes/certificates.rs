@@ -69,7 +69,7 @@ fn certificate_out(number: String, c: CertificateRow, planters: Vec<(String, i64
         ProjectDetails::Tree(t) => {
             (Some(t.species.clone()), Some(t.site.clone()), Some(t.region.clone()), None, "tree".to_owned())
         }
-        ProjectDetails::Land(l) => (None, Some(l.site.clone()), Some(l.region.clone()), None, "m²".to_owned()),
+        ProjectDetails::Land(l) => (None, Some(l.site.clone()), l.region.clone(), None, "m²".to_owned()),
         ProjectDetails::Donation(d) => (None, None, None, Some(d.beneficiary.clone()), d.unit_buys.clone()),
         ProjectDetails::Voucher(_) => (None, None, None, None, "voucher".to_owned()),
     };

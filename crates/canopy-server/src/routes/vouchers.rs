@@ -15,7 +15,7 @@ use crate::error::{ApiError, ApiResult, Problem};
 use crate::ids;
 use crate::AppState;
 
-/// `POST /v1/projects/{id}/voucher-codes` as JSON (or send `text/csv`: one code a line, an optional `code` header).
+/// `POST /v1/projects/{id}/voucher-codes` as JSON (or the bare array of codes, or `text/csv`: one code a line, an optional `code` header).
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CodesIn {
@@ -51,6 +51,20 @@ pub(crate) struct VoucherOut {
     project_id: String,
     /// When it was accepted (RFC 3339).
     used_at: String,
+}
+
+/// Codes from a JSON body: `{"codes": […]}`, or the bare array.
+fn json_codes(body: &[u8]) -> Result<Vec<String>, ApiError> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Codes {
+        Wrapped(CodesIn),
+        Bare(Vec<String>),
+    }
+    Ok(match parse_json::<Codes>(body)? {
+        Codes::Wrapped(wrapped) => wrapped.codes,
+        Codes::Bare(codes) => codes,
+    })
 }
 
 /// Codes from a CSV body: one a line (the first column), blank lines
@@ -89,8 +103,8 @@ pub(crate) async fn upload_codes(
     let project = project_id(&id)?;
     let codes = match media_type(&headers).as_deref() {
         Some("text/csv") => csv_codes(&body)?,
-        None => parse_json::<CodesIn>(&body)?.codes,
-        Some(json) if is_json(json) => parse_json::<CodesIn>(&body)?.codes,
+        None => json_codes(&body)?,
+        Some(json) if is_json(json) => json_codes(&body)?,
         Some(other) => return Err(unsupported(other, "application/json or text/csv")),
     };
     let done = state.service.upload_voucher_codes(project, codes).await?;

@@ -157,6 +157,18 @@ async fn sponsors_budgets_bound_the_projects_they_pay_for() {
     assert_eq!(fits.status, StatusCode::CREATED, "{fits:?}");
     let listed = admin_get(&server, "/v1/sponsors").await;
     assert_eq!(listed.body["sponsors"][0]["committed_units"], 100, "{listed:?}");
+    // Land: its stock is its area unless said; its region may be left out.
+    let unbounded = sponsor(&server, "Open Hands", None).await;
+    let land = admin(
+        &server,
+        Method::POST,
+        "/v1/projects",
+        json!({ "kind": "land", "title": "Panda habitat", "sponsor_id": unbounded, "price_grams": 400, "regions": ["*"],
+                "starts_at": starts_at, "ends_at": ends_at, "details": { "site": "Pingwu", "m2_available": 5000 } }),
+    )
+    .await;
+    assert_eq!((land.status, land.body["stock"].as_i64()), (StatusCode::CREATED, Some(5000)), "{land:?}");
+    assert_eq!(land.body["details"], json!({ "site": "Pingwu", "area_m2": 5000 }));
 
     // Each fault names its field; nothing is made.
     let bad_details = admin(
@@ -197,9 +209,9 @@ async fn sponsors_budgets_bound_the_projects_they_pay_for() {
     let in_berlin = server.get("/v1/projects?region=DE-BE", None).await;
     let kinds: Vec<&str> =
         in_berlin.body["projects"].as_array().unwrap().iter().map(|p| p["kind"].as_str().unwrap()).collect();
-    assert_eq!(kinds, ["donation"], "the tree is offered in China only");
+    assert_eq!(kinds, ["donation", "land"], "the tree is offered in China only");
     let mine = server.get("/v1/projects", Some(&citizen.token)).await;
-    assert_eq!(mine.body["projects"].as_array().unwrap().len(), 2, "a Beijing citizen sees both: {mine:?}");
+    assert_eq!(mine.body["projects"].as_array().unwrap().len(), 3, "a Beijing citizen sees all three: {mine:?}");
     assert_refused(&server.get("/v1/projects?kind=shrub", None).await, StatusCode::BAD_REQUEST, "invalid_query");
     assert_refused(&server.get("/v1/projects?all=true", None).await, StatusCode::FORBIDDEN, "operator_only");
 

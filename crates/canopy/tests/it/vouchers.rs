@@ -179,7 +179,12 @@ async fn a_voucher_is_accepted_once_when_merchants_race() {
     let project_id = voucher_project(&server, &sponsor, &store, &(Utc::now() + Duration::days(10)).to_rfc3339()).await;
     let codes: Vec<String> = (0..6).map(|i| format!("RACE-{i:04}")).collect();
     let refs: Vec<&str> = codes.iter().map(String::as_str).collect();
-    assert_eq!(upload_json(&server, &project_id, &refs).await.status, StatusCode::CREATED);
+    let path = format!("/v1/projects/{project_id}/voucher-codes");
+    assert_eq!(
+        admin(&server, Method::POST, &path, json!(refs)).await.status,
+        StatusCode::CREATED,
+        "a bare array of codes"
+    );
     let server = Arc::new(server);
     for round in 0..3 {
         let ann = citizen_with_energy(&server, &partner, &format!("race-{round}"), "CN-ZJ", 1).await;

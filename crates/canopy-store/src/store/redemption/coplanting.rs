@@ -150,7 +150,7 @@ fn release_all(plan_id: i64, shares: &[ShareTuple], status: &'static str) -> Vec
 /// Decides a step over what was read: the writes and the answer.
 fn decide(command: &CoplantCommand, reads: Reads, now: DateTime<Utc>) -> (Vec<Write>, GameOutcome) {
     match command {
-        CoplantCommand::Open { creator, project_id, invitees, shares, .. } => {
+        CoplantCommand::Open { creator, project_id, invitees, shares: asked, .. } => {
             let Some(project) = reads.project.map(state_from) else {
                 return (
                     vec![],
@@ -163,12 +163,19 @@ fn decide(command: &CoplantCommand, reads: Reads, now: DateTime<Utc>) -> (Vec<Wr
                     GameOutcome::Refused { code: "user_not_found".into(), message: "no such citizen".into() },
                 );
             };
-            let ask =
-                OpenAsk { creator: *creator, region: &region, energy_grams, invitees, shares, friends: &reads.friends };
-            let own = match coplanting::open(&project, &ask, now) {
-                Ok(own) => own,
+            let ask = OpenAsk {
+                creator: *creator,
+                region: &region,
+                energy_grams,
+                invitees,
+                shares: asked,
+                friends: &reads.friends,
+            };
+            let shares = match coplanting::open(&project, &ask, now) {
+                Ok(shares) => shares,
                 Err(refusal) => return (vec![], refused(refusal)),
             };
+            let own = shares[0].1;
             let id = reads.next_plan;
             let deadline = format_time(now + chrono::Duration::seconds(DEADLINE_S));
             let mut writes = vec![
@@ -176,7 +183,7 @@ fn decide(command: &CoplantCommand, reads: Reads, now: DateTime<Utc>) -> (Vec<Wr
                 Write::TakeId("coplantings", id),
                 Write::InsertPlan { id, project_id: *project_id, creator: *creator, deadline },
             ];
-            for (user, grams) in shares {
+            for (user, grams) in &shares {
                 let state = if user == creator { "held" } else { "invited" };
                 writes.push(Write::InsertShare { plan_id: id, user_id: *user, grams: *grams, state });
             }
