@@ -47,6 +47,8 @@ pub(crate) struct RedemptionOut {
     id: String,
     /// What it redeemed.
     project: RedeemedProjectOut,
+    /// The project's id (`prj_…`), as `project.id`.
+    project_id: String,
     /// Units redeemed.
     quantity: i64,
     /// Energy spent, in grams.
@@ -88,6 +90,7 @@ pub(crate) struct RedemptionsQuery {
 fn redemption_out(row: RedemptionRow, energy_left: Option<i64>) -> RedemptionOut {
     RedemptionOut {
         id: ids::redemption(row.id),
+        project_id: ids::project(row.project_id),
         project: RedeemedProjectOut {
             id: ids::project(row.project_id),
             kind: row.project_kind.as_str().to_owned(),
