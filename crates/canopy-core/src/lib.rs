@@ -7,6 +7,7 @@
 //! the rules of the energy game, and what energy buys.
 
 pub mod clock;
+pub mod energy;
 pub mod game;
 pub mod ids;
 pub mod ingest;

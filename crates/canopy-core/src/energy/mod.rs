@@ -1,0 +1,8 @@
+//! Household power saving: smart meters and their 15-minute readings (and,
+//! to come, demand-response programs and events, baselines, settlement and
+//! year-on-year bill vouchers).
+//!
+//! - [`readings`]: a reading's checks and what a reading does to the one
+//!   stored for its interval (stored, duplicate, superseded, or refused).
+
+pub mod readings;
