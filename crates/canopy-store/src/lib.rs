@@ -29,6 +29,7 @@ pub use store::challenges::{team_results, ChallengeRow, JoinError, TeamRow, CHAL
 pub use store::friends::{BlockRow, ForestView, FriendBalls, FriendRequestRow, FriendRow, Person, RequestSent};
 pub use store::leaderboards::Members;
 pub use store::medals::MedalCounts;
+pub use store::meters::{MeterError, MeterRow, ReadingIn};
 pub use store::methodologies::{build_registry, SupersessionRecord};
 pub use store::pools::{PoolError, PoolRow, CHECKIN_POOL, POOLS_LISTED_MAX};
 pub use store::redemption::{

@@ -10,6 +10,7 @@ mod coplantings;
 mod friends;
 mod leaderboards;
 mod medals;
+mod meters;
 mod methodologies;
 mod partners;
 mod pools;
@@ -146,6 +147,12 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(system::metrics))
         // Only these two take large bodies; every other route keeps the
         // router's small default (the innermost limit wins).
+        .routes(routes!(meters::register))
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(meters::readings))
+                .layer(crate::body::limit(crate::body::BODY_BYTES_MAX)),
+        )
         .merge(
             OpenApiRouter::new()
                 .routes(routes!(partners::ingest_events))

@@ -25,6 +25,7 @@ pub(crate) mod idempotency;
 pub(crate) mod leaderboards;
 mod ledger;
 pub(crate) mod medals;
+pub(crate) mod meters;
 pub(crate) mod methodologies;
 mod partners;
 pub(crate) mod pools;

@@ -20,6 +20,7 @@ mod ingestion;
 mod leaderboards;
 mod ledger;
 mod medals;
+mod meters;
 mod methodologies;
 mod openapi;
 mod partner_hardening;

@@ -1,0 +1,207 @@
+//! Household power saving (issue 12), meters and readings: a utility
+//! partner registers its households' meters and sends 15-minute readings,
+//! each with its own outcome, idempotent per (meter, interval), an actual
+//! superseding an estimate with the change kept.
+
+use chrono::{DateTime, Duration, DurationRound, Utc};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::harness::*;
+
+async fn scalar(url: &str, sql: &str) -> i64 {
+    if url.starts_with("sqlite:") {
+        let pool = sqlx::SqlitePool::connect(url).await.unwrap();
+        let value: i64 = sqlx::query_scalar(sql).fetch_one(&pool).await.unwrap();
+        pool.close().await;
+        value
+    } else {
+        let pool = sqlx::PgPool::connect(url).await.unwrap();
+        let value: i64 = sqlx::query_scalar(sql).fetch_one(&pool).await.unwrap();
+        pool.close().await;
+        value
+    }
+}
+
+fn quarter(at: DateTime<Utc>) -> DateTime<Utc> {
+    at.duration_trunc(Duration::minutes(15)).unwrap()
+}
+
+fn reading(meter: &str, start: DateTime<Utc>, kwh: Value, quality: &str) -> Value {
+    json!({ "meter_id": meter, "start": start.to_rfc3339(), "kwh": kwh, "quality": quality })
+}
+
+async fn send(server: &TestServer, partner: &Partner, readings: Vec<Value>) -> Reply {
+    server.signed(partner, "/v1/partner/meter-readings", json!({ "readings": readings })).await
+}
+
+fn outcomes(reply: &Reply) -> Vec<String> {
+    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+    reply.body["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| match r["code"].as_str() {
+            Some(code) => format!("rejected {code}"),
+            None => r["outcome"].as_str().unwrap().to_owned(),
+        })
+        .collect()
+}
+
+async fn utility_registers_meters_for_consenting_households() {
+    let server = TestServer::start().await;
+    let utility = server.create_partner(&["housing"]).await;
+    let ann = server.create_citizen("mt-ann", "CN-JX").await;
+    let bo = server.create_citizen("mt-bo", "CN-JX").await;
+    let cy = server.create_citizen("mt-cy", "CN-JX").await;
+    server.link(&ann, &utility, &["housing"], "hh-ann").await;
+    server.link(&bo, &utility, &["housing"], "hh-bo").await;
+    let register = |user_ref: &str, meter: &str, region: &str| {
+        let body = json!({ "user_ref": user_ref, "meter_id": meter, "region": region });
+        let server = &server;
+        let utility = &utility;
+        async move { server.signed(utility, "/v1/partner/meters", body).await }
+    };
+    let made = register("hh-ann", "JX-0001", "CN-JX").await;
+    assert_eq!(made.status, StatusCode::CREATED, "{made:?}");
+    assert_eq!((made.body["user_id"].as_str(), made.body["region"].as_str()), (Some(ann.id.as_str()), Some("CN-JX")));
+    assert_eq!(register("hh-ann", "JX-0001", "CN-JX").await.status, StatusCode::OK, "again: the same meter");
+    let elsewhere = register("hh-bo", "JX-0001", "CN-JX").await;
+    assert_eq!((elsewhere.status, elsewhere.code()), (StatusCode::CONFLICT, "meter_registered"));
+    let unknown = register("hh-nobody", "JX-0002", "CN-JX").await;
+    assert_eq!((unknown.status, unknown.code()), (StatusCode::UNPROCESSABLE_ENTITY, "consent_missing"));
+    let bad_region = register("hh-bo", "JX-0003", "Jiangxi").await;
+    assert_eq!((bad_region.status, bad_region.code()), (StatusCode::BAD_REQUEST, "invalid_region"));
+    // A household that granted transport only, to a partner of both.
+    let both = server.create_partner(&["housing", "transport"]).await;
+    server.link(&cy, &both, &["transport"], "hh-cy").await;
+    let body = json!({ "user_ref": "hh-cy", "meter_id": "X-1", "region": "CN-JX" });
+    let scope = server.signed(&both, "/v1/partner/meters", body).await;
+    assert_eq!((scope.status, scope.code()), (StatusCode::UNPROCESSABLE_ENTITY, "scope_not_granted"));
+    // A partner that is no utility.
+    let bikes = server.create_partner(&["transport"]).await;
+    let body = json!({ "user_ref": "x", "meter_id": "X-2", "region": "CN-JX" });
+    let not_utility = server.signed(&bikes, "/v1/partner/meters", body).await;
+    assert_eq!((not_utility.status, not_utility.code()), (StatusCode::FORBIDDEN, "category_not_allowed"));
+}
+
+async fn readings_are_idempotent_per_interval_and_an_actual_supersedes_an_estimate() {
+    let server = TestServer::start().await;
+    let utility = server.create_partner(&["housing"]).await;
+    let ann = server.create_citizen("rd-ann", "CN-JX").await;
+    server.link(&ann, &utility, &["housing"], "hh-ann").await;
+    let made = server
+        .signed(&utility, "/v1/partner/meters", json!({ "user_ref": "hh-ann", "meter_id": "M-1", "region": "CN-JX" }))
+        .await;
+    assert_eq!(made.status, StatusCode::CREATED, "{made:?}");
+    let now = quarter(Utc::now());
+    let (t1, t2, t3) = (now - Duration::minutes(60), now - Duration::minutes(45), now - Duration::minutes(30));
+    let first = send(
+        &server,
+        &utility,
+        vec![
+            reading("M-1", t1, json!(0.325), "actual"),
+            reading("M-1", t2, json!(0.4), "estimated"),
+            reading("M-1", t3, json!(0.5), "actual"),
+            reading("M-1", t1 + Duration::minutes(5), json!(0.1), "actual"),
+            reading("M-1", t3, json!(-0.1), "actual"),
+            reading("M-1", now, json!(0.1), "actual"),
+            reading("M-9", t1, json!(0.1), "actual"),
+            reading("M-1", t1, json!(0.0001), "actual"),
+            reading("M-1", t1, json!(0.1), "guessed"),
+            reading("M-1", t3, json!(0.6), "actual"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        outcomes(&first),
+        [
+            "stored",
+            "stored",
+            "stored",
+            "rejected misaligned_interval",
+            "rejected negative_reading",
+            "rejected occurred_in_future",
+            "rejected meter_unknown",
+            "rejected invalid_reading",
+            "rejected invalid_quality",
+            "rejected reading_conflict",
+        ]
+    );
+    assert_eq!(first.body["results"][0]["start"], t1.to_rfc3339(), "each result names its reading");
+    // Sent again: duplicates. The estimate is superseded by the actual, which an estimate no longer moves.
+    let again = send(
+        &server,
+        &utility,
+        vec![
+            reading("M-1", t1, json!(0.325), "actual"),
+            reading("M-1", t2, json!(0.45), "actual"),
+            reading("M-1", t2, json!(0.3), "estimated"),
+            reading("M-1", t2, json!(0.45), "actual"),
+        ],
+    )
+    .await;
+    assert_eq!(outcomes(&again), ["duplicate", "superseded", "duplicate", "duplicate"]);
+    let url = server.database_url.clone();
+    assert_eq!(scalar(&url, "SELECT COUNT(*) FROM meter_readings").await, 3);
+    assert_eq!(scalar(&url, "SELECT CAST(SUM(wh) AS BIGINT) FROM meter_readings").await, 325 + 450 + 500);
+    assert_eq!(
+        scalar(&url, "SELECT CAST(wh AS BIGINT) FROM meter_reading_history").await,
+        400,
+        "the superseded estimate is kept"
+    );
+
+    // A household that revokes its consent: its readings are rejected.
+    let revoked = server
+        .request(reqwest::Method::DELETE, &format!("/v1/me/consents/{}", utility.id), Some(&ann.token), None)
+        .await;
+    assert_eq!(revoked.status, StatusCode::NO_CONTENT);
+    let after = send(&server, &utility, vec![reading("M-1", now - Duration::minutes(15), json!(0.2), "actual")]).await;
+    assert_eq!(outcomes(&after), ["rejected consent_revoked"]);
+
+    // Limits.
+    let too_many = (0..50_001).map(|i| reading("M-1", t1 - Duration::minutes(15 * i), json!(0.1), "actual")).collect();
+    let refused = send(&server, &utility, too_many).await;
+    assert_eq!((refused.status, refused.code()), (StatusCode::PAYLOAD_TOO_LARGE, "batch_too_large"));
+    let empty = send(&server, &utility, vec![]).await;
+    assert_eq!((empty.status, &empty.body["results"]), (StatusCode::OK, &json!([])), "as an empty batch of events");
+}
+
+async fn a_month_of_readings_for_many_meters_lands_in_its_month() {
+    let server = TestServer::start().await;
+    let utility = server.create_partner(&["housing"]).await;
+    let mut meters = Vec::new();
+    for i in 0..20 {
+        let citizen = server.create_citizen(&format!("mm-{i}"), "CN-JX").await;
+        server.link(&citizen, &utility, &["housing"], &format!("hh-{i}")).await;
+        let meter = format!("MM-{i:03}");
+        let body = json!({ "user_ref": format!("hh-{i}"), "meter_id": meter, "region": "CN-JX" });
+        assert_eq!(server.signed(&utility, "/v1/partner/meters", body).await.status, StatusCode::CREATED);
+        meters.push(meter);
+    }
+    // Two days across a month's end, 96 intervals a day, for every meter: 3,840 readings in one batch.
+    let start = DateTime::parse_from_rfc3339("2026-10-31T00:00:00Z").unwrap().with_timezone(&Utc);
+    let mut batch = Vec::new();
+    for meter in &meters {
+        for i in 0..192 {
+            batch.push(reading(meter, start + Duration::minutes(15 * i), json!(0.25), "actual"));
+        }
+    }
+    let reply = send(&server, &utility, batch).await;
+    assert!(outcomes(&reply).iter().all(|o| o == "stored"), "{:?}", &reply.body["results"][0]);
+    let url = server.database_url.clone();
+    assert_eq!(scalar(&url, "SELECT COUNT(*) FROM meter_readings").await, 20 * 192);
+    if backend() == Backend::Postgres {
+        for (partition, rows) in
+            [("meter_readings_2026_10", 20 * 96), ("meter_readings_2026_11", 20 * 96), ("meter_readings_default", 0)]
+        {
+            assert_eq!(scalar(&url, &format!("SELECT COUNT(*) FROM {partition}")).await, rows, "{partition}");
+        }
+    }
+}
+
+crate::contract!(
+    utility_registers_meters_for_consenting_households,
+    readings_are_idempotent_per_interval_and_an_actual_supersedes_an_estimate,
+    a_month_of_readings_for_many_meters_lands_in_its_month,
+);
