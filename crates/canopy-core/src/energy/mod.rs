@@ -2,7 +2,9 @@
 //! to come, demand-response programs and events, baselines, settlement and
 //! year-on-year bill vouchers).
 //!
+//! - [`baseline`]: the named, versioned baseline methods;
 //! - [`readings`]: a reading's checks and what a reading does to the one
 //!   stored for its interval (stored, duplicate, superseded, or refused).
 
+pub mod baseline;
 pub mod readings;
