@@ -116,6 +116,36 @@ pub fn parse_coplanting(text: &str) -> Option<i64> {
     text.strip_prefix("cpl_")?.parse().ok().filter(|id| *id > 0)
 }
 
+/// The public id of a demand-response program.
+pub fn program(id: i64) -> String {
+    format!("prg_{id}")
+}
+
+/// Parses a public program id.
+pub fn parse_program(text: &str) -> Option<i64> {
+    text.strip_prefix("prg_")?.parse().ok().filter(|id| *id > 0)
+}
+
+/// The public id of a demand-response event.
+pub fn energy_event(id: i64) -> String {
+    format!("dre_{id}")
+}
+
+/// Parses a public demand-response event id.
+pub fn parse_energy_event(text: &str) -> Option<i64> {
+    text.strip_prefix("dre_")?.parse().ok().filter(|id| *id > 0)
+}
+
+/// The public id of an invitation to an event.
+pub fn invitation(id: i64) -> String {
+    format!("inv_{id}")
+}
+
+/// Parses a public invitation id.
+pub fn parse_invitation(text: &str) -> Option<i64> {
+    text.strip_prefix("inv_")?.parse().ok().filter(|id| *id > 0)
+}
+
 /// Parses a public citizen id.
 pub fn parse_user(text: &str) -> Option<i64> {
     text.strip_prefix("usr_")?.parse().ok().filter(|id| *id > 0)

@@ -26,6 +26,7 @@ pub use store::campaigns::{
     CampaignError, CampaignRow, Contribution, NewCampaignRow, NewRetirement, RetirementRow, CAMPAIGNS_LISTED_MAX,
 };
 pub use store::challenges::{team_results, ChallengeRow, JoinError, TeamRow, CHALLENGES_LISTED_MAX};
+pub use store::energy_events::{EventRow, InvitationRow, ProgramRow, Target};
 pub use store::friends::{BlockRow, ForestView, FriendBalls, FriendRequestRow, FriendRow, Person, RequestSent};
 pub use store::leaderboards::Members;
 pub use store::medals::MedalCounts;

@@ -3,8 +3,10 @@
 //! year-on-year bill vouchers).
 //!
 //! - [`baseline`]: the named, versioned baseline methods;
+//! - [`program`]: programs' events, invitations, answers and opt-in;
 //! - [`readings`]: a reading's checks and what a reading does to the one
 //!   stored for its interval (stored, duplicate, superseded, or refused).
 
 pub mod baseline;
+pub mod program;
 pub mod readings;

@@ -7,6 +7,7 @@ mod challenges;
 mod checkins;
 pub(crate) mod citizens;
 mod coplantings;
+mod energy;
 mod friends;
 mod leaderboards;
 mod medals;
@@ -148,6 +149,11 @@ fn routes() -> OpenApiRouter<AppState> {
         // Only these two take large bodies; every other route keeps the
         // router's small default (the innermost limit wins).
         .routes(routes!(meters::register))
+        .routes(routes!(energy::create_program, energy::list_programs))
+        .routes(routes!(energy::create_event))
+        .routes(routes!(energy::get_event))
+        .routes(routes!(energy::list_invitations))
+        .routes(routes!(energy::answer_invitation))
         .merge(
             OpenApiRouter::new()
                 .routes(routes!(meters::readings))

@@ -20,6 +20,7 @@ pub(crate) mod balls;
 pub(crate) mod campaigns;
 pub(crate) mod challenges;
 mod consent;
+pub(crate) mod energy_events;
 pub(crate) mod friends;
 pub(crate) mod idempotency;
 pub(crate) mod leaderboards;

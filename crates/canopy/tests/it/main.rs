@@ -12,6 +12,7 @@ mod concurrency;
 mod consent;
 mod coplanting;
 mod edge;
+mod energy_events;
 mod faults;
 mod friends;
 mod game_properties;
