@@ -387,6 +387,7 @@ fn shipped_behaviors_are_the_published_contract() {
         ("walking", Category::Transport),
         ("metro_ride", Category::Transport),
         ("electric_bus_ride", Category::Transport),
+        ("power_saving", Category::Housing),
     ];
     for (behavior, category) in expected {
         assert_eq!(registry.category_of(behavior), Some(category), "{behavior}");
@@ -403,6 +404,12 @@ fn shipped_figures_evaluate_exactly() {
     let cases: Vec<(&str, &str, Value, Grams)> = vec![
         ("shared_bike", "CN-BJ", json!({"distance_km": 3.2}), 800),
         ("shared_bike", "CN-HB", json!({"distance_km": 3.2}), 128),
+        // The 2022 grid factors: Central (Jiangxi) 0.5395, North (Beijing) 0.6776,
+        // Southwest (Sichuan) 0.2268, and the national 0.5366 where no regional grid is named.
+        ("power_saving", "CN-JX", json!({"saving_kwh": 1}), 539),
+        ("power_saving", "CN-BJ", json!({"saving_kwh": 2.5}), 1694),
+        ("power_saving", "CN-SC", json!({"saving_kwh": 10}), 2268),
+        ("power_saving", "CN-HK", json!({"saving_kwh": 1}), 536),
         ("shared_bike", "CN-BJ", json!({"distance_km": 100}), 25000),
         ("shared_bike", "CN-HB", json!({"distance_km": 0.1}), 4),
         ("e_payment", "CN-ZJ", json!({"amount_yuan": 1}), 5),
