@@ -302,7 +302,7 @@ mod tests {
             })
             .map(|(d, data)| (*d, data.iter().map(|v| v.unwrap()).collect()))
             .collect();
-        days.sort_by(|a, b| b.0.cmp(&a.0));
+        days.sort_by_key(|d| std::cmp::Reverse(d.0));
         let (take, keep) = match method {
             Method::Mean10Of10 => (10, 10),
             Method::High5Of10 => (10, 5),
