@@ -1,10 +1,11 @@
 //! Household power saving: a utility partner registers its households'
 //! smart meters and sends their 15-minute readings.
 
+use canopy_core::energy::bills::{self, Bill, YearOnYear};
 use canopy_core::energy::readings::{self, Effect, ReadingRefusal, BATCH_MAX};
 use canopy_core::ingest::reference_ok;
 use canopy_core::types::{Category, RegionCode};
-use canopy_store::{MeterError, MeterRow, PartnerRow, ReadingIn};
+use canopy_store::{BillError, MeterError, MeterRow, PartnerRow, ReadingIn};
 
 use crate::error::{ErrorKind, ServiceError, ServiceResult};
 use crate::Service;
@@ -31,6 +32,35 @@ pub struct ReadingResult {
     pub code: Option<&'static str>,
     /// What the code means.
     pub message: Option<String>,
+}
+
+/// A household that is not the utility's: its link, consent or scope.
+fn household_error(error: MeterError) -> ServiceError {
+    let unprocessable = |code, detail| ServiceError::new(ErrorKind::Unprocessable, code, detail);
+    match error {
+        MeterError::ConsentMissing => {
+            unprocessable("consent_missing", "user_ref is not linked to a consenting citizen")
+        }
+        MeterError::ConsentRevoked => unprocessable("consent_revoked", "the citizen revoked this partner's consent"),
+        MeterError::ScopeNotGranted => {
+            unprocessable("scope_not_granted", "the citizen did not grant the `housing` scope")
+        }
+        MeterError::RegisteredElsewhere => ServiceError::internal("a meter error where none was expected"),
+        MeterError::Store(e) => e.into(),
+    }
+}
+
+/// A bill as recorded, and how it compares with a year before.
+#[derive(Debug, Clone)]
+pub struct BillView {
+    /// The household.
+    pub user_id: i64,
+    /// The bill.
+    pub bill: Bill,
+    /// Whether it was new (not a repeat).
+    pub new: bool,
+    /// The comparison with the same month a year earlier, if billed.
+    pub year_on_year: Option<YearOnYear>,
 }
 
 fn housing_partner(partner: &PartnerRow) -> ServiceResult<()> {
@@ -64,27 +94,36 @@ impl Service {
         let region = RegionCode::parse(region).map_err(|e| ServiceError::invalid("invalid_region", e.to_string()))?;
         self.store.register_meter(partner.id, user_ref, meter_id, region.as_str(), self.now()).await.map_err(
             |e| match e {
-                MeterError::ConsentMissing => ServiceError::new(
-                    ErrorKind::Unprocessable,
-                    "consent_missing",
-                    "user_ref is not linked to a consenting citizen",
-                ),
-                MeterError::ConsentRevoked => ServiceError::new(
-                    ErrorKind::Unprocessable,
-                    "consent_revoked",
-                    "the citizen revoked this partner's consent",
-                ),
-                MeterError::ScopeNotGranted => ServiceError::new(
-                    ErrorKind::Unprocessable,
-                    "scope_not_granted",
-                    "the citizen did not grant the `housing` scope",
-                ),
                 MeterError::RegisteredElsewhere => {
                     ServiceError::conflict("meter_registered", "this meter is registered to another household")
                 }
-                MeterError::Store(e) => e.into(),
+                other => household_error(other),
             },
         )
+    }
+
+    /// Records a household's monthly bill (the same bill again is a repeat;
+    /// other figures for a billed month are `bill_conflict`).
+    pub async fn record_bill(
+        &self,
+        partner: &PartnerRow,
+        user_ref: &str,
+        month: &str,
+        kwh: &str,
+        amount_fen: i64,
+    ) -> ServiceResult<BillView> {
+        housing_partner(partner)?;
+        let bill = bills::check(month, kwh, amount_fen, self.now())
+            .map_err(|e| ServiceError::invalid("invalid_bill", e.to_string()))?;
+        let recorded = self.store.record_bill(partner.id, user_ref, &bill, self.now()).await.map_err(|e| match e {
+            BillError::Conflict { wh, amount_fen } => ServiceError::conflict(
+                "bill_conflict",
+                format!("this month was billed already with other figures: {wh} Wh, {amount_fen} fen"),
+            ),
+            BillError::Household(e) => household_error(e),
+        })?;
+        let year_on_year = recorded.year_ago_fen.map(|fen| bills::compare(&bill, fen));
+        Ok(BillView { user_id: recorded.user_id, bill, new: recorded.new, year_on_year })
     }
 
     /// Stores a batch of readings (at most 50,000); one result a reading, in order.

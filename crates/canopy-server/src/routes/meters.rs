@@ -88,6 +88,86 @@ pub(crate) struct ReadingResults {
     results: Vec<ReadingOut>,
 }
 
+/// `POST /v1/partner/bills`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct BillIn {
+    /// The partner's reference of a household that linked it and granted `housing`.
+    user_ref: String,
+    /// The month billed (`YYYY-MM`), not after the current one.
+    month: String,
+    /// kWh billed, to the Wh.
+    #[schema(value_type = f64)]
+    kwh: serde_json::Number,
+    /// The amount billed, in fen.
+    amount_fen: i64,
+}
+
+/// A bill as recorded, and how it compares with the same month a year earlier.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct BillOut {
+    /// The household (`usr_…`).
+    user_id: String,
+    /// The month (`YYYY-MM`).
+    month: String,
+    /// kWh billed.
+    #[schema(value_type = f64)]
+    kwh: serde_json::Number,
+    /// The amount, fen.
+    amount_fen: i64,
+    /// What the same month a year earlier was billed, fen, if it was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    year_ago_amount_fen: Option<i64>,
+    /// How much less than a year earlier, fen (0 when not less), if a year earlier was billed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    decrease_fen: Option<i64>,
+    /// The decrease as a percentage of a year earlier, to a tenth, if a year earlier was billed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<f64>)]
+    decrease_pct: Option<serde_json::Number>,
+}
+
+/// Records a household's monthly bill; the same bill again is answered 200, other figures for a billed month 409.
+#[utoipa::path(post, path = "/v1/partner/bills", tag = "energy", security(("partner_signature" = [])), request_body = BillIn,
+    responses((status = 201, body = BillOut), (status = 200, body = BillOut, description = "the same bill, sent before"),
+              (status = 400, description = "invalid_bill", body = Problem),
+              (status = 401, description = "bad_signature, stale_timestamp, replayed_request", body = Problem),
+              (status = 403, description = "category_not_allowed (not a housing partner)", body = Problem),
+              (status = 409, description = "bill_conflict", body = Problem),
+              (status = 422, description = "consent_missing, consent_revoked, scope_not_granted", body = Problem)))]
+pub(crate) async fn bill(
+    State(state): State<AppState>,
+    caller: PartnerCaller,
+    method: Method,
+    uri: Uri,
+    RawBody(body): RawBody,
+) -> ApiResult<(StatusCode, Json<BillOut>)> {
+    let signed = caller.verify(&state, &method, &uri, &body).await?;
+    let bill: BillIn = parse_json(&body)?;
+    let view = state
+        .service
+        .record_bill(&signed.partner, &bill.user_ref, &bill.month, &bill.kwh.to_string(), bill.amount_fen)
+        .await?;
+    let yoy = view.year_on_year;
+    let pct = yoy.map(|y| {
+        let tenths = y.decrease_milli;
+        format!("{}.{}", tenths / 10, tenths % 10).parse().expect("a decimal is a JSON number")
+    });
+    let status = if view.new { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((
+        status,
+        Json(BillOut {
+            user_id: ids::user(view.user_id),
+            month: view.bill.month.format("%Y-%m").to_string(),
+            kwh: bill.kwh,
+            amount_fen: view.bill.amount_fen,
+            year_ago_amount_fen: yoy.map(|y| y.year_ago_fen),
+            decrease_fen: yoy.map(|y| y.decrease_fen),
+            decrease_pct: pct,
+        }),
+    ))
+}
+
 /// Registers a household's smart meter (again for the same household: the same answer, 200).
 #[utoipa::path(post, path = "/v1/partner/meters", tag = "energy", security(("partner_signature" = [])), request_body = MeterIn,
     responses((status = 201, body = MeterOut), (status = 200, body = MeterOut, description = "registered before"),

@@ -149,6 +149,7 @@ fn routes() -> OpenApiRouter<AppState> {
         // Only these two take large bodies; every other route keeps the
         // router's small default (the innermost limit wins).
         .routes(routes!(meters::register))
+        .routes(routes!(meters::bill))
         .routes(routes!(energy::create_program, energy::list_programs))
         .routes(routes!(energy::create_event))
         .routes(routes!(energy::get_event))

@@ -155,6 +155,29 @@ fn month_bounds(slot: i64) -> (i64, i64, String) {
 }
 
 impl Store {
+    /// The household a utility partner calls `user_ref`: linked, with the
+    /// partner's consent and its `housing` scope.
+    pub async fn household(&self, partner_id: i64, user_ref: &str) -> Result<i64, MeterError> {
+        let housing = i64::from(Category::Housing.bit());
+        let link: Option<(i64, Option<i64>, bool)> = super::on_read!(self, |db| {
+            sqlx::query_as(
+                "SELECT l.user_id, c.scopes, COALESCE(c.revoked_at IS NOT NULL, FALSE) FROM partner_links l
+                 LEFT JOIN consents c ON c.user_id = l.user_id AND c.partner_id = l.partner_id
+                 WHERE l.partner_id = $1 AND l.user_ref = $2",
+            )
+            .bind(partner_id)
+            .bind(user_ref)
+            .fetch_optional(db)
+            .await
+        })?;
+        match link {
+            None | Some((_, None, _)) => Err(MeterError::ConsentMissing),
+            Some((_, Some(_), true)) => Err(MeterError::ConsentRevoked),
+            Some((_, Some(scopes), false)) if scopes & housing == 0 => Err(MeterError::ScopeNotGranted),
+            Some((user_id, ..)) => Ok(user_id),
+        }
+    }
+
     /// Registers `meter_id` for the household the partner calls `user_ref`
     /// (linked, with the housing scope granted). Registering it again for
     /// the same household answers the meter (`false`: not new).
@@ -167,24 +190,9 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<(MeterRow, bool), MeterError> {
         let registered_at = format_time(now);
-        let housing = i64::from(Category::Housing.bit());
+        let user_id = self.household(partner_id, user_ref).await?;
         let done: Result<(MeterRow, bool), MeterError> = on_write!(self, |db| {
             let mut tx = db.begin().await?;
-            let link: Option<(i64, Option<i64>, bool)> = sqlx::query_as(
-                "SELECT l.user_id, c.scopes, c.revoked_at IS NOT NULL FROM partner_links l
-                 LEFT JOIN consents c ON c.user_id = l.user_id AND c.partner_id = l.partner_id
-                 WHERE l.partner_id = $1 AND l.user_ref = $2",
-            )
-            .bind(partner_id)
-            .bind(user_ref)
-            .fetch_optional(&mut *tx)
-            .await?;
-            let user_id = match link {
-                None | Some((_, None, _)) => return Err(MeterError::ConsentMissing),
-                Some((_, Some(_), true)) => return Err(MeterError::ConsentRevoked),
-                Some((_, Some(scopes), false)) if scopes & housing == 0 => return Err(MeterError::ScopeNotGranted),
-                Some((user_id, ..)) => user_id,
-            };
             let inserted: Option<i64> = sqlx::query_scalar(
                 "INSERT INTO meters (partner_id, meter_id, user_id, region, registered_at) VALUES ($1, $2, $3, $4, $5)
                  ON CONFLICT (partner_id, meter_id) DO NOTHING RETURNING id",

@@ -200,7 +200,44 @@ async fn a_month_of_readings_for_many_meters_lands_in_its_month() {
     }
 }
 
+async fn monthly_bills_are_kept_once_and_compared_with_a_year_before() {
+    let server = TestServer::start().await;
+    let utility = server.create_partner(&["housing"]).await;
+    let ann = server.create_citizen("bl-ann", "CN-ZJ").await;
+    server.link(&ann, &utility, &["housing"], "hh-ann").await;
+    let bill = |month: &str, kwh: Value, fen: i64| {
+        let body = json!({ "user_ref": "hh-ann", "month": month, "kwh": kwh, "amount_fen": fen });
+        let (server, utility) = (&server, &utility);
+        async move { server.signed(utility, "/v1/partner/bills", body).await }
+    };
+    let last_year = bill("2025-06", json!(320), 20_000).await;
+    assert_eq!(last_year.status, StatusCode::CREATED, "{last_year:?}");
+    assert_eq!(last_year.body.get("decrease_fen"), None, "nothing to compare with");
+    let this_year = bill("2026-06", json!(300.5), 18_750).await;
+    assert_eq!(this_year.status, StatusCode::CREATED, "{this_year:?}");
+    assert_eq!(
+        (
+            this_year.body["year_ago_amount_fen"].as_i64(),
+            this_year.body["decrease_fen"].as_i64(),
+            this_year.body["decrease_pct"].as_f64()
+        ),
+        (Some(20_000), Some(1_250), Some(6.2)),
+        "6.25 % less, to a tenth rounded down"
+    );
+    assert_eq!(bill("2026-06", json!(300.5), 18_750).await.status, StatusCode::OK, "the same bill again");
+    let conflict = bill("2026-06", json!(300.5), 18_000).await;
+    assert_eq!((conflict.status, conflict.code()), (StatusCode::CONFLICT, "bill_conflict"));
+    for (month, kwh) in [("2026-6", json!(1)), ("2999-01", json!(1)), ("2026-05", json!(-1))] {
+        let refused = bill(month, kwh, 100).await;
+        assert_eq!((refused.status, refused.code()), (StatusCode::BAD_REQUEST, "invalid_bill"), "{month}");
+    }
+    let body = json!({ "user_ref": "hh-nobody", "month": "2026-05", "kwh": 1, "amount_fen": 1 });
+    let stranger = server.signed(&utility, "/v1/partner/bills", body).await;
+    assert_eq!((stranger.status, stranger.code()), (StatusCode::UNPROCESSABLE_ENTITY, "consent_missing"));
+}
+
 crate::contract!(
+    monthly_bills_are_kept_once_and_compared_with_a_year_before,
     utility_registers_meters_for_consenting_households,
     readings_are_idempotent_per_interval_and_an_actual_supersedes_an_estimate,
     a_month_of_readings_for_many_meters_lands_in_its_month,

@@ -1,0 +1,12 @@
+-- Monthly electricity bills a utility partner sends for a linked household
+-- (the year-on-year voucher's basis): one per household and month, the
+-- energy in Wh and the amount in fen.
+CREATE TABLE energy_bills (
+    user_id BIGINT NOT NULL REFERENCES users(id),
+    month TEXT COLLATE "C" NOT NULL,
+    partner_id BIGINT NOT NULL REFERENCES partners(id),
+    wh BIGINT NOT NULL CHECK (wh >= 0),
+    amount_fen BIGINT NOT NULL CHECK (amount_fen >= 0),
+    received_at TEXT COLLATE "C" NOT NULL,
+    PRIMARY KEY (user_id, month)
+);
