@@ -31,7 +31,7 @@
 use chrono::NaiveDate;
 
 use super::account::{AccountKind, AccountRef, PoolUnit};
-use super::posting::{Cause, PostingSet, Transfer, TransferKind};
+use super::posting::{Cause, PostingSet, TransferKind};
 
 /// The stable cause ids of the game's actions (see the module's table).
 pub mod cause_id {
@@ -75,11 +75,7 @@ pub mod cause_id {
 
 /// One transfer as a one-transfer set caused by game action `id`.
 fn single(id: String, kind: TransferKind, debit: AccountRef, credit: AccountRef, amount: i64) -> PostingSet {
-    debug_assert_eq!(debit.kind.unit(), credit.kind.unit(), "a move's accounts share a unit");
-    PostingSet {
-        cause: Cause::GameAction { id },
-        transfers: vec![Transfer { kind, debit, credit, amount, unit: debit.kind.unit() }],
-    }
+    PostingSet::single(Cause::GameAction { id }, kind, debit, credit, amount)
 }
 
 impl PostingSet {

@@ -215,6 +215,14 @@ pub struct PostingSet {
 }
 
 impl PostingSet {
+    /// A set of one transfer of `amount` from `debit` to `credit`, caused by
+    /// `cause` (the shape of every game, redemption and campaign move). The
+    /// transfer counts in the accounts' unit, which they share.
+    pub fn single(cause: Cause, kind: TransferKind, debit: AccountRef, credit: AccountRef, amount: i64) -> Self {
+        debug_assert_eq!(debit.kind.unit(), credit.kind.unit(), "a move's accounts share a unit");
+        PostingSet { cause, transfers: vec![Transfer { kind, debit, credit, amount, unit: debit.kind.unit() }] }
+    }
+
     /// What a credited act posts: `grams` of verified reduction from the
     /// system's issuance to the citizen's `reduction`, and the same grams of
     /// green energy into the citizen's `balls` (every verified gram pays one

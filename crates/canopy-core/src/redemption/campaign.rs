@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 
 use super::project::{checked_text, InvalidProject, TEXT_MAX};
-use crate::ledger::{AccountKind, AccountRef, Cause, PostingSet, Transfer, TransferKind};
+use crate::ledger::{AccountKind, AccountRef, Cause, PostingSet, TransferKind};
 
 /// Grams in one tonne of CO2e (a carbon credit).
 pub const GRAMS_PER_TONNE: i64 = 1_000_000;
@@ -116,17 +116,13 @@ pub fn contribute(
 /// Contribution `id`: `grams` of `user_id`'s energy to campaign
 /// `campaign_id`, caused by redemption `contribute:<id>`.
 pub fn contributed(id: i64, user_id: i64, campaign_id: i64, grams: i64) -> PostingSet {
-    let debit = AccountRef::citizen(user_id, AccountKind::Energy);
-    PostingSet {
-        cause: Cause::Redemption { id: format!("contribute:{id}") },
-        transfers: vec![Transfer {
-            kind: TransferKind::CampaignContributed,
-            debit,
-            credit: AccountRef::campaign(campaign_id, AccountKind::CampaignEnergy),
-            amount: grams,
-            unit: debit.kind.unit(),
-        }],
-    }
+    PostingSet::single(
+        Cause::Redemption { id: format!("contribute:{id}") },
+        TransferKind::CampaignContributed,
+        AccountRef::citizen(user_id, AccountKind::Energy),
+        AccountRef::campaign(campaign_id, AccountKind::CampaignEnergy),
+        grams,
+    )
 }
 
 /// A match ratio in thousandths (1.0 is 1000), from the number as written.

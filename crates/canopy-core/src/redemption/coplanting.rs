@@ -17,7 +17,7 @@
 use chrono::{DateTime, Utc};
 
 use super::{project, ProjectKind, ProjectState, RedeemRefusal};
-use crate::ledger::{AccountKind, AccountRef, Cause, PostingSet, Transfer, TransferKind};
+use crate::ledger::{AccountKind, AccountRef, Cause, PostingSet, TransferKind};
 
 /// The most citizens in one plan, the creator included.
 pub const PARTICIPANTS_MAX: usize = 10;
@@ -146,10 +146,7 @@ pub fn open(project: &ProjectState, ask: &OpenAsk<'_>, now: DateTime<Utc>) -> Re
 }
 
 fn one(id: String, kind: TransferKind, debit: AccountRef, credit: AccountRef, amount: i64) -> PostingSet {
-    PostingSet {
-        cause: Cause::Redemption { id },
-        transfers: vec![Transfer { kind, debit, credit, amount, unit: debit.kind.unit() }],
-    }
+    PostingSet::single(Cause::Redemption { id }, kind, debit, credit, amount)
 }
 
 /// Citizen `user_id`'s share of plan `plan_id` held.

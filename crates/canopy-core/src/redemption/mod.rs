@@ -31,7 +31,7 @@ use chrono::{DateTime, Utc};
 
 pub use project::{ProjectDetails, ProjectKind, ProjectStatus, SponsorKind};
 
-use crate::ledger::{AccountKind, AccountRef, Cause, PostingSet, Transfer, TransferKind};
+use crate::ledger::{AccountKind, AccountRef, Cause, PostingSet, TransferKind};
 
 /// A project as the rules read it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -278,10 +278,7 @@ pub fn redemption_cancelled(id: i64, user_id: i64, project_id: i64, grams: i64) 
 }
 
 fn one(id: String, kind: TransferKind, debit: AccountRef, credit: AccountRef, amount: i64) -> PostingSet {
-    PostingSet {
-        cause: Cause::Redemption { id },
-        transfers: vec![Transfer { kind, debit, credit, amount, unit: debit.kind.unit() }],
-    }
+    PostingSet::single(Cause::Redemption { id }, kind, debit, credit, amount)
 }
 
 #[cfg(test)]

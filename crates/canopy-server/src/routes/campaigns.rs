@@ -197,7 +197,7 @@ fn view_out(view: CampaignView) -> CampaignOut {
     campaign_out(view.row, view.standing, view.retirements, view.mine)
 }
 
-fn campaign_id(text: &str) -> Result<i64, ServiceError> {
+pub(crate) fn campaign_id(text: &str) -> Result<i64, ServiceError> {
     ids::parse_campaign(text)
         .ok_or_else(|| ServiceError::not_found("campaign_not_found", format!("there is no campaign `{text}`")))
 }

@@ -127,9 +127,7 @@ pub(crate) async fn campaign_report(
     q: Result<Query<ReportQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Response> {
     let q = query(q)?;
-    let campaign = ids::parse_campaign(&id)
-        .ok_or_else(|| ServiceError::not_found("campaign_not_found", format!("there is no campaign `{id}`")))?;
-    let report = state.service.campaign_report(reader.0, campaign).await?;
+    let report = state.service.campaign_report(reader.0, super::campaigns::campaign_id(&id)?).await?;
     answer(report, q)
 }
 

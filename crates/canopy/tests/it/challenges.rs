@@ -63,7 +63,8 @@ async fn teams_reach_goals_and_winners_are_paid_once_pro_rata() {
     let alone = join(cy, json!({})).await;
     assert_eq!(alone.status, StatusCode::OK, "{alone:?}");
     assert_ne!(alone.body["team_id"], team_id.as_str());
-    assert_eq!(join(di, json!({})).await.status, StatusCode::OK);
+    let di_joined = join(di, json!({})).await;
+    assert_eq!(di_joined.status, StatusCode::OK, "{di_joined:?}");
     let again = join(ann, json!({})).await;
     assert_eq!((again.status, again.code()), (StatusCode::CONFLICT, "already_joined"));
     let unknown_team = join(di, json!({ "team_id": "team_99999" })).await;

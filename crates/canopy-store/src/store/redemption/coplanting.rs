@@ -294,13 +294,7 @@ fn shares_sqlite(tx: &rusqlite::Transaction<'_>, plan_id: i64) -> rusqlite::Resu
 
 fn read_sqlite(tx: &rusqlite::Transaction<'_>, command: &CoplantCommand, now: &str) -> rusqlite::Result<Reads> {
     let mut reads = Reads::default();
-    let project = |tx: &rusqlite::Transaction<'_>, id: i64| -> rusqlite::Result<Option<StateTuple>> {
-        tx.prepare_cached(&sqlite(PROJECT_STATE))?
-            .query_row(params![id], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?))
-            })
-            .optional()
-    };
+    let project = super::writer::project_state_sqlite;
     let citizen = |tx: &rusqlite::Transaction<'_>, id: i64| -> rusqlite::Result<Option<(String, i64)>> {
         tx.prepare_cached(&sqlite(CITIZEN))?.query_row(params![id], |r| Ok((r.get(0)?, r.get(1)?))).optional()
     };

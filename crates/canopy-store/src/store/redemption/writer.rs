@@ -211,6 +211,15 @@ fn sqlite(sql: &str) -> String {
     sql.replace('$', "?")
 }
 
+/// What the rules read of project `id` (SQLite writer).
+pub(crate) fn project_state_sqlite(tx: &rusqlite::Transaction<'_>, id: i64) -> rusqlite::Result<Option<StateTuple>> {
+    tx.prepare_cached(&sqlite(PROJECT_STATE))?
+        .query_row(params![id], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?))
+        })
+        .optional()
+}
+
 /// Runs a redemption move in the SQLite writer's transaction.
 pub(crate) fn redemption_sqlite(
     tx: &rusqlite::Transaction<'_>,
@@ -224,22 +233,7 @@ pub(crate) fn redemption_sqlite(
     let now_text = format_time(now);
     let outcome = match command {
         RedemptionCommand::Redeem { project_id, show_name, .. } => {
-            let project: Option<StateTuple> = tx
-                .prepare_cached(&sqlite(PROJECT_STATE))?
-                .query_row(params![project_id], |r| {
-                    Ok((
-                        r.get(0)?,
-                        r.get(1)?,
-                        r.get(2)?,
-                        r.get(3)?,
-                        r.get(4)?,
-                        r.get(5)?,
-                        r.get(6)?,
-                        r.get(7)?,
-                        r.get(8)?,
-                    ))
-                })
-                .optional()?;
+            let project = project_state_sqlite(tx, *project_id)?;
             let citizen: Option<(String, i64)> = tx
                 .prepare_cached(&sqlite(CITIZEN))?
                 .query_row(params![user_id], |r| Ok((r.get(0)?, r.get(1)?)))
