@@ -146,6 +146,16 @@ pub fn parse_invitation(text: &str) -> Option<i64> {
     text.strip_prefix("inv_")?.parse().ok().filter(|id| *id > 0)
 }
 
+/// The public id of a household's settlement of an event.
+pub fn settlement(id: i64) -> String {
+    format!("stl_{id}")
+}
+
+/// Parses a public settlement id.
+pub fn parse_settlement(text: &str) -> Option<i64> {
+    text.strip_prefix("stl_")?.parse().ok().filter(|id| *id > 0)
+}
+
 /// Parses a public citizen id.
 pub fn parse_user(text: &str) -> Option<i64> {
     text.strip_prefix("usr_")?.parse().ok().filter(|id| *id > 0)

@@ -72,6 +72,8 @@ pub struct Me {
     pub balls_grams: i64,
     /// Green energy held for co-planting plans not yet complete, grams.
     pub held_energy_grams: i64,
+    /// Money paid for power saved at peak (red packets), fen.
+    pub money_fen: i64,
 }
 
 /// `POST /v1/partners`.

@@ -140,6 +140,20 @@ impl App {
                     if let Err(error) = service.settle_challenges().await {
                         tracing::warn!(%error, "settling challenges failed; retrying later");
                     }
+                    // Ended power-saving events settle (and settle again on late data).
+                    match service.settle_energy_events().await {
+                        Ok(runs) => {
+                            for run in runs {
+                                tracing::info!(
+                                    event = run.event.id,
+                                    households = run.changed,
+                                    paid_fen = run.paid_fen,
+                                    "settled a power-saving event"
+                                );
+                            }
+                        }
+                        Err(error) => tracing::warn!(%error, "settling power-saving events failed; retrying later"),
+                    }
                     // Co-planting plans past their deadline release their holds.
                     match service.expire_coplantings().await {
                         Ok(0) => {}

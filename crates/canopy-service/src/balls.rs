@@ -147,7 +147,10 @@ fn mover(command: &GameCommand) -> Option<i64> {
         GameCommand::Coplant(canopy_store::CoplantCommand::Open { creator, .. }) => Some(*creator),
         GameCommand::Coplant(canopy_store::CoplantCommand::Answer { user_id, .. }) => Some(*user_id),
         GameCommand::Coplant(canopy_store::CoplantCommand::ExpireDue { .. }) => None,
-        GameCommand::ExpireDue { .. } | GameCommand::FundPool { .. } | GameCommand::SettleChallenge { .. } => None,
+        GameCommand::ExpireDue { .. }
+        | GameCommand::FundPool { .. }
+        | GameCommand::SettleChallenge { .. }
+        | GameCommand::SettleEnergy(_) => None,
     }
 }
 

@@ -50,6 +50,8 @@ pub struct NewEvent {
     pub invitations_at: Option<String>,
     /// The deadline for answers (default the start).
     pub respond_by: Option<String>,
+    /// When it settles on whatever data arrived (default a day after the end).
+    pub cutoff: Option<String>,
     /// Who is targeted.
     pub target: Target,
 }
@@ -124,7 +126,8 @@ impl Service {
         let start = time("start", &new.start)?;
         let invitations_at = new.invitations_at.as_deref().map(|t| time("invitations_at", t)).transpose()?;
         let respond_by = new.respond_by.as_deref().map(|t| time("respond_by", t)).transpose()?;
-        let plan = program::check_event(start, new.duration_minutes, invitations_at, respond_by, self.now())
+        let cutoff = new.cutoff.as_deref().map(|t| time("cutoff", t)).transpose()?;
+        let plan = program::check_event(start, new.duration_minutes, invitations_at, respond_by, cutoff, self.now())
             .map_err(|e| invalid("invalid_event", e.to_string()))?;
         let target = match new.target {
             Target::Region(region) => Target::Region(

@@ -30,6 +30,7 @@ mod rate_limit;
 mod redemption;
 mod reports;
 pub mod secrets;
+mod settlement;
 pub mod tokens;
 mod vouchers;
 
@@ -64,6 +65,7 @@ pub use redemption::{
     REDEMPTIONS_PAGE_DEFAULT,
 };
 pub use reports::{Report, ReportReader, SPONSOR_KEY_PREFIX};
+pub use settlement::{EventReport, SettleRun, RECHECK_S, RESETTLE_HORIZON_S};
 
 /// Settings the use cases need.
 #[derive(Debug, Clone, Copy)]

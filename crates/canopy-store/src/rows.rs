@@ -145,6 +145,8 @@ pub struct Balances {
     pub balls_grams: i64,
     /// Green energy held for co-planting plans, grams.
     pub held_energy_grams: i64,
+    /// Money (red packets for power saved), fen.
+    pub money_fen: i64,
 }
 
 /// One ledger entry as the citizen sees it: a transfer that touches one of

@@ -9,6 +9,11 @@ use super::readings::{slot_of, INTERVAL_S};
 pub const DURATION_MAX_MIN: i64 = 480;
 /// The largest reward per kWh, in fen (100 yuan).
 pub const REWARD_FEN_PER_KWH_MAX: i64 = 10_000;
+/// How long after its end an event waits for meter data before it settles
+/// on what arrived, unless its `cutoff` says otherwise (24 hours).
+pub const CUTOFF_AFTER_END_S: i64 = 24 * 3600;
+/// The latest cut-off, after the event's end (31 days).
+pub const CUTOFF_AFTER_END_MAX_S: i64 = 31 * 24 * 3600;
 
 /// Whether households take part unless they say no, or only if they say yes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -81,6 +86,9 @@ pub struct EventPlan {
     pub respond_by: Option<DateTime<Utc>>,
     /// Whether it was recorded after it began (no invitations).
     pub recorded: bool,
+    /// When it settles on whatever meter data arrived (it settles earlier
+    /// once every taking-part household's data is complete).
+    pub cutoff: DateTime<Utc>,
 }
 
 /// Why an event is refused.
@@ -101,12 +109,15 @@ fn invalid(field: &'static str, problem: impl Into<String>) -> InvalidEvent {
 /// multiple of 15 up to 8 hours. An event starting in the future invites
 /// households (`invitations_at` ≤ `respond_by` ≤ `start`, `invitations_at`
 /// defaulting to now and `respond_by` to the start); one that already began
-/// is recorded after the fact and invites nobody.
+/// is recorded after the fact and invites nobody. The cut-off (default
+/// [`CUTOFF_AFTER_END_S`] after the end) lies between the end and
+/// [`CUTOFF_AFTER_END_MAX_S`] after it.
 pub fn check_event(
     start: DateTime<Utc>,
     duration_minutes: i64,
     invitations_at: Option<DateTime<Utc>>,
     respond_by: Option<DateTime<Utc>>,
+    cutoff: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
 ) -> Result<EventPlan, InvalidEvent> {
     let start_slot = slot_of(start).ok_or_else(|| invalid("start", "must be on a 15-minute boundary"))?;
@@ -114,11 +125,16 @@ pub fn check_event(
         return Err(invalid("duration_minutes", format!("must be a multiple of 15, at most {DURATION_MAX_MIN}")));
     }
     let intervals = duration_minutes * 60 / INTERVAL_S;
+    let end = start + chrono::Duration::minutes(duration_minutes);
+    let cutoff = cutoff.unwrap_or(end + chrono::Duration::seconds(CUTOFF_AFTER_END_S));
+    if cutoff < end || cutoff > end + chrono::Duration::seconds(CUTOFF_AFTER_END_MAX_S) {
+        return Err(invalid("cutoff", "must lie between the event's end and 31 days after it"));
+    }
     if start <= now {
         if invitations_at.is_some() || respond_by.is_some() {
             return Err(invalid("invitations_at", "an event recorded after it began invites nobody"));
         }
-        return Ok(EventPlan { start_slot, intervals, invitations_at: None, respond_by: None, recorded: true });
+        return Ok(EventPlan { start_slot, intervals, invitations_at: None, respond_by: None, recorded: true, cutoff });
     }
     let invitations_at = invitations_at.unwrap_or(now);
     let respond_by = respond_by.unwrap_or(start);
@@ -134,6 +150,7 @@ pub fn check_event(
         invitations_at: Some(invitations_at),
         respond_by: Some(respond_by),
         recorded: false,
+        cutoff,
     })
 }
 
@@ -182,19 +199,23 @@ mod tests {
     #[test]
     fn an_event_in_the_future_invites_and_one_in_the_past_is_recorded() {
         let now = at("2026-07-22T08:00:00Z");
-        let plan = check_event(at("2026-07-22T10:00:00Z"), 60, None, Some(at("2026-07-22T09:30:00Z")), now).unwrap();
+        let plan =
+            check_event(at("2026-07-22T10:00:00Z"), 60, None, Some(at("2026-07-22T09:30:00Z")), None, now).unwrap();
         assert_eq!((plan.intervals, plan.recorded, plan.invitations_at), (4, false, Some(now)));
-        let past = check_event(at("2026-07-21T10:00:00Z"), 120, None, None, now).unwrap();
+        let past = check_event(at("2026-07-21T10:00:00Z"), 120, None, None, None, now).unwrap();
         assert_eq!((past.intervals, past.recorded, past.respond_by), (8, true, None));
         let field = |r: Result<EventPlan, InvalidEvent>| r.unwrap_err().field;
-        assert_eq!(field(check_event(at("2026-07-22T10:05:00Z"), 60, None, None, now)), "start");
-        assert_eq!(field(check_event(at("2026-07-22T10:00:00Z"), 50, None, None, now)), "duration_minutes");
-        assert_eq!(field(check_event(at("2026-07-22T10:00:00Z"), 495, None, None, now)), "duration_minutes");
+        assert_eq!(field(check_event(at("2026-07-22T10:05:00Z"), 60, None, None, None, now)), "start");
+        assert_eq!(field(check_event(at("2026-07-22T10:00:00Z"), 50, None, None, None, now)), "duration_minutes");
+        assert_eq!(field(check_event(at("2026-07-22T10:00:00Z"), 495, None, None, None, now)), "duration_minutes");
         assert_eq!(
-            field(check_event(at("2026-07-22T10:00:00Z"), 60, None, Some(at("2026-07-22T10:15:00Z")), now)),
+            field(check_event(at("2026-07-22T10:00:00Z"), 60, None, Some(at("2026-07-22T10:15:00Z")), None, now)),
             "respond_by"
         );
-        assert_eq!(field(check_event(at("2026-07-21T10:00:00Z"), 60, Some(now), None, now)), "invitations_at");
+        assert_eq!(field(check_event(at("2026-07-21T10:00:00Z"), 60, Some(now), None, None, now)), "invitations_at");
+        assert_eq!(past.cutoff, at("2026-07-22T12:00:00Z"), "a day after the end by default");
+        let early = Some(at("2026-07-21T11:00:00Z"));
+        assert_eq!(field(check_event(at("2026-07-21T10:00:00Z"), 120, None, None, early, now)), "cutoff");
     }
 
     #[test]

@@ -81,6 +81,8 @@ pub enum AccountKind {
     /// A citizen's energy held for a co-planting plan: spent when the plan
     /// completes, released when it does not.
     HeldEnergy,
+    /// A citizen's money, in fen: red packets for power saved at peak.
+    Money,
 }
 
 /// The class of owner an account kind belongs to.
@@ -100,7 +102,7 @@ pub enum OwnerClass {
 
 impl AccountKind {
     /// Every kind, for parsing and checks.
-    pub const ALL: [AccountKind; 13] = [
+    pub const ALL: [AccountKind; 14] = [
         AccountKind::Reduction,
         AccountKind::Energy,
         AccountKind::ReductionIssuance,
@@ -114,6 +116,7 @@ impl AccountKind {
         AccountKind::ProjectEnergy,
         AccountKind::CampaignEnergy,
         AccountKind::HeldEnergy,
+        AccountKind::Money,
     ];
 
     /// The stored and wire name.
@@ -132,6 +135,7 @@ impl AccountKind {
             AccountKind::ProjectEnergy => "project_energy",
             AccountKind::CampaignEnergy => "campaign_energy",
             AccountKind::HeldEnergy => "held_energy",
+            AccountKind::Money => "money",
         }
     }
 
@@ -153,16 +157,18 @@ impl AccountKind {
             | AccountKind::ProjectEnergy
             | AccountKind::CampaignEnergy
             | AccountKind::HeldEnergy => Unit::GramsEnergy,
-            AccountKind::PoolFen | AccountKind::SponsorshipFen => Unit::Fen,
+            AccountKind::PoolFen | AccountKind::SponsorshipFen | AccountKind::Money => Unit::Fen,
         }
     }
 
     /// Who holds accounts of this kind.
     pub fn owner_class(self) -> OwnerClass {
         match self {
-            AccountKind::Reduction | AccountKind::Energy | AccountKind::Balls | AccountKind::HeldEnergy => {
-                OwnerClass::Citizen
-            }
+            AccountKind::Reduction
+            | AccountKind::Energy
+            | AccountKind::Balls
+            | AccountKind::HeldEnergy
+            | AccountKind::Money => OwnerClass::Citizen,
             AccountKind::PoolEnergy | AccountKind::PoolFen => OwnerClass::Pool,
             AccountKind::ProjectEnergy => OwnerClass::Project,
             AccountKind::CampaignEnergy => OwnerClass::Campaign,

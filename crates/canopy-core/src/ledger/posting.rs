@@ -42,11 +42,20 @@ pub enum TransferKind {
     /// A held share released (the plan was declined or expired): held
     /// energy → the same citizen's energy.
     HoldReleased,
+    /// A household's red packet for power saved at peak: a program's fen
+    /// pool → the citizen's money.
+    SavingRewarded,
+    /// A re-settlement paid less than before: the citizen's money → the
+    /// program's fen pool.
+    RewardCorrected,
+    /// A re-settlement verified less reduction than before: the citizen's
+    /// reduction → the issuance it came from.
+    ReductionCorrected,
 }
 
 impl TransferKind {
     /// Every kind, for parsing.
-    pub const ALL: [TransferKind; 13] = [
+    pub const ALL: [TransferKind; 16] = [
         TransferKind::ReductionVerified,
         TransferKind::EnergyIssued,
         TransferKind::BallCollected,
@@ -60,6 +69,9 @@ impl TransferKind {
         TransferKind::CampaignContributed,
         TransferKind::EnergyHeld,
         TransferKind::HoldReleased,
+        TransferKind::SavingRewarded,
+        TransferKind::RewardCorrected,
+        TransferKind::ReductionCorrected,
     ];
 
     /// The stored and wire name.
@@ -78,6 +90,9 @@ impl TransferKind {
             TransferKind::CampaignContributed => "campaign_contributed",
             TransferKind::EnergyHeld => "energy_held",
             TransferKind::HoldReleased => "hold_released",
+            TransferKind::SavingRewarded => "saving_rewarded",
+            TransferKind::RewardCorrected => "reward_corrected",
+            TransferKind::ReductionCorrected => "reduction_corrected",
         }
     }
 
@@ -112,6 +127,9 @@ impl TransferKind {
             (TransferKind::CampaignContributed, Citizen(_), K::Energy, Campaign(_), K::CampaignEnergy) => true,
             (TransferKind::EnergyHeld, Citizen(a), K::Energy, Citizen(b), K::HeldEnergy)
             | (TransferKind::HoldReleased, Citizen(a), K::HeldEnergy, Citizen(b), K::Energy) => a == b,
+            (TransferKind::SavingRewarded, Pool(_), K::PoolFen, Citizen(_), K::Money)
+            | (TransferKind::RewardCorrected, Citizen(_), K::Money, Pool(_), K::PoolFen)
+            | (TransferKind::ReductionCorrected, Citizen(_), K::Reduction, System, K::ReductionIssuance) => true,
             _ => false,
         }
     }
@@ -327,7 +345,10 @@ mod tests {
                 "redemption_cancelled",
                 "campaign_contributed",
                 "energy_held",
-                "hold_released"
+                "hold_released",
+                "saving_rewarded",
+                "reward_corrected",
+                "reduction_corrected"
             ]
         );
         for kind in TransferKind::ALL {

@@ -62,6 +62,7 @@ pub(crate) async fn me(State(state): State<AppState>, citizen: Citizen) -> ApiRe
         energy_grams: balances.energy_grams,
         balls_grams: balances.balls_grams,
         held_energy_grams: balances.held_energy_grams,
+        money_fen: balances.money_fen,
     }))
 }
 

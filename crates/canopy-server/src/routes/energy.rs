@@ -101,6 +101,8 @@ pub(crate) struct EventIn {
     invitations_at: Option<String>,
     /// The deadline for answers (default the start).
     respond_by: Option<String>,
+    /// When it settles on whatever meter data arrived (default a day after its end; at most 31 days after).
+    cutoff: Option<String>,
     /// Whom it targets.
     targets: TargetsIn,
 }
@@ -132,6 +134,15 @@ pub(crate) struct EventOut {
     answered_in: i64,
     /// Of them, answered `out`.
     answered_out: i64,
+    /// When it settles on whatever meter data arrived (RFC 3339).
+    cutoff: String,
+    /// `scheduled` (not ended), `awaiting_data` (ended, data incomplete, before the cut-off), `settled`
+    /// (on complete data) or `settled_incomplete` (at the cut-off, on the data that had arrived).
+    settlement: String,
+    /// How many times it was settled (late or corrected data settles it again).
+    settled_version: i64,
+    /// When it was last settled (RFC 3339).
+    settled_at: Option<String>,
 }
 
 /// `POST /v1/me/energy/invitations/{id}`.
@@ -184,7 +195,7 @@ fn program_out(p: ProgramRow) -> ProgramOut {
     }
 }
 
-fn event_out(e: EventRow) -> EventOut {
+pub(crate) fn event_out(e: EventRow, now: chrono::DateTime<chrono::Utc>) -> EventOut {
     EventOut {
         id: ids::energy_event(e.id),
         program_id: ids::program(e.program_id),
@@ -198,6 +209,20 @@ fn event_out(e: EventRow) -> EventOut {
         invited: e.invited,
         answered_in: e.answered_in,
         answered_out: e.answered_out,
+        cutoff: format_time(e.cutoff),
+        settlement: settlement_state(&e, now).to_owned(),
+        settled_version: e.settled_version,
+        settled_at: e.settled_at.map(format_time),
+    }
+}
+
+/// Where an event stands in its settlement.
+pub(crate) fn settlement_state(e: &EventRow, now: chrono::DateTime<chrono::Utc>) -> &'static str {
+    match (e.settled_version, e.settled_complete) {
+        (0, _) if start_of(e.start_slot + e.intervals) > now => "scheduled",
+        (0, _) => "awaiting_data",
+        (_, Some(true)) => "settled",
+        _ => "settled_incomplete",
     }
 }
 
@@ -283,10 +308,11 @@ pub(crate) async fn create_event(
         duration_minutes: body.duration_minutes,
         invitations_at: body.invitations_at,
         respond_by: body.respond_by,
+        cutoff: body.cutoff,
         target,
     };
     let event = state.service.create_energy_event(new).await?;
-    Ok((StatusCode::CREATED, Json(event_out(event))))
+    Ok((StatusCode::CREATED, Json(event_out(event, state.service.now()))))
 }
 
 /// One event, with its households counted.
@@ -300,7 +326,7 @@ pub(crate) async fn get_event(
 ) -> ApiResult<Json<EventOut>> {
     let event_id = ids::parse_energy_event(&id)
         .ok_or_else(|| ServiceError::not_found("event_not_found", format!("there is no event `{id}`")))?;
-    Ok(Json(event_out(state.service.energy_event(event_id).await?)))
+    Ok(Json(event_out(state.service.energy_event(event_id).await?, state.service.now())))
 }
 
 /// Your invitations to power-saving events, newest first.

@@ -18,6 +18,7 @@ mod pools;
 mod projects;
 mod redemptions;
 mod reports;
+mod settlements;
 mod system;
 mod vouchers;
 
@@ -155,6 +156,10 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(energy::get_event))
         .routes(routes!(energy::list_invitations))
         .routes(routes!(energy::answer_invitation))
+        .routes(routes!(settlements::settle_event))
+        .routes(routes!(settlements::event_report))
+        .routes(routes!(settlements::my_settlements))
+        .routes(routes!(settlements::my_settlement))
         .merge(
             OpenApiRouter::new()
                 .routes(routes!(meters::readings))

@@ -85,35 +85,69 @@ pub struct EventRow {
     pub answered_out: i64,
     /// When it was created.
     pub created_at: DateTime<Utc>,
+    /// When it settles on whatever data arrived.
+    pub cutoff: DateTime<Utc>,
+    /// How many times it was settled (0: not yet).
+    pub settled_version: i64,
+    /// When it was last settled.
+    pub settled_at: Option<DateTime<Utc>>,
+    /// Whether every taking-part household's data was complete when it was last settled.
+    pub settled_complete: Option<bool>,
 }
 
-type EventTuple =
-    (i64, i64, i64, i64, Option<String>, Option<String>, bool, Option<String>, i64, i64, i64, i64, String);
+#[derive(sqlx::FromRow)]
+struct EventRecord {
+    id: i64,
+    program_id: i64,
+    start_slot: i64,
+    intervals: i64,
+    invitations_at: Option<String>,
+    respond_by: Option<String>,
+    recorded: bool,
+    target_region: Option<String>,
+    participants: i64,
+    invited: i64,
+    answered_in: i64,
+    answered_out: i64,
+    created_at: String,
+    cutoff: Option<String>,
+    settled_version: i64,
+    settled_at: Option<String>,
+    settled_complete: Option<bool>,
+}
 
 const EVENT_SELECT: &str = "SELECT e.id, e.program_id, e.start_slot, e.intervals, e.invitations_at, e.respond_by,
         e.recorded, e.target_region,
-        (SELECT COUNT(*) FROM energy_participants p WHERE p.event_id = e.id),
-        (SELECT COUNT(*) FROM energy_participants p WHERE p.event_id = e.id AND p.invited),
-        (SELECT COUNT(*) FROM energy_participants p WHERE p.event_id = e.id AND p.answer = 'in'),
-        (SELECT COUNT(*) FROM energy_participants p WHERE p.event_id = e.id AND p.answer = 'out'),
-        e.created_at
+        (SELECT COUNT(*) FROM energy_participants p WHERE p.event_id = e.id) AS participants,
+        (SELECT COUNT(*) FROM energy_participants p WHERE p.event_id = e.id AND p.invited) AS invited,
+        (SELECT COUNT(*) FROM energy_participants p WHERE p.event_id = e.id AND p.answer = 'in') AS answered_in,
+        (SELECT COUNT(*) FROM energy_participants p WHERE p.event_id = e.id AND p.answer = 'out') AS answered_out,
+        e.created_at, e.cutoff, e.settled_version, e.settled_at, e.settled_complete
  FROM energy_events e";
 
-fn event_from(r: EventTuple) -> EventRow {
+fn event_from(r: EventRecord) -> EventRow {
     EventRow {
-        id: r.0,
-        program_id: r.1,
-        start_slot: r.2,
-        intervals: r.3,
-        invitations_at: r.4.as_deref().map(parse_time),
-        respond_by: r.5.as_deref().map(parse_time),
-        recorded: r.6,
-        target_region: r.7,
-        participants: r.8,
-        invited: r.9,
-        answered_in: r.10,
-        answered_out: r.11,
-        created_at: parse_time(&r.12),
+        id: r.id,
+        program_id: r.program_id,
+        start_slot: r.start_slot,
+        intervals: r.intervals,
+        invitations_at: r.invitations_at.as_deref().map(parse_time),
+        respond_by: r.respond_by.as_deref().map(parse_time),
+        recorded: r.recorded,
+        target_region: r.target_region,
+        participants: r.participants,
+        invited: r.invited,
+        answered_in: r.answered_in,
+        answered_out: r.answered_out,
+        created_at: parse_time(&r.created_at),
+        cutoff: r.cutoff.as_deref().map(parse_time).unwrap_or_else(|| {
+            // Events made before cut-offs were stored: a day after the end.
+            canopy_core::energy::readings::start_of(r.start_slot + r.intervals)
+                + chrono::Duration::seconds(canopy_core::energy::program::CUTOFF_AFTER_END_S)
+        }),
+        settled_version: r.settled_version,
+        settled_at: r.settled_at.as_deref().map(parse_time),
+        settled_complete: r.settled_complete,
     }
 }
 
@@ -244,8 +278,8 @@ impl Store {
             let mut tx = db.begin().await?;
             let id: i64 = sqlx::query_scalar(
                 "INSERT INTO energy_events (program_id, start_slot, intervals, invitations_at, respond_by, recorded,
-                                            target_region, created_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+                                            target_region, created_at, cutoff)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
             )
             .bind(program_id)
             .bind(plan.start_slot)
@@ -255,6 +289,7 @@ impl Store {
             .bind(plan.recorded)
             .bind(&region)
             .bind(format_time(now))
+            .bind(format_time(plan.cutoff))
             .fetch_one(&mut *tx)
             .await?;
             let insert =
@@ -292,7 +327,7 @@ impl Store {
 
     /// One event, with its participants counted.
     pub async fn energy_event(&self, id: i64) -> StoreResult<Option<EventRow>> {
-        let row: Option<EventTuple> = on_read!(self, |db| {
+        let row: Option<EventRecord> = on_read!(self, |db| {
             sqlx::query_as(&format!("{EVENT_SELECT} WHERE e.id = $1")).bind(id).fetch_optional(db).await
         })?;
         Ok(row.map(event_from))

@@ -23,6 +23,7 @@ impl Store {
                 "energy" => balances.energy_grams = grams,
                 "balls" => balances.balls_grams = grams,
                 "held_energy" => balances.held_energy_grams = grams,
+                "money" => balances.money_fen = grams,
                 _ => {}
             }
         }

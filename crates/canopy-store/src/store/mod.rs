@@ -22,6 +22,7 @@ pub(crate) mod campaigns;
 pub(crate) mod challenges;
 mod consent;
 pub(crate) mod energy_events;
+pub(crate) mod energy_settlements;
 pub(crate) mod friends;
 pub(crate) mod idempotency;
 pub(crate) mod leaderboards;

@@ -33,4 +33,5 @@ mod redemption_properties;
 mod reports;
 mod scale_out;
 mod schemathesis;
+mod settlement;
 mod vouchers;

@@ -99,6 +99,8 @@ pub enum GameCommand {
     Contribute(super::campaigns::Contribution),
     /// A step of a co-planting plan (see `store::redemption::coplanting`).
     Coplant(super::redemption::CoplantCommand),
+    /// A chunk of a demand-response event's settlement (see `store::energy_settlements`).
+    SettleEnergy(super::energy_settlements::SettlementChunk),
 }
 
 /// A client's idempotency key, with a hash of the request it was sent with.
@@ -222,6 +224,15 @@ pub enum GameOutcome {
     CoplantsExpired {
         /// Plans expired.
         plans: i64,
+    },
+    /// A chunk of an event's settlement was written.
+    EnergySettled {
+        /// The event.
+        event_id: i64,
+        /// Households whose figures were written.
+        households: i64,
+        /// Fen paid (negative: returned to the pool) by this chunk.
+        paid_fen: i64,
     },
     /// A redemption was cancelled and its energy returned.
     RedemptionCancelled {
@@ -660,6 +671,7 @@ pub(crate) fn game_sqlite(
         GameCommand::Redemption(command) => super::redemption::writer::redemption_sqlite(tx, command, now),
         GameCommand::Contribute(contribution) => super::campaigns::contribute_sqlite(tx, contribution, now),
         GameCommand::Coplant(command) => super::redemption::coplanting::coplant_sqlite(tx, command, now),
+        GameCommand::SettleEnergy(chunk) => super::energy_settlements::settle_sqlite(tx, chunk, now),
     }
 }
 

@@ -241,6 +241,9 @@ pub(crate) async fn game_postgres(
         GameCommand::Coplant(command) => {
             crate::store::redemption::coplanting::coplant_postgres(db, locked, command, now).await
         }
+        GameCommand::SettleEnergy(chunk) => {
+            crate::store::energy_settlements::settle_postgres(db, locked, chunk, now).await
+        }
     }
 }
 
