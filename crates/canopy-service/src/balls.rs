@@ -150,7 +150,9 @@ fn mover(command: &GameCommand) -> Option<i64> {
         GameCommand::ExpireDue { .. }
         | GameCommand::FundPool { .. }
         | GameCommand::SettleChallenge { .. }
-        | GameCommand::SettleEnergy(_) => None,
+        | GameCommand::SettleEnergy(_)
+        | GameCommand::IssueBillVoucher(_)
+        | GameCommand::SpendBillVoucher(_) => None,
     }
 }
 

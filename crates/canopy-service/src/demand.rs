@@ -2,6 +2,7 @@
 //! households' invitations and answers.
 
 use canopy_core::energy::baseline::Method;
+use canopy_core::energy::bills::{BillVouchers, VoucherRule};
 use canopy_core::energy::program::{self, Answer, OptIn, REWARD_FEN_PER_KWH_MAX};
 use canopy_core::ledger::PoolUnit;
 use canopy_core::types::RegionCode;
@@ -35,7 +36,27 @@ pub struct NewProgram {
     pub pool_id: i64,
     /// `required` or `default_in`.
     pub opt_in: String,
+    /// Year-on-year bill vouchers, if the program pays them.
+    pub bill_vouchers: Option<NewBillVouchers>,
 }
+
+/// A program's year-on-year bill vouchers, as asked for.
+#[derive(Debug, Clone)]
+pub struct NewBillVouchers {
+    /// The funded pool (fen) they are paid from.
+    pub pool_id: i64,
+    /// The decrease a bill must exceed, percent of the same month a year earlier (default 5).
+    pub threshold_pct: Option<f64>,
+    /// Voucher fen per fen of decrease (default 1).
+    pub ratio: Option<f64>,
+    /// How long a voucher is valid, days (default 90).
+    pub valid_days: Option<i64>,
+    /// The shops (partners) that accept them.
+    pub merchants: Vec<i64>,
+}
+
+/// The most shops a program's vouchers may name.
+pub const VOUCHER_MERCHANTS_MAX: usize = 10_000;
 
 /// An event to create.
 #[derive(Debug, Clone)]
@@ -88,14 +109,11 @@ impl Service {
             Some(text) => canopy_core::redemption::project::checked_text("emission_factor_source", text, 200)
                 .map_err(|e| invalid("invalid_program", e.to_string()))?,
         };
-        let pool = self
-            .store
-            .pool(new.pool_id)
-            .await?
-            .ok_or_else(|| ServiceError::not_found("pool_not_found", "there is no such pool"))?;
-        if pool.unit != PoolUnit::Fen {
-            return Err(invalid("invalid_pool", "rewards are paid in fen: the pool's unit must be `fen`"));
-        }
+        let pool = self.fen_pool(new.pool_id).await?;
+        let bill_vouchers = match new.bill_vouchers {
+            None => None,
+            Some(b) => Some(self.bill_voucher_rule(b).await?),
+        };
         Ok(self
             .store
             .create_program(
@@ -107,9 +125,68 @@ impl Service {
                 &source,
                 pool.id,
                 opt_in,
+                bill_vouchers.as_ref(),
                 self.now(),
             )
             .await?)
+    }
+
+    async fn fen_pool(&self, id: i64) -> ServiceResult<canopy_store::PoolRow> {
+        let pool = self
+            .store
+            .pool(id)
+            .await?
+            .ok_or_else(|| ServiceError::not_found("pool_not_found", "there is no such pool"))?;
+        if pool.unit != PoolUnit::Fen {
+            return Err(invalid("invalid_pool", "rewards and vouchers are paid in fen: the pool's unit must be `fen`"));
+        }
+        Ok(pool)
+    }
+
+    async fn bill_voucher_rule(&self, b: NewBillVouchers) -> ServiceResult<BillVouchers> {
+        let pool = self.fen_pool(b.pool_id).await?;
+        let milli = |field: &str, value: f64, range: std::ops::RangeInclusive<f64>| {
+            if value.is_finite() && range.contains(&value) {
+                Ok((value * 1000.0).round() as i64)
+            } else {
+                Err(invalid(
+                    "invalid_program",
+                    format!("bill_vouchers.{field} must be {} to {}", range.start(), range.end()),
+                ))
+            }
+        };
+        let defaults = VoucherRule::default();
+        let threshold_milli = match b.threshold_pct {
+            None => defaults.threshold_milli,
+            Some(pct) => milli("threshold_pct", pct / 100.0, 0.0..=0.99)?,
+        };
+        let ratio_milli = match b.ratio {
+            None => defaults.ratio_milli,
+            Some(ratio) => milli("ratio", ratio, 0.001..=10.0)?,
+        };
+        let valid_days = b.valid_days.unwrap_or(defaults.valid_days);
+        if !(1..=366).contains(&valid_days) {
+            return Err(invalid("invalid_program", "bill_vouchers.valid_days must be 1 to 366"));
+        }
+        if b.merchants.is_empty() || b.merchants.len() > VOUCHER_MERCHANTS_MAX {
+            return Err(invalid(
+                "invalid_program",
+                format!("bill_vouchers.merchants must name 1 to {VOUCHER_MERCHANTS_MAX} shops"),
+            ));
+        }
+        for merchant in &b.merchants {
+            if self.store.partner(*merchant).await?.is_none() {
+                return Err(invalid(
+                    "invalid_program",
+                    format!("bill_vouchers.merchants: ptn_{merchant} is not a partner"),
+                ));
+            }
+        }
+        Ok(BillVouchers {
+            pool_id: pool.id,
+            rule: VoucherRule { threshold_milli, ratio_milli, valid_days },
+            merchants: b.merchants,
+        })
     }
 
     /// Every program.

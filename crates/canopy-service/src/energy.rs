@@ -3,9 +3,12 @@
 
 use canopy_core::energy::bills::{self, Bill, YearOnYear};
 use canopy_core::energy::readings::{self, Effect, ReadingRefusal, BATCH_MAX};
+use canopy_core::energy::settlement;
 use canopy_core::ingest::reference_ok;
 use canopy_core::types::{Category, RegionCode};
+use canopy_store::writer::{GameCommand, GameOutcome};
 use canopy_store::{BillError, MeterError, MeterRow, PartnerRow, ReadingIn};
+use canopy_store::{BillVoucherIssue, BillVoucherRow};
 
 use crate::error::{ErrorKind, ServiceError, ServiceResult};
 use crate::Service;
@@ -61,6 +64,23 @@ pub struct BillView {
     pub new: bool,
     /// The comparison with the same month a year earlier, if billed.
     pub year_on_year: Option<YearOnYear>,
+    /// The voucher the decrease earned, if a program pays one.
+    pub voucher: Option<IssuedVoucher>,
+}
+
+/// A year-on-year voucher as issued for a bill.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuedVoucher {
+    /// The program paying it.
+    pub program_id: i64,
+    /// What the decrease earned, fen.
+    pub earned_fen: i64,
+    /// What the pool paid, fen (less than earned when it ran short).
+    pub face_value_fen: i64,
+    /// The kWh decrease, Wh.
+    pub decrease_wh: i64,
+    /// The reduction verified, grams.
+    pub carbon_grams: i64,
 }
 
 fn housing_partner(partner: &PartnerRow) -> ServiceResult<()> {
@@ -123,7 +143,80 @@ impl Service {
             BillError::Household(e) => household_error(e),
         })?;
         let year_on_year = recorded.year_ago_fen.map(|fen| bills::compare(&bill, fen));
-        Ok(BillView { user_id: recorded.user_id, bill, new: recorded.new, year_on_year })
+        let voucher = match (&year_on_year, recorded.year_ago_wh) {
+            (Some(yoy), Some(year_ago_wh)) => self.bill_voucher(recorded.user_id, &bill, yoy, year_ago_wh).await?,
+            _ => None,
+        };
+        Ok(BillView { user_id: recorded.user_id, bill, new: recorded.new, year_on_year, voucher })
+    }
+
+    /// Issues the voucher a bill's year-on-year decrease earns under the
+    /// oldest program of the household's region that pays them (once per
+    /// household and month: a repeated bill finds the one issued), with the
+    /// kWh decrease credited as verified reduction.
+    async fn bill_voucher(
+        &self,
+        user_id: i64,
+        bill: &Bill,
+        yoy: &YearOnYear,
+        year_ago_wh: i64,
+    ) -> ServiceResult<Option<IssuedVoucher>> {
+        let Some(user) = self.store.user_by_id(user_id).await? else { return Ok(None) };
+        let in_region = |program: &str| user.region == program || user.region.starts_with(&format!("{program}-"));
+        let Some((program, rule)) = self
+            .store
+            .programs()
+            .await?
+            .into_iter()
+            .filter(|p| in_region(&p.region))
+            .find_map(|p| p.bill_vouchers.clone().map(|rule| (p, rule)))
+        else {
+            return Ok(None);
+        };
+        let earned_fen = bills::voucher_fen(yoy, &rule.rule);
+        if earned_fen == 0 {
+            return Ok(None);
+        }
+        let decrease_wh = (year_ago_wh - bill.wh).max(0);
+        let registry = self.store.refresh_registry(&self.registry).await?;
+        let methodology = RegionCode::parse(&user.region)
+            .ok()
+            .and_then(|region| registry.find(settlement::POWER_SAVING, &region, bill.month).cloned());
+        let carbon_grams = match &methodology {
+            Some(m) if decrease_wh > 0 => settlement::carbon_grams(m, decrease_wh).unwrap_or(0),
+            _ => 0,
+        };
+        let mut random = [0u8; 10];
+        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut random);
+        let code = format!("YOY-{}", random.iter().map(|b| format!("{b:02X}")).collect::<String>());
+        let issue = BillVoucherIssue {
+            user_id,
+            program_id: program.id,
+            pool_id: rule.pool_id,
+            month: bill.month.format("%Y-%m").to_string(),
+            code,
+            earned_fen,
+            decrease_fen: yoy.decrease_fen,
+            decrease_wh,
+            carbon_grams,
+            methodology: methodology.map(|m| m.key()),
+            expires_at: self.now() + chrono::Duration::days(rule.rule.valid_days),
+        };
+        match self.game(GameCommand::IssueBillVoucher(issue)).await? {
+            GameOutcome::BillVoucherIssued { face_value_fen, carbon_grams, .. } => Ok(Some(IssuedVoucher {
+                program_id: program.id,
+                earned_fen,
+                face_value_fen,
+                decrease_wh,
+                carbon_grams,
+            })),
+            other => Err(ServiceError::internal(format!("issuing a bill voucher answered {other:?}"))),
+        }
+    }
+
+    /// A citizen's year-on-year bill vouchers, newest month first.
+    pub async fn my_bill_vouchers(&self, user_id: i64) -> ServiceResult<Vec<BillVoucherRow>> {
+        Ok(self.store.bill_vouchers_of(user_id).await?)
     }
 
     /// Stores a batch of readings (at most 50,000); one result a reading, in order.

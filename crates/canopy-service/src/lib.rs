@@ -49,7 +49,7 @@ pub use challenges::{ChallengeView, NewChallenge, TEAM_NAME_MAX};
 pub use checkins::{CheckedIn, CHECKIN_NOTE_MAX};
 pub use consent::{ConsentGrant, Link};
 pub use coplanting::NewCoplanting;
-pub use demand::{NewEvent, NewProgram, DEFAULT_EMISSION_FACTOR_SOURCE};
+pub use demand::{NewBillVouchers, NewEvent, NewProgram, DEFAULT_EMISSION_FACTOR_SOURCE};
 pub use energy::{BillView, ReadingResult, ReadingWire};
 pub use error::{ErrorKind, ServiceError, ServiceResult};
 pub use friends::{FriendBallView, FriendForest, RequestAnswer, TakenShare, Watered};

@@ -81,6 +81,26 @@ impl Service {
         if !voucher::is_code(code) {
             return Err(refusal(VoucherRefusal::Unknown));
         }
-        self.store.accept_voucher(merchant_id, code, self.now()).await?.map_err(refusal)
+        match self.store.accept_voucher(merchant_id, code, self.now()).await? {
+            Err(VoucherRefusal::Unknown) => self.spend_bill_voucher(merchant_id, code).await,
+            decided => decided.map_err(refusal),
+        }
+    }
+
+    /// A participating shop takes a year-on-year bill voucher.
+    async fn spend_bill_voucher(&self, merchant_id: i64, code: &str) -> ServiceResult<VoucherAccepted> {
+        let spend = canopy_store::VoucherSpend { code: code.to_owned(), merchant_id };
+        match self.game(canopy_store::writer::GameCommand::SpendBillVoucher(spend)).await? {
+            canopy_store::writer::GameOutcome::VoucherSpent { program_id, face_value_fen } => {
+                Ok(VoucherAccepted { project_id: 0, program_id: Some(program_id), face_value_fen, used_at: self.now() })
+            }
+            canopy_store::writer::GameOutcome::Refused { code, .. } => Err(refusal(
+                [VoucherRefusal::Unknown, VoucherRefusal::Used, VoucherRefusal::Expired, VoucherRefusal::WrongMerchant]
+                    .into_iter()
+                    .find(|r| r.code() == code)
+                    .unwrap_or(VoucherRefusal::Unknown),
+            )),
+            other => Err(ServiceError::internal(format!("spending a voucher answered {other:?}"))),
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! Support for `canopy bench`: bulk seeding and the raw insert ceiling.
 
 mod game;
+pub mod meter;
 mod redeem;
 
 use std::time::{Duration, Instant};

@@ -22,6 +22,7 @@ pub mod writer;
 
 pub use rows::*;
 pub use store::balls::{BallRow, BALLS_LISTED_MAX};
+pub use store::bill_vouchers::{BillVoucherIssue, BillVoucherRow, VoucherSpend, BILL_VOUCHERS_LISTED_MAX};
 pub use store::bills::{BillError, BillRecorded};
 pub use store::campaigns::{
     CampaignError, CampaignRow, Contribution, NewCampaignRow, NewRetirement, RetirementRow, CAMPAIGNS_LISTED_MAX,

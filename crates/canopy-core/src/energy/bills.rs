@@ -81,6 +81,50 @@ pub fn compare(bill: &Bill, year_ago_fen: i64) -> YearOnYear {
     YearOnYear { year_ago_fen, decrease_fen, decrease_milli }
 }
 
+/// A program's year-on-year voucher rule: a bill more than `threshold_milli`
+/// thousandths below the same month a year earlier earns a voucher of
+/// `ratio_milli` thousandths of a fen for each fen of the decrease (1000:
+/// 1 fen for 1 fen), valid `valid_days`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct VoucherRule {
+    /// The decrease a bill must exceed, thousandths of last year's amount (50: 5 %).
+    pub threshold_milli: i64,
+    /// Voucher fen per fen of decrease, thousandths (1000: one for one).
+    pub ratio_milli: i64,
+    /// How long a voucher is valid, days.
+    pub valid_days: i64,
+}
+
+impl Default for VoucherRule {
+    fn default() -> Self {
+        VoucherRule { threshold_milli: 50, ratio_milli: 1000, valid_days: 90 }
+    }
+}
+
+/// A program's year-on-year vouchers: its rule, the funded pool (fen) they
+/// are paid from, and the shops (partners) that accept them.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct BillVouchers {
+    /// The pool.
+    pub pool_id: i64,
+    /// The rule.
+    #[serde(flatten)]
+    pub rule: VoucherRule,
+    /// The participating shops.
+    pub merchants: Vec<i64>,
+}
+
+/// The voucher a year-on-year comparison earns under `rule`, fen (0: none):
+/// only a decrease strictly above the threshold, compared exactly (not on
+/// the rounded thousandths), × the ratio, rounded down.
+pub fn voucher_fen(yoy: &YearOnYear, rule: &VoucherRule) -> i64 {
+    let above = i128::from(yoy.decrease_fen) * 1000 > i128::from(rule.threshold_milli) * i128::from(yoy.year_ago_fen);
+    if yoy.decrease_fen <= 0 || !above {
+        return 0;
+    }
+    i64::try_from(i128::from(yoy.decrease_fen) * i128::from(rule.ratio_milli) / 1000).unwrap_or(i64::MAX)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -108,5 +152,18 @@ mod tests {
             assert_eq!(check(month, kwh, fen, now()).unwrap_err().field, field, "{month} {kwh} {fen}");
         }
         assert!(check("2026-07", "1", 1, now()).is_ok(), "the current month");
+    }
+
+    #[test]
+    fn a_voucher_needs_more_than_the_threshold_and_pays_the_ratio() {
+        let rule = VoucherRule::default();
+        let bill = |fen| Bill { month: NaiveDate::from_ymd_opt(2026, 6, 1).unwrap(), wh: 0, amount_fen: fen };
+        assert_eq!(voucher_fen(&compare(&bill(18_750), 20_000), &rule), 1_250, "6.25 % less: one fen a fen");
+        assert_eq!(voucher_fen(&compare(&bill(19_000), 20_000), &rule), 0, "exactly 5 % is not more than 5 %");
+        assert_eq!(voucher_fen(&compare(&bill(18_999), 20_000), &rule), 1_001, "5.005 % is");
+        assert_eq!(voucher_fen(&compare(&bill(21_000), 20_000), &rule), 0);
+        let half = VoucherRule { ratio_milli: 500, ..rule };
+        assert_eq!(voucher_fen(&compare(&bill(18_749), 20_000), &half), 625, "rounded down");
+        assert_eq!(voucher_fen(&compare(&bill(0), 0), &rule), 0, "nothing billed a year ago");
     }
 }

@@ -83,6 +83,12 @@ pub enum AccountKind {
     HeldEnergy,
     /// A citizen's money, in fen: red packets for power saved at peak.
     Money,
+    /// The value of a citizen's consumer vouchers not yet spent, in fen
+    /// (year-on-year bill vouchers).
+    Vouchers,
+    /// The system's sink for vouchers spent at shops, in fen: what the
+    /// shops are owed.
+    VouchersSpent,
 }
 
 /// The class of owner an account kind belongs to.
@@ -102,7 +108,7 @@ pub enum OwnerClass {
 
 impl AccountKind {
     /// Every kind, for parsing and checks.
-    pub const ALL: [AccountKind; 14] = [
+    pub const ALL: [AccountKind; 16] = [
         AccountKind::Reduction,
         AccountKind::Energy,
         AccountKind::ReductionIssuance,
@@ -117,6 +123,8 @@ impl AccountKind {
         AccountKind::CampaignEnergy,
         AccountKind::HeldEnergy,
         AccountKind::Money,
+        AccountKind::Vouchers,
+        AccountKind::VouchersSpent,
     ];
 
     /// The stored and wire name.
@@ -136,6 +144,8 @@ impl AccountKind {
             AccountKind::CampaignEnergy => "campaign_energy",
             AccountKind::HeldEnergy => "held_energy",
             AccountKind::Money => "money",
+            AccountKind::Vouchers => "vouchers",
+            AccountKind::VouchersSpent => "vouchers_spent",
         }
     }
 
@@ -157,7 +167,11 @@ impl AccountKind {
             | AccountKind::ProjectEnergy
             | AccountKind::CampaignEnergy
             | AccountKind::HeldEnergy => Unit::GramsEnergy,
-            AccountKind::PoolFen | AccountKind::SponsorshipFen | AccountKind::Money => Unit::Fen,
+            AccountKind::PoolFen
+            | AccountKind::SponsorshipFen
+            | AccountKind::Money
+            | AccountKind::Vouchers
+            | AccountKind::VouchersSpent => Unit::Fen,
         }
     }
 
@@ -168,7 +182,8 @@ impl AccountKind {
             | AccountKind::Energy
             | AccountKind::Balls
             | AccountKind::HeldEnergy
-            | AccountKind::Money => OwnerClass::Citizen,
+            | AccountKind::Money
+            | AccountKind::Vouchers => OwnerClass::Citizen,
             AccountKind::PoolEnergy | AccountKind::PoolFen => OwnerClass::Pool,
             AccountKind::ProjectEnergy => OwnerClass::Project,
             AccountKind::CampaignEnergy => OwnerClass::Campaign,
@@ -176,7 +191,8 @@ impl AccountKind {
             | AccountKind::EnergyIssuance
             | AccountKind::EnergyExpired
             | AccountKind::SponsorshipEnergy
-            | AccountKind::SponsorshipFen => OwnerClass::System,
+            | AccountKind::SponsorshipFen
+            | AccountKind::VouchersSpent => OwnerClass::System,
         }
     }
 
@@ -436,7 +452,10 @@ mod tests {
                 AccountKind::PoolFen,
                 AccountKind::ProjectEnergy,
                 AccountKind::CampaignEnergy,
-                AccountKind::HeldEnergy
+                AccountKind::HeldEnergy,
+                AccountKind::Money,
+                AccountKind::Vouchers,
+                AccountKind::VouchersSpent
             ]
         );
     }

@@ -51,11 +51,17 @@ pub enum TransferKind {
     /// A re-settlement verified less reduction than before: the citizen's
     /// reduction → the issuance it came from.
     ReductionCorrected,
+    /// A household's year-on-year bill voucher: a program's fen pool → the
+    /// citizen's vouchers.
+    BillVoucherIssued,
+    /// A voucher spent at a shop: the citizen's vouchers → the system's
+    /// vouchers spent.
+    VoucherSpent,
 }
 
 impl TransferKind {
     /// Every kind, for parsing.
-    pub const ALL: [TransferKind; 16] = [
+    pub const ALL: [TransferKind; 18] = [
         TransferKind::ReductionVerified,
         TransferKind::EnergyIssued,
         TransferKind::BallCollected,
@@ -72,6 +78,8 @@ impl TransferKind {
         TransferKind::SavingRewarded,
         TransferKind::RewardCorrected,
         TransferKind::ReductionCorrected,
+        TransferKind::BillVoucherIssued,
+        TransferKind::VoucherSpent,
     ];
 
     /// The stored and wire name.
@@ -93,6 +101,8 @@ impl TransferKind {
             TransferKind::SavingRewarded => "saving_rewarded",
             TransferKind::RewardCorrected => "reward_corrected",
             TransferKind::ReductionCorrected => "reduction_corrected",
+            TransferKind::BillVoucherIssued => "bill_voucher_issued",
+            TransferKind::VoucherSpent => "voucher_spent",
         }
     }
 
@@ -129,7 +139,9 @@ impl TransferKind {
             | (TransferKind::HoldReleased, Citizen(a), K::HeldEnergy, Citizen(b), K::Energy) => a == b,
             (TransferKind::SavingRewarded, Pool(_), K::PoolFen, Citizen(_), K::Money)
             | (TransferKind::RewardCorrected, Citizen(_), K::Money, Pool(_), K::PoolFen)
-            | (TransferKind::ReductionCorrected, Citizen(_), K::Reduction, System, K::ReductionIssuance) => true,
+            | (TransferKind::ReductionCorrected, Citizen(_), K::Reduction, System, K::ReductionIssuance)
+            | (TransferKind::BillVoucherIssued, Pool(_), K::PoolFen, Citizen(_), K::Vouchers)
+            | (TransferKind::VoucherSpent, Citizen(_), K::Vouchers, System, K::VouchersSpent) => true,
             _ => false,
         }
     }
@@ -348,7 +360,9 @@ mod tests {
                 "hold_released",
                 "saving_rewarded",
                 "reward_corrected",
-                "reduction_corrected"
+                "reduction_corrected",
+                "bill_voucher_issued",
+                "voucher_spent"
             ]
         );
         for kind in TransferKind::ALL {

@@ -5,7 +5,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use canopy_core::energy::readings::start_of;
-use canopy_service::{NewEvent, NewProgram, ServiceError};
+use canopy_service::{NewBillVouchers, NewEvent, NewProgram, ServiceError};
 use canopy_store::{format_time, EventRow, InvitationRow, ProgramRow, Target};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -45,6 +45,25 @@ pub(crate) struct ProgramIn {
     pool: String,
     /// `required` (only households that answer `in`) or `default_in` (all but those that answer `out`).
     opt_in: String,
+    /// Year-on-year bill vouchers: a household whose monthly bill fell by more than the threshold against the same
+    /// month a year earlier gets a voucher worth the decrease × the ratio, from this pool, for these shops.
+    bill_vouchers: Option<BillVouchersIn>,
+}
+
+/// A program's year-on-year bill vouchers.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct BillVouchersIn {
+    /// The funded pool (unit `fen`) they are paid from (`pool_…`).
+    pool: String,
+    /// The decrease a bill must exceed, percent (default 5).
+    threshold_pct: Option<f64>,
+    /// Voucher fen per fen of decrease (default 1).
+    ratio: Option<f64>,
+    /// Days a voucher is valid (default 90).
+    valid_days: Option<i64>,
+    /// The shops (partners, `ptn_…`) that accept them.
+    merchants: Vec<String>,
 }
 
 /// A program.
@@ -68,6 +87,8 @@ pub(crate) struct ProgramOut {
     opt_in: String,
     /// When it was created (RFC 3339).
     created_at: String,
+    /// Its year-on-year bill vouchers, if it pays them.
+    bill_vouchers: Option<BillVouchersIn>,
 }
 
 /// `GET /v1/energy/programs`.
@@ -192,6 +213,13 @@ fn program_out(p: ProgramRow) -> ProgramOut {
         pool: ids::pool(p.pool_id),
         opt_in: p.opt_in.as_str().to_owned(),
         created_at: format_time(p.created_at),
+        bill_vouchers: p.bill_vouchers.map(|b| BillVouchersIn {
+            pool: ids::pool(b.pool_id),
+            threshold_pct: Some(b.rule.threshold_milli as f64 / 10.0),
+            ratio: Some(b.rule.ratio_milli as f64 / 1000.0),
+            valid_days: Some(b.rule.valid_days),
+            merchants: b.merchants.into_iter().map(ids::partner).collect(),
+        }),
     }
 }
 
@@ -259,6 +287,29 @@ pub(crate) async fn create_program(
         emission_factor_source: body.emission_factor_source,
         pool_id,
         opt_in: body.opt_in,
+        bill_vouchers: match body.bill_vouchers {
+            None => None,
+            Some(b) => Some(NewBillVouchers {
+                pool_id: ids::parse_pool(&b.pool).ok_or_else(|| {
+                    ServiceError::not_found("pool_not_found", format!("there is no pool `{}`", b.pool))
+                })?,
+                threshold_pct: b.threshold_pct,
+                ratio: b.ratio,
+                valid_days: b.valid_days,
+                merchants: b
+                    .merchants
+                    .iter()
+                    .map(|m| {
+                        ids::parse_partner(m).ok_or_else(|| {
+                            ServiceError::invalid(
+                                "invalid_program",
+                                format!("bill_vouchers.merchants: `{m}` is not a partner id"),
+                            )
+                        })
+                    })
+                    .collect::<Result<_, _>>()?,
+            }),
+        },
     };
     let program = state.service.create_program(new).await?;
     Ok((StatusCode::CREATED, Json(program_out(program))))

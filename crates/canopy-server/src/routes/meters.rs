@@ -125,6 +125,25 @@ pub(crate) struct BillOut {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<f64>)]
     decrease_pct: Option<serde_json::Number>,
+    /// The year-on-year voucher the decrease earned the household, if a program pays one (its code goes to the
+    /// household, not here).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    voucher: Option<BillVoucherOut>,
+}
+
+/// The voucher a bill earned.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct BillVoucherOut {
+    /// The program paying it (`prg_…`).
+    program_id: String,
+    /// What the decrease earned, fen.
+    earned_fen: i64,
+    /// Its value, fen: what the program's pool paid (less than earned when the pool ran short).
+    face_value_fen: i64,
+    /// kWh less than a year earlier.
+    kwh_decrease: f64,
+    /// Grams of CO2e verified for the kWh decrease.
+    carbon_grams: i64,
 }
 
 /// Records a household's monthly bill; the same bill again is answered 200, other figures for a billed month 409.
@@ -164,6 +183,13 @@ pub(crate) async fn bill(
             year_ago_amount_fen: yoy.map(|y| y.year_ago_fen),
             decrease_fen: yoy.map(|y| y.decrease_fen),
             decrease_pct: pct,
+            voucher: view.voucher.map(|v| BillVoucherOut {
+                program_id: ids::program(v.program_id),
+                earned_fen: v.earned_fen,
+                face_value_fen: v.face_value_fen,
+                kwh_decrease: v.decrease_wh as f64 / 1000.0,
+                carbon_grams: v.carbon_grams,
+            }),
         }),
     ))
 }

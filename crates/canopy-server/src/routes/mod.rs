@@ -160,6 +160,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(settlements::event_report))
         .routes(routes!(settlements::my_settlements))
         .routes(routes!(settlements::my_settlement))
+        .routes(routes!(settlements::my_vouchers))
         .merge(
             OpenApiRouter::new()
                 .routes(routes!(meters::readings))

@@ -348,3 +348,71 @@ pub(crate) async fn my_settlement(
         .ok_or_else(|| ServiceError::not_found("settlement_not_found", format!("there is no settlement `{id}`")))?;
     Ok(Json(settlement_out(state.service.my_settlement(citizen.user_id, id).await?)))
 }
+
+/// A year-on-year bill voucher.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct BillVoucherOut {
+    /// The code to show at a participating shop (none when the program's pool could pay nothing).
+    code: Option<String>,
+    /// The program that paid it (`prg_…`).
+    program_id: String,
+    /// The bill's month (`YYYY-MM`).
+    month: String,
+    /// Its value, fen.
+    face_value_fen: i64,
+    /// How much less the bill was than the same month a year earlier, fen.
+    decrease_fen: i64,
+    /// kWh less than a year earlier.
+    kwh_decrease: f64,
+    /// Grams of CO2e verified for the kWh decrease.
+    carbon_grams: i64,
+    /// `unused`, `used` or `expired` (or `unfunded`: no value, no code).
+    status: String,
+    /// When it was issued (RFC 3339).
+    issued_at: String,
+    /// Until when shops accept it (RFC 3339).
+    expires_at: String,
+    /// When a shop took it (RFC 3339).
+    used_at: Option<String>,
+}
+
+/// `GET /v1/me/energy/vouchers`.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct BillVouchersOut {
+    /// Newest month first.
+    vouchers: Vec<BillVoucherOut>,
+}
+
+/// Your year-on-year bill vouchers: what a lower electricity bill than a year before earned you, to spend at
+/// the program's shops.
+#[utoipa::path(get, path = "/v1/me/energy/vouchers", tag = "energy", security(("session" = [])),
+    responses((status = 200, body = BillVouchersOut), (status = 401, body = Problem)))]
+pub(crate) async fn my_vouchers(State(state): State<AppState>, citizen: Citizen) -> ApiResult<Json<BillVouchersOut>> {
+    let now = state.service.now();
+    let rows = state.service.my_bill_vouchers(citizen.user_id).await?;
+    let vouchers = rows
+        .into_iter()
+        .map(|v| {
+            let status = match (&v.code, &v.used_at) {
+                (None, _) => "unfunded",
+                (_, Some(_)) => "used",
+                _ if canopy_core::time::parse_rfc3339_utc(&v.expires_at).is_some_and(|at| at <= now) => "expired",
+                _ => "unused",
+            };
+            BillVoucherOut {
+                code: v.code,
+                program_id: ids::program(v.program_id),
+                month: v.month,
+                face_value_fen: v.face_value_fen,
+                decrease_fen: v.decrease_fen,
+                kwh_decrease: kwh(v.decrease_wh),
+                carbon_grams: v.carbon_grams,
+                status: status.to_owned(),
+                issued_at: v.issued_at,
+                expires_at: v.expires_at,
+                used_at: v.used_at,
+            }
+        })
+        .collect();
+    Ok(Json(BillVouchersOut { vouchers }))
+}

@@ -47,8 +47,11 @@ pub(crate) struct VoucherOut {
     code: String,
     /// Its face value, in fen.
     face_value_fen: i64,
-    /// Its project (`prj_…`).
-    project_id: String,
+    /// Its project (`prj_…`); none for a year-on-year bill voucher.
+    project_id: Option<String>,
+    /// The power-saving program that paid a year-on-year bill voucher (`prg_…`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    program_id: Option<String>,
     /// When it was accepted (RFC 3339).
     used_at: String,
 }
@@ -132,7 +135,8 @@ pub(crate) async fn redeem_voucher(
     Ok(Json(VoucherOut {
         code: voucher.code,
         face_value_fen: accepted.face_value_fen,
-        project_id: ids::project(accepted.project_id),
+        project_id: accepted.program_id.is_none().then(|| ids::project(accepted.project_id)),
+        program_id: accepted.program_id.map(ids::program),
         used_at: format_time(accepted.used_at),
     }))
 }

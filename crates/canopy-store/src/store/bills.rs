@@ -18,6 +18,8 @@ pub struct BillRecorded {
     pub new: bool,
     /// What the same month a year earlier was billed, fen, if known.
     pub year_ago_fen: Option<i64>,
+    /// What the same month a year earlier drew, Wh, if known.
+    pub year_ago_wh: Option<i64>,
 }
 
 /// Why a bill was refused.
@@ -86,13 +88,18 @@ impl Store {
             }
         }
         let year_ago = year_before(bill.month).format("%Y-%m").to_string();
-        let year_ago_fen: Option<i64> = on_read!(self, |db| {
-            sqlx::query_scalar("SELECT amount_fen FROM energy_bills WHERE user_id = $1 AND month = $2")
+        let year_ago: Option<(i64, i64)> = on_read!(self, |db| {
+            sqlx::query_as("SELECT amount_fen, wh FROM energy_bills WHERE user_id = $1 AND month = $2")
                 .bind(user_id)
                 .bind(&year_ago)
                 .fetch_optional(db)
                 .await
         })?;
-        Ok(BillRecorded { user_id, new: inserted.is_some(), year_ago_fen })
+        Ok(BillRecorded {
+            user_id,
+            new: inserted.is_some(),
+            year_ago_fen: year_ago.map(|y| y.0),
+            year_ago_wh: year_ago.map(|y| y.1),
+        })
     }
 }

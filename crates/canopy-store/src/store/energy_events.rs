@@ -4,6 +4,7 @@
 //! `housing` scope), so inviting a million households is one `INSERT …
 //! SELECT`, not a million round trips.
 
+use canopy_core::energy::bills::BillVouchers;
 use canopy_core::energy::program::{Answer, EventPlan, OptIn};
 use canopy_core::types::Category;
 use chrono::{DateTime, Utc};
@@ -34,12 +35,14 @@ pub struct ProgramRow {
     pub opt_in: OptIn,
     /// When it was created.
     pub created_at: DateTime<Utc>,
+    /// Its year-on-year bill vouchers, if it pays them.
+    pub bill_vouchers: Option<BillVouchers>,
 }
 
-type ProgramTuple = (i64, String, String, i64, String, bool, String, i64, String, String);
+type ProgramTuple = (i64, String, String, i64, String, bool, String, i64, String, String, Option<String>);
 
 const PROGRAM_SELECT: &str = "SELECT id, name, region, reward_fen_per_kwh, baseline_method, day_of_adjustment,
-        emission_factor_source, pool_id, opt_in, created_at FROM energy_programs";
+        emission_factor_source, pool_id, opt_in, created_at, bill_voucher FROM energy_programs";
 
 fn program_from(r: ProgramTuple) -> ProgramRow {
     ProgramRow {
@@ -53,6 +56,9 @@ fn program_from(r: ProgramTuple) -> ProgramRow {
         pool_id: r.7,
         opt_in: OptIn::parse(&r.8).unwrap_or_else(|| panic!("stored opt_in `{}` is not known", r.8)),
         created_at: parse_time(&r.9),
+        bill_vouchers: r.10.map(|text| {
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("a stored voucher rule `{text}` does not read: {e}"))
+        }),
     }
 }
 
@@ -221,13 +227,14 @@ impl Store {
         emission_factor_source: &str,
         pool_id: i64,
         opt_in: OptIn,
+        bill_vouchers: Option<&BillVouchers>,
         now: DateTime<Utc>,
     ) -> StoreResult<ProgramRow> {
         let id: i64 = on_write!(self, |db| {
             sqlx::query_scalar(
                 "INSERT INTO energy_programs (name, region, reward_fen_per_kwh, baseline_method, day_of_adjustment,
-                                              emission_factor_source, pool_id, opt_in, created_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+                                              emission_factor_source, pool_id, opt_in, created_at, bill_voucher)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
             )
             .bind(name)
             .bind(region)
@@ -238,6 +245,7 @@ impl Store {
             .bind(pool_id)
             .bind(opt_in.as_str())
             .bind(format_time(now))
+            .bind(bill_vouchers.map(|b| serde_json::to_string(b).expect("a voucher rule serialises")))
             .fetch_one(db)
             .await
         })?;

@@ -17,6 +17,7 @@ use crate::{StoreError, StoreResult};
 
 mod accounts;
 pub(crate) mod balls;
+pub(crate) mod bill_vouchers;
 pub(crate) mod bills;
 pub(crate) mod campaigns;
 pub(crate) mod challenges;

@@ -4,6 +4,7 @@
 
 mod accounts;
 mod balls;
+mod bill_vouchers;
 mod campaigns;
 mod challenges;
 mod checkins;

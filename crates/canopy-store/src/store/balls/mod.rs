@@ -101,6 +101,10 @@ pub enum GameCommand {
     Coplant(super::redemption::CoplantCommand),
     /// A chunk of a demand-response event's settlement (see `store::energy_settlements`).
     SettleEnergy(super::energy_settlements::SettlementChunk),
+    /// A household's year-on-year bill voucher (see `store::bill_vouchers`).
+    IssueBillVoucher(super::bill_vouchers::BillVoucherIssue),
+    /// A shop spending a bill voucher (see `store::bill_vouchers`).
+    SpendBillVoucher(super::bill_vouchers::VoucherSpend),
 }
 
 /// A client's idempotency key, with a hash of the request it was sent with.
@@ -233,6 +237,24 @@ pub enum GameOutcome {
         households: i64,
         /// Fen paid (negative: returned to the pool) by this chunk.
         paid_fen: i64,
+    },
+    /// A household's bill voucher was issued (or had been).
+    BillVoucherIssued {
+        /// The voucher.
+        voucher_id: i64,
+        /// What the pool paid, fen.
+        face_value_fen: i64,
+        /// The reduction verified, grams.
+        carbon_grams: i64,
+        /// Whether it was issued now (not before).
+        new: bool,
+    },
+    /// A shop spent a bill voucher.
+    VoucherSpent {
+        /// The program that paid it.
+        program_id: i64,
+        /// Its value, fen.
+        face_value_fen: i64,
     },
     /// A redemption was cancelled and its energy returned.
     RedemptionCancelled {
@@ -672,6 +694,8 @@ pub(crate) fn game_sqlite(
         GameCommand::Contribute(contribution) => super::campaigns::contribute_sqlite(tx, contribution, now),
         GameCommand::Coplant(command) => super::redemption::coplanting::coplant_sqlite(tx, command, now),
         GameCommand::SettleEnergy(chunk) => super::energy_settlements::settle_sqlite(tx, chunk, now),
+        GameCommand::IssueBillVoucher(issue) => super::bill_vouchers::issue_sqlite(tx, issue, now),
+        GameCommand::SpendBillVoucher(spend) => super::bill_vouchers::spend_sqlite(tx, spend, now),
     }
 }
 

@@ -244,6 +244,12 @@ pub(crate) async fn game_postgres(
         GameCommand::SettleEnergy(chunk) => {
             crate::store::energy_settlements::settle_postgres(db, locked, chunk, now).await
         }
+        GameCommand::IssueBillVoucher(issue) => {
+            crate::store::bill_vouchers::issue_postgres(db, locked, issue, now).await
+        }
+        GameCommand::SpendBillVoucher(spend) => {
+            crate::store::bill_vouchers::spend_postgres(db, locked, spend, now).await
+        }
     }
 }
 

@@ -27,8 +27,10 @@ pub struct CodesUploaded {
 /// A code a merchant accepted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VoucherAccepted {
-    /// The voucher's project.
+    /// The voucher's project (0 for a year-on-year bill voucher).
     pub project_id: i64,
+    /// The program that paid a year-on-year bill voucher.
+    pub program_id: Option<i64>,
     /// Its face value in fen.
     pub face_value_fen: i64,
     /// When it was accepted.
@@ -214,6 +216,7 @@ impl Store {
                 let (project_id, ..) = found.expect("an accepted code was found");
                 VoucherAccepted {
                     project_id,
+                    program_id: None,
                     face_value_fen: details.map(|d| d.face_value_fen).unwrap_or_default(),
                     used_at: parse_time(&now_text),
                 }
