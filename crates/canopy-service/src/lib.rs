@@ -65,7 +65,7 @@ pub use redemption::{
     REDEMPTIONS_PAGE_DEFAULT,
 };
 pub use reports::{Report, ReportReader, SPONSOR_KEY_PREFIX};
-pub use settlement::{EventReport, SettleRun, RECHECK_S, RESETTLE_HORIZON_S};
+pub use settlement::{EventReport, ProgramReport, SettleRun, RECHECK_S, RESETTLE_HORIZON_S};
 
 /// Settings the use cases need.
 #[derive(Debug, Clone, Copy)]

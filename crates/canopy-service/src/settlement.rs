@@ -70,6 +70,20 @@ impl EventReport {
     }
 }
 
+/// A program's report: each event's report (without households), its
+/// year-on-year vouchers, and one household's history if asked.
+#[derive(Debug, Clone)]
+pub struct ProgramReport {
+    /// The program.
+    pub program: ProgramRow,
+    /// Its events' reports, oldest first.
+    pub events: Vec<EventReport>,
+    /// Its bill vouchers: (with a code, fen issued, fen spent, grams verified).
+    pub vouchers: (i64, i64, i64, i64),
+    /// The asked household's settlements in this program, newest first.
+    pub household: Option<Vec<SettlementRow>>,
+}
+
 /// The local day and interval of an event, in the instance's time zone.
 fn local_window(event: &EventRow, offset_slots: i64) -> (EventWindow, i64) {
     let local = event.start_slot + offset_slots;
@@ -336,6 +350,31 @@ impl Service {
             .ok_or_else(|| ServiceError::not_found("settlement_not_found", "there is no such settlement"))
     }
 
+    /// A program's report: every event's figures, its vouchers, and (with
+    /// `household`) that household's history in it.
+    pub async fn energy_program_report(&self, id: i64, household: Option<i64>) -> ServiceResult<ProgramReport> {
+        let program = self
+            .store
+            .program(id)
+            .await?
+            .ok_or_else(|| ServiceError::not_found("program_not_found", "there is no such program"))?;
+        let mut events = Vec::new();
+        for event in self.store.program_events(id).await? {
+            events.push(self.energy_event_report(event.id, 0, 0).await?);
+        }
+        let vouchers = self.store.bill_voucher_totals(id).await?;
+        let household = match household {
+            None => None,
+            Some(user_id) => {
+                let ids: std::collections::HashSet<i64> = events.iter().map(|e| e.event.id).collect();
+                let mut rows = self.store.settlements_of(user_id).await?;
+                rows.retain(|s| ids.contains(&s.event_id));
+                Some(rows)
+            }
+        };
+        Ok(ProgramReport { program, events, vouchers, household })
+    }
+
     /// An event's report: its counts and totals, and a page of its households.
     pub async fn energy_event_report(&self, id: i64, after: i64, limit: i64) -> ServiceResult<EventReport> {
         let event = self.store.energy_event(id).await?.ok_or_else(not_found)?;
@@ -348,8 +387,9 @@ impl Service {
             .filter(|p| program.opt_in.takes_part(p.answer))
             .count() as i64;
         let (totals, interval_savings) = self.store.settlement_totals(id).await?;
-        let mut households = self.store.event_settlements(id, after, limit + 1).await?;
-        let next_cursor = if households.len() as i64 > limit {
+        let mut households =
+            if limit > 0 { self.store.event_settlements(id, after, limit + 1).await? } else { Vec::new() };
+        let next_cursor = if limit > 0 && households.len() as i64 > limit {
             households.truncate(limit as usize);
             households.last().map(|h| h.meter)
         } else {

@@ -161,6 +161,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(settlements::my_settlements))
         .routes(routes!(settlements::my_settlement))
         .routes(routes!(settlements::my_vouchers))
+        .routes(routes!(settlements::program_report))
         .merge(
             OpenApiRouter::new()
                 .routes(routes!(meters::readings))

@@ -416,3 +416,216 @@ pub(crate) async fn my_vouchers(State(state): State<AppState>, citizen: Citizen)
         .collect();
     Ok(Json(BillVouchersOut { vouchers }))
 }
+
+/// One event's figures in a program's report.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ProgramEventOut {
+    /// The event (`dre_…`).
+    event_id: String,
+    /// Its start (RFC 3339).
+    start: String,
+    /// Its end (RFC 3339).
+    end: String,
+    /// Where its settlement stands.
+    settlement: String,
+    /// Households invited.
+    invited: i64,
+    /// Households taking part.
+    opted_in: i64,
+    /// Households that saved something.
+    responding: i64,
+    /// kWh saved.
+    saving_kwh: f64,
+    /// Peak reduced, kW (the largest interval's saving × 4).
+    peak_kw_reduced: f64,
+    /// Fen paid.
+    paid_fen: i64,
+    /// Grams of CO2e verified.
+    carbon_grams: i64,
+}
+
+/// A program's year-on-year bill vouchers, counted.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ProgramVouchersOut {
+    /// Vouchers issued with a value.
+    issued: i64,
+    /// Their value, fen.
+    face_value_fen: i64,
+    /// Of it, spent at shops, fen.
+    spent_fen: i64,
+    /// Grams of CO2e verified for the kWh decreases.
+    carbon_grams: i64,
+}
+
+/// One event of a household's history in a program.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct HouseholdEventOut {
+    /// The settlement (`stl_…`).
+    settlement_id: String,
+    /// The event (`dre_…`).
+    event_id: String,
+    /// The event's start (RFC 3339).
+    start: String,
+    /// `settled`, `no_baseline` or `consent_revoked`.
+    status: String,
+    /// kWh saved.
+    saving_kwh: f64,
+    /// Fen paid.
+    paid_fen: i64,
+    /// Grams of CO2e verified.
+    carbon_grams: i64,
+}
+
+/// A program's report.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ProgramReportOut {
+    /// The program (`prg_…`).
+    program_id: String,
+    /// Its name.
+    name: String,
+    /// Events.
+    events_count: i64,
+    /// Households invited, over its events.
+    invited: i64,
+    /// Households taking part, over its events.
+    opted_in: i64,
+    /// Households that saved something, over its events.
+    responding: i64,
+    /// kWh saved.
+    saving_kwh: f64,
+    /// The largest peak reduced of its events, kW.
+    peak_kw_reduced: f64,
+    /// Fen paid.
+    paid_fen: i64,
+    /// Yuan paid.
+    yuan_paid: f64,
+    /// Grams of CO2e verified.
+    carbon_grams: i64,
+    /// Where the emission factors come from.
+    emission_factor_source: String,
+    /// Each event, oldest first.
+    events: Vec<ProgramEventOut>,
+    /// Its year-on-year bill vouchers.
+    bill_vouchers: ProgramVouchersOut,
+    /// With `user_id`: that household's history in the program, newest first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    household: Option<Vec<HouseholdEventOut>>,
+}
+
+/// Query of a program's report.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ProgramReportQuery {
+    /// `json` (default) or `csv` (one line an event).
+    format: Option<String>,
+    /// A household (`usr_…`) whose history in the program to include.
+    user_id: Option<String>,
+}
+
+/// A program's figures: per event and in all, households invited, taking part and responding, kWh saved, peak kW
+/// reduced, yuan paid and carbon; its bill vouchers; and, with `user_id`, one household's history (JSON, or one
+/// line an event as CSV with `format=csv`).
+#[utoipa::path(get, path = "/v1/energy/programs/{id}/report", tag = "energy", security(("admin" = [])),
+    params(("id" = String, Path, description = "The program's id (`prg_…`)"), ProgramReportQuery),
+    responses((status = 200, body = ProgramReportOut, description = "The report (text/csv with format=csv)"),
+              (status = 400, description = "invalid_query", body = Problem), (status = 401, body = Problem),
+              (status = 404, description = "program_not_found", body = Problem)))]
+pub(crate) async fn program_report(
+    State(state): State<AppState>,
+    _operator: Operator,
+    Path(id): Path<String>,
+    q: Result<Query<ProgramReportQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Response> {
+    let Query(q) = q.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
+    let id = ids::parse_program(&id)
+        .ok_or_else(|| ServiceError::not_found("program_not_found", format!("there is no program `{id}`")))?;
+    let csv = match q.format.as_deref() {
+        None | Some("json") => false,
+        Some("csv") => true,
+        Some(other) => {
+            return Err(ApiError::bad_request("invalid_query", format!("format `{other}` is not json or csv")))
+        }
+    };
+    let household = q
+        .user_id
+        .as_deref()
+        .map(|u| {
+            ids::parse_user(u)
+                .ok_or_else(|| ApiError::bad_request("invalid_query", format!("`{u}` is not a citizen id")))
+        })
+        .transpose()?;
+    let now = state.service.now();
+    let report = state.service.energy_program_report(id, household).await?;
+    let events: Vec<ProgramEventOut> = report
+        .events
+        .iter()
+        .map(|e| ProgramEventOut {
+            event_id: ids::energy_event(e.event.id),
+            start: format_time(start_of(e.event.start_slot)),
+            end: format_time(start_of(e.event.start_slot + e.event.intervals)),
+            settlement: super::energy::settlement_state(&e.event, now).to_owned(),
+            invited: e.event.invited,
+            opted_in: e.taking_part,
+            responding: e.totals.saving,
+            saving_kwh: kwh(e.totals.saving_wh),
+            peak_kw_reduced: kwh(e.peak_w()),
+            paid_fen: e.totals.paid_fen,
+            carbon_grams: e.totals.carbon_grams,
+        })
+        .collect();
+    if csv {
+        let mut out = String::from(
+            "event_id,start,end,settlement,invited,opted_in,responding,saving_kwh,peak_kw_reduced,paid_fen,carbon_grams\n",
+        );
+        for e in &events {
+            out.push_str(&format!(
+                "{},{},{},{},{},{},{},{:.3},{:.3},{},{}\n",
+                e.event_id,
+                e.start,
+                e.end,
+                e.settlement,
+                e.invited,
+                e.opted_in,
+                e.responding,
+                e.saving_kwh,
+                e.peak_kw_reduced,
+                e.paid_fen,
+                e.carbon_grams
+            ));
+        }
+        return Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], out).into_response());
+    }
+    let sum = |f: fn(&EventReport) -> i64| report.events.iter().map(f).sum::<i64>();
+    let paid_fen = sum(|e| e.totals.paid_fen);
+    let (issued, face_value_fen, spent_fen, voucher_grams) = report.vouchers;
+    Ok(Json(ProgramReportOut {
+        program_id: ids::program(report.program.id),
+        name: report.program.name.clone(),
+        events_count: report.events.len() as i64,
+        invited: sum(|e| e.event.invited),
+        opted_in: sum(|e| e.taking_part),
+        responding: sum(|e| e.totals.saving),
+        saving_kwh: kwh(sum(|e| e.totals.saving_wh)),
+        peak_kw_reduced: kwh(report.events.iter().map(EventReport::peak_w).max().unwrap_or(0)),
+        paid_fen,
+        yuan_paid: paid_fen as f64 / 100.0,
+        carbon_grams: sum(|e| e.totals.carbon_grams),
+        emission_factor_source: report.program.emission_factor_source.clone(),
+        events,
+        bill_vouchers: ProgramVouchersOut { issued, face_value_fen, spent_fen, carbon_grams: voucher_grams },
+        household: report.household.map(|rows| {
+            rows.into_iter()
+                .map(|s| HouseholdEventOut {
+                    settlement_id: ids::settlement(s.id),
+                    event_id: ids::energy_event(s.event_id),
+                    start: format_time(start_of(s.start_slot)),
+                    status: s.status,
+                    saving_kwh: kwh(s.saving_wh),
+                    paid_fen: s.paid_fen,
+                    carbon_grams: s.carbon_grams,
+                })
+                .collect()
+        }),
+    })
+    .into_response())
+}

@@ -341,6 +341,17 @@ impl Store {
         Ok(row.map(event_from))
     }
 
+    /// A program's events, oldest first (at most 1,000).
+    pub async fn program_events(&self, program_id: i64) -> StoreResult<Vec<EventRow>> {
+        let rows: Vec<EventRecord> = on_read!(self, |db| {
+            sqlx::query_as(&format!("{EVENT_SELECT} WHERE e.program_id = $1 ORDER BY e.start_slot, e.id LIMIT 1000"))
+                .bind(program_id)
+                .fetch_all(db)
+                .await
+        })?;
+        Ok(rows.into_iter().map(event_from).collect())
+    }
+
     /// A household's invitations, newest first (at most 200).
     pub async fn invitations_of(&self, user_id: i64) -> StoreResult<Vec<InvitationRow>> {
         let rows: Vec<InvitationTuple> = on_read!(self, |db| {

@@ -290,6 +290,36 @@ async fn an_event_settles_on_baselines_and_settles_again_on_late_data() {
         text.lines().any(|l| l.contains(",M1,settled,,mean_10_of_10@1,") && l.contains(",1.600,320,320,863,true")),
         "{text}"
     );
+    // The program's report: its events, and a household's history.
+    let path = format!("/v1/energy/programs/{program}/report?user_id={}", households[0].id);
+    let whole = admin(&server, Method::GET, &path, Value::Null).await;
+    assert_eq!(whole.status, StatusCode::OK, "{whole:?}");
+    let w = &whole.body;
+    assert_eq!(
+        (
+            w["events_count"].as_i64(),
+            w["opted_in"].as_i64(),
+            w["responding"].as_i64(),
+            w["saving_kwh"].as_f64(),
+            w["paid_fen"].as_i64()
+        ),
+        (Some(1), Some(4), Some(2), Some(1.85), Some(370))
+    );
+    assert_eq!(w["events"][0]["settlement"], "settled");
+    assert_eq!(w["household"].as_array().map(Vec::len), Some(1));
+    assert_eq!(
+        (w["household"][0]["paid_fen"].as_i64(), w["household"][0]["saving_kwh"].as_f64()),
+        (Some(50), Some(0.25))
+    );
+    let csv = server
+        .raw(
+            Method::GET,
+            &format!("/v1/energy/programs/{program}/report?format=csv"),
+            &[("authorization", format!("Bearer {ADMIN_TOKEN}"))],
+            Vec::new(),
+        )
+        .await;
+    assert_eq!(csv.body.as_str().unwrap().lines().count(), 2, "{csv:?}");
     let pools = admin(&server, Method::GET, "/v1/pools", Value::Null).await;
     let balance =
         pools.body["pools"].as_array().unwrap().iter().find(|p| p["id"] == pool.as_str()).unwrap()["balance"].as_i64();
