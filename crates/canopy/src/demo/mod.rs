@@ -17,6 +17,7 @@ use serde_json::json;
 use crate::cli_config::DEFAULT_DATABASE_URL;
 
 mod catalog;
+mod power;
 
 /// Where the demo keeps its database (wiped at every start).
 const DEMO_DATABASE: &str = "./canopy-data/demo.db";
@@ -27,6 +28,7 @@ struct Seeded {
     partner_id: String,
     secret: String,
     catalog: catalog::Catalog,
+    power: power::Power,
 }
 
 /// Runs the demo until `shutdown`; without `database_named`, on its own
@@ -174,7 +176,8 @@ async fn seed(state: &AppState) -> anyhow::Result<Seeded> {
         anyhow::ensure!(outcome.code.is_none(), "demo event {} was rejected: {:?}", outcome.id, outcome.message);
     }
     let catalog = catalog::seed(service, &partner_id, now).await?;
-    Ok(Seeded { partner_id, secret, catalog })
+    let power = power::seed(service, &partner, service.settings().timezone).await?;
+    Ok(Seeded { partner_id, secret, catalog, power })
 }
 
 fn print_instructions(
@@ -184,7 +187,8 @@ fn print_instructions(
     where_: &str,
     database_url: &str,
 ) -> anyhow::Result<()> {
-    let Seeded { partner_id, secret, catalog } = seeded;
+    let Seeded { partner_id, secret, catalog, power } = seeded;
+    let (settled, upcoming) = (&power.settled, &power.upcoming);
     let (tree, campaign) = (&catalog.haloxylon, &catalog.campaign);
     let database = canopy_store::redact_url(database_url);
     crate::out!(
@@ -226,6 +230,12 @@ Try it (paste into a shell):
   curl -s -X POST {base}/v1/campaigns/{campaign}/contributions -H "Authorization: Bearer $TOKEN" \
     -H 'content-type: application/json' -d '{{"grams":1000}}'; echo
   #   its public page: {base}/campaigns/{campaign}
+
+  # power saving: yesterday's evening peak paid alice a red packet; she is invited to tomorrow's
+  curl -s {base}/v1/me/energy/settlements -H "Authorization: Bearer $TOKEN"; echo
+  curl -s {base}/v1/me/energy/invitations -H "Authorization: Bearer $TOKEN"; echo
+  curl -s {base}/v1/energy/events/{settled}/report -H "Authorization: Bearer {admin_token}"; echo
+  #   tomorrow's event is {upcoming}; answer with POST /v1/me/energy/invitations/<id> {{"answer":"in"}}
 
   # the operator lists partners
   curl -s {base}/v1/partners -H "Authorization: Bearer {admin_token}"; echo

@@ -410,6 +410,19 @@ async fn the_demo_plants_the_readme_tree_and_shares_its_certificate() {
     let voucher =
         server.post("/v1/me/redemptions", Some(&token), json!({ "project_id": "prj_5", "quantity": 1 })).await;
     assert_eq!(voucher.body["voucher_code"], "LCS-DEMO-0001", "{voucher:?}");
+    // The power-saving step: yesterday's red packet, tomorrow's invitation.
+    let settled = server.get("/v1/me/energy/settlements", Some(&token)).await;
+    let first = &settled.body["settlements"][0];
+    assert_eq!(
+        (first["saving_kwh"].as_f64(), first["paid_fen"].as_i64(), first["carbon_grams"].as_i64()),
+        (Some(0.5), Some(100), Some(338)),
+        "{settled:?}"
+    );
+    assert_eq!(server.get("/v1/me", Some(&token)).await.body["money_fen"], 100);
+    let invitations = server.get("/v1/me/energy/invitations", Some(&token)).await;
+    assert_eq!(invitations.body["invitations"][0]["id"], "inv_2", "{invitations:?}");
+    let answered = server.post("/v1/me/energy/invitations/inv_2", Some(&token), json!({ "answer": "in" })).await;
+    assert_eq!((answered.status, &answered.body["answer"]), (StatusCode::OK, &json!("in")), "{answered:?}");
     demo.kill().unwrap();
     demo.wait().unwrap();
 }
