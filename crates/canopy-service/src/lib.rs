@@ -32,6 +32,7 @@ mod reports;
 pub mod secrets;
 mod settlement;
 pub mod tokens;
+mod vens;
 mod vouchers;
 
 use std::sync::Arc;
@@ -65,6 +66,7 @@ pub use redemption::{
     REDEMPTIONS_PAGE_DEFAULT,
 };
 pub use reports::{Report, ReportReader, SPONSOR_KEY_PREFIX};
+pub use vens::{NewVen, TokenRefusal, VEN_TOKEN_TTL_S};
 pub use settlement::{EventReport, ProgramReport, SettleRun, RECHECK_S, RESETTLE_HORIZON_S};
 
 /// Settings the use cases need.

@@ -46,6 +46,7 @@ pub use store::redemption::{
 };
 pub use store::reports::{ReportLine, ReportRow};
 pub use store::social::BallTake;
+pub use store::vens::VenRow;
 pub use store::{Backend, Store, StoreOptions};
 
 /// The errors of the storage edge.

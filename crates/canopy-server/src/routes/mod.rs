@@ -8,6 +8,7 @@ mod checkins;
 pub(crate) mod citizens;
 mod coplantings;
 mod energy;
+mod openadr;
 mod friends;
 mod leaderboards;
 mod medals;
@@ -162,6 +163,8 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(settlements::my_settlement))
         .routes(routes!(settlements::my_vouchers))
         .routes(routes!(settlements::program_report))
+        .routes(routes!(openadr::register_ven, openadr::list_vens))
+        .routes(routes!(openadr::token))
         .merge(
             OpenApiRouter::new()
                 .routes(routes!(meters::readings))
@@ -204,7 +207,10 @@ fn document_errors(openapi: &mut utoipa::openapi::OpenApi) {
                 .build(),
         )
     };
-    for item in openapi.paths.paths.values_mut() {
+    for (path, item) in openapi.paths.paths.iter_mut() {
+        // OpenADR's and OAuth2's own errors are `application/json`, as
+        // their specifications say.
+        let own_errors = path.starts_with("/openadr3/");
         let operations = [&mut item.get, &mut item.post, &mut item.put, &mut item.delete, &mut item.patch];
         for operation in operations.into_iter().flatten() {
             let has_body = operation.request_body.is_some();
@@ -212,7 +218,7 @@ fn document_errors(openapi: &mut utoipa::openapi::OpenApi) {
             let secured = operation.security.as_ref().is_some_and(|s| !s.is_empty());
             let responses = &mut operation.responses.responses;
             for (status, response) in responses.iter_mut() {
-                if let (true, RefOr::T(response)) = (status.as_str() >= "400", response) {
+                if let (true, false, RefOr::T(response)) = (status.as_str() >= "400", own_errors, response) {
                     if let Some(json) = response.content.shift_remove("application/json") {
                         response.content.insert("application/problem+json".to_owned(), json);
                     }

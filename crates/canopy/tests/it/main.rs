@@ -22,6 +22,7 @@ mod ingestion;
 mod leaderboards;
 mod ledger;
 mod medals;
+mod openadr;
 mod meters;
 mod methodologies;
 mod openapi;

@@ -1,0 +1,102 @@
+//! OpenADR VENs: the operator registers them (a client id and a secret,
+//! shown once), and a VEN trades its credentials for a bearer token
+//! (OAuth2 client credentials, RFC 6749 §4.4) to call the VTN interface.
+
+use canopy_store::VenRow;
+
+use crate::error::{ErrorKind, ServiceError, ServiceResult};
+use crate::tokens::{constant_time_eq, random_token, token_hash};
+use crate::Service;
+
+/// How long a VEN's bearer token lasts, seconds (an hour).
+pub const VEN_TOKEN_TTL_S: i64 = 3600;
+/// The longest VEN name.
+pub const VEN_NAME_MAX: usize = 128;
+
+/// A VEN just registered, with its secret (shown once).
+#[derive(Debug, Clone)]
+pub struct NewVen {
+    /// The VEN.
+    pub ven: VenRow,
+    /// Its client secret.
+    pub client_secret: String,
+}
+
+/// Why a token was refused, in OAuth2's terms (RFC 6749 §5.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenRefusal {
+    /// Unknown client or wrong secret.
+    InvalidClient,
+    /// A grant other than `client_credentials`.
+    UnsupportedGrantType,
+    /// The request lacks what it needs.
+    InvalidRequest,
+}
+
+impl TokenRefusal {
+    /// OAuth2's `error` code.
+    pub fn code(self) -> &'static str {
+        match self {
+            TokenRefusal::InvalidClient => "invalid_client",
+            TokenRefusal::UnsupportedGrantType => "unsupported_grant_type",
+            TokenRefusal::InvalidRequest => "invalid_request",
+        }
+    }
+}
+
+impl Service {
+    /// Registers a VEN named `name`.
+    pub async fn register_ven(&self, name: &str) -> ServiceResult<NewVen> {
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > VEN_NAME_MAX || name.chars().any(char::is_control) {
+            return Err(ServiceError::invalid("invalid_ven", format!("name must be 1 to {VEN_NAME_MAX} characters")));
+        }
+        let client_id = format!("ven-{}", &random_token()[..24]);
+        let client_secret = random_token();
+        let ven =
+            self.store.create_ven(name, &client_id, &token_hash(&client_secret), self.now()).await?.ok_or_else(
+                || ServiceError::new(ErrorKind::Conflict, "ven_exists", "a VEN of this name is registered"),
+            )?;
+        Ok(NewVen { ven, client_secret })
+    }
+
+    /// Every VEN.
+    pub async fn vens(&self) -> ServiceResult<Vec<VenRow>> {
+        Ok(self.store.vens().await?)
+    }
+
+    /// A bearer token for a VEN's credentials: (token, lifetime in seconds).
+    pub async fn ven_token(
+        &self,
+        grant_type: Option<&str>,
+        client_id: Option<&str>,
+        client_secret: Option<&str>,
+    ) -> ServiceResult<Result<(String, i64), TokenRefusal>> {
+        match grant_type {
+            Some("client_credentials") => {}
+            Some(_) => return Ok(Err(TokenRefusal::UnsupportedGrantType)),
+            None => return Ok(Err(TokenRefusal::InvalidRequest)),
+        }
+        let (Some(client_id), Some(secret)) = (client_id, client_secret) else {
+            return Ok(Err(TokenRefusal::InvalidClient));
+        };
+        let Some(ven) = self.store.ven_by_client_id(client_id).await? else {
+            return Ok(Err(TokenRefusal::InvalidClient));
+        };
+        if !constant_time_eq(token_hash(secret).as_bytes(), ven.secret_hash.as_bytes()) {
+            return Ok(Err(TokenRefusal::InvalidClient));
+        }
+        let token = random_token();
+        let now = self.now();
+        let expires_at = now + chrono::Duration::seconds(VEN_TOKEN_TTL_S);
+        self.store.create_ven_token(ven.id, &token_hash(&token), expires_at, now).await?;
+        Ok(Ok((token, VEN_TOKEN_TTL_S)))
+    }
+
+    /// The VEN a bearer token stands for.
+    pub async fn ven_for_token(&self, token: &str) -> ServiceResult<VenRow> {
+        self.store.ven_for_token(&token_hash(token), self.now()).await?.ok_or_else(|| {
+            ServiceError::new(ErrorKind::Unauthorized, "invalid_token", "the bearer token is unknown or expired")
+        })
+    }
+}

@@ -1,0 +1,123 @@
+//! OpenADR VENs and their bearer tokens, in storage (secrets and tokens
+//! only as hashes).
+
+use chrono::{DateTime, Utc};
+
+use super::{on_read, on_write, Store};
+use crate::{format_time, parse_time, StoreResult};
+
+/// A VEN as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VenRow {
+    /// Its id.
+    pub id: i64,
+    /// Its name.
+    pub name: String,
+    /// Its OAuth2 client id.
+    pub client_id: String,
+    /// The SHA-256 of its secret (hex).
+    pub secret_hash: String,
+    /// When it was registered.
+    pub created_at: DateTime<Utc>,
+}
+
+type VenTuple = (i64, String, String, String, String);
+
+fn ven_from((id, name, client_id, secret_hash, created_at): VenTuple) -> VenRow {
+    VenRow { id, name, client_id, secret_hash, created_at: parse_time(&created_at) }
+}
+
+const VEN_SELECT: &str = "SELECT id, name, client_id, secret_hash, created_at FROM vens";
+
+impl Store {
+    /// Registers a VEN; `None` if the name is taken.
+    pub async fn create_ven(
+        &self,
+        name: &str,
+        client_id: &str,
+        secret_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<VenRow>> {
+        let id: Option<i64> = on_write!(self, |db| {
+            sqlx::query_scalar(
+                "INSERT INTO vens (name, client_id, secret_hash, created_at) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (name) DO NOTHING RETURNING id",
+            )
+            .bind(name)
+            .bind(client_id)
+            .bind(secret_hash)
+            .bind(format_time(now))
+            .fetch_optional(db)
+            .await
+        })?;
+        match id {
+            None => Ok(None),
+            Some(id) => self.ven(id).await,
+        }
+    }
+
+    /// One VEN.
+    pub async fn ven(&self, id: i64) -> StoreResult<Option<VenRow>> {
+        let row: Option<VenTuple> = on_read!(self, |db| {
+            sqlx::query_as(&format!("{VEN_SELECT} WHERE id = $1")).bind(id).fetch_optional(db).await
+        })?;
+        Ok(row.map(ven_from))
+    }
+
+    /// Every VEN (at most 1,000), oldest first.
+    pub async fn vens(&self) -> StoreResult<Vec<VenRow>> {
+        let rows: Vec<VenTuple> = on_read!(self, |db| {
+            sqlx::query_as(&format!("{VEN_SELECT} ORDER BY id LIMIT 1000")).fetch_all(db).await
+        })?;
+        Ok(rows.into_iter().map(ven_from).collect())
+    }
+
+    /// A VEN by its client id.
+    pub async fn ven_by_client_id(&self, client_id: &str) -> StoreResult<Option<VenRow>> {
+        let row: Option<VenTuple> = on_read!(self, |db| {
+            sqlx::query_as(&format!("{VEN_SELECT} WHERE client_id = $1")).bind(client_id).fetch_optional(db).await
+        })?;
+        Ok(row.map(ven_from))
+    }
+
+    /// Keeps a bearer token (its hash) for a VEN until `expires_at`, and
+    /// forgets the VENs' tokens that expired before `now`.
+    pub async fn create_ven_token(
+        &self,
+        ven_id: i64,
+        token_hash: &str,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        on_write!(self, |db| {
+            let mut tx = db.begin().await?;
+            sqlx::query("DELETE FROM ven_tokens WHERE expires_at < $1")
+                .bind(format_time(now))
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("INSERT INTO ven_tokens (token_hash, ven_id, expires_at) VALUES ($1, $2, $3)")
+                .bind(token_hash)
+                .bind(ven_id)
+                .bind(format_time(expires_at))
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await
+        })?;
+        Ok(())
+    }
+
+    /// The VEN a bearer token (its hash) stands for at `now`, if it has not expired.
+    pub async fn ven_for_token(&self, token_hash: &str, now: DateTime<Utc>) -> StoreResult<Option<VenRow>> {
+        let row: Option<VenTuple> = on_read!(self, |db| {
+            sqlx::query_as(
+                "SELECT v.id, v.name, v.client_id, v.secret_hash, v.created_at FROM ven_tokens t
+                 JOIN vens v ON v.id = t.ven_id WHERE t.token_hash = $1 AND t.expires_at > $2",
+            )
+            .bind(token_hash)
+            .bind(format_time(now))
+            .fetch_optional(db)
+            .await
+        })?;
+        Ok(row.map(ven_from))
+    }
+}
