@@ -66,8 +66,8 @@ pub use redemption::{
     REDEMPTIONS_PAGE_DEFAULT,
 };
 pub use reports::{Report, ReportReader, SPONSOR_KEY_PREFIX};
-pub use vens::{NewVen, TokenRefusal, VEN_TOKEN_TTL_S};
 pub use settlement::{EventReport, ProgramReport, SettleRun, RECHECK_S, RESETTLE_HORIZON_S};
+pub use vens::{NewVen, TokenRefusal, VEN_TOKEN_TTL_S};
 
 /// Settings the use cases need.
 #[derive(Debug, Clone, Copy)]
