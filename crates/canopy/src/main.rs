@@ -198,6 +198,9 @@ enum BenchCommand {
     /// then all on one hot project whose stock runs out mid-run; against
     /// the raw ceiling of writing the same rows.
     Redeem(bench::redeem::RedeemArgs),
+    /// Household power saving: meter readings over HTTP against the raw
+    /// ceiling of the same rows, then one event settled for every household.
+    Meter(bench::meter::MeterArgs),
 }
 
 /// Writes one line to stdout and returns the command's error if that
@@ -389,6 +392,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 BenchCommand::Leaderboard(args) => &mut args.common,
                 BenchCommand::Expire(args) => &mut args.common,
                 BenchCommand::Redeem(args) => &mut args.common,
+                BenchCommand::Meter(args) => &mut args.common,
             };
             let config = Settings {
                 database: database(std::mem::take(&mut common.database)),
@@ -403,6 +407,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 BenchCommand::Leaderboard(args) => bench::leaderboard::leaderboard(args, &config).await,
                 BenchCommand::Expire(args) => bench::expire::expire(args, &config).await,
                 BenchCommand::Redeem(args) => bench::redeem::redeem(args, &config).await,
+                BenchCommand::Meter(args) => bench::meter::meter(args, &config).await,
             }
             .map(|_| ExitCode::SUCCESS)
         }

@@ -42,6 +42,7 @@ pub mod collect;
 pub mod expire;
 pub mod ingest;
 pub mod leaderboard;
+pub mod meter;
 pub mod redeem;
 
 /// Where the phases' fresh databases are made.
