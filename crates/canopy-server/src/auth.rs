@@ -245,3 +245,18 @@ mod tests {
         assert!(replay_forget_after(signed_at) > real_time);
     }
 }
+
+/// An OpenADR VEN (from `Authorization: Bearer <token from /openadr3/auth/token>`).
+#[derive(Debug, Clone)]
+pub struct Ven(pub canopy_store::VenRow);
+
+impl FromRequestParts<AppState> for Ven {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let token = bearer(&parts.headers).ok_or_else(|| {
+            ApiError::unauthorized("unauthorized", "send Authorization: Bearer <token from /openadr3/auth/token>")
+        })?;
+        Ok(Ven(state.service.ven_for_token(token).await?))
+    }
+}

@@ -224,6 +224,11 @@ impl Service {
         Ok(self.store.create_event(new.program_id, &plan, &target, self.now()).await?)
     }
 
+    /// A program's events, oldest first.
+    pub async fn program_events(&self, program_id: i64) -> ServiceResult<Vec<EventRow>> {
+        Ok(self.store.program_events(program_id).await?)
+    }
+
     /// One event.
     pub async fn energy_event(&self, id: i64) -> ServiceResult<EventRow> {
         self.store

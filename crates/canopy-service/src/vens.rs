@@ -45,18 +45,32 @@ impl TokenRefusal {
 }
 
 impl Service {
-    /// Registers a VEN named `name`.
-    pub async fn register_ven(&self, name: &str) -> ServiceResult<NewVen> {
+    /// Registers a VEN named `name`, reporting for utility `partner_id`'s meters if given.
+    pub async fn register_ven(&self, name: &str, partner_id: Option<i64>) -> ServiceResult<NewVen> {
         let name = name.trim();
         if name.is_empty() || name.chars().count() > VEN_NAME_MAX || name.chars().any(char::is_control) {
             return Err(ServiceError::invalid("invalid_ven", format!("name must be 1 to {VEN_NAME_MAX} characters")));
         }
+        if let Some(partner_id) = partner_id {
+            let partner = self.store.partner(partner_id).await?.ok_or_else(|| {
+                ServiceError::not_found("partner_not_found", format!("there is no partner ptn_{partner_id}"))
+            })?;
+            if !partner.categories.contains(canopy_core::types::Category::Housing) {
+                return Err(ServiceError::invalid(
+                    "invalid_ven",
+                    "a VEN reports for a partner of the `housing` category",
+                ));
+            }
+        }
         let client_id = format!("ven-{}", &random_token()[..24]);
         let client_secret = random_token();
-        let ven =
-            self.store.create_ven(name, &client_id, &token_hash(&client_secret), self.now()).await?.ok_or_else(
-                || ServiceError::new(ErrorKind::Conflict, "ven_exists", "a VEN of this name is registered"),
-            )?;
+        let ven = self
+            .store
+            .create_ven(name, &client_id, &token_hash(&client_secret), partner_id, self.now())
+            .await?
+            .ok_or_else(|| {
+            ServiceError::new(ErrorKind::Conflict, "ven_exists", "a VEN of this name is registered")
+        })?;
         Ok(NewVen { ven, client_secret })
     }
 
@@ -98,5 +112,28 @@ impl Service {
         self.store.ven_for_token(&token_hash(token), self.now()).await?.ok_or_else(|| {
             ServiceError::new(ErrorKind::Unauthorized, "invalid_token", "the bearer token is unknown or expired")
         })
+    }
+
+    /// A VEN's OpenADR report on event `event_id`: its USAGE intervals
+    /// become readings of its utility's meters (one result a reading), and
+    /// the report is kept; its id.
+    pub async fn ven_report(
+        &self,
+        ven: &VenRow,
+        event_id: i64,
+        body: &str,
+        readings: Vec<crate::ReadingWire>,
+    ) -> ServiceResult<(i64, Vec<crate::ReadingResult>)> {
+        let partner_id = ven.partner_id.ok_or_else(|| {
+            ServiceError::new(ErrorKind::Forbidden, "ven_without_utility", "this VEN reports for no utility's meters")
+        })?;
+        let partner =
+            self.store.partner(partner_id).await?.ok_or_else(|| ServiceError::internal("a VEN's partner is gone"))?;
+        if self.store.energy_event(event_id).await?.is_none() {
+            return Err(ServiceError::not_found("event_not_found", "there is no such event"));
+        }
+        let results = self.ingest_readings(&partner, readings).await?;
+        let id = self.store.create_ven_report(ven.id, event_id, body, self.now()).await?;
+        Ok((id, results))
     }
 }

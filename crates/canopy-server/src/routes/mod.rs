@@ -22,6 +22,7 @@ mod reports;
 mod settlements;
 mod system;
 mod vouchers;
+mod vtn;
 
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -74,6 +75,17 @@ impl Modify for Security {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .description(Some("A sponsor's read-only key (`spk_…`) from POST /v1/sponsors/{id}/keys"))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "ven",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "An OpenADR VEN's token from POST /openadr3/auth/token (OAuth2 client credentials)",
+                    ))
                     .build(),
             ),
         );
@@ -165,6 +177,11 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(settlements::program_report))
         .routes(routes!(openadr::register_ven, openadr::list_vens))
         .routes(routes!(openadr::token))
+        .routes(routes!(vtn::programs))
+        .routes(routes!(vtn::get_program))
+        .routes(routes!(vtn::events))
+        .routes(routes!(vtn::get_event))
+        .routes(routes!(vtn::create_report))
         .merge(
             OpenApiRouter::new()
                 .routes(routes!(meters::readings))

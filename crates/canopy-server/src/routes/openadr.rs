@@ -25,6 +25,8 @@ use crate::AppState;
 pub(crate) struct VenIn {
     /// Its name (1 to 128 characters, unique).
     name: String,
+    /// The utility partner (`ptn_…`, category `housing`) whose meters its reports' USAGE readings are for.
+    partner_id: Option<String>,
 }
 
 /// A VEN.
@@ -36,6 +38,8 @@ pub(crate) struct VenOut {
     name: String,
     /// Its OAuth2 client id.
     client_id: String,
+    /// The utility partner it reports for (`ptn_…`).
+    partner_id: Option<String>,
     /// Its OAuth2 client secret: shown once, at registration.
     #[serde(skip_serializing_if = "Option::is_none")]
     client_secret: Option<String>,
@@ -91,6 +95,7 @@ fn ven_out(ven: VenRow, client_secret: Option<String>) -> VenOut {
         id: format!("ven_{}", ven.id),
         name: ven.name,
         client_id: ven.client_id,
+        partner_id: ven.partner_id.map(canopy_core::ids::partner),
         client_secret,
         created_at: format_time(ven.created_at),
     }
@@ -99,13 +104,23 @@ fn ven_out(ven: VenRow, client_secret: Option<String>) -> VenOut {
 /// Registers an OpenADR VEN: its client id and secret (shown once) get it bearer tokens at `/openadr3/auth/token`.
 #[utoipa::path(post, path = "/v1/energy/vens", tag = "openadr", security(("admin" = [])), request_body = VenIn,
     responses((status = 201, body = VenOut), (status = 400, description = "invalid_ven", body = Problem),
-              (status = 401, body = Problem), (status = 409, description = "ven_exists", body = Problem)))]
+              (status = 401, body = Problem), (status = 404, description = "partner_not_found", body = Problem),
+              (status = 409, description = "ven_exists", body = Problem)))]
 pub(crate) async fn register_ven(
     State(state): State<AppState>,
     _operator: Operator,
     JsonBody(body): JsonBody<VenIn>,
 ) -> ApiResult<(StatusCode, Json<VenOut>)> {
-    let made = state.service.register_ven(&body.name).await?;
+    let partner_id = body
+        .partner_id
+        .as_deref()
+        .map(|p| {
+            canopy_core::ids::parse_partner(p).ok_or_else(|| {
+                canopy_service::ServiceError::not_found("partner_not_found", format!("there is no partner `{p}`"))
+            })
+        })
+        .transpose()?;
+    let made = state.service.register_ven(&body.name, partner_id).await?;
     Ok((StatusCode::CREATED, Json(ven_out(made.ven, Some(made.client_secret)))))
 }
 

@@ -19,15 +19,17 @@ pub struct VenRow {
     pub secret_hash: String,
     /// When it was registered.
     pub created_at: DateTime<Utc>,
+    /// The utility partner whose meters it reports for, if any.
+    pub partner_id: Option<i64>,
 }
 
-type VenTuple = (i64, String, String, String, String);
+type VenTuple = (i64, String, String, String, String, Option<i64>);
 
-fn ven_from((id, name, client_id, secret_hash, created_at): VenTuple) -> VenRow {
-    VenRow { id, name, client_id, secret_hash, created_at: parse_time(&created_at) }
+fn ven_from((id, name, client_id, secret_hash, created_at, partner_id): VenTuple) -> VenRow {
+    VenRow { id, name, client_id, secret_hash, created_at: parse_time(&created_at), partner_id }
 }
 
-const VEN_SELECT: &str = "SELECT id, name, client_id, secret_hash, created_at FROM vens";
+const VEN_SELECT: &str = "SELECT id, name, client_id, secret_hash, created_at, partner_id FROM vens";
 
 impl Store {
     /// Registers a VEN; `None` if the name is taken.
@@ -36,17 +38,19 @@ impl Store {
         name: &str,
         client_id: &str,
         secret_hash: &str,
+        partner_id: Option<i64>,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<VenRow>> {
         let id: Option<i64> = on_write!(self, |db| {
             sqlx::query_scalar(
-                "INSERT INTO vens (name, client_id, secret_hash, created_at) VALUES ($1, $2, $3, $4)
+                "INSERT INTO vens (name, client_id, secret_hash, created_at, partner_id) VALUES ($1, $2, $3, $4, $5)
                  ON CONFLICT (name) DO NOTHING RETURNING id",
             )
             .bind(name)
             .bind(client_id)
             .bind(secret_hash)
             .bind(format_time(now))
+            .bind(partner_id)
             .fetch_optional(db)
             .await
         })?;
@@ -110,7 +114,7 @@ impl Store {
     pub async fn ven_for_token(&self, token_hash: &str, now: DateTime<Utc>) -> StoreResult<Option<VenRow>> {
         let row: Option<VenTuple> = on_read!(self, |db| {
             sqlx::query_as(
-                "SELECT v.id, v.name, v.client_id, v.secret_hash, v.created_at FROM ven_tokens t
+                "SELECT v.id, v.name, v.client_id, v.secret_hash, v.created_at, v.partner_id FROM ven_tokens t
                  JOIN vens v ON v.id = t.ven_id WHERE t.token_hash = $1 AND t.expires_at > $2",
             )
             .bind(token_hash)
@@ -119,5 +123,26 @@ impl Store {
             .await
         })?;
         Ok(row.map(ven_from))
+    }
+
+    /// Keeps a VEN's report (the OpenADR JSON) on an event; its id.
+    pub async fn create_ven_report(
+        &self,
+        ven_id: i64,
+        event_id: i64,
+        body: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<i64> {
+        Ok(on_write!(self, |db| {
+            sqlx::query_scalar(
+                "INSERT INTO ven_reports (ven_id, event_id, body, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+            )
+            .bind(ven_id)
+            .bind(event_id)
+            .bind(body)
+            .bind(format_time(now))
+            .fetch_one(db)
+            .await
+        })?)
     }
 }

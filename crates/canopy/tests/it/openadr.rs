@@ -59,4 +59,105 @@ async fn a_ven_trades_its_client_credentials_for_a_bearer_token() {
     assert_eq!((bad.status, bad.code()), (StatusCode::BAD_REQUEST, "invalid_ven"));
 }
 
-crate::contract!(a_ven_trades_its_client_credentials_for_a_bearer_token);
+/// A real VEN (the `openleadr-client` crate) authenticates, lists the
+/// programs and events, and posts a USAGE report whose readings settle.
+async fn a_ven_reads_programs_and_events_and_its_report_settles() {
+    use openleadr_client::{Client, ClientCredentials, Filter, VirtualEndNode};
+    use openleadr_wire::event::EventType;
+    use openleadr_wire::interval::{Interval, IntervalPeriod};
+    use openleadr_wire::report::{ReportPayloadDescriptor, ReportResource, ReportType, ResourceName};
+    use openleadr_wire::values_map::{Value as OaValue, ValueType, ValuesMap};
+
+    use crate::settlement::{at, event_start, program, settlements, world, World};
+
+    let World { server, clock, utility, households, pool } = world(at("2026-07-22T00:00:00Z"), 10_000).await;
+    let program_id = program(&server, &pool, "default_in").await;
+    let event = admin(
+        &server,
+        Method::POST,
+        "/v1/energy/events",
+        json!({ "program_id": program_id, "start": event_start().to_rfc3339(), "duration_minutes": 60,
+                "targets": { "user_ids": [households[0].id] } }),
+    )
+    .await;
+    assert_eq!(event.status, StatusCode::CREATED, "{event:?}");
+    let event_id = event.body["id"].as_str().unwrap().to_owned();
+    let ven =
+        admin(&server, Method::POST, "/v1/energy/vens", json!({ "name": "Jiangxi hub", "partner_id": utility.id }))
+            .await;
+    assert_eq!(ven.status, StatusCode::CREATED, "{ven:?}");
+    let (client_id, secret) =
+        (ven.body["client_id"].as_str().unwrap().to_owned(), ven.body["client_secret"].as_str().unwrap().to_owned());
+    let vtn: url::Url = format!("{}/openadr3/", server.base).parse().unwrap();
+    let connect = || {
+        Client::<VirtualEndNode>::with_details(
+            vtn.clone(),
+            vtn.join("auth/token").unwrap(),
+            reqwest013::Client::new(),
+            Some(ClientCredentials::new(client_id.clone(), secret.clone())),
+        )
+    };
+    let client = connect();
+
+    let programs = client.get_program_list(Filter::<&str>::None).await.expect("programs");
+    assert_eq!(programs.len(), 1);
+    assert_eq!(programs[0].id().as_str(), program_id);
+    assert_eq!(programs[0].content().program_name, "Smart Sharing Power Saving");
+    let events = client.get_event_list(None, Filter::<&str>::None).await.expect("events");
+    assert_eq!(events.len(), 1);
+    let oa_event = &events[0];
+    assert_eq!(oa_event.id().as_str(), event_id);
+    let intervals = oa_event.content().intervals.clone().unwrap();
+    assert_eq!(intervals.len(), 4, "one interval a quarter hour");
+    let price = intervals[0].payloads.iter().find(|p| p.value_type == EventType::Price).unwrap();
+    let two = match price.values[0] {
+        OaValue::Integer(yuan) => yuan as f64,
+        OaValue::Number(yuan) => yuan,
+        _ => f64::NAN,
+    };
+    assert_eq!(two, 2.0, "2 yuan a kWh: {price:?}");
+    assert_eq!(intervals[2].interval_period.as_ref().unwrap().start, event_start() + chrono::Duration::minutes(30));
+
+    // After the event, the VEN reports what the household drew: 200, 300, 500, 600 Wh. (The
+    // test's clock jumped past its token's hour, so it signs in again.)
+    clock.set(at("2026-07-22T11:30:00Z"));
+    let client = connect();
+    let oa_event = &client.get_event_by_id(oa_event.id()).await.expect("the event");
+    let usage = |id: i32, wh: i64| Interval {
+        id,
+        interval_period: None,
+        payloads: vec![ValuesMap { value_type: ValueType("USAGE".to_owned()), values: vec![OaValue::Integer(wh)] }],
+    };
+    let mut descriptor = ReportPayloadDescriptor::new(ReportType::Usage);
+    descriptor.units = Some(openleadr_wire::Unit::Private("WH".to_owned()));
+    let report = oa_event
+        .new_report("Jiangxi hub".to_owned())
+        .with_payload_descriptors(vec![descriptor])
+        .with_resources(vec![ReportResource {
+            resource_name: ResourceName::Private("M0".to_owned()),
+            interval_period: Some(IntervalPeriod {
+                start: event_start(),
+                duration: Some("PT15M".parse().unwrap()),
+                randomize_start: None,
+            }),
+            intervals: vec![usage(0, 200), usage(1, 300), usage(2, 500), usage(3, 600)],
+        }]);
+    let posted = oa_event.create_report(report).await.expect("the report is accepted");
+    assert!(posted.id().as_str().starts_with("rpt_"));
+
+    let settled = admin(&server, Method::POST, &format!("/v1/energy/events/{event_id}/settle"), Value::Null).await;
+    assert_eq!(settled.body["settlement"], "settled", "the VEN's readings completed the data: {settled:?}");
+    let mine = settlements(&server, &households[0]).await;
+    assert_eq!((mine[0]["saving_kwh"].as_f64(), mine[0]["paid_fen"].as_i64()), (Some(0.5), Some(100)), "{mine:?}");
+
+    // Without a token, or with a made-up one: 401.
+    let anonymous = server.get("/openadr3/programs", None).await;
+    assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
+    let forged = server.get("/openadr3/events", Some("not-a-token")).await;
+    assert_eq!((forged.status, forged.code()), (StatusCode::UNAUTHORIZED, "invalid_token"));
+}
+
+crate::contract!(
+    a_ven_trades_its_client_credentials_for_a_bearer_token,
+    a_ven_reads_programs_and_events_and_its_report_settles
+);

@@ -18,26 +18,26 @@ use crate::harness::*;
 use crate::process::canopy;
 
 /// Wednesday 22 July 2026; the event runs 18:00–19:00 Beijing time (10:00–11:00 UTC).
-fn event_start() -> DateTime<Utc> {
+pub(crate) fn event_start() -> DateTime<Utc> {
     "2026-07-22T10:00:00Z".parse().unwrap()
 }
 
-fn at(text: &str) -> DateTime<Utc> {
+pub(crate) fn at(text: &str) -> DateTime<Utc> {
     text.parse().unwrap()
 }
 
-struct World {
-    server: TestServer,
-    clock: ManualClock,
-    utility: Partner,
-    households: Vec<Citizen>,
-    pool: String,
+pub(crate) struct World {
+    pub(crate) server: TestServer,
+    pub(crate) clock: ManualClock,
+    pub(crate) utility: Partner,
+    pub(crate) households: Vec<Citizen>,
+    pub(crate) pool: String,
 }
 
 /// Five Jiangxi households with meters `M0`…`M4`: the first four with 20
 /// days of history at the event's hours (working days 0.5 kWh an
 /// interval, weekends 0.9), the last with only 3 days.
-async fn world(now: DateTime<Utc>, pool_fen: i64) -> World {
+pub(crate) async fn world(now: DateTime<Utc>, pool_fen: i64) -> World {
     let clock = ManualClock::new(now);
     let shared = clock.clone();
     let server = TestServer::start_with(move |config| {
@@ -92,14 +92,14 @@ async fn send(server: &TestServer, utility: &Partner, readings: Vec<Value>) -> V
 }
 
 /// The event's intervals, `kwh[q]` for each (`None`: not sent).
-fn event_readings(meter: &str, kwh: &[Option<f64>], quality: &str) -> Vec<Value> {
+pub(crate) fn event_readings(meter: &str, kwh: &[Option<f64>], quality: &str) -> Vec<Value> {
     kwh.iter()
         .enumerate()
         .filter_map(|(q, k)| k.map(|k| reading(meter, event_start() + Duration::minutes(15 * q as i64), k, quality)))
         .collect()
 }
 
-async fn program(server: &TestServer, pool: &str, opt_in: &str) -> String {
+pub(crate) async fn program(server: &TestServer, pool: &str, opt_in: &str) -> String {
     let program = admin(
         server,
         Method::POST,
@@ -112,7 +112,7 @@ async fn program(server: &TestServer, pool: &str, opt_in: &str) -> String {
     program.body["id"].as_str().unwrap().to_owned()
 }
 
-async fn settlements(server: &TestServer, who: &Citizen) -> Vec<Value> {
+pub(crate) async fn settlements(server: &TestServer, who: &Citizen) -> Vec<Value> {
     let reply = server.get("/v1/me/energy/settlements", Some(&who.token)).await;
     assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
     reply.body["settlements"].as_array().unwrap().clone()
