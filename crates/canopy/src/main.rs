@@ -262,9 +262,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let _lock = sqlite_lock::share(&config.database_url)?;
             let app = App::build(config).await?;
             announce_database(&app.state().config.database_url);
+            // Listening for signals before saying so: see shutdown_signal.
+            let shutdown = shutdown_signal();
             tracing::info!(address = %app.local_addr(), "canopy listening");
             out!("canopy listening on http://{}", app.local_addr());
-            app.run(shutdown_signal()).await?;
+            app.run(shutdown).await?;
             tracing::info!("canopy stopped");
             Ok(ExitCode::SUCCESS)
         }
@@ -524,26 +526,38 @@ fn check_methodologies(files: &[std::path::PathBuf], alone: bool, event_grams_ma
     }
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Resolves on Ctrl-C or SIGTERM. The handlers are installed when this is
+/// called, not when the future is first polled: a signal that arrives
+/// between the "listening" line and the server's first poll must stop the
+/// server cleanly, not kill it with the default action.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
+    let (interrupt, terminate) = {
+        use tokio::signal::unix::{signal, SignalKind};
+        (signal(SignalKind::interrupt()).ok(), signal(SignalKind::terminate()).ok())
     };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = terminate => {},
+    async move {
+        #[cfg(unix)]
+        {
+            let wait = |stream: Option<tokio::signal::unix::Signal>| async move {
+                match stream {
+                    Some(mut stream) => {
+                        stream.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                _ = wait(interrupt) => {},
+                _ = wait(terminate) => {},
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+        tracing::info!("shutting down: finishing in-flight requests");
     }
-    tracing::info!("shutting down: finishing in-flight requests");
 }
 
 #[cfg(test)]
