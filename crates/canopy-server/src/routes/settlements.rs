@@ -196,6 +196,15 @@ fn settlement_out(s: SettlementRow) -> SettlementOut {
     }
 }
 
+/// Whether a report's `format` asks for CSV (`json`, the default, or `csv`).
+fn wants_csv(format: Option<&str>) -> ApiResult<bool> {
+    match format {
+        None | Some("json") => Ok(false),
+        Some("csv") => Ok(true),
+        Some(other) => Err(ApiError::bad_request("invalid_query", format!("format `{other}` is not json or csv"))),
+    }
+}
+
 fn event_id(id: &str) -> ApiResult<i64> {
     Ok(ids::parse_energy_event(id)
         .ok_or_else(|| ServiceError::not_found("event_not_found", format!("there is no event `{id}`")))?)
@@ -232,13 +241,7 @@ pub(crate) async fn event_report(
 ) -> ApiResult<Response> {
     let Query(q) = q.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
     let id = event_id(&id)?;
-    let csv = match q.format.as_deref() {
-        None | Some("json") => false,
-        Some("csv") => true,
-        Some(other) => {
-            return Err(ApiError::bad_request("invalid_query", format!("format `{other}` is not json or csv")))
-        }
-    };
+    let csv = wants_csv(q.format.as_deref())?;
     let after = match q.cursor.as_deref() {
         None => 0,
         Some(c) => {
@@ -539,13 +542,7 @@ pub(crate) async fn program_report(
     let Query(q) = q.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
     let id = ids::parse_program(&id)
         .ok_or_else(|| ServiceError::not_found("program_not_found", format!("there is no program `{id}`")))?;
-    let csv = match q.format.as_deref() {
-        None | Some("json") => false,
-        Some("csv") => true,
-        Some(other) => {
-            return Err(ApiError::bad_request("invalid_query", format!("format `{other}` is not json or csv")))
-        }
-    };
+    let csv = wants_csv(q.format.as_deref())?;
     let household = q
         .user_id
         .as_deref()

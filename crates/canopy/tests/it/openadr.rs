@@ -70,7 +70,7 @@ async fn a_ven_reads_programs_and_events_and_its_report_settles() {
 
     use crate::settlement::{at, event_start, program, settlements, world, World};
 
-    let World { server, clock, utility, households, pool } = world(at("2026-07-22T00:00:00Z"), 10_000).await;
+    let World { server, clock, utility, households, pool } = world(at("2026-07-22T00:00:00Z"), 10_000, false).await;
     let program_id = program(&server, &pool, "default_in").await;
     let event = admin(
         &server,

@@ -37,13 +37,17 @@ pub(crate) struct World {
 /// Five Jiangxi households with meters `M0`…`M4`: the first four with 20
 /// days of history at the event's hours (working days 0.5 kWh an
 /// interval, weekends 0.9), the last with only 3 days.
-pub(crate) async fn world(now: DateTime<Utc>, pool_fen: i64) -> World {
+/// With `sweeping`, the sweep runs every 100 ms; without, it stays out of
+/// the way of a test that settles by hand (a concurrent sweep would make
+/// the hand's settlement `settlement_raced`, as it should).
+pub(crate) async fn world(now: DateTime<Utc>, pool_fen: i64, sweeping: bool) -> World {
     let clock = ManualClock::new(now);
     let shared = clock.clone();
     let server = TestServer::start_with(move |config| {
         config.clock = Arc::new(shared);
         config.session_ttl_s = 30 * 24 * 3600;
-        config.ball_sweep_interval = StdDuration::from_millis(100);
+        config.ball_sweep_interval =
+            if sweeping { StdDuration::from_millis(100) } else { StdDuration::from_secs(3600) };
     })
     .await;
     let utility = server.create_partner(&["housing"]).await;
@@ -137,7 +141,7 @@ async fn answer(server: &TestServer, who: &Citizen, answer: &str) {
 }
 
 async fn an_event_settles_on_baselines_and_settles_again_on_late_data() {
-    let World { server, clock, utility, households, pool } = world(at("2026-07-22T00:00:00Z"), 10_000).await;
+    let World { server, clock, utility, households, pool } = world(at("2026-07-22T00:00:00Z"), 10_000, false).await;
     let program = program(&server, &pool, "required").await;
     let event = admin(
         &server,
@@ -329,7 +333,7 @@ async fn an_event_settles_on_baselines_and_settles_again_on_late_data() {
 
 async fn the_sweep_settles_at_the_cutoff_pro_rata_from_a_short_pool() {
     // Recorded after the fact under `default_in`: every silent household takes part.
-    let World { server, clock, utility, households, pool } = world(at("2026-07-22T11:30:00Z"), 150).await;
+    let World { server, clock, utility, households, pool } = world(at("2026-07-22T11:30:00Z"), 150, true).await;
     let program = program(&server, &pool, "default_in").await;
     let event = admin(
         &server,
