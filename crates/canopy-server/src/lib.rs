@@ -14,6 +14,7 @@ pub mod ids;
 mod listener;
 pub mod metrics;
 mod routes;
+mod webhooks;
 
 pub use canopy_service::secrets;
 
@@ -187,7 +188,10 @@ impl App {
                 }
             })
         };
+        // OpenADR subscriptions' webhooks are delivered from the outbox.
+        let notifier = tokio::spawn(webhooks::deliver(state.service.clone()));
         serve(listener, router, &state.config, shutdown).await;
+        notifier.abort();
         purger.abort();
         sweeper.abort();
         medalist.abort();

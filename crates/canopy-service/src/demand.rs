@@ -7,6 +7,7 @@ use canopy_core::energy::program::{self, Answer, OptIn, REWARD_FEN_PER_KWH_MAX};
 use canopy_core::ledger::PoolUnit;
 use canopy_core::types::RegionCode;
 use canopy_store::{EventRow, InvitationRow, ProgramRow, Target};
+use openleadr_wire::subscription::{AnyObject, Operation};
 
 use crate::error::{ErrorKind, ServiceError, ServiceResult};
 use crate::Service;
@@ -114,7 +115,7 @@ impl Service {
             None => None,
             Some(b) => Some(self.bill_voucher_rule(b).await?),
         };
-        Ok(self
+        let program = self
             .store
             .create_program(
                 &name,
@@ -128,7 +129,18 @@ impl Service {
                 bill_vouchers.as_ref(),
                 self.now(),
             )
-            .await?)
+            .await?;
+        let object = AnyObject::Program(crate::openadr::program_object(&program));
+        self.notify_vens(program.id, object, Operation::Create).await;
+        Ok(program)
+    }
+
+    /// One program.
+    pub async fn program(&self, id: i64) -> ServiceResult<ProgramRow> {
+        self.store
+            .program(id)
+            .await?
+            .ok_or_else(|| ServiceError::not_found("program_not_found", "there is no such program"))
     }
 
     async fn fen_pool(&self, id: i64) -> ServiceResult<canopy_store::PoolRow> {
@@ -197,9 +209,7 @@ impl Service {
     /// Creates an event and invites (or, after the fact, records) the
     /// targeted households with a meter.
     pub async fn create_energy_event(&self, new: NewEvent) -> ServiceResult<EventRow> {
-        if self.store.program(new.program_id).await?.is_none() {
-            return Err(ServiceError::not_found("program_not_found", "there is no such program"));
-        }
+        let program = self.program(new.program_id).await?;
         let start = time("start", &new.start)?;
         let invitations_at = new.invitations_at.as_deref().map(|t| time("invitations_at", t)).transpose()?;
         let respond_by = new.respond_by.as_deref().map(|t| time("respond_by", t)).transpose()?;
@@ -221,7 +231,10 @@ impl Service {
             }
             citizens => citizens,
         };
-        Ok(self.store.create_event(new.program_id, &plan, &target, self.now()).await?)
+        let event = self.store.create_event(new.program_id, &plan, &target, self.now()).await?;
+        let object = AnyObject::Event(crate::openadr::event_object(&event, &program));
+        self.notify_vens(program.id, object, Operation::Create).await;
+        Ok(event)
     }
 
     /// A program's events, oldest first.

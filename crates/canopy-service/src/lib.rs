@@ -24,6 +24,7 @@ mod leaderboards;
 mod ledger;
 mod medals;
 mod methodologies;
+mod openadr;
 mod partners;
 mod pools;
 mod rate_limit;
@@ -31,6 +32,7 @@ mod redemption;
 mod reports;
 pub mod secrets;
 mod settlement;
+mod subscriptions;
 pub mod tokens;
 mod vens;
 mod vouchers;
@@ -46,6 +48,7 @@ use chrono::{DateTime, FixedOffset, Utc};
 pub use accounts::{Account, NewAccount, Session};
 pub use balls::{BallView, Collected, Idempotency, IDEMPOTENCY_KEY_MAX};
 pub use campaigns::{CampaignView, Contributed, NewCampaign, Retirement};
+pub use canopy_store::NotificationRow;
 pub use challenges::{ChallengeView, NewChallenge, TEAM_NAME_MAX};
 pub use checkins::{CheckedIn, CHECKIN_NOTE_MAX};
 pub use consent::{ConsentGrant, Link};
@@ -58,6 +61,7 @@ pub use leaderboards::{BoardCache, BoardEntry, BoardPage, BoardQuery, BOARD_FRES
 pub use ledger::{LedgerEntry, LedgerPage, LEDGER_PAGE_DEFAULT, LEDGER_PAGE_MAX};
 pub use medals::{EarnedMedal, MedalCursor, MedalProgress, Medals, MEDAL_SWEEP_MAX};
 pub use methodologies::{load_registry, Published};
+pub use openadr::{event_object, program_object, VTN_TARGETS_MAX};
 pub use partners::{parse_categories, NewPartner};
 pub use pools::{NewPool, POOL_FUNDING_MAX, POOL_NAME_MAX};
 pub use rate_limit::MoveLimit;
@@ -67,6 +71,10 @@ pub use redemption::{
 };
 pub use reports::{Report, ReportReader, SPONSOR_KEY_PREFIX};
 pub use settlement::{EventReport, ProgramReport, SettleRun, RECHECK_S, RESETTLE_HORIZON_S};
+pub use subscriptions::{
+    backoff_s, subscription_object, CALLBACK_URL_MAX, NOTIFY_ATTEMPTS_MAX, NOTIFY_BACKOFF_S, NOTIFY_BATCH_MAX,
+    SUBSCRIPTIONS_PER_VEN_MAX,
+};
 pub use vens::{NewVen, TokenRefusal, VEN_TOKEN_TTL_S};
 
 /// Settings the use cases need.
@@ -129,6 +137,8 @@ pub struct Service {
     moves: MoveLimit,
     /// Region leaderboards computed lately.
     boards: BoardCache,
+    /// Signalled when OpenADR notifications were written.
+    webhooks: Arc<tokio::sync::Notify>,
 }
 
 impl Service {
@@ -147,6 +157,7 @@ impl Service {
             game: Arc::new(GameSettings::default()),
             moves: MoveLimit::new(settings.game_moves_per_s, settings.game_moves_burst),
             boards: BoardCache::default(),
+            webhooks: Arc::new(tokio::sync::Notify::new()),
         }
     }
 

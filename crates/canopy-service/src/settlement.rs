@@ -10,6 +10,7 @@
 //! [`canopy_core::energy::settlement::resettle`]). The sweep does all of
 //! this by itself; the operator can settle at once.
 
+use openleadr_wire::subscription::{AnyObject, Operation};
 use std::collections::{BTreeMap, HashMap};
 
 use canopy_core::energy::baseline::{self, Day, EventWindow, Method, DAY_INTERVALS, LOOKBACK_DAYS};
@@ -286,7 +287,12 @@ impl Service {
                 other => return Err(ServiceError::internal(format!("a settlement chunk answered {other:?}"))),
             }
         }
+        let settled_before = event.settled_version;
         let event = self.store.energy_event(event.id).await?.ok_or_else(not_found)?;
+        if event.settled_version != settled_before {
+            let object = AnyObject::Event(crate::openadr::event_object(&event, &program));
+            self.notify_vens(program.id, object, Operation::Update).await;
+        }
         Ok(SettleRun { event, changed: households, paid_fen })
     }
 

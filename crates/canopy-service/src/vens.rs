@@ -2,7 +2,10 @@
 //! shown once), and a VEN trades its credentials for a bearer token
 //! (OAuth2 client credentials, RFC 6749 §4.4) to call the VTN interface.
 
-use canopy_store::VenRow;
+use canopy_store::{VenReportRow, VenRow};
+
+/// The reports read to filter by client name.
+const VEN_REPORTS_SCANNED: i64 = 1000;
 
 use crate::error::{ErrorKind, ServiceError, ServiceResult};
 use crate::tokens::{constant_time_eq, random_token, token_hash};
@@ -135,5 +138,39 @@ impl Service {
         let results = self.ingest_readings(&partner, readings).await?;
         let id = self.store.create_ven_report(ven.id, event_id, body, self.now()).await?;
         Ok((id, results))
+    }
+
+    /// `ven`'s reports, oldest first, `skip`ped and at most `limit`: only on
+    /// `program`'s events, on `event`, or named `client_name`, when given.
+    pub async fn ven_reports(
+        &self,
+        ven: &VenRow,
+        program: Option<i64>,
+        event: Option<i64>,
+        client_name: Option<&str>,
+        skip: usize,
+        limit: usize,
+    ) -> ServiceResult<Vec<VenReportRow>> {
+        let count = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+        let Some(name) = client_name else {
+            return Ok(self.store.ven_reports(ven.id, program, event, count(skip), count(limit)).await?);
+        };
+        // The client name is inside each report: the first 1,000 matching the rest are read and filtered.
+        let all = self.store.ven_reports(ven.id, program, event, 0, VEN_REPORTS_SCANNED).await?;
+        Ok(all
+            .into_iter()
+            .filter(|r| {
+                serde_json::from_str::<serde_json::Value>(&r.body)
+                    .ok()
+                    .is_some_and(|b| b.get("clientName").and_then(|n| n.as_str()) == Some(name))
+            })
+            .skip(skip)
+            .take(limit)
+            .collect())
+    }
+
+    /// One of `ven`'s reports.
+    pub async fn ven_report_of(&self, ven: &VenRow, id: i64) -> ServiceResult<Option<VenReportRow>> {
+        Ok(self.store.ven_report(ven.id, id).await?)
     }
 }

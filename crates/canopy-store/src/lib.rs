@@ -46,7 +46,8 @@ pub use store::redemption::{
 };
 pub use store::reports::{ReportLine, ReportRow};
 pub use store::social::BallTake;
-pub use store::vens::VenRow;
+pub use store::ven_subscriptions::{Delivery, NewNotification, NotificationRow, SubscriptionRow};
+pub use store::vens::{VenReportRow, VenRow};
 pub use store::{Backend, Store, StoreOptions};
 
 /// The errors of the storage edge.

@@ -23,6 +23,7 @@ mod settlements;
 mod system;
 mod vouchers;
 mod vtn;
+mod vtn_subscriptions;
 
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -181,7 +182,10 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(vtn::get_program))
         .routes(routes!(vtn::events))
         .routes(routes!(vtn::get_event))
-        .routes(routes!(vtn::create_report))
+        .routes(routes!(vtn::create_report, vtn::reports))
+        .routes(routes!(vtn::get_report))
+        .routes(routes!(vtn_subscriptions::create, vtn_subscriptions::list))
+        .routes(routes!(vtn_subscriptions::get, vtn_subscriptions::update, vtn_subscriptions::delete))
         .merge(
             OpenApiRouter::new()
                 .routes(routes!(meters::readings))

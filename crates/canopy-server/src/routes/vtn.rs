@@ -5,19 +5,13 @@
 //! kWh, and ask for USAGE reports), and posts reports whose USAGE intervals
 //! become its utility's meter readings, which settle the event like any.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::Json;
-use canopy_core::energy::readings::{start_of, INTERVAL_S};
+use canopy_core::energy::readings::INTERVAL_S;
 use canopy_service::{ReadingWire, ServiceError};
-use canopy_store::{EventRow, ProgramRow};
-use openleadr_wire::event::{EventInterval, EventPayloadDescriptor, EventRequest, EventType, EventValuesMap};
-use openleadr_wire::interval::IntervalPeriod;
-use openleadr_wire::program::{ProgramId, ProgramRequest};
-use openleadr_wire::report::{ReportDescriptor, ReportRequest, ReportType};
-use openleadr_wire::values_map::{Value, ValueType, ValuesMap};
-use openleadr_wire::{Event, Program};
-use serde::Deserialize;
+use openleadr_wire::report::{ReportRequest, ReportType};
+use openleadr_wire::values_map::Value;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Ven;
@@ -35,106 +29,93 @@ const PAGE_MAX: usize = 50;
 #[schema(value_type = Object)]
 pub(crate) struct VtnObject(serde_json::Value);
 
-/// Paging and filters of a list.
-#[derive(Debug, Deserialize, IntoParams)]
+impl VtnObject {
+    pub(crate) fn of<T: serde::Serialize>(value: &T) -> Self {
+        VtnObject(serde_json::to_value(value).expect("OpenADR objects serialise"))
+    }
+}
+
+/// Paging and filters of a list (OpenADR's query parameters; `targets` and
+/// `objects` may repeat). Only the filters a list names apply to it.
+// The OpenAPI document's account of the query, which [`VtnQuery`] reads.
+#[allow(dead_code)]
+#[derive(Debug, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct ListQuery {
     /// Objects to skip (default 0).
     skip: Option<usize>,
     /// Objects to answer, at most 50 (default 50).
     limit: Option<usize>,
-    /// Only this program's events (`prg_…`).
-    #[serde(rename = "programID")]
+    /// Only this program's objects (`prg_…`).
     #[param(rename = "programID")]
     program_id: Option<String>,
+    /// Only objects with one of these targets (a region such as `CN-36`, or for events one of the VEN's meters);
+    /// at most 50.
+    #[param(style = Form, explode)]
+    targets: Option<Vec<String>>,
 }
 
-fn page<T>(items: Vec<T>, q: &ListQuery) -> Vec<T> {
-    items.into_iter().skip(q.skip.unwrap_or(0)).take(q.limit.unwrap_or(PAGE_MAX).min(PAGE_MAX)).collect()
+/// The query of a list, read from the raw query string (repeated keys collect).
+#[derive(Debug, Default)]
+pub(crate) struct VtnQuery {
+    pub(crate) skip: usize,
+    pub(crate) limit: usize,
+    pub(crate) program_id: Option<String>,
+    pub(crate) event_id: Option<String>,
+    pub(crate) client_name: Option<String>,
+    pub(crate) targets: Vec<String>,
+    pub(crate) objects: Vec<String>,
 }
 
-fn object<T: serde::Serialize>(value: &T) -> VtnObject {
-    VtnObject(serde_json::to_value(value).expect("OpenADR objects serialise"))
-}
-
-fn program_id(id: i64) -> ProgramId {
-    ProgramId::new(&ids::program(id)).expect("program ids are OpenADR identifiers")
-}
-
-fn program(p: &ProgramRow) -> Program {
-    let mut content = ProgramRequest::new(&p.name);
-    content.attributes = Some(vec![
-        ValuesMap { value_type: ValueType("REGION".to_owned()), values: vec![Value::String(p.region.clone())] },
-        ValuesMap {
-            value_type: ValueType("REWARD_FEN_PER_KWH".to_owned()),
-            values: vec![Value::Integer(p.reward_fen_per_kwh)],
-        },
-        ValuesMap {
-            value_type: ValueType("BASELINE".to_owned()),
-            values: vec![Value::String(p.baseline_method.clone())],
-        },
-    ]);
-    Program { id: program_id(p.id), created_date_time: p.created_at, modification_date_time: p.created_at, content }
-}
-
-/// Fen as yuan: a whole number of yuan as an integer (the same JSON number as `2.0`, and read as such by
-/// deserialisers that keep numbers as text), else a fraction.
-fn yuan(fen: i64) -> Value {
-    if fen % 100 == 0 {
-        Value::Integer(fen / 100)
-    } else {
-        Value::Number(fen as f64 / 100.0)
+impl VtnQuery {
+    pub(crate) fn parse(raw: Option<&str>) -> Result<VtnQuery, ApiError> {
+        let bad = |detail: String| ApiError::bad_request("invalid_query", detail);
+        let count = |name: &str, value: &str| {
+            value.parse::<usize>().map_err(|_| bad(format!("{name} must be a whole number, not `{value}`")))
+        };
+        let mut q = VtnQuery { limit: PAGE_MAX, ..VtnQuery::default() };
+        for (key, value) in form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
+            match key.as_ref() {
+                "skip" => q.skip = count("skip", &value)?,
+                "limit" => q.limit = count("limit", &value)?.min(PAGE_MAX),
+                "programID" => q.program_id = Some(value.into_owned()),
+                "eventID" => q.event_id = Some(value.into_owned()),
+                "clientName" => q.client_name = Some(value.into_owned()),
+                "targets" => q.targets.push(value.into_owned()),
+                "objects" => q.objects.push(value.into_owned()),
+                _ => {}
+            }
+        }
+        if q.targets.len() > canopy_service::VTN_TARGETS_MAX {
+            return Err(bad(format!("at most {} targets", canopy_service::VTN_TARGETS_MAX)));
+        }
+        Ok(q)
     }
-}
 
-fn event(e: &EventRow, p: &ProgramRow) -> Event {
-    let quarter: openleadr_wire::Duration = "PT15M".parse().expect("an ISO 8601 duration");
-    let mut content = EventRequest::new(program_id(e.program_id));
-    content.event_name = Some(format!("{} {}", p.name, canopy_store::format_time(start_of(e.start_slot))));
-    content.payload_descriptors =
-        Some(vec![EventPayloadDescriptor::new(EventType::Simple), EventPayloadDescriptor::new(EventType::Price)]);
-    content.report_descriptors = Some(vec![ReportDescriptor::new(ReportType::Usage)]);
-    content.interval_period =
-        Some(IntervalPeriod { start: start_of(e.start_slot), duration: Some(quarter.clone()), randomize_start: None });
-    content.intervals = Some(
-        (0..e.intervals)
-            .map(|i| {
-                let mut interval = EventInterval::new(
-                    i as i32,
-                    vec![
-                        EventValuesMap { value_type: EventType::Simple, values: vec![Value::Integer(1)] },
-                        EventValuesMap { value_type: EventType::Price, values: vec![yuan(p.reward_fen_per_kwh)] },
-                    ],
-                );
-                interval.interval_period = Some(IntervalPeriod {
-                    start: start_of(e.start_slot + i),
-                    duration: Some(quarter.clone()),
-                    randomize_start: None,
-                });
-                interval
-            })
-            .collect(),
-    );
-    Event {
-        id: ids::energy_event(e.id).parse().expect("event ids are OpenADR identifiers"),
-        created_date_time: e.created_at,
-        modification_date_time: e.settled_at.unwrap_or(e.created_at),
-        content,
+    /// This page of `items`, as OpenADR objects.
+    pub(crate) fn page<T: serde::Serialize>(&self, items: &[T]) -> Vec<VtnObject> {
+        items.iter().skip(self.skip).take(self.limit).map(VtnObject::of).collect()
+    }
+
+    /// The program filter: `None` for none, `Some(0)` for an id that names no program (it matches none).
+    pub(crate) fn program(&self) -> Option<i64> {
+        self.program_id.as_deref().map(|p| ids::parse_program(p).unwrap_or(0))
     }
 }
 
 /// The programs (OpenADR 3.1 `GET /programs`).
 #[utoipa::path(get, path = "/openadr3/programs", tag = "openadr", security(("ven" = [])), params(ListQuery),
     responses((status = 200, body = [VtnObject], content_type = "application/json"),
+              (status = 400, description = "invalid_query", body = Problem, content_type = "application/problem+json"),
               (status = 401, description = "invalid_token", body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn programs(
     State(state): State<AppState>,
     _ven: Ven,
-    q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+    RawQuery(raw): RawQuery,
 ) -> ApiResult<Json<Vec<VtnObject>>> {
-    let Query(q) = q.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
-    let programs = state.service.programs().await?;
-    Ok(Json(page(programs.iter().map(|p| object(&program(p))).collect(), &q)))
+    let q = VtnQuery::parse(raw.as_deref())?;
+    let programs = state.service.vtn_programs(q.program(), &q.targets).await?;
+    Ok(Json(q.page(&programs)))
 }
 
 /// One program (OpenADR 3.1 `GET /programs/{programID}`).
@@ -148,34 +129,24 @@ pub(crate) async fn get_program(
     _ven: Ven,
     Path(id): Path<String>,
 ) -> ApiResult<Json<VtnObject>> {
-    let not_found = || ServiceError::not_found("program_not_found", format!("there is no program `{id}`"));
-    let id = ids::parse_program(&id).ok_or_else(not_found)?;
-    let programs = state.service.programs().await?;
-    let found = programs.iter().find(|p| p.id == id).ok_or_else(not_found)?;
-    Ok(Json(object(&program(found))))
+    let id = ids::parse_program(&id)
+        .ok_or_else(|| ServiceError::not_found("program_not_found", format!("there is no program `{id}`")))?;
+    Ok(Json(VtnObject::of(&state.service.vtn_program(id).await?)))
 }
 
-/// The events (OpenADR 3.1 `GET /events`), newest programs' events included; `programID` filters.
+/// The events (OpenADR 3.1 `GET /events`), by program and then oldest first; `programID` and `targets` filter.
 #[utoipa::path(get, path = "/openadr3/events", tag = "openadr", security(("ven" = [])), params(ListQuery),
     responses((status = 200, body = [VtnObject], content_type = "application/json"),
               (status = 400, description = "invalid_query", body = Problem, content_type = "application/problem+json"),
               (status = 401, description = "invalid_token", body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn events(
     State(state): State<AppState>,
-    _ven: Ven,
-    q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+    Ven(ven): Ven,
+    RawQuery(raw): RawQuery,
 ) -> ApiResult<Json<Vec<VtnObject>>> {
-    let Query(q) = q.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
-    let programs = state.service.programs().await?;
-    // An id that names no program matches none.
-    let wanted = q.program_id.as_deref().map(|p| ids::parse_program(p).unwrap_or(0));
-    let mut all = Vec::new();
-    for p in programs.iter().filter(|p| wanted.is_none_or(|w| w == p.id)) {
-        for e in state.service.program_events(p.id).await? {
-            all.push(object(&event(&e, p)));
-        }
-    }
-    Ok(Json(page(all, &q)))
+    let q = VtnQuery::parse(raw.as_deref())?;
+    let events = state.service.vtn_events(q.program(), &q.targets, ven.partner_id).await?;
+    Ok(Json(q.page(&events)))
 }
 
 /// One event (OpenADR 3.1 `GET /events/{eventID}`).
@@ -189,12 +160,77 @@ pub(crate) async fn get_event(
     _ven: Ven,
     Path(id): Path<String>,
 ) -> ApiResult<Json<VtnObject>> {
-    let not_found = || ServiceError::not_found("event_not_found", format!("there is no event `{id}`"));
-    let id = ids::parse_energy_event(&id).ok_or_else(not_found)?;
-    let e = state.service.energy_event(id).await?;
-    let programs = state.service.programs().await?;
-    let p = programs.iter().find(|p| p.id == e.program_id).ok_or_else(not_found)?;
-    Ok(Json(object(&event(&e, p))))
+    let id = ids::parse_energy_event(&id)
+        .ok_or_else(|| ServiceError::not_found("event_not_found", format!("there is no event `{id}`")))?;
+    Ok(Json(VtnObject::of(&state.service.vtn_event(id).await?)))
+}
+
+/// The report filters (`GET /reports`).
+// The OpenAPI document's account of the query, which [`VtnQuery`] reads.
+#[allow(dead_code)]
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ReportQuery {
+    /// Objects to skip (default 0).
+    skip: Option<usize>,
+    /// Objects to answer, at most 50 (default 50).
+    limit: Option<usize>,
+    /// Only reports on this program's events (`prg_…`).
+    #[param(rename = "programID")]
+    program_id: Option<String>,
+    /// Only reports on this event (`dre_…`).
+    #[param(rename = "eventID")]
+    event_id: Option<String>,
+    /// Only reports whose clientName is this.
+    #[param(rename = "clientName")]
+    client_name: Option<String>,
+}
+
+/// The report as the VTN answers it: as the VEN sent it, with its id, times and the VEN's client id.
+fn report_object(report: &canopy_store::VenReportRow, client_id: &str) -> VtnObject {
+    let mut object: serde_json::Value = serde_json::from_str(&report.body).unwrap_or_default();
+    if let Some(fields) = object.as_object_mut() {
+        let created = serde_json::Value::String(canopy_store::format_time(report.created_at));
+        fields.insert("id".to_owned(), serde_json::Value::String(format!("rpt_{}", report.id)));
+        fields.insert("createdDateTime".to_owned(), created.clone());
+        fields.insert("modificationDateTime".to_owned(), created);
+        fields.insert("clientID".to_owned(), serde_json::Value::String(client_id.to_owned()));
+    }
+    VtnObject(object)
+}
+
+/// The VEN's own reports (OpenADR 3.1 `GET /reports`), oldest first.
+#[utoipa::path(get, path = "/openadr3/reports", tag = "openadr", security(("ven" = [])), params(ReportQuery),
+    responses((status = 200, body = [VtnObject], content_type = "application/json"),
+              (status = 400, description = "invalid_query", body = Problem, content_type = "application/problem+json"),
+              (status = 401, description = "invalid_token", body = Problem, content_type = "application/problem+json")))]
+pub(crate) async fn reports(
+    State(state): State<AppState>,
+    Ven(ven): Ven,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Json<Vec<VtnObject>>> {
+    let q = VtnQuery::parse(raw.as_deref())?;
+    // An id that names nothing matches nothing.
+    let event = q.event_id.as_deref().map(|e| ids::parse_energy_event(e).unwrap_or(0));
+    let found = state.service.ven_reports(&ven, q.program(), event, q.client_name.as_deref(), q.skip, q.limit).await?;
+    Ok(Json(found.iter().map(|r| report_object(r, &ven.client_id)).collect()))
+}
+
+/// One of the VEN's reports (OpenADR 3.1 `GET /reports/{reportID}`).
+#[utoipa::path(get, path = "/openadr3/reports/{id}", tag = "openadr", security(("ven" = [])),
+    params(("id" = String, Path, description = "The report's id (`rpt_…`)")),
+    responses((status = 200, body = VtnObject, content_type = "application/json"),
+              (status = 401, description = "invalid_token", body = Problem, content_type = "application/problem+json"),
+              (status = 404, description = "report_not_found", body = Problem, content_type = "application/problem+json")))]
+pub(crate) async fn get_report(
+    State(state): State<AppState>,
+    Ven(ven): Ven,
+    Path(id): Path<String>,
+) -> ApiResult<Json<VtnObject>> {
+    let not_found = || ServiceError::not_found("report_not_found", format!("this VEN has no report `{id}`"));
+    let number = id.strip_prefix("rpt_").and_then(|n| n.parse::<i64>().ok()).ok_or_else(not_found)?;
+    let report = state.service.ven_report_of(&ven, number).await?.ok_or_else(not_found)?;
+    Ok(Json(report_object(&report, &ven.client_id)))
 }
 
 /// A VEN's report (OpenADR 3.1 `POST /reports`): each resource is one of its utility's meters (`resourceName` =
@@ -212,11 +248,10 @@ pub(crate) async fn create_report(
     RawBody(body): RawBody,
 ) -> ApiResult<(StatusCode, Json<VtnObject>)> {
     let invalid = |detail: String| ApiError::bad_request("invalid_report", detail);
-    let original: serde_json::Value = serde_json::from_slice(&body).map_err(|e| invalid(format!("not JSON: {e}")))?;
+    let mut texts: serde_json::Value = serde_json::from_slice(&body).map_err(|e| invalid(format!("not JSON: {e}")))?;
     // Numbers are read exactly, from their text: each payload value is
     // handed to the wire types as its decimal text (serde's untagged
     // `Value` cannot take a number kept as text, as Canopy keeps them).
-    let mut texts = original.clone();
     for resource in texts.get_mut("resources").and_then(|r| r.as_array_mut()).into_iter().flatten() {
         for interval in resource.get_mut("intervals").and_then(|i| i.as_array_mut()).into_iter().flatten() {
             for payload in interval.get_mut("payloads").and_then(|p| p.as_array_mut()).into_iter().flatten() {
@@ -285,13 +320,10 @@ pub(crate) async fn create_report(
         tracing::info!(ven = ven.id, code = refused.code, "a VEN report held refused readings");
     }
     // The report as the VEN sent it, with what the VTN gives a report.
-    let now = canopy_store::format_time(state.service.now());
-    let mut report = original;
-    if let Some(fields) = report.as_object_mut() {
-        fields.insert("id".to_owned(), serde_json::Value::String(format!("rpt_{id}")));
-        fields.insert("createdDateTime".to_owned(), serde_json::Value::String(now.clone()));
-        fields.insert("modificationDateTime".to_owned(), serde_json::Value::String(now));
-        fields.insert("clientID".to_owned(), serde_json::Value::String(ven.client_id.clone()));
-    }
-    Ok((StatusCode::CREATED, Json(VtnObject(report))))
+    let report = state
+        .service
+        .ven_report_of(&ven, id)
+        .await?
+        .ok_or_else(|| ServiceError::internal("a report just kept is gone"))?;
+    Ok((StatusCode::CREATED, Json(report_object(&report, &ven.client_id))))
 }

@@ -185,6 +185,12 @@ impl Store {
                 .execute(db)
                 .await?
                 .rows_affected();
+            // Webhook notifications are kept 30 days after they were delivered or given up.
+            deleted += sqlx::query("DELETE FROM ven_notifications WHERE COALESCE(delivered_at, failed_at) < $1")
+                .bind(format_time(now - chrono::Duration::days(30)))
+                .execute(db)
+                .await?
+                .rows_affected();
             deleted += sqlx::query("DELETE FROM request_signatures WHERE expires_at < $1")
                 .bind(now.timestamp())
                 .execute(db)

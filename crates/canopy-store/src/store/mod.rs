@@ -37,6 +37,7 @@ pub(crate) mod postings;
 pub(crate) mod redemption;
 pub(crate) mod reports;
 pub(crate) mod social;
+pub(crate) mod ven_subscriptions;
 pub(crate) mod vens;
 
 static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");

@@ -145,4 +145,89 @@ impl Store {
             .await
         })?)
     }
+
+    /// The events meter `meter_id` of utility `partner_id` takes part in (at most 1,000, newest first).
+    pub async fn events_of_meter(&self, partner_id: i64, meter_id: &str) -> StoreResult<Vec<i64>> {
+        Ok(on_read!(self, |db| {
+            sqlx::query_scalar(
+                "SELECT p.event_id FROM meters m JOIN energy_participants p ON p.meter = m.id
+                 WHERE m.partner_id = $1 AND m.meter_id = $2 ORDER BY p.event_id DESC LIMIT 1000",
+            )
+            .bind(partner_id)
+            .bind(meter_id)
+            .fetch_all(db)
+            .await
+        })?)
+    }
+
+    /// A VEN's reports, oldest first, `skip`ped and at most `limit`; only
+    /// on `event_id` if given, only on `program_id`'s events if given:
+    /// (id, event id, body, created at).
+    pub async fn ven_reports(
+        &self,
+        ven_id: i64,
+        program_id: Option<i64>,
+        event_id: Option<i64>,
+        skip: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<VenReportRow>> {
+        let rows: Vec<(i64, i64, String, String)> = on_read!(self, |db| {
+            sqlx::query_as(
+                "SELECT r.id, r.event_id, r.body, r.created_at FROM ven_reports r
+                 JOIN energy_events e ON e.id = r.event_id
+                 WHERE r.ven_id = $1 AND ($2 IS NULL OR e.program_id = $2) AND ($3 IS NULL OR r.event_id = $3)
+                 ORDER BY r.id LIMIT $4 OFFSET $5",
+            )
+            .bind(ven_id)
+            .bind(program_id)
+            .bind(event_id)
+            .bind(limit)
+            .bind(skip)
+            .fetch_all(db)
+            .await
+        })?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, event_id, body, created_at)| VenReportRow {
+                id,
+                ven_id,
+                event_id,
+                body,
+                created_at: parse_time(&created_at),
+            })
+            .collect())
+    }
+
+    /// One report, if VEN `ven_id` made it.
+    pub async fn ven_report(&self, ven_id: i64, id: i64) -> StoreResult<Option<VenReportRow>> {
+        let row: Option<(i64, String, String)> = on_read!(self, |db| {
+            sqlx::query_as("SELECT event_id, body, created_at FROM ven_reports WHERE id = $1 AND ven_id = $2")
+                .bind(id)
+                .bind(ven_id)
+                .fetch_optional(db)
+                .await
+        })?;
+        Ok(row.map(|(event_id, body, created_at)| VenReportRow {
+            id,
+            ven_id,
+            event_id,
+            body,
+            created_at: parse_time(&created_at),
+        }))
+    }
+}
+
+/// A VEN's report as kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VenReportRow {
+    /// Its id.
+    pub id: i64,
+    /// The VEN that sent it.
+    pub ven_id: i64,
+    /// The event it reports on.
+    pub event_id: i64,
+    /// The OpenADR report as received (JSON).
+    pub body: String,
+    /// When it arrived.
+    pub created_at: DateTime<Utc>,
 }

@@ -25,6 +25,7 @@ mod medals;
 mod meters;
 mod methodologies;
 mod openadr;
+mod openadr_subscriptions;
 mod openapi;
 mod partner_hardening;
 mod partners;
