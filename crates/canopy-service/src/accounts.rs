@@ -94,6 +94,12 @@ impl Service {
             .ok_or_else(|| ServiceError::unauthorized("invalid_token", "the session token is unknown or expired"))
     }
 
+    /// Signs out: the session token stops working.
+    pub async fn sign_out(&self, token: &str) -> ServiceResult<()> {
+        self.store.delete_session(&token_hash(token)).await?;
+        Ok(())
+    }
+
     /// A citizen's account and balances.
     pub async fn account(&self, user_id: i64) -> ServiceResult<Account> {
         let user = self

@@ -63,6 +63,18 @@ impl Store {
         Ok(row.map(user_from_tuple))
     }
 
+    /// Ends a session (its token's hash); whether there was one.
+    pub async fn delete_session(&self, token_hash: &str) -> StoreResult<bool> {
+        let deleted = on_write!(self, |db| {
+            sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+                .bind(token_hash)
+                .execute(db)
+                .await
+                .map(|r| r.rows_affected())
+        })?;
+        Ok(deleted > 0)
+    }
+
     /// Stores a session under the hash of its token.
     pub async fn create_session(
         &self,

@@ -38,3 +38,4 @@ mod scale_out;
 mod schemathesis;
 mod settlement;
 mod vouchers;
+mod web;
