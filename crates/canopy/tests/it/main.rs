@@ -5,6 +5,7 @@
 mod accounts;
 mod balls;
 mod bill_vouchers;
+mod browser;
 mod campaigns;
 mod challenges;
 mod checkins;
