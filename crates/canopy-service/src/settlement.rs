@@ -10,8 +10,9 @@
 //! [`canopy_core::energy::settlement::resettle`]). The sweep does all of
 //! this by itself; the operator can settle at once.
 
+use std::collections::{BTreeMap, HashMap, VecDeque};
+
 use openleadr_wire::subscription::{AnyObject, Operation};
-use std::collections::{BTreeMap, HashMap};
 
 use canopy_core::energy::baseline::{self, Day, EventWindow, Method, DAY_INTERVALS, LOOKBACK_DAYS};
 use canopy_core::energy::readings::{start_of, INTERVAL_S};
@@ -33,6 +34,9 @@ pub const RESETTLE_HORIZON_S: i64 = 30 * 24 * 3600;
 pub const RECHECK_S: i64 = 300;
 /// The most events one sweep looks at.
 pub const SWEEP_EVENTS_MAX: i64 = 20;
+/// How many chunks of meters' readings a settlement reads ahead of the one
+/// it computes (each holds a connection while it reads).
+pub const READS_IN_FLIGHT: usize = 2;
 
 /// What a settlement run did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -156,19 +160,34 @@ impl Service {
         }
         let mut figures: Vec<Figures> = Vec::with_capacity(participants.len());
         let mut interval_savings = vec![0i64; window.intervals];
-        for chunk in participants.chunks(READ_CHUNK_MAX) {
+        // The readings of the next chunks are read while a chunk is
+        // computed: on two cores the database (or SQLite's reader threads)
+        // and the baselines work at once.
+        let read_chunk = |chunk: &[SettlementParticipant]| {
             let meters: Vec<i64> = chunk.iter().filter(|p| p.consent_active).map(|p| p.meter).collect();
-            let mut readings: HashMap<i64, Vec<(i64, i64, bool)>> = HashMap::new();
-            if !meters.is_empty() {
-                let rows = self
-                    .store
-                    .window_readings(&meters, from, to, offset, read.start as i64, read.end as i64 - 1)
-                    .await?;
-                for (meter, slot, wh, actual) in rows {
-                    readings.entry(meter).or_default().push((slot, wh, actual));
+            let store = self.store.clone();
+            let (first, last) = (read.start as i64, read.end as i64 - 1);
+            tokio::spawn(async move {
+                if meters.is_empty() {
+                    return Ok(Vec::new());
                 }
+                store.window_readings(&meters, from, to, offset, first, last).await
+            })
+        };
+        let chunks: Vec<&[SettlementParticipant]> = participants.chunks(READ_CHUNK_MAX).collect();
+        let mut reads: VecDeque<_> = chunks.iter().take(READS_IN_FLIGHT).map(|c| read_chunk(c)).collect();
+        for (n, chunk) in chunks.iter().enumerate() {
+            let windows = reads
+                .pop_front()
+                .expect("a read per chunk")
+                .await
+                .map_err(|e| ServiceError::internal(format!("a settlement read failed: {e}")))??;
+            if let Some(next) = chunks.get(n + READS_IN_FLIGHT) {
+                reads.push_back(read_chunk(next));
             }
-            for p in chunk {
+            let mut readings: HashMap<i64, Vec<(i64, i64, bool)>> =
+                windows.into_iter().map(|w| (w.meter, w.readings)).collect();
+            for p in chunk.iter() {
                 let write = if !p.consent_active {
                     // Revoked consent: nothing of its data is read or settled.
                     SettlementWrite {

@@ -30,8 +30,8 @@ pub use store::campaigns::{
 pub use store::challenges::{team_results, ChallengeRow, JoinError, TeamRow, CHALLENGES_LISTED_MAX};
 pub use store::energy_events::{EventRow, InvitationRow, ProgramRow, Target};
 pub use store::energy_settlements::{
-    Previous, SettlementChunk, SettlementFinish, SettlementParticipant, SettlementRow, SettlementTotals,
-    SettlementWrite, READ_CHUNK_MAX, SETTLEMENTS_LISTED_MAX, SETTLE_CHUNK_MAX,
+    MeterWindow, Previous, SettlementChunk, SettlementFinish, SettlementParticipant, SettlementRow, SettlementTotals,
+    SettlementWrite, READ_CHUNK_MAX, SETTLEMENTS_LISTED_MAX, SETTLE_CHUNK_MAX, WINDOW_SLOTS_MAX,
 };
 pub use store::friends::{BlockRow, ForestView, FriendBalls, FriendRequestRow, FriendRow, Person, RequestSent};
 pub use store::leaderboards::Members;

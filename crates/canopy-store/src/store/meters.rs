@@ -1,15 +1,18 @@
 //! Smart meters and their 15-minute readings, in storage.
 //!
-//! A batch of readings is decided and written in one transaction that holds
-//! the readings' lock (PostgreSQL: a transaction-scoped advisory lock;
-//! SQLite: the single write connection), so two batches naming the same
-//! interval are decided one after the other. The batch's meters, and the
-//! readings already stored for its intervals, are loaded in one statement
-//! each; the core decides each reading in order (a later reading of the
-//! same interval in the batch meets the earlier one); the final value of
-//! every interval that changed is written in one upsert, and every value it
-//! replaced in one insert into the history. On PostgreSQL the month
-//! partitions a batch writes into are made first.
+//! A batch of readings is decided and written in one transaction, so that
+//! two batches naming the same interval are decided one after the other.
+//! On SQLite the single write connection orders them. On PostgreSQL
+//! batches hold the readings' advisory lock shared and run side by side;
+//! each writes an interval only if it is still as the batch read it (empty,
+//! or holding the value it replaces), and a batch that finds one changed
+//! is rolled back and decided again holding the lock alone. The batch's
+//! meters, and the readings already stored for its intervals, are loaded in
+//! one statement each; the core decides each reading in order (a later
+//! reading of the same interval in the batch meets the earlier one); the
+//! final value of every interval that changed is written in key order, and
+//! every value it replaced in one insert into the history. On PostgreSQL
+//! the month partitions a batch writes into are made first (alone).
 
 use std::collections::{HashMap, HashSet};
 
@@ -295,6 +298,28 @@ const METERS: &str = "SELECT m.meter_id, m.id, c.scopes, COALESCE(c.revoked_at I
      LEFT JOIN consents c ON c.user_id = m.user_id AND c.partner_id = m.partner_id
      WHERE m.partner_id = $1 AND m.meter_id";
 
+/// The most empty intervals inside one run of a meter's intervals.
+const RUN_GAP_MAX: i64 = 4;
+
+/// `items`, sorted by their (meter, slot) key, cut into runs: each a
+/// meter's intervals, none further than [`RUN_GAP_MAX`] empty intervals
+/// from the one before it.
+fn runs<T: Copy>(items: &[T], key: impl Fn(&T) -> (i64, i64)) -> Vec<Vec<T>> {
+    let mut runs: Vec<Vec<T>> = Vec::new();
+    for item in items {
+        let (meter, slot) = key(item);
+        match runs.last_mut() {
+            Some(run)
+                if key(&run[run.len() - 1]).0 == meter && slot - key(&run[run.len() - 1]).1 <= RUN_GAP_MAX + 1 =>
+            {
+                run.push(*item)
+            }
+            _ => runs.push(vec![*item]),
+        }
+    }
+    runs
+}
+
 async fn ingest_sqlite(
     pool: &SqlitePool,
     partner_id: i64,
@@ -302,6 +327,7 @@ async fn ingest_sqlite(
     now: i64,
 ) -> Result<Vec<Result<Effect, ReadingRefusal>>, sqlx::Error> {
     let mut tx = pool.begin().await?;
+    let started = std::time::Instant::now();
     let ids = serde_json::to_string(&meter_ids(batch)).expect("ids serialise");
     let found: Vec<MeterConsent> = sqlx::query_as(&format!("{METERS} IN (SELECT value FROM json_each($2))"))
         .bind(partner_id)
@@ -309,16 +335,30 @@ async fn ingest_sqlite(
         .fetch_all(&mut *tx)
         .await?;
     let meters: HashMap<String, MeterConsent> = found.into_iter().map(|m| (m.0.clone(), m)).collect();
-    let keys = serde_json::to_string(&keys(batch, &meters)).expect("keys serialise");
+    let loaded = started.elapsed();
+    // Read by runs of each meter's intervals: one search a run rather than
+    // one a reading (a partner sends a meter's day or hours together).
+    let mut wanted = keys(batch, &meters);
+    wanted.sort_unstable();
+    let lookups: Vec<(i64, i64, i64)> =
+        runs(&wanted, |key| *key).into_iter().map(|run| (run[0].0, run[0].1, run[run.len() - 1].1)).collect();
     let rows: Vec<(i64, i64, i64, i64, i64)> = sqlx::query_as(
         "SELECT r.meter, r.slot, r.wh, r.quality, r.received_at FROM json_each($1) j
-         JOIN meter_readings r ON r.meter = json_extract(j.value, '$[0]') AND r.slot = json_extract(j.value, '$[1]')",
+         JOIN meter_readings r ON r.meter = json_extract(j.value, '$[0]')
+          AND r.slot BETWEEN json_extract(j.value, '$[1]') AND json_extract(j.value, '$[2]')",
     )
-    .bind(&keys)
+    .bind(serde_json::to_string(&lookups).expect("runs serialise"))
     .fetch_all(&mut *tx)
     .await?;
-    let stored = rows.into_iter().map(|(m, s, wh, q, at)| ((m, s), (wh, Quality::from_code(q), at))).collect();
+    let wanted: HashSet<(i64, i64)> = wanted.into_iter().collect();
+    let stored = rows
+        .into_iter()
+        .filter(|(m, s, ..)| wanted.contains(&(*m, *s)))
+        .map(|(m, s, wh, q, at)| ((m, s), (wh, Quality::from_code(q), at)))
+        .collect();
+    let found_at = started.elapsed();
     let decided = decide(batch, &meters, stored, now);
+    let decided_at = started.elapsed();
     if !decided.history.is_empty() {
         let history: Vec<(i64, i64, i64, i64, i64)> =
             decided.history.iter().map(|(m, s, wh, q, at)| (*m, *s, *wh, q.code(), *at)).collect();
@@ -334,22 +374,46 @@ async fn ingest_sqlite(
         .await?;
     }
     if !decided.upserts.is_empty() {
-        let rows: Vec<(i64, i64, i64, i64)> =
-            decided.upserts.iter().map(|((m, s), (wh, q))| (*m, *s, *wh, q.code())).collect();
+        // In key order (the table is clustered on it), as runs of a
+        // meter's intervals: [meter, first slot, [wh × 2 + quality or null
+        // for an interval not written, …]], so that SQLite extracts two
+        // numbers a run and one a reading.
+        let mut rows: Vec<((i64, i64), (i64, Quality))> = decided.upserts.into_iter().collect();
+        rows.sort_unstable_by_key(|(key, _)| *key);
+        let runs: Vec<(i64, i64, Vec<Option<i64>>)> = runs(&rows, |(key, _)| *key)
+            .into_iter()
+            .map(|run| {
+                let ((meter, first), _) = run[0];
+                let mut values = vec![None; (run[run.len() - 1].0 .1 - first + 1) as usize];
+                for ((_, slot), (wh, quality)) in run {
+                    values[(slot - first) as usize] = Some(wh * 2 + quality.code());
+                }
+                (meter, first, values)
+            })
+            .collect();
         sqlx::query(
             "INSERT INTO meter_readings (meter, slot, wh, quality, received_at)
-             SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'),
-                    json_extract(value, '$[3]'), $2
-             FROM json_each($1) WHERE true
+             SELECT json_extract(m.value, '$[0]'), json_extract(m.value, '$[1]') + r.key, r.value >> 1, r.value & 1, $2
+             FROM json_each($1) m, json_each(m.value, '$[2]') r WHERE r.value IS NOT NULL
              ON CONFLICT (meter, slot) DO UPDATE SET wh = excluded.wh, quality = excluded.quality,
                                                      received_at = excluded.received_at",
         )
-        .bind(serde_json::to_string(&rows).expect("rows serialise"))
+        .bind(serde_json::to_string(&runs).expect("runs serialise"))
         .bind(now)
         .execute(&mut *tx)
         .await?;
     }
+    let written = started.elapsed();
     tx.commit().await?;
+    tracing::debug!(
+        readings = batch.len(),
+        meters_us = loaded.as_micros() as u64,
+        stored_us = (found_at - loaded).as_micros() as u64,
+        decide_us = (decided_at - found_at).as_micros() as u64,
+        write_us = (written - decided_at).as_micros() as u64,
+        commit_us = (started.elapsed() - written).as_micros() as u64,
+        "readings batch"
+    );
     Ok(decided.outcomes)
 }
 
@@ -359,29 +423,101 @@ async fn ingest_postgres(
     batch: &[ReadingIn],
     now: i64,
 ) -> Result<Vec<Result<Effect, ReadingRefusal>>, sqlx::Error> {
+    match ingest_postgres_once(pool, partner_id, batch, now, LockMode::Shared).await {
+        Ok(Some(outcomes)) => return Ok(outcomes),
+        // Another batch wrote one of this batch's intervals meanwhile, or
+        // a month partition is missing: decided again, alone.
+        Ok(None) => {}
+        Err(e) if is_deadlock(&e) => {}
+        Err(e) => return Err(e),
+    }
+    let outcomes = ingest_postgres_once(pool, partner_id, batch, now, LockMode::Exclusive).await?;
+    Ok(outcomes.expect("a batch decided alone cannot race"))
+}
+
+/// How a PostgreSQL batch holds the readings' lock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LockMode {
+    /// Beside other batches: it writes only what it decided on, checking
+    /// that nothing it read changed (intervals it found empty are still
+    /// empty, values it replaces are still there), and gives up otherwise.
+    Shared,
+    /// Alone: no other batch runs, so what it read stays true.
+    Exclusive,
+}
+
+fn is_deadlock(e: &sqlx::Error) -> bool {
+    e.as_database_error().and_then(|d| d.code()).is_some_and(|code| code == "40P01")
+}
+
+/// One attempt at a batch. Batches take the readings' advisory lock
+/// shared, so that batches over different intervals run at once (on two
+/// cores the lock held alone made them queue: BENCHMARKS.md, issue 12);
+/// one that finds an interval changed under it since it read, or a month
+/// partition to make, gives up (`None`, rolled back) and is run again with
+/// the lock held alone, when nothing can change under it.
+async fn ingest_postgres_once(
+    pool: &PgPool,
+    partner_id: i64,
+    batch: &[ReadingIn],
+    now: i64,
+    mode: LockMode,
+) -> Result<Option<Vec<Result<Effect, ReadingRefusal>>>, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(READINGS_LOCK).execute(&mut *tx).await?;
+    let lock = match mode {
+        LockMode::Shared => "SELECT pg_advisory_xact_lock_shared($1)",
+        LockMode::Exclusive => "SELECT pg_advisory_xact_lock($1)",
+    };
+    sqlx::query(lock).bind(READINGS_LOCK).execute(&mut *tx).await?;
     let found: Vec<MeterConsent> = sqlx::query_as(&format!("{METERS} = ANY($2)"))
         .bind(partner_id)
         .bind(meter_ids(batch))
         .fetch_all(&mut *tx)
         .await?;
     let meters: HashMap<String, MeterConsent> = found.into_iter().map(|m| (m.0.clone(), m)).collect();
-    let (meter_keys, slot_keys): (Vec<i64>, Vec<i64>) = keys(batch, &meters).into_iter().unzip();
+    // Read by runs of each meter's intervals, as on SQLite.
+    let mut wanted = keys(batch, &meters);
+    wanted.sort_unstable();
+    let lookups: Vec<(i64, i64, i64)> =
+        runs(&wanted, |key| *key).into_iter().map(|run| (run[0].0, run[0].1, run[run.len() - 1].1)).collect();
     let rows: Vec<(i64, i64, i32, i16, i64)> = sqlx::query_as(
         "SELECT r.meter, r.slot, r.wh, r.quality, r.received_at
-         FROM unnest($1::bigint[], $2::bigint[]) AS k(meter, slot)
-         JOIN meter_readings r ON r.meter = k.meter AND r.slot = k.slot",
+         FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS k(meter, first, last)
+         JOIN meter_readings r ON r.meter = k.meter AND r.slot BETWEEN k.first AND k.last",
     )
-    .bind(&meter_keys)
-    .bind(&slot_keys)
+    .bind(lookups.iter().map(|l| l.0).collect::<Vec<_>>())
+    .bind(lookups.iter().map(|l| l.1).collect::<Vec<_>>())
+    .bind(lookups.iter().map(|l| l.2).collect::<Vec<_>>())
     .fetch_all(&mut *tx)
     .await?;
-    let stored = rows
+    let wanted: HashSet<(i64, i64)> = wanted.into_iter().collect();
+    let stored: HashMap<(i64, i64), (i64, Quality, i64)> = rows
         .into_iter()
+        .filter(|(m, s, ..)| wanted.contains(&(*m, *s)))
         .map(|(m, s, wh, q, at)| ((m, s), (i64::from(wh), Quality::from_code(i64::from(q)), at)))
         .collect();
+    let read = stored.clone();
     let decided = decide(batch, &meters, stored, now);
+    if decided.upserts.is_empty() {
+        tx.commit().await?;
+        return Ok(Some(decided.outcomes));
+    }
+    // The month partitions first, so no reading lands in the default one.
+    let months: HashSet<(i64, i64, String)> = decided.upserts.keys().map(|(_, slot)| month_bounds(*slot)).collect();
+    for (from, to, name) in months {
+        let exists: Option<String> =
+            sqlx::query_scalar("SELECT to_regclass($1)::text").bind(&name).fetch_one(&mut *tx).await?;
+        if exists.is_none() {
+            if mode == LockMode::Shared {
+                return Ok(None);
+            }
+            sqlx::query(&format!(
+                "CREATE TABLE IF NOT EXISTS {name} PARTITION OF meter_readings FOR VALUES FROM ({from}) TO ({to})"
+            ))
+            .execute(&mut *tx)
+            .await?;
+        }
+    }
     if !decided.history.is_empty() {
         let h = &decided.history;
         sqlx::query(
@@ -398,42 +534,70 @@ async fn ingest_postgres(
         .execute(&mut *tx)
         .await?;
     }
-    if !decided.upserts.is_empty() {
-        // The month partitions first, so no reading lands in the default one.
-        let months: HashSet<(i64, i64, String)> = decided.upserts.keys().map(|(_, slot)| month_bounds(*slot)).collect();
-        for (from, to, name) in months {
-            let exists: Option<String> =
-                sqlx::query_scalar("SELECT to_regclass($1)::text").bind(&name).fetch_one(&mut *tx).await?;
-            if exists.is_none() {
-                sqlx::query(&format!(
-                    "CREATE TABLE IF NOT EXISTS {name} PARTITION OF meter_readings FOR VALUES FROM ({from}) TO ({to})"
-                ))
-                .execute(&mut *tx)
-                .await?;
-            }
-        }
-        let rows: Vec<((i64, i64), (i64, Quality))> = decided.upserts.into_iter().collect();
-        let (keys, values): (Vec<_>, Vec<_>) = rows.into_iter().unzip();
-        sqlx::query(
-            "INSERT INTO meter_readings (meter, slot, wh, quality, received_at)
-             SELECT m, s, w, q, $5 FROM unnest($1::bigint[], $2::bigint[], $3::int[], $4::smallint[]) AS n(m, s, w, q)
-             ON CONFLICT (meter, slot) DO UPDATE SET wh = excluded.wh, quality = excluded.quality,
-                                                     received_at = excluded.received_at",
+    // In key order: fewer pages touched at random, and two batches that
+    // meet wait for each other in one order.
+    let mut rows: Vec<((i64, i64), (i64, Quality))> = decided.upserts.into_iter().collect();
+    rows.sort_unstable_by_key(|(key, _)| *key);
+    let (replacing, new): (Vec<_>, Vec<_>) = rows.into_iter().partition(|(key, _)| read.contains_key(key));
+    if !replacing.is_empty() {
+        // Each value replaced only if it is still the one read.
+        let changed = sqlx::query(
+            "UPDATE meter_readings r SET wh = n.w, quality = n.q, received_at = $8
+             FROM unnest($1::bigint[], $2::bigint[], $3::int[], $4::smallint[], $5::int[], $6::smallint[],
+                         $7::bigint[]) AS n(m, s, w, q, was_w, was_q, was_at)
+             WHERE r.meter = n.m AND r.slot = n.s AND r.wh = n.was_w AND r.quality = n.was_q
+               AND r.received_at = n.was_at",
         )
-        .bind(keys.iter().map(|k| k.0).collect::<Vec<_>>())
-        .bind(keys.iter().map(|k| k.1).collect::<Vec<_>>())
-        .bind(values.iter().map(|v| v.0 as i32).collect::<Vec<_>>())
-        .bind(values.iter().map(|v| v.1.code() as i16).collect::<Vec<_>>())
+        .bind(replacing.iter().map(|(k, _)| k.0).collect::<Vec<_>>())
+        .bind(replacing.iter().map(|(k, _)| k.1).collect::<Vec<_>>())
+        .bind(replacing.iter().map(|(_, v)| v.0 as i32).collect::<Vec<_>>())
+        .bind(replacing.iter().map(|(_, v)| v.1.code() as i16).collect::<Vec<_>>())
+        .bind(replacing.iter().map(|(k, _)| read[k].0 as i32).collect::<Vec<_>>())
+        .bind(replacing.iter().map(|(k, _)| read[k].1.code() as i16).collect::<Vec<_>>())
+        .bind(replacing.iter().map(|(k, _)| read[k].2).collect::<Vec<_>>())
         .bind(now)
         .execute(&mut *tx)
-        .await?;
+        .await?
+        .rows_affected();
+        if changed != replacing.len() as u64 {
+            assert!(mode == LockMode::Shared, "readings changed under a batch that held their lock alone");
+            return Ok(None);
+        }
+    }
+    if !new.is_empty() {
+        // Each interval written only if it is still empty.
+        let inserted = sqlx::query(
+            "INSERT INTO meter_readings (meter, slot, wh, quality, received_at)
+             SELECT m, s, w, q, $5 FROM unnest($1::bigint[], $2::bigint[], $3::int[], $4::smallint[]) AS n(m, s, w, q)
+             ON CONFLICT (meter, slot) DO NOTHING",
+        )
+        .bind(new.iter().map(|(k, _)| k.0).collect::<Vec<_>>())
+        .bind(new.iter().map(|(k, _)| k.1).collect::<Vec<_>>())
+        .bind(new.iter().map(|(_, v)| v.0 as i32).collect::<Vec<_>>())
+        .bind(new.iter().map(|(_, v)| v.1.code() as i16).collect::<Vec<_>>())
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if inserted != new.len() as u64 {
+            assert!(mode == LockMode::Shared, "readings appeared under a batch that held their lock alone");
+            return Ok(None);
+        }
     }
     tx.commit().await?;
-    Ok(decided.outcomes)
+    Ok(Some(decided.outcomes))
 }
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn runs_keep_a_meter_s_near_intervals_together() {
+        let keys = [(1, 10), (1, 11), (1, 16), (1, 22), (2, 23), (2, 24), (3, 1)];
+        let runs: Vec<Vec<(i64, i64)>> = super::runs(&keys, |k| *k);
+        assert_eq!(runs, vec![vec![(1, 10), (1, 11), (1, 16)], vec![(1, 22)], vec![(2, 23), (2, 24)], vec![(3, 1)]]);
+        assert!(super::runs(&[], |k: &(i64, i64)| *k).is_empty());
+    }
+
     #[test]
     fn a_month_partition_spans_the_month_in_slots() {
         let slot = canopy_core::energy::readings::slot_of(

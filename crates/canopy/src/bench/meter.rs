@@ -591,7 +591,7 @@ async fn run(args: &MeterArgs, base: &Config, url: String) -> anyhow::Result<ser
     let replay_started = Instant::now();
     for chunk in meters.chunks(READ_CHUNK_MAX) {
         let rows = store.window_readings(chunk, from, to, offset, first, first + EVENT_INTERVALS as i64 - 1).await?;
-        reading_rows += rows.len();
+        reading_rows += rows.iter().map(|w| w.readings.len()).sum::<usize>();
         reads += 1;
     }
     let replay_readings = replay_started.elapsed();

@@ -200,6 +200,55 @@ async fn a_month_of_readings_for_many_meters_lands_in_its_month() {
     }
 }
 
+async fn batches_sent_at_once_for_the_same_intervals_are_decided_one_after_the_other() {
+    let server = TestServer::start().await;
+    let utility = server.create_partner(&["housing"]).await;
+    let mut meters = Vec::new();
+    for i in 0..4 {
+        let citizen = server.create_citizen(&format!("cc-{i}"), "CN-JX").await;
+        server.link(&citizen, &utility, &["housing"], &format!("hh-{i}")).await;
+        let meter = format!("CC-{i}");
+        let body = json!({ "user_ref": format!("hh-{i}"), "meter_id": meter, "region": "CN-JX" });
+        assert_eq!(server.signed(&utility, "/v1/partner/meters", body).await.status, StatusCode::CREATED);
+        meters.push(meter);
+    }
+    // Six batches over the same 4 × 48 intervals at once: estimates, and
+    // actuals of two different values. Whatever order they are decided in,
+    // each batch meets all of the intervals in one state.
+    let start = quarter(Utc::now()) - Duration::days(2);
+    let batch = |kwh: f64, quality: &str| -> Vec<Value> {
+        meters
+            .iter()
+            .flat_map(|m| (0..48).map(move |i| (m, i)))
+            .map(|(m, i)| reading(m, start + Duration::minutes(15 * i), json!(kwh), quality))
+            .collect()
+    };
+    let kinds =
+        [(0.1, "estimated"), (0.1, "estimated"), (0.2, "actual"), (0.2, "actual"), (0.3, "actual"), (0.1, "estimated")];
+    let send_one = |n: usize| send(&server, &utility, batch(kinds[n].0, kinds[n].1));
+    let (a, b, c, d, e, f) = tokio::join!(send_one(0), send_one(1), send_one(2), send_one(3), send_one(4), send_one(5));
+    let replies = [a, b, c, d, e, f];
+    let mut seen = Vec::new();
+    for (reply, kind) in replies.iter().zip(&kinds) {
+        let outcomes = outcomes(reply);
+        assert!(outcomes.iter().all(|o| *o == outcomes[0]), "{kind:?}: one state for every interval: {outcomes:?}");
+        seen.push((kind.1, outcomes[0].clone()));
+    }
+    // Exactly one actual is kept; the other actual's batch conflicts.
+    let actual_stored = seen.iter().filter(|(q, o)| *q == "actual" && (o == "stored" || o == "superseded")).count();
+    assert_eq!(actual_stored, 1, "{seen:?}");
+    let url = server.database_url.clone();
+    assert_eq!(scalar(&url, "SELECT COUNT(*) FROM meter_readings").await, 4 * 48);
+    assert_eq!(scalar(&url, "SELECT COUNT(*) FROM meter_readings WHERE quality = 0").await, 4 * 48);
+    let kept =
+        scalar(&url, "SELECT CAST(MIN(wh) AS BIGINT) * 1000 + CAST(MAX(wh) AS BIGINT) FROM meter_readings").await;
+    assert!(kept == 200 * 1000 + 200 || kept == 300 * 1000 + 300, "one actual everywhere: {kept}");
+    // An estimate decided before the actual was superseded by it, and kept.
+    let estimate_stored = seen.iter().any(|(q, o)| *q == "estimated" && o == "stored");
+    let history = scalar(&url, "SELECT COUNT(*) FROM meter_reading_history").await;
+    assert_eq!(history, if estimate_stored { 4 * 48 } else { 0 }, "{seen:?}");
+}
+
 async fn monthly_bills_are_kept_once_and_compared_with_a_year_before() {
     let server = TestServer::start().await;
     let utility = server.create_partner(&["housing"]).await;
@@ -241,4 +290,5 @@ crate::contract!(
     utility_registers_meters_for_consenting_households,
     readings_are_idempotent_per_interval_and_an_actual_supersedes_an_estimate,
     a_month_of_readings_for_many_meters_lands_in_its_month,
+    batches_sent_at_once_for_the_same_intervals_are_decided_one_after_the_other,
 );
