@@ -195,6 +195,7 @@ fn print_instructions(
         r#"
 Canopy demo is running at {base}   (Ctrl-C to stop; {where_})
 
+  Web app            {base}/   (sign in as alice or bob below)
   OpenAPI document   {base}/openapi.json
   Health / metrics   {base}/healthz   {base}/metrics
   Methodologies      {base}/v1/methodologies

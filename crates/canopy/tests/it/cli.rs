@@ -423,6 +423,10 @@ async fn the_demo_plants_the_readme_tree_and_shares_its_certificate() {
     assert_eq!(invitations.body["invitations"][0]["id"], "inv_2", "{invitations:?}");
     let answered = server.post("/v1/me/energy/invitations/inv_2", Some(&token), json!({ "answer": "in" })).await;
     assert_eq!((answered.status, &answered.body["answer"]), (StatusCode::OK, &json!("in")), "{answered:?}");
+    // The first command opens a working app: its welcome page is at `/`.
+    let home = server.get("/", None).await;
+    assert_eq!(home.status, StatusCode::OK);
+    assert!(home.body.as_str().is_some_and(|html| html.contains("Welcome to Canopy")), "{home:?}");
     demo.kill().unwrap();
     demo.wait().unwrap();
 }
