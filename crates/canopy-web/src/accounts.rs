@@ -122,14 +122,25 @@ pub async fn login(State(web): State<Web>, v: Viewer, body: Bytes) -> Response {
         return login_page(&v, &username, Some(&Failure::csrf(&v)), StatusCode::FORBIDDEN);
     }
     let password = fields.get("password").cloned().unwrap_or_default();
-    match web.service.sign_in(&username, password).await {
+    let signed_in = web.service.sign_in(&username, password).await;
+    home_or_again(&web, &v, signed_in, |failure, status| login_page(&v, &username, Some(failure), status))
+}
+
+/// Home with the new session's cookie, or the form `again` with what failed.
+fn home_or_again(
+    web: &Web,
+    v: &Viewer,
+    signed_in: Result<canopy_service::Session, ServiceError>,
+    again: impl FnOnce(&Failure, StatusCode) -> Response,
+) -> Response {
+    match signed_in {
         Ok(session) => {
             let max_age = (session.expires_at - web.service.now()).num_seconds().max(0);
             see_other("/", vec![v.cookie(SESSION_COOKIE, &session.token, max_age)])
         }
         Err(error) => {
-            let failure = Failure::of(&v, &error);
-            login_page(&v, &username, Some(&failure), status_of(Some(&failure), Some(&error)))
+            let failure = Failure::of(v, &error);
+            again(&failure, status_of(Some(&failure), Some(&error)))
         }
     }
 }
@@ -192,16 +203,7 @@ pub async fn signup(State(web): State<Web>, v: Viewer, body: Bytes) -> Response 
         Ok(_) => web.service.sign_in(&username, password).await,
         Err(error) => Err(error),
     };
-    match signed_in {
-        Ok(session) => {
-            let max_age = (session.expires_at - web.service.now()).num_seconds().max(0);
-            see_other("/", vec![v.cookie(SESSION_COOKIE, &session.token, max_age)])
-        }
-        Err(error) => {
-            let failure = Failure::of(&v, &error);
-            signup_page(&v, &values, Some(&failure), status_of(Some(&failure), Some(&error)))
-        }
-    }
+    home_or_again(&web, &v, signed_in, |failure, status| signup_page(&v, &values, Some(failure), status))
 }
 
 /// The sign-out page (`GET /logout`): a button, since signing out changes state.
