@@ -30,8 +30,8 @@ pub use store::campaigns::{
 pub use store::challenges::{team_results, ChallengeRow, JoinError, TeamRow, CHALLENGES_LISTED_MAX};
 pub use store::energy_events::{EventRow, InvitationRow, ProgramRow, Target};
 pub use store::energy_settlements::{
-    MeterWindow, Previous, SettlementChunk, SettlementFinish, SettlementParticipant, SettlementRow, SettlementTotals,
-    SettlementWrite, READ_CHUNK_MAX, SETTLEMENTS_LISTED_MAX, SETTLE_CHUNK_MAX, WINDOW_SLOTS_MAX,
+    Previous, SettlementChunk, SettlementFinish, SettlementParticipant, SettlementRow, SettlementTotals,
+    SettlementWrite, SETTLEMENTS_LISTED_MAX, SETTLE_CHUNK_MAX,
 };
 pub use store::friends::{BlockRow, ForestView, FriendBalls, FriendRequestRow, FriendRow, Person, RequestSent};
 pub use store::leaderboards::Members;
@@ -45,6 +45,7 @@ pub use store::redemption::{
     SPONSORS_LISTED_MAX,
 };
 pub use store::reports::{ReportLine, ReportRow};
+pub use store::settlement_reads::{MeterWindow, READ_CHUNK_MAX, WINDOW_SLOTS_MAX};
 pub use store::social::BallTake;
 pub use store::ven_subscriptions::{Delivery, NewNotification, NotificationRow, SubscriptionRow};
 pub use store::vens::{VenReportRow, VenRow};

@@ -36,6 +36,7 @@ pub(crate) mod pools;
 pub(crate) mod postings;
 pub(crate) mod redemption;
 pub(crate) mod reports;
+pub(crate) mod settlement_reads;
 pub(crate) mod social;
 pub(crate) mod ven_subscriptions;
 pub(crate) mod vens;
