@@ -24,6 +24,37 @@ pub struct LedgerEntry {
     pub known: Option<Arc<Methodology>>,
 }
 
+impl LedgerEntry {
+    /// A stored entry with its methodology looked up in `registry`.
+    pub(crate) fn of(row: LedgerEntryRow, registry: &Registry) -> LedgerEntry {
+        let methodology = row.event.as_ref().map(|e| {
+            let (id, version) = e.methodology.split_once('@').unwrap_or((&e.methodology, ""));
+            (id.to_owned(), version.to_owned())
+        });
+        let known = methodology.as_ref().and_then(|(id, version)| registry.get(id, version).cloned());
+        LedgerEntry { row, methodology, known }
+    }
+
+    /// The act's arithmetic in words (`250 × 3.2 km = 800 g`), when an act
+    /// caused the entry and its methodology is known.
+    pub fn worked_text(&self) -> Option<String> {
+        let (event, known) = (self.row.event.as_ref()?, self.known.as_ref()?);
+        let grams =
+            if self.row.unit == "g_co2e" { self.row.grams.abs() } else { known.evaluate(&event.inputs).ok()? };
+        Some(known.worked_text(&event.inputs, grams))
+    }
+}
+
+/// The ledger position a page's cursor names (`None` for the first page).
+pub(crate) fn parse_cursor(cursor: Option<&str>) -> ServiceResult<Option<i64>> {
+    match cursor {
+        None | Some("") => Ok(None),
+        Some(cursor) => cursor.parse::<i64>().ok().filter(|c| *c > 0).map(Some).ok_or_else(|| {
+            ServiceError::invalid("invalid_cursor", "cursor must be a next_cursor from an earlier page")
+        }),
+    }
+}
+
 /// A page of the ledger, newest first.
 #[derive(Debug, Clone)]
 pub struct LedgerPage {
@@ -47,27 +78,12 @@ impl Service {
         if !(1..=LEDGER_PAGE_MAX).contains(&limit) {
             return Err(ServiceError::invalid("invalid_limit", format!("limit must be 1 to {LEDGER_PAGE_MAX}")));
         }
-        let before = match cursor {
-            None | Some("") => None,
-            Some(cursor) => Some(cursor.parse::<i64>().ok().filter(|c| *c > 0).ok_or_else(|| {
-                ServiceError::invalid("invalid_cursor", "cursor must be a next_cursor from an earlier page")
-            })?),
-        };
+        let before = parse_cursor(cursor)?;
         let rows = self.store.ledger_page(user_id, before, limit + 1).await?;
         let has_more = rows.len() > limit as usize;
         let registry: Arc<Registry> = self.registry.current();
-        let entries: Vec<LedgerEntry> = rows
-            .into_iter()
-            .take(limit as usize)
-            .map(|row| {
-                let methodology = row.event.as_ref().map(|e| {
-                    let (id, version) = e.methodology.split_once('@').unwrap_or((&e.methodology, ""));
-                    (id.to_owned(), version.to_owned())
-                });
-                let known = methodology.as_ref().and_then(|(id, version)| registry.get(id, version).cloned());
-                LedgerEntry { row, methodology, known }
-            })
-            .collect();
+        let entries: Vec<LedgerEntry> =
+            rows.into_iter().take(limit as usize).map(|row| LedgerEntry::of(row, &registry)).collect();
         let next_cursor = if has_more { entries.last().map(|e| e.row.id.to_string()) } else { None };
         Ok(LedgerPage { entries, next_cursor })
     }

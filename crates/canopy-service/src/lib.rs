@@ -19,6 +19,7 @@ mod demand;
 mod energy;
 mod error;
 mod friends;
+mod history;
 mod ingest;
 mod leaderboards;
 mod ledger;
@@ -57,6 +58,7 @@ pub use demand::{NewBillVouchers, NewEvent, NewProgram, DEFAULT_EMISSION_FACTOR_
 pub use energy::{BillView, ReadingResult, ReadingWire};
 pub use error::{ErrorKind, ServiceError, ServiceResult};
 pub use friends::{FriendBallView, FriendForest, RequestAnswer, TakenShare, Watered};
+pub use history::{HistoryQuery, MonthlyReductions, HISTORY_ACTS_MAX, HISTORY_MONTHS_MAX};
 pub use leaderboards::{BoardCache, BoardEntry, BoardPage, BoardQuery, BOARD_FRESH_S, BOARD_PAGE_MAX};
 pub use ledger::{LedgerEntry, LedgerPage, LEDGER_PAGE_DEFAULT, LEDGER_PAGE_MAX};
 pub use medals::{EarnedMedal, MedalCursor, MedalProgress, Medals, MEDAL_SWEEP_MAX};

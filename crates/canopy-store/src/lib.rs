@@ -34,6 +34,7 @@ pub use store::energy_settlements::{
     SettlementWrite, SETTLEMENTS_LISTED_MAX, SETTLE_CHUNK_MAX,
 };
 pub use store::friends::{BlockRow, ForestView, FriendBalls, FriendRequestRow, FriendRow, Person, RequestSent};
+pub use store::history::{CreditedAct, HistoryFilter, HISTORY_BEHAVIORS_MAX};
 pub use store::leaderboards::Members;
 pub use store::medals::MedalCounts;
 pub use store::meters::{MeterError, MeterRow, ReadingIn};

@@ -2,31 +2,28 @@
 //! the same paths, call the service (as the API does) and show each error
 //! next to its field.
 
-use std::collections::HashMap;
-
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
+use axum::routing::{get, post};
+use axum::Router;
 use canopy_service::{ErrorKind, NewAccount, ServiceError};
 use maud::{html, Markup};
 
+use crate::forms::{form, local_path};
 use crate::i18n::Lang;
 use crate::layout::{page, see_other, Field};
 use crate::session::{Viewer, CSRF_FIELD, LANG_COOKIE, SESSION_COOKIE};
 use crate::Web;
 
-/// A posted form's fields (the last of a repeated name wins).
-pub(crate) fn form(body: &[u8]) -> HashMap<String, String> {
-    form_urlencoded::parse(body).into_owned().collect()
-}
-
-/// A path on this site to go back to (anything else goes home).
-pub(crate) fn local_path(back: Option<&String>) -> String {
-    match back {
-        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => path.clone(),
-        _ => "/".to_owned(),
-    }
+/// Signing up, in and out, and the language.
+pub(crate) fn routes() -> Router<Web> {
+    Router::new()
+        .route("/login", get(login_form).post(login))
+        .route("/signup", get(signup_form).post(signup))
+        .route("/logout", get(logout_form).post(logout))
+        .route("/lang", post(choose_language))
 }
 
 /// The message id for a service error's code, and the field it belongs to.

@@ -8,15 +8,25 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
+use axum::routing::{get, post};
+use axum::Router;
 use canopy_core::game::balls::BallState;
 use chrono::{DateTime, Utc};
 use fluent_bundle::FluentValue;
 use maud::{html, Markup};
 
-use crate::accounts::form;
+use crate::forms::posted;
 use crate::layout::{page, see_other};
-use crate::session::{Viewer, CSRF_FIELD};
+use crate::session::Viewer;
 use crate::Web;
+
+/// My forest and collecting.
+pub(crate) fn routes() -> Router<Web> {
+    Router::new()
+        .route("/", get(forest))
+        .route("/collect", post(collect_all))
+        .route("/balls/{id}/collect", post(collect_one))
+}
 
 fn when(web: &Web, at: DateTime<Utc>) -> String {
     at.with_timezone(&web.service.settings().timezone).format("%m-%d %H:%M").to_string()
@@ -114,12 +124,11 @@ pub async fn forest(State(web): State<Web>, v: Viewer, Query(q): Query<HashMap<S
 }
 
 async fn collect(web: &Web, v: &Viewer, ball: Option<i64>, body: &[u8]) -> Response {
-    let Some(user) = &v.user else { return see_other("/login", Vec::new()) };
-    let fields = form(body);
-    if !v.form_is_genuine(fields.get(CSRF_FIELD).map(String::as_str)) {
-        return crate::error_page(v, StatusCode::FORBIDDEN, "error-csrf");
-    }
-    match web.service.collect_balls(user.user_id, ball, None).await {
+    let user_id = match posted(v, body) {
+        Ok((user_id, _)) => user_id,
+        Err(page) => return page,
+    };
+    match web.service.collect_balls(user_id, ball, None).await {
         Ok(collected) => see_other(&format!("/?collected={}", collected.collected_grams), Vec::new()),
         Err(error) if error.kind == canopy_service::ErrorKind::RateLimited => {
             crate::error_page(v, StatusCode::TOO_MANY_REQUESTS, "error-rate-limited")

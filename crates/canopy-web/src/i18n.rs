@@ -1,5 +1,5 @@
-//! The message catalogues (Fluent, one file a language under `locales/`,
-//! compiled into the binary) and the choice of language: the `lang` cookie
+//! The message catalogues (Fluent, one file a capability a language under
+//! `locales/<lang>/`, compiled into the binary) and the choice of language: the `lang` cookie
 //! when the visitor chose one, else the best match of `Accept-Language`,
 //! else English. Pages hold no words of their own: every string shown
 //! comes from here by its message id.
@@ -62,19 +62,47 @@ impl Lang {
 
 type Bundle = FluentBundle<FluentResource>;
 
+/// Each language's catalogue: one file a capability, the same names in every language.
+macro_rules! catalogue {
+    ($lang:literal) => {
+        [
+            include_str!(concat!("../locales/", $lang, "/app.ftl")),
+            include_str!(concat!("../locales/", $lang, "/accounts.ftl")),
+            include_str!(concat!("../locales/", $lang, "/forest.ftl")),
+            include_str!(concat!("../locales/", $lang, "/ledger.ftl")),
+            include_str!(concat!("../locales/", $lang, "/history.ftl")),
+            include_str!(concat!("../locales/", $lang, "/connections.ftl")),
+            include_str!(concat!("../locales/", $lang, "/friends.ftl")),
+            include_str!(concat!("../locales/", $lang, "/leaderboards.ftl")),
+        ]
+    };
+}
+
+/// The files of `lang`'s catalogue.
+fn sources(lang: Lang) -> &'static [&'static str] {
+    const EN: &[&str] = &catalogue!("en");
+    const ZH: &[&str] = &catalogue!("zh-CN");
+    match lang {
+        Lang::En => EN,
+        Lang::ZhCn => ZH,
+    }
+}
+
 fn bundle(lang: Lang) -> &'static Bundle {
     static EN: OnceLock<Bundle> = OnceLock::new();
     static ZH: OnceLock<Bundle> = OnceLock::new();
-    let (cell, source) = match lang {
-        Lang::En => (&EN, include_str!("../locales/en.ftl")),
-        Lang::ZhCn => (&ZH, include_str!("../locales/zh-CN.ftl")),
+    let cell = match lang {
+        Lang::En => &EN,
+        Lang::ZhCn => &ZH,
     };
     cell.get_or_init(|| {
-        let resource = FluentResource::try_new(source.to_owned()).expect("the shipped catalogues parse");
         let mut bundle = FluentBundle::new_concurrent(vec![lang.tag().parse().expect("a language tag")]);
         // Pages are HTML: no Unicode isolation marks around arguments.
         bundle.set_use_isolating(false);
-        bundle.add_resource(resource).expect("no message is defined twice");
+        for source in sources(lang) {
+            let resource = FluentResource::try_new((*source).to_owned()).expect("the shipped catalogues parse");
+            bundle.add_resource(resource).expect("no message is defined twice");
+        }
         bundle
     })
 }
@@ -99,14 +127,16 @@ pub fn message(lang: Lang, id: &str, args: &[(&str, FluentValue<'_>)]) -> String
     text.into_owned()
 }
 
+/// Whether the catalogues hold message `id` (both hold the same ids).
+pub fn has_message(id: &str) -> bool {
+    bundle(Lang::En).has_message(id)
+}
+
 /// The ids of every message in `lang`'s catalogue.
 pub fn ids(lang: Lang) -> Vec<String> {
-    let source = match lang {
-        Lang::En => include_str!("../locales/en.ftl"),
-        Lang::ZhCn => include_str!("../locales/zh-CN.ftl"),
-    };
-    source
-        .lines()
+    sources(lang)
+        .iter()
+        .flat_map(|source| source.lines())
         .filter(|l| l.chars().next().is_some_and(|c| c.is_ascii_lowercase()))
         .filter_map(|l| l.split_once('=').map(|(id, _)| id.trim().to_owned()))
         .collect()

@@ -41,12 +41,22 @@ pub fn secure_headers(response: &mut Response) {
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
 }
 
-fn nav(v: &Viewer) -> Markup {
+/// The citizen's pages in the header, in order: (path, message id).
+const CITIZEN_PAGES: &[(&str, &str)] = &[
+    ("/", "nav-forest"),
+    ("/history", "nav-history"),
+    ("/friends", "nav-friends"),
+    ("/connections", "nav-connections"),
+];
+
+fn nav(v: &Viewer, here: &str) -> Markup {
     html! {
         nav aria-label=(v.t("nav-main")) {
             ul {
                 @if v.user.is_some() {
-                    li { a href="/" { (v.t("nav-forest")) } }
+                    @for (path, id) in CITIZEN_PAGES {
+                        li { a href=(path) aria-current=[(*path == here).then_some("page")] { (v.t(id)) } }
+                    }
                     li {
                         form method="post" action="/logout" class="inline" {
                             (v.csrf_field())
@@ -93,7 +103,7 @@ pub fn page(v: &Viewer, status: StatusCode, here: &str, title: &str, main: Marku
                 a class="skip" href="#content" { (v.t("skip-to-content")) }
                 header class="top" {
                     a class="brand" href="/" { (PreEscaped("&#127795; ")) (v.t("app-name")) }
-                    (nav(v))
+                    (nav(v, here))
                 }
                 main id="content" { (main) }
                 footer { (language_switch(v, here)) }

@@ -6,21 +6,34 @@
 //! none of its checks.
 //!
 //! Each capability has its own module: `accounts` (sign up, in, out,
-//! language), `forest` (my forest). The shell is `layout`, the viewer
-//! `session`, the catalogues `i18n`.
+//! language), `forest` (my forest), `history` (the ledger, its chart),
+//! `connections` (connected apps, link codes), `friends` (friends and their forests),
+//! `leaderboards`. The shell is `layout`, the viewer
+//! `session`, the catalogues `i18n`, what forms share `forms`.
+
+// A page handler stops early with the page to show instead (the sign-in
+// page, a refusal): `Result<_, Response>` is its natural shape, and pages
+// are not a hot path where the size of the error matters.
+#![allow(clippy::result_large_err)]
 
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::get;
 use axum::Router;
 use canopy_service::Service;
 use maud::html;
 
 pub mod accounts;
 pub mod assets;
+pub mod charts;
+pub mod connections;
 pub mod forest;
+mod forms;
+pub mod friends;
+pub mod history;
 pub mod i18n;
 pub mod layout;
+pub mod leaderboards;
 pub mod session;
 
 pub use session::Viewer;
@@ -42,16 +55,16 @@ pub fn error_page(v: &Viewer, status: StatusCode, id: &str) -> Response {
     layout::page(v, status, "/", &v.t("error-title"), body)
 }
 
-/// The pages, for any router state (they carry their own).
+/// The pages, for any router state (they carry their own). Each capability's
+/// module gives its own routes.
 pub fn router<S: Clone + Send + Sync + 'static>(service: Service) -> Router<S> {
     Router::new()
-        .route("/", get(forest::forest))
-        .route("/login", get(accounts::login_form).post(accounts::login))
-        .route("/signup", get(accounts::signup_form).post(accounts::signup))
-        .route("/logout", get(accounts::logout_form).post(accounts::logout))
-        .route("/lang", post(accounts::choose_language))
-        .route("/collect", post(forest::collect_all))
-        .route("/balls/{id}/collect", post(forest::collect_one))
+        .merge(accounts::routes())
+        .merge(forest::routes())
+        .merge(history::routes())
+        .merge(connections::routes())
+        .merge(friends::routes())
+        .merge(leaderboards::routes())
         .route(assets::STYLESHEET_PATH, get(assets::stylesheet))
         .with_state(Web { service })
 }

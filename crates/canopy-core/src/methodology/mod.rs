@@ -115,6 +115,7 @@ mod load;
 mod registry;
 #[cfg(test)]
 mod tests;
+mod worked;
 
 pub use formula::{Formula, FormulaError, Interval, MAX_DEPTH, MAX_SOURCE_LEN};
 pub use load::{parse, parse_all, MethodologyError};

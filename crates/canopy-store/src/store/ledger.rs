@@ -355,7 +355,7 @@ impl Store {
 /// (seq of the set's first transfer, at, cause, cause_ref, legs, and the
 /// event's partner, id, behaviour, occurred_at, region, inputs,
 /// methodology, and the partner's name).
-type PostingTuple = (
+pub(super) type PostingTuple = (
     i64,
     String,
     String,
@@ -376,7 +376,7 @@ type Leg = (String, i64, String, i64, String, i64, String);
 
 /// The entries a set's row yields for `user_id`: each side of each of its
 /// transfers (numbered below `before`) that is one of the citizen's accounts.
-fn entries_of(row: PostingTuple, user_id: i64, before: i64) -> StoreResult<Vec<LedgerEntryRow>> {
+pub(super) fn entries_of(row: PostingTuple, user_id: i64, before: i64) -> StoreResult<Vec<LedgerEntryRow>> {
     let (seq, at, cause, cause_ref, legs) = (row.0, row.1, row.2, row.3, row.4);
     let (partner_id, event_id, behavior, occurred_at, region, inputs, methodology, partner_name) =
         (row.5, row.6, row.7, row.8, row.9, row.10, row.11, row.12);

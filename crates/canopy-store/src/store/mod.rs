@@ -25,6 +25,7 @@ mod consent;
 pub(crate) mod energy_events;
 pub(crate) mod energy_settlements;
 pub(crate) mod friends;
+pub(crate) mod history;
 pub(crate) mod idempotency;
 pub(crate) mod leaderboards;
 mod ledger;

@@ -40,3 +40,7 @@ mod schemathesis;
 mod settlement;
 mod vouchers;
 mod web;
+mod web_connections;
+mod web_friends;
+mod web_history;
+mod webpage;

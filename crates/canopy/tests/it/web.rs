@@ -1,116 +1,18 @@
 //! The web app (issue 13), over HTTP as a browser without JavaScript sees
 //! it: pages in the visitor's language, sign-up and sign-in by forms that
 //! carry a form token, a session cookie, my forest with its balls to
-//! collect, signing out. (Browser tests in Chromium come with the next
-//! pages.)
+//! collect, signing out. (In Chromium: browser.rs.)
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
 use canopy_core::clock::{Clock, ManualClock};
 use chrono::{FixedOffset, NaiveTime, Utc};
-use reqwest::header::{HeaderMap, HeaderValue};
 use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::harness::*;
-
-/// A browser without JavaScript: it keeps cookies, does not follow redirects.
-struct Browser {
-    base: String,
-    client: reqwest::Client,
-    cookies: HashMap<String, String>,
-    accept_language: &'static str,
-}
-
-/// A page as the browser got it.
-#[derive(Debug)]
-struct Page {
-    status: StatusCode,
-    headers: HeaderMap,
-    html: String,
-}
-
-impl Page {
-    /// The form token of the page's first form.
-    fn csrf(&self) -> String {
-        let at = self.html.find(r#"name="csrf" value=""#).unwrap_or_else(|| panic!("no form token: {}", self.html));
-        let rest = &self.html[at + r#"name="csrf" value=""#.len()..];
-        rest[..rest.find('"').unwrap()].to_owned()
-    }
-
-    fn location(&self) -> &str {
-        self.headers.get("location").and_then(|v| v.to_str().ok()).unwrap_or_default()
-    }
-
-    fn set_cookies(&self) -> Vec<String> {
-        self.headers.get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_owned()).collect()
-    }
-}
-
-impl Browser {
-    fn new(server: &TestServer, accept_language: &'static str) -> Browser {
-        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-        Browser { base: server.base.clone(), client, cookies: HashMap::new(), accept_language }
-    }
-
-    fn cookie_header(&self) -> HeaderValue {
-        let text = self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ");
-        HeaderValue::from_str(&text).unwrap()
-    }
-
-    async fn finish(&mut self, response: reqwest::Response) -> Page {
-        let status = response.status();
-        let headers = response.headers().clone();
-        for set in headers.get_all("set-cookie") {
-            let text = set.to_str().unwrap();
-            let (pair, attributes) = text.split_once(';').unwrap_or((text, ""));
-            let (name, value) = pair.split_once('=').unwrap();
-            if attributes.contains("Max-Age=0") {
-                self.cookies.remove(name);
-            } else {
-                self.cookies.insert(name.to_owned(), value.to_owned());
-            }
-        }
-        Page { status, headers, html: response.text().await.unwrap() }
-    }
-
-    async fn get(&mut self, path: &str) -> Page {
-        let response = self
-            .client
-            .get(format!("{}{path}", self.base))
-            .header("cookie", self.cookie_header())
-            .header("accept-language", self.accept_language)
-            .send()
-            .await
-            .unwrap();
-        self.finish(response).await
-    }
-
-    async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
-        let body = form_urlencoded::Serializer::new(String::new()).extend_pairs(fields).finish();
-        let response = self
-            .client
-            .post(format!("{}{path}", self.base))
-            .header("cookie", self.cookie_header())
-            .header("accept-language", self.accept_language)
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(body)
-            .send()
-            .await
-            .unwrap();
-        self.finish(response).await
-    }
-
-    /// Fills the form at `path` (its token included) and posts it to `action`.
-    async fn submit(&mut self, path: &str, action: &str, fields: &[(&str, &str)]) -> Page {
-        let csrf = self.get(path).await.csrf();
-        let mut all = vec![("csrf", csrf.as_str())];
-        all.extend_from_slice(fields);
-        self.post(action, &all).await
-    }
-}
+use crate::webpage::Browser;
 
 async fn pages_speak_the_visitors_language_under_a_strict_policy() {
     let server = TestServer::start().await;

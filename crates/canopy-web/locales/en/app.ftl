@@ -1,0 +1,26 @@
+# Canopy web app, English: app. Message ids are shared with the other language's file of the same name.
+app-name = Canopy
+app-tagline = Your personal carbon ledger: low-carbon acts become green energy, and green energy becomes trees.
+nav-forest = My forest
+nav-history = History
+nav-connections = Connected apps
+nav-friends = Friends
+nav-redeem = Redeem
+nav-energy = Home energy
+nav-settings = Settings
+nav-login = Sign in
+nav-signup = Create an account
+nav-logout = Sign out
+nav-main = Main
+lang-switch = Language
+lang-switch-go = Switch
+lang-name-en = English
+lang-name-zh-CN = 简体中文
+skip-to-content = Skip to the content
+error-csrf = This form expired. Please send it again.
+error-rate-limited = Too many attempts. Please wait a moment.
+error-unavailable = Canopy cannot answer just now. Please try again.
+error-not-found = There is nothing at this address.
+error-refused = Canopy cannot do that.
+error-title = Something went wrong
+list-separator = { ", " }

@@ -1,0 +1,24 @@
+# Canopy web app, English: connected apps. Message ids are shared with the other language's file of the same name.
+connections-title = Connected apps
+connections-active = Apps with access
+connections-none = No app reports your acts yet. Connect one below.
+connections-may-report = May report: { $scopes }
+connections-granted = Access given { $when }
+connections-linked = Linked to your account in the app
+connections-waiting = Waiting for the app to use the link code
+connections-revoke = Revoke
+connections-revoke-named = Revoke { $partner }'s access
+connections-revoked = Access you revoked
+connections-revoked-at = Revoked { $when }
+connections-revoked-notice = Access revoked. The app can no longer report your acts.
+connections-connect = Connect an app
+connections-connect-body = Choose the app and what it may report. You will get a link code to type into the app; it works once, for ten minutes.
+connections-partner = App
+connections-scopes = What it may report
+connections-scopes-hint = Choose at least one category the app reports.
+connections-grant = Give access and show the link code
+connections-choose-scope = Choose at least one category.
+connections-not-reportable = This app cannot report one of the categories you chose. Choose among those listed beside its name.
+connections-unknown-partner = Choose an app from the list.
+connections-code-title = Your link code for { $partner }
+connections-code-body = Type this code into { $partner }'s app to link your account. It works once, until { $when }.

@@ -1,0 +1,19 @@
+# Canopy web app, English: forest. Message ids are shared with the other language's file of the same name.
+forest-title = My forest
+forest-greeting = Hello, { $name }
+forest-energy = { $grams } g of green energy
+forest-energy-label = Green energy
+forest-reduction = { $grams } g CO2e reduced in all
+forest-reduction-label = Verified reduction
+forest-balls = Energy to collect
+forest-balls-none = No energy to collect right now. Low-carbon acts reported by your apps grow here.
+forest-collect-all = Collect all ({ $grams } g)
+forest-collect = Collect
+forest-ball-from = { $behavior } · { $category }
+forest-ball-vanishes = Vanishes { $when }
+forest-ball-ripens = Ripens { $when }
+forest-ball-grams = { $grams } g
+forest-ball-growing = Growing
+forest-next = Next to ripen: { $grams } g at { $when }
+forest-collected = You collected { $grams } g.
+forest-nothing-collected = There was nothing ripe to collect.

@@ -1,0 +1,19 @@
+# Canopy web app, English: history. Message ids are shared with the other language's file of the same name.
+history-title = History
+history-chart-title = Reductions by month and category (g CO2e)
+history-chart-empty = No reductions in the last twelve months yet.
+history-chart-table = The figures of the chart
+history-chart-truncated = The oldest months count only part of your acts: there were too many to add up here.
+history-category = Category
+history-all-categories = All categories
+history-month = Month
+history-all-months = All months
+history-show = Show
+history-empty = Nothing here yet.
+history-older = Older entries
+history-amount = { $grams } { $unit }
+history-reported-by = Reported by { $partner } · done { $when }
+history-methodology = Methodology { $id } version { $version }
+error-invalid-month = Choose a month from the list.
+error-invalid-category = Choose a category from the list.
+error-invalid-cursor = This link to older entries is not valid any more. Start again from the newest.

@@ -1,0 +1,25 @@
+# Canopy web app, English: leaderboards. Message ids are shared with the other language's file of the same name.
+boards-title = Leaderboards
+boards-board = Whom to rank
+boards-board-region = My region
+boards-board-friends = My friends
+boards-period = Period
+boards-period-day = Today
+boards-period-week = This week
+boards-period-month = This month
+boards-period-all = All time
+boards-metric = What to rank by
+boards-metric-reduction = Reduction
+boards-metric-energy = Energy received
+boards-region-of = Everyone in { $region }
+boards-friends = You and your friends
+boards-my-rank = You are number { $rank }, with { $grams } g.
+boards-empty = Nobody on this board yet.
+boards-rank = Rank
+boards-name = Name
+boards-you = (you)
+boards-more = More
+boards-as-of = Counted at { $when }.
+error-invalid-board = Choose a board from the list.
+error-invalid-metric = Choose what to rank by from the list.
+error-invalid-period = Choose a period from the list.

@@ -1,0 +1,26 @@
+# Canopy web app, Simplified Chinese: app. Message ids are shared with the other language's file of the same name.
+app-name = 碳林
+app-tagline = 你的个人碳账本：低碳行为变成绿色能量，绿色能量种成真树。
+nav-forest = 我的森林
+nav-history = 记录
+nav-connections = 已连接的应用
+nav-friends = 好友
+nav-redeem = 兑换
+nav-energy = 家庭节电
+nav-settings = 设置
+nav-login = 登录
+nav-signup = 注册账号
+nav-logout = 退出登录
+nav-main = 主导航
+lang-switch = 语言
+lang-switch-go = 切换
+lang-name-en = English
+lang-name-zh-CN = 简体中文
+skip-to-content = 跳到正文
+error-csrf = 表单已过期，请重新提交。
+error-rate-limited = 尝试次数过多，请稍候。
+error-unavailable = 碳林暂时无法响应，请稍后再试。
+error-not-found = 这个地址没有内容。
+error-refused = 碳林无法完成这个操作。
+error-title = 出错了
+list-separator = 、

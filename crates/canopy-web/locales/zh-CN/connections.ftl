@@ -1,0 +1,24 @@
+# Canopy 网页应用，简体中文：已连接的应用。消息 id 与英文同名文件相同。
+connections-title = 已连接的应用
+connections-active = 已授权的应用
+connections-none = 还没有应用上报你的低碳行为。可在下方连接一个应用。
+connections-may-report = 可上报：{ $scopes }
+connections-granted = 授权于 { $when }
+connections-linked = 已在应用中关联你的账号
+connections-waiting = 等待应用使用关联码
+connections-revoke = 撤销授权
+connections-revoke-named = 撤销 { $partner } 的授权
+connections-revoked = 已撤销的授权
+connections-revoked-at = 撤销于 { $when }
+connections-revoked-notice = 已撤销授权，该应用不能再上报你的行为。
+connections-connect = 连接应用
+connections-connect-body = 选择应用及其可以上报的内容。你会得到一个关联码，在应用中输入即可；关联码只能使用一次，十分钟内有效。
+connections-partner = 应用
+connections-scopes = 可上报的内容
+connections-scopes-hint = 至少选择一个该应用上报的类别。
+connections-grant = 授权并显示关联码
+connections-choose-scope = 请至少选择一个类别。
+connections-not-reportable = 该应用无法上报你所选的某个类别，请在其名称旁列出的类别中选择。
+connections-unknown-partner = 请从列表中选择应用。
+connections-code-title = 你在 { $partner } 的关联码
+connections-code-body = 在 { $partner } 应用中输入此关联码以关联你的账号。只能使用一次，有效期至 { $when }。

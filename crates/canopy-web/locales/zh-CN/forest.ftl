@@ -1,0 +1,19 @@
+# Canopy web app, Simplified Chinese: forest. Message ids are shared with the other language's file of the same name.
+forest-title = 我的森林
+forest-greeting = 你好，{ $name }
+forest-energy = 绿色能量 { $grams } 克
+forest-energy-label = 绿色能量
+forest-reduction = 累计减排 { $grams } 克二氧化碳当量
+forest-reduction-label = 核证减排量
+forest-balls = 待收取的能量
+forest-balls-none = 现在没有可收取的能量。你的应用报送的低碳行为会在这里长出能量。
+forest-collect-all = 全部收取（{ $grams } 克）
+forest-collect = 收取
+forest-ball-from = { $behavior } · { $category }
+forest-ball-vanishes = { $when } 消失
+forest-ball-ripens = { $when } 成熟
+forest-ball-grams = { $grams } 克
+forest-ball-growing = 生长中
+forest-next = 下一颗成熟：{ $grams } 克，{ $when }
+forest-collected = 你收取了 { $grams } 克。
+forest-nothing-collected = 没有成熟的能量可以收取。

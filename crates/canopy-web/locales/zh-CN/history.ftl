@@ -1,0 +1,19 @@
+# Canopy 网页应用，简体中文：记录。消息 id 与英文同名文件相同。
+history-title = 记录
+history-chart-title = 每月各类减排量（克二氧化碳当量）
+history-chart-empty = 最近十二个月还没有减排记录。
+history-chart-table = 图表中的数字
+history-chart-truncated = 最早的几个月只计入了部分行为：行为太多，这里无法全部相加。
+history-category = 类别
+history-all-categories = 全部类别
+history-month = 月份
+history-all-months = 全部月份
+history-show = 查看
+history-empty = 这里还没有记录。
+history-older = 更早的记录
+history-amount = { $grams } { $unit }
+history-reported-by = 由 { $partner } 上报 · 发生于 { $when }
+history-methodology = 方法学 { $id }，版本 { $version }
+error-invalid-month = 请从列表中选择月份。
+error-invalid-category = 请从列表中选择类别。
+error-invalid-cursor = 这个“更早的记录”链接已失效，请从最新记录重新开始。

@@ -1,0 +1,25 @@
+# Canopy 网页应用，简体中文：排行榜。消息 id 与英文同名文件相同。
+boards-title = 排行榜
+boards-board = 排名范围
+boards-board-region = 我的地区
+boards-board-friends = 我的好友
+boards-period = 时间段
+boards-period-day = 今天
+boards-period-week = 本周
+boards-period-month = 本月
+boards-period-all = 全部
+boards-metric = 排名依据
+boards-metric-reduction = 减排量
+boards-metric-energy = 获得的能量
+boards-region-of = { $region } 的所有人
+boards-friends = 你和你的好友
+boards-my-rank = 你排第 { $rank } 名，共 { $grams } 克。
+boards-empty = 这个榜单上还没有人。
+boards-rank = 名次
+boards-name = 名字
+boards-you = （你）
+boards-more = 更多
+boards-as-of = 统计于 { $when }。
+error-invalid-board = 请从列表中选择榜单。
+error-invalid-metric = 请从列表中选择排名依据。
+error-invalid-period = 请从列表中选择时间段。
