@@ -258,7 +258,6 @@ pub fn router(state: AppState) -> axum::Router {
                 async move { axum::Json(openapi.as_ref().clone()) }
             }),
         )
-        .route("/campaigns/{id}", axum::routing::get(routes::campaign_page))
         // The web app's pages, over the same service.
         .merge(canopy_web::router(state.service.clone()))
         .fallback(routes::not_found)

@@ -46,6 +46,7 @@ const CITIZEN_PAGES: &[(&str, &str)] = &[
     ("/", "nav-forest"),
     ("/history", "nav-history"),
     ("/friends", "nav-friends"),
+    ("/redeem", "nav-redeem"),
     ("/connections", "nav-connections"),
 ];
 

@@ -8,7 +8,8 @@
 //! Each capability has its own module: `accounts` (sign up, in, out,
 //! language), `forest` (my forest), `history` (the ledger, its chart),
 //! `connections` (connected apps, link codes), `friends` (friends and their forests),
-//! `leaderboards`. The shell is `layout`, the viewer
+//! `leaderboards`, `redeem` (the catalogue, redeeming, planting together),
+//! `redemptions` (what was redeemed, certificates), `campaigns`. The shell is `layout`, the viewer
 //! `session`, the catalogues `i18n`, what forms share `forms`.
 
 // A page handler stops early with the page to show instead (the sign-in
@@ -25,6 +26,7 @@ use maud::html;
 
 pub mod accounts;
 pub mod assets;
+pub mod campaigns;
 pub mod charts;
 pub mod connections;
 pub mod forest;
@@ -34,6 +36,8 @@ pub mod history;
 pub mod i18n;
 pub mod layout;
 pub mod leaderboards;
+pub mod redeem;
+pub mod redemptions;
 pub mod session;
 
 pub use session::Viewer;
@@ -65,6 +69,9 @@ pub fn router<S: Clone + Send + Sync + 'static>(service: Service) -> Router<S> {
         .merge(connections::routes())
         .merge(friends::routes())
         .merge(leaderboards::routes())
+        .merge(redeem::routes())
+        .merge(redemptions::routes())
+        .merge(campaigns::routes())
         .route(assets::STYLESHEET_PATH, get(assets::stylesheet))
         .with_state(Web { service })
 }

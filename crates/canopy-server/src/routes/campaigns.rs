@@ -4,7 +4,6 @@
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::Html;
 use axum::Json;
 use canopy_core::redemption::campaign::Standing;
 use canopy_service::{CampaignView, Idempotency, NewCampaign, Retirement, ServiceError};
@@ -313,54 +312,4 @@ pub(crate) async fn record_retirement(
     let retirement = Retirement { registry, serial_first, serial_last, quantity_t, retired_at, beneficiary };
     let recorded = state.service.record_retirement(campaign_id(&id)?, retirement).await?;
     Ok((StatusCode::CREATED, Json(retirement_out(recorded))))
-}
-
-fn html(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
-}
-
-fn kg(grams: i64) -> String {
-    format!("{}.{:03} kg", grams / 1000, grams % 1000)
-}
-
-/// The public page of a campaign (`GET /campaigns/{id}`): the same as its JSON, for people.
-pub(crate) async fn campaign_page(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Html<String>> {
-    let view = state.service.campaign(campaign_id(&id)?, None).await?;
-    let c = view_out(view);
-    let status = if c.matched {
-        "Matched: every gram given is matched by carbon credits retired.".to_owned()
-    } else {
-        format!("Not yet matched: {} of credits still to retire.", kg(c.shortfall_grams))
-    };
-    let rows: String = c
-        .retirements
-        .iter()
-        .map(|r| {
-            format!(
-                "<tr><td>{}</td><td>{} – {}</td><td>{} t</td><td>{}</td></tr>",
-                html(&r.registry),
-                html(&r.serial_first),
-                html(&r.serial_last),
-                r.quantity_t,
-                html(&r.retired_at)
-            )
-        })
-        .collect();
-    Ok(Html(format!(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\">\
-         <title>{title}</title></head><body><main><h1>{title}</h1><p>For {beneficiary}, sponsored by {sponsor}.</p>\
-         <dl><dt>Participants</dt><dd>{participants}</dd><dt>Energy given</dt><dd>{given} (goal {goal})</dd>\
-         <dt>Credits retired</dt><dd>{retired}</dd><dt>Match ratio</dt><dd>{ratio}</dd></dl><p>{status}</p>\
-         <table><caption>Retirements</caption><thead><tr><th scope=\"col\">Registry</th><th scope=\"col\">Serials</th>\
-         <th scope=\"col\">Quantity</th><th scope=\"col\">Retired</th></tr></thead><tbody>{rows}</tbody></table>\
-         </main></body></html>\n",
-        title = html(&c.title),
-        beneficiary = html(&c.beneficiary),
-        sponsor = html(&c.sponsor),
-        participants = c.participants,
-        given = kg(c.contributed_grams),
-        goal = kg(c.goal_grams),
-        retired = kg(c.retired_grams),
-        ratio = c.match_ratio,
-    )))
 }

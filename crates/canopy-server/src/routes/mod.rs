@@ -32,7 +32,6 @@ use utoipa_axum::routes;
 
 use crate::AppState;
 
-pub(crate) use campaigns::campaign_page;
 pub(crate) use system::{method_not_allowed, not_found};
 
 #[derive(OpenApi)]

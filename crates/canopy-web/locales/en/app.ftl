@@ -4,6 +4,7 @@ app-tagline = Your personal carbon ledger: low-carbon acts become green energy, 
 nav-forest = My forest
 nav-history = History
 nav-connections = Connected apps
+nav-campaigns = Campaigns
 nav-friends = Friends
 nav-redeem = Redeem
 nav-energy = Home energy

@@ -4,6 +4,7 @@ app-tagline = 你的个人碳账本：低碳行为变成绿色能量，绿色能
 nav-forest = 我的森林
 nav-history = 记录
 nav-connections = 已连接的应用
+nav-campaigns = 公益活动
 nav-friends = 好友
 nav-redeem = 兑换
 nav-energy = 家庭节电

@@ -13,14 +13,14 @@ use crate::friends::call;
 use crate::harness::*;
 use crate::redemption::*;
 
-async fn sponsor(server: &TestServer) -> String {
+pub(crate) async fn sponsor(server: &TestServer) -> String {
     let made =
         admin(server, Method::POST, "/v1/sponsors", json!({ "name": "Asian Games Sponsor", "kind": "company" })).await;
     assert_eq!(made.status, StatusCode::CREATED, "{made:?}");
     made.body["id"].as_str().unwrap().to_owned()
 }
 
-async fn campaign(server: &TestServer, sponsor_id: &str, starts_in_days: i64) -> Value {
+pub(crate) async fn campaign(server: &TestServer, sponsor_id: &str, starts_in_days: i64) -> Value {
     let now = Utc::now();
     let made = admin(
         server,

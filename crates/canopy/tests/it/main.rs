@@ -43,4 +43,5 @@ mod web;
 mod web_connections;
 mod web_friends;
 mod web_history;
+mod web_redeem;
 mod webpage;
