@@ -51,7 +51,7 @@ pub use balls::{BallView, Collected, Idempotency, IDEMPOTENCY_KEY_MAX};
 pub use campaigns::{CampaignView, Contributed, NewCampaign, Retirement};
 pub use canopy_store::NotificationRow;
 pub use challenges::{ChallengeView, NewChallenge, TEAM_NAME_MAX};
-pub use checkins::{CheckedIn, CHECKIN_NOTE_MAX};
+pub use checkins::{CheckedIn, Streak, CHECKIN_NOTE_MAX};
 pub use consent::{ConsentGrant, Link};
 pub use coplanting::NewCoplanting;
 pub use demand::{NewBillVouchers, NewEvent, NewProgram, DEFAULT_EMISSION_FACTOR_SOURCE};

@@ -76,6 +76,8 @@ macro_rules! catalogue {
             include_str!(concat!("../locales/", $lang, "/leaderboards.ftl")),
             include_str!(concat!("../locales/", $lang, "/redeem.ftl")),
             include_str!(concat!("../locales/", $lang, "/campaigns.ftl")),
+            include_str!(concat!("../locales/", $lang, "/medals.ftl")),
+            include_str!(concat!("../locales/", $lang, "/energy.ftl")),
         ]
     };
 }

@@ -47,6 +47,8 @@ const CITIZEN_PAGES: &[(&str, &str)] = &[
     ("/history", "nav-history"),
     ("/friends", "nav-friends"),
     ("/redeem", "nav-redeem"),
+    ("/medals", "nav-medals"),
+    ("/energy", "nav-energy"),
     ("/connections", "nav-connections"),
 ];
 

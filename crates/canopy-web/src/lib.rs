@@ -9,7 +9,8 @@
 //! language), `forest` (my forest), `history` (the ledger, its chart),
 //! `connections` (connected apps, link codes), `friends` (friends and their forests),
 //! `leaderboards`, `redeem` (the catalogue, redeeming, planting together),
-//! `redemptions` (what was redeemed, certificates), `campaigns`. The shell is `layout`, the viewer
+//! `redemptions` (what was redeemed, certificates), `campaigns`,
+//! `medals` (check-in, streaks, medals, challenges), `energy` (home energy). The shell is `layout`, the viewer
 //! `session`, the catalogues `i18n`, what forms share `forms`.
 
 // A page handler stops early with the page to show instead (the sign-in
@@ -29,6 +30,7 @@ pub mod assets;
 pub mod campaigns;
 pub mod charts;
 pub mod connections;
+pub mod energy;
 pub mod forest;
 mod forms;
 pub mod friends;
@@ -36,6 +38,7 @@ pub mod history;
 pub mod i18n;
 pub mod layout;
 pub mod leaderboards;
+pub mod medals;
 pub mod redeem;
 pub mod redemptions;
 pub mod session;
@@ -72,6 +75,8 @@ pub fn router<S: Clone + Send + Sync + 'static>(service: Service) -> Router<S> {
         .merge(redeem::routes())
         .merge(redemptions::routes())
         .merge(campaigns::routes())
+        .merge(medals::routes())
+        .merge(energy::routes())
         .route(assets::STYLESHEET_PATH, get(assets::stylesheet))
         .with_state(Web { service })
 }

@@ -5,6 +5,7 @@ nav-forest = My forest
 nav-history = History
 nav-connections = Connected apps
 nav-campaigns = Campaigns
+nav-medals = Medals
 nav-friends = Friends
 nav-redeem = Redeem
 nav-energy = Home energy

@@ -5,6 +5,7 @@ nav-forest = 我的森林
 nav-history = 记录
 nav-connections = 已连接的应用
 nav-campaigns = 公益活动
+nav-medals = 勋章
 nav-friends = 好友
 nav-redeem = 兑换
 nav-energy = 家庭节电

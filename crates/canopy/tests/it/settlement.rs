@@ -84,7 +84,7 @@ fn reading(meter: &str, start: DateTime<Utc>, kwh: f64, quality: &str) -> Value 
     json!({ "meter_id": meter, "start": start.to_rfc3339(), "kwh": kwh, "quality": quality })
 }
 
-async fn send(server: &TestServer, utility: &Partner, readings: Vec<Value>) -> Vec<String> {
+pub(crate) async fn send(server: &TestServer, utility: &Partner, readings: Vec<Value>) -> Vec<String> {
     let reply = server.signed(utility, "/v1/partner/meter-readings", json!({ "readings": readings })).await;
     assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
     reply.body["results"]
