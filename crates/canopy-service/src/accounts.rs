@@ -67,7 +67,10 @@ impl Service {
     }
 
     /// Signs in: a new session for the right username and password.
+    /// After [`crate::SIGN_IN_FAILURES_MAX`] failures for a username in
+    /// [`crate::SIGN_IN_WINDOW_S`], it is refused with 429 `rate_limited`.
     pub async fn sign_in(&self, username: &str, password: String) -> ServiceResult<Session> {
+        self.sign_ins.check(username)?;
         // A name that could never have been registered is not looked up (and a
         // NUL in it would be a database error on PostgreSQL, not a wrong login).
         let user = match Username::parse(username) {
@@ -77,8 +80,12 @@ impl Service {
         let verified = self.password_hashing.verify(password, user.as_ref().map(|u| u.password_hash.clone())).await?;
         let user = match user {
             Some(user) if verified => user,
-            _ => return Err(ServiceError::unauthorized("invalid_credentials", "unknown username or wrong password")),
+            _ => {
+                self.sign_ins.failed(username);
+                return Err(ServiceError::unauthorized("invalid_credentials", "unknown username or wrong password"));
+            }
         };
+        self.sign_ins.succeeded(username);
         let token = random_token();
         let now = self.now();
         let expires_at = now + Duration::seconds(self.settings.session_ttl_s);

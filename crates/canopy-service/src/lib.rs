@@ -66,7 +66,7 @@ pub use methodologies::{load_registry, Published};
 pub use openadr::{event_object, program_object, VTN_TARGETS_MAX};
 pub use partners::{parse_categories, NewPartner};
 pub use pools::{NewPool, POOL_FUNDING_MAX, POOL_NAME_MAX};
-pub use rate_limit::MoveLimit;
+pub use rate_limit::{FailedSignIns, MoveLimit, SIGN_IN_FAILURES_MAX, SIGN_IN_WINDOW_S};
 pub use redemption::{
     NewProject, NewSponsor, ProjectQuery, Redemption, RedemptionsPage, CANCEL_WINDOW_S_DEFAULT,
     REDEMPTIONS_PAGE_DEFAULT,
@@ -137,6 +137,8 @@ pub struct Service {
     game: Arc<GameSettings>,
     /// The per-citizen limit on game moves.
     moves: MoveLimit,
+    /// The per-username limit on failed sign-ins.
+    sign_ins: rate_limit::FailedSignIns,
     /// Region leaderboards computed lately.
     boards: BoardCache,
     /// Signalled when OpenADR notifications were written.
@@ -158,6 +160,7 @@ impl Service {
             secret_key,
             game: Arc::new(GameSettings::default()),
             moves: MoveLimit::new(settings.game_moves_per_s, settings.game_moves_burst),
+            sign_ins: rate_limit::FailedSignIns::default(),
             boards: BoardCache::default(),
             webhooks: Arc::new(tokio::sync::Notify::new()),
         }

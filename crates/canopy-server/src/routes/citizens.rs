@@ -38,7 +38,8 @@ pub(crate) async fn create_user(
 
 /// Signs in: returns an opaque bearer token.
 #[utoipa::path(post, path = "/v1/sessions", tag = "citizens", request_body = CreateSession,
-    responses((status = 200, body = SessionCreated), (status = 401, description = "invalid_credentials", body = Problem)))]
+    responses((status = 200, body = SessionCreated), (status = 401, description = "invalid_credentials", body = Problem),
+              (status = 429, description = "rate_limited: too many failed sign-ins for this username (with Retry-After)", body = Problem)))]
 pub(crate) async fn create_session(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<CreateSession>,

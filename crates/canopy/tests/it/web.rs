@@ -160,7 +160,37 @@ async fn a_visitor_signs_up_collects_energy_and_signs_out() {
     assert!(browser.get("/").await.html.contains("Hello, Mei Lin"));
 }
 
+async fn guessing_a_password_is_refused_on_the_page_and_the_api_alike() {
+    let server = TestServer::start().await;
+    let kai = server.create_citizen("web-kai", "CN-BJ").await;
+    let mut browser = Browser::new(&server, "en");
+    // Ten wrong guesses, by the form and the API together; then both refuse the name, even with the right password.
+    for i in 0..10 {
+        if i % 2 == 0 {
+            let wrong =
+                browser.submit("/login", "/login", &[("username", "web-kai"), ("password", "guess-guess")]).await;
+            assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+        } else {
+            let wrong =
+                server.post("/v1/sessions", None, json!({ "username": "web-kai", "password": "guess-guess" })).await;
+            assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+        }
+    }
+    let page = browser.submit("/login", "/login", &[("username", "web-kai"), ("password", PASSWORD)]).await;
+    assert_eq!(page.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(page.html.contains("Too many attempts. Please wait a moment."), "{}", page.html);
+    let api = server.post("/v1/sessions", None, json!({ "username": "web-kai", "password": PASSWORD })).await;
+    assert_eq!((api.status, api.code()), (StatusCode::TOO_MANY_REQUESTS, "rate_limited"));
+    assert!(api.headers.contains_key("retry-after"), "{api:?}");
+    // Another name is not held up; and the one session Kai had still works.
+    assert_eq!(server.get("/v1/me", Some(&kai.token)).await.status, StatusCode::OK);
+    let other = server.create_citizen("web-lan", "CN-BJ").await;
+    let signed = browser.submit("/login", "/login", &[("username", &other.username), ("password", PASSWORD)]).await;
+    assert_eq!(signed.location(), "/");
+}
+
 crate::contract!(
     pages_speak_the_visitors_language_under_a_strict_policy,
-    a_visitor_signs_up_collects_energy_and_signs_out
+    a_visitor_signs_up_collects_energy_and_signs_out,
+    guessing_a_password_is_refused_on_the_page_and_the_api_alike
 );
