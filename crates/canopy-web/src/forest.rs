@@ -11,6 +11,7 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
 use canopy_core::game::balls::BallState;
+use canopy_core::redemption::ProjectKind;
 use chrono::{DateTime, Utc};
 use fluent_bundle::FluentValue;
 use maud::{html, Markup};
@@ -19,6 +20,9 @@ use crate::forms::posted;
 use crate::layout::{page, see_other};
 use crate::session::Viewer;
 use crate::Web;
+
+/// Trees and land the forest page lists, at most (the newest redemptions).
+const PLANTED_SHOWN: i64 = 20;
 
 /// My forest and collecting.
 pub(crate) fn routes() -> Router<Web> {
@@ -54,10 +58,19 @@ fn figure(value: String, label: String) -> Markup {
 /// My forest, or a welcome for a visitor (`GET /`).
 pub async fn forest(State(web): State<Web>, v: Viewer, Query(q): Query<HashMap<String, String>>) -> Response {
     let Some(user) = &v.user else { return welcome(&v) };
-    let (account, balls) = match (web.service.account(user.user_id).await, web.service.balls(user.user_id).await) {
-        (Ok(account), Ok(balls)) => (account, balls),
+    let (account, balls, redeemed) = match (
+        web.service.account(user.user_id).await,
+        web.service.balls(user.user_id).await,
+        web.service.redemptions(user.user_id, None, Some(PLANTED_SHOWN)).await,
+    ) {
+        (Ok(account), Ok(balls), Ok(redeemed)) => (account, balls, redeemed),
         _ => return crate::error_page(&v, StatusCode::SERVICE_UNAVAILABLE, "error-unavailable"),
     };
+    let planted: Vec<_> = redeemed
+        .redemptions
+        .iter()
+        .filter(|r| r.cancelled_at.is_none() && matches!(r.project_kind, ProjectKind::Tree | ProjectKind::Land))
+        .collect();
     let grams = |g: i64| FluentValue::from(g);
     let open: Vec<_> = balls.iter().filter(|b| matches!(b.state, BallState::Ripe | BallState::Growing)).collect();
     let ripe_grams: i64 =
@@ -119,6 +132,24 @@ pub async fn forest(State(web): State<Web>, v: Viewer, Query(q): Query<HashMap<S
                                            ("when", FluentValue::from(when(&web, next.row.ball.ripens_at)))])) }
             }
         }
+        section class="card" aria-labelledby="planted-title" {
+            h2 id="planted-title" { (v.t("forest-planted")) }
+            @if planted.is_empty() {
+                p { (v.t("forest-planted-none")) " " a href="/redeem" { (v.t("forest-planted-how")) } }
+            } @else {
+                ul class="rows" {
+                    @for r in &planted {
+                        li class="row" {
+                            span { span aria-hidden="true" { (if r.project_kind == ProjectKind::Tree { "🌳 " } else { "🏞 " }) } (r.project_title) " × " (r.quantity) }
+                            @if let Some(number) = &r.certificate {
+                                a href=(format!("/certificates/{number}")) { (v.ta("forest-certificate", &[("number", FluentValue::from(number.as_str()))])) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        p { a href="/leaderboards" { (v.t("forest-leaderboards")) } " · " a href="/history" { (v.t("forest-history")) } }
     };
     page(&v, StatusCode::OK, "/", &v.t("forest-title"), body)
 }

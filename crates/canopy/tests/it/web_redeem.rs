@@ -52,6 +52,14 @@ async fn a_citizen_redeems_a_tree_opens_its_certificate_and_plants_one_with_a_fr
     assert_eq!(api.body["owner"], "wr-lin", "{api:?}");
     assert!(public.html.contains(r#"<p class="cert-owner">wr-lin</p>"#), "the page names her as the API does");
     assert_eq!(Browser::new(&server, "en").get("/certificates/CNP-nonsense").await.status, StatusCode::NOT_FOUND);
+    // Her forest lists the tree with its certificate.
+    let forest = browser.get("/").await;
+    assert!(
+        forest.html.contains("Haloxylon in the Alxa desert × 1")
+            && forest.html.contains(&format!("Certificate {number}")),
+        "{}",
+        forest.html
+    );
 
     // Listed among what she redeemed; cancelled within the window, the energy returns and the certificate is void.
     let list = browser.get("/redemptions").await;
