@@ -9,6 +9,7 @@ pub mod api;
 pub mod auth;
 pub mod body;
 pub mod config;
+pub mod docs;
 pub mod error;
 pub mod ids;
 mod listener;
@@ -258,8 +259,9 @@ pub fn router(state: AppState) -> axum::Router {
                 async move { axum::Json(openapi.as_ref().clone()) }
             }),
         )
-        // The web app's pages, over the same service.
+        // The web app's pages, over the same service, and the API reference.
         .merge(canopy_web::router(state.service.clone()))
+        .merge(docs::api_reference())
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(body::limit(body::BODY_BYTES_DEFAULT))

@@ -67,6 +67,7 @@ fn nav(v: &Viewer, here: &str) -> Markup {
                         }
                     }
                 } @else {
+                    li { a href="/docs" { (v.t("nav-docs")) } }
                     li { a href="/login" { (v.t("nav-login")) } }
                     li { a href="/signup" { (v.t("nav-signup")) } }
                 }

@@ -10,7 +10,7 @@
 //! `connections` (connected apps, link codes), `friends` (friends and their forests),
 //! `leaderboards`, `redeem` (the catalogue, redeeming, planting together),
 //! `redemptions` (what was redeemed, certificates), `campaigns`,
-//! `medals` (check-in, streaks, medals, challenges), `energy` (home energy). The shell is `layout`, the viewer
+//! `medals` (check-in, streaks, medals, challenges), `energy` (home energy), `docs` (for developers). The shell is `layout`, the viewer
 //! `session`, the catalogues `i18n`, what forms share `forms`.
 
 // A page handler stops early with the page to show instead (the sign-in
@@ -30,6 +30,7 @@ pub mod assets;
 pub mod campaigns;
 pub mod charts;
 pub mod connections;
+pub mod docs;
 pub mod energy;
 pub mod forest;
 mod forms;
@@ -77,6 +78,7 @@ pub fn router<S: Clone + Send + Sync + 'static>(service: Service) -> Router<S> {
         .merge(campaigns::routes())
         .merge(medals::routes())
         .merge(energy::routes())
+        .merge(docs::routes())
         .route(assets::STYLESHEET_PATH, get(assets::stylesheet))
         .with_state(Web { service })
 }

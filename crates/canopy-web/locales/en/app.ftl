@@ -6,6 +6,7 @@ nav-history = History
 nav-connections = Connected apps
 nav-campaigns = Campaigns
 nav-medals = Medals
+nav-docs = Developers
 nav-friends = Friends
 nav-redeem = Redeem
 nav-energy = Home energy

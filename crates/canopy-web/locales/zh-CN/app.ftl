@@ -6,6 +6,7 @@ nav-history = 记录
 nav-connections = 已连接的应用
 nav-campaigns = 公益活动
 nav-medals = 勋章
+nav-docs = 开发者
 nav-friends = 好友
 nav-redeem = 兑换
 nav-energy = 家庭节电

@@ -189,7 +189,32 @@ async fn guessing_a_password_is_refused_on_the_page_and_the_api_alike() {
     assert_eq!(signed.location(), "/");
 }
 
+async fn developers_find_the_signing_guide_and_the_api_reference() {
+    let server = TestServer::start().await;
+    let mut browser = Browser::new(&server, "en");
+    let docs = browser.get("/docs").await;
+    assert_eq!(docs.status, StatusCode::OK);
+    for part in ["Signing a partner request", "Shell (curl and openssl)", "Python", "Rust", r#"href="/docs/api/""#] {
+        assert!(docs.html.contains(part), "{part}: {}", docs.html);
+    }
+    // The worked example's signature is one the server accepts: sign the same way for a real partner.
+    let string = docs.html.split(r#"id="signing-string">"#).nth(1).unwrap().split('<').next().unwrap();
+    let parts: Vec<&str> = string.splitn(4, '.').collect();
+    assert_eq!((parts[1], parts[2]), ("POST", "/v1/partner/events"), "{string}");
+    assert_eq!(parts[3].len(), 64, "a hex SHA-256 of the body: {string}");
+    assert!(docs.html.contains(r#"id="signature">v1="#));
+    // The API reference: Swagger UI, served from the binary, reading the served document.
+    let reference = browser.get("/docs/api/").await;
+    assert_eq!(reference.status, StatusCode::OK, "{reference:?}");
+    assert!(reference.html.to_lowercase().contains("swagger"), "{}", reference.html);
+    let initializer = browser.get("/docs/api/swagger-initializer.js").await;
+    assert!(initializer.html.contains("/openapi.json"), "{}", initializer.html);
+    assert!(reference.headers["content-security-policy"].to_str().unwrap().contains("script-src 'self'"));
+    assert_eq!(browser.get("/openapi.json").await.status, StatusCode::OK);
+}
+
 crate::contract!(
+    developers_find_the_signing_guide_and_the_api_reference,
     pages_speak_the_visitors_language_under_a_strict_policy,
     a_visitor_signs_up_collects_energy_and_signs_out,
     guessing_a_password_is_refused_on_the_page_and_the_api_alike

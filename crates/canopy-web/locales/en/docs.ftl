@@ -1,0 +1,20 @@
+# Canopy web app, English: for developers. Message ids are shared with the other language's file of the same name.
+docs-title = For developers
+docs-intro = Partners (transit, bike share, food delivery, utilities…) report their users' low-carbon acts to Canopy over HTTPS. Every partner request is signed with the partner's secret; citizens' apps use session tokens; the operator uses the admin token.
+docs-reference = API reference
+docs-openapi = OpenAPI document (JSON)
+docs-signing = Signing a partner request
+docs-signing-body = A partner signs each request with HMAC-SHA256 under its secret:
+docs-step-hash = Hash the raw request body with SHA-256 and write it as lowercase hex.
+docs-step-string = Build the string to sign:
+docs-step-hmac = Compute HMAC-SHA256 of that string with the partner's secret, as lowercase hex.
+docs-step-headers = Send the partner id, the Unix timestamp and the signature in the headers
+docs-replay = The timestamp must be within five minutes of the server's clock, and a signature is accepted once: a replayed request is refused. While a secret is rotated, send both signatures, comma-separated.
+docs-worked = A worked example
+docs-worked-body = With these values, the signature below is what Canopy expects (this page computes it with the server's own code).
+docs-secret = Secret
+docs-timestamp = Timestamp
+docs-body = Body
+docs-string = String to sign
+docs-signature = Canopy-Signature
+docs-shell = Shell (curl and openssl)

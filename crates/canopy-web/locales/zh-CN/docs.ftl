@@ -1,0 +1,20 @@
+# Canopy 网页应用，简体中文：开发者。消息 id 与英文同名文件相同。
+docs-title = 开发者文档
+docs-intro = 合作方（公交、共享单车、外卖、供电公司……）通过 HTTPS 向碳林上报用户的低碳行为。每个合作方请求都用合作方密钥签名；用户应用使用会话令牌；运营方使用管理令牌。
+docs-reference = API 参考
+docs-openapi = OpenAPI 文档（JSON）
+docs-signing = 合作方请求签名
+docs-signing-body = 合作方用其密钥以 HMAC-SHA256 为每个请求签名：
+docs-step-hash = 对原始请求体做 SHA-256 哈希，写成小写十六进制。
+docs-step-string = 拼出待签名字符串：
+docs-step-hmac = 用合作方密钥对该字符串计算 HMAC-SHA256，写成小写十六进制。
+docs-step-headers = 在请求头中发送合作方 id、Unix 时间戳和签名
+docs-replay = 时间戳须与服务器时钟相差不超过五分钟，同一签名只接受一次：重放的请求会被拒绝。轮换密钥期间，可同时发送两个签名，用逗号分隔。
+docs-worked = 示例
+docs-worked-body = 使用以下数值，碳林期望的签名如下（本页用服务器自身的代码计算）。
+docs-secret = 密钥
+docs-timestamp = 时间戳
+docs-body = 请求体
+docs-string = 待签名字符串
+docs-signature = Canopy-Signature
+docs-shell = Shell（curl 和 openssl）
