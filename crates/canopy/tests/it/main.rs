@@ -44,3 +44,4 @@ mod web_connections;
 mod web_friends;
 mod web_history;
 mod webpage;
+mod your_data;
