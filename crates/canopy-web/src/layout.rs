@@ -47,6 +47,7 @@ const CITIZEN_PAGES: &[(&str, &str)] = &[
     ("/history", "nav-history"),
     ("/friends", "nav-friends"),
     ("/connections", "nav-connections"),
+    ("/settings", "nav-settings"),
 ];
 
 fn nav(v: &Viewer, here: &str) -> Markup {

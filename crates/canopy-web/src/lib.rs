@@ -35,6 +35,7 @@ pub mod i18n;
 pub mod layout;
 pub mod leaderboards;
 pub mod session;
+pub mod settings;
 
 pub use session::Viewer;
 
@@ -65,6 +66,7 @@ pub fn router<S: Clone + Send + Sync + 'static>(service: Service) -> Router<S> {
         .merge(connections::routes())
         .merge(friends::routes())
         .merge(leaderboards::routes())
+        .merge(settings::routes())
         .route(assets::STYLESHEET_PATH, get(assets::stylesheet))
         .with_state(Web { service })
 }

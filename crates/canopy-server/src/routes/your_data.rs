@@ -114,10 +114,7 @@ pub(crate) fn download(export: &canopy_service::DataExport, csv: bool) -> Respon
         )
             .into_response()
     } else {
-        (
-            [(header::CONTENT_DISPOSITION, "attachment; filename=\"canopy-export.json\"")],
-            Json(export.to_json()),
-        )
+        ([(header::CONTENT_DISPOSITION, "attachment; filename=\"canopy-export.json\"")], Json(export.to_json()))
             .into_response()
     }
 }

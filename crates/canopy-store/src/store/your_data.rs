@@ -128,10 +128,8 @@ impl Store {
     ) -> StoreResult<Vec<Map<String, Value>>> {
         let limit = limit.clamp(1, EXPORT_PAGE_MAX);
         // Table, filter and order are the constants above, never input.
-        let sql = format!(
-            "SELECT * FROM {} WHERE {} ORDER BY {} LIMIT $2 OFFSET $3",
-            table.name, table.filter, table.order
-        );
+        let sql =
+            format!("SELECT * FROM {} WHERE {} ORDER BY {} LIMIT $2 OFFSET $3", table.name, table.filter, table.order);
         let rows = on_read!(self, |db| {
             let rows = sqlx::query(&sql).bind(user_id).bind(limit).bind(offset).fetch_all(db).await?;
             rows.iter()
@@ -163,16 +161,15 @@ impl Store {
         let result: Result<bool, sqlx::Error> = on_write!(self, |db| {
             async {
                 let mut tx = db.begin().await?;
-                let erased = sqlx::query(
-                    "UPDATE users SET username = $2, display_name = $3, password_hash = $4 WHERE id = $1",
-                )
-                .bind(user_id)
-                .bind(erasure.pseudonym.as_str())
-                .bind(erasure.display_name.as_str())
-                .bind(&erasure.password_hash)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
+                let erased =
+                    sqlx::query("UPDATE users SET username = $2, display_name = $3, password_hash = $4 WHERE id = $1")
+                        .bind(user_id)
+                        .bind(erasure.pseudonym.as_str())
+                        .bind(erasure.display_name.as_str())
+                        .bind(&erasure.password_hash)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
                 if erased != 1 {
                     return Ok(false);
                 }

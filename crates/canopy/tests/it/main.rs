@@ -43,5 +43,6 @@ mod web;
 mod web_connections;
 mod web_friends;
 mod web_history;
+mod web_settings;
 mod webpage;
 mod your_data;

@@ -66,8 +66,16 @@ fn verify_is_clean(url: &str) -> String {
 async fn profile_updates_with_the_sign_up_checks() {
     let server = TestServer::start().await;
     let ana = server.create_citizen("prof-ana", "CN-BJ").await;
-    refused(&patch_me(&server, &ana, json!({ "display_name": "   " })).await, StatusCode::BAD_REQUEST, "invalid_display_name");
-    refused(&patch_me(&server, &ana, json!({ "display_name": "a\u{202e}b" })).await, StatusCode::BAD_REQUEST, "invalid_display_name");
+    refused(
+        &patch_me(&server, &ana, json!({ "display_name": "   " })).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_display_name",
+    );
+    refused(
+        &patch_me(&server, &ana, json!({ "display_name": "a\u{202e}b" })).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_display_name",
+    );
     refused(&patch_me(&server, &ana, json!({ "region": "CN-XX" })).await, StatusCode::BAD_REQUEST, "invalid_region");
     // A refused change loses nothing: neither field moved, not even the valid one.
     refused(
@@ -80,7 +88,10 @@ async fn profile_updates_with_the_sign_up_checks() {
 
     let changed = patch_me(&server, &ana, json!({ "display_name": "  Ana Li ", "region": "CN-SH" })).await;
     assert_eq!(changed.status, StatusCode::OK, "{changed:?}");
-    assert_eq!((changed.body["display_name"].as_str(), changed.body["region"].as_str()), (Some("Ana Li"), Some("CN-SH")));
+    assert_eq!(
+        (changed.body["display_name"].as_str(), changed.body["region"].as_str()),
+        (Some("Ana Li"), Some("CN-SH"))
+    );
     assert_eq!(changed.body, server.me(&ana).await);
     // Only what is sent changes.
     let named = patch_me(&server, &ana, json!({ "display_name": "Ana" })).await;
@@ -88,7 +99,11 @@ async fn profile_updates_with_the_sign_up_checks() {
     let unknown = patch_me(&server, &ana, json!({ "username": "someone-else" })).await;
     assert_eq!(unknown.status, StatusCode::BAD_REQUEST, "{unknown:?}");
     assert_eq!(server.me(&ana).await["username"], "prof-ana");
-    refused(&server.request(Method::PATCH, "/v1/me", None, Some(json!({}))).await, StatusCode::UNAUTHORIZED, "unauthorized");
+    refused(
+        &server.request(Method::PATCH, "/v1/me", None, Some(json!({}))).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+    );
 }
 
 async fn export_holds_ledger_consents_and_friends_in_json_and_csv() {
@@ -179,7 +194,11 @@ async fn deletion_erases_the_person_and_keeps_the_ledger() {
 
     // The token is dead, as is a second deletion; the old password and name no longer sign in.
     refused(&server.get("/v1/me", Some(&ana.token)).await, StatusCode::UNAUTHORIZED, "invalid_token");
-    refused(&server.request(Method::DELETE, "/v1/me", Some(&ana.token), None).await, StatusCode::UNAUTHORIZED, "invalid_token");
+    refused(
+        &server.request(Method::DELETE, "/v1/me", Some(&ana.token), None).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_token",
+    );
     let signin = server.post("/v1/sessions", None, json!({ "username": "del-ana", "password": PASSWORD })).await;
     refused(&signin, StatusCode::UNAUTHORIZED, "invalid_credentials");
     // The name is free: a new account takes it, with nothing of the old one.
@@ -190,7 +209,10 @@ async fn deletion_erases_the_person_and_keeps_the_ledger() {
     // The partner's link is cut: its next event for that user_ref is refused like an unknown one's.
     let refused_event =
         server.send_ok(&partner, json!([event("d2", "ana-9", "shared_bike", json!({ "distance_km": 2 }))])).await;
-    assert_eq!((refused_event[0]["outcome"].as_str(), refused_event[0]["code"].as_str()), (Some("rejected"), Some("consent_missing")));
+    assert_eq!(
+        (refused_event[0]["outcome"].as_str(), refused_event[0]["code"].as_str()),
+        (Some("rejected"), Some("consent_missing"))
+    );
     let stranger =
         server.send_ok(&partner, json!([event("d3", "nobody-here", "shared_bike", json!({ "distance_km": 2 }))])).await;
     assert_eq!(stranger[0]["code"], refused_event[0]["code"]);
