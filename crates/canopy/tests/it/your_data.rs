@@ -123,6 +123,9 @@ async fn export_holds_ledger_consents_and_friends_in_json_and_csv() {
         .await;
     assert!(sent.iter().all(|r| r["outcome"] == "credited"), "{sent:?}");
     befriend(&server, &ana, &bo).await;
+    let cy = server.create_citizen("exp-cy", "CN-BJ").await;
+    let asked = server.post("/v1/me/friends/requests", Some(&cy.token), json!({ "username": "exp-ana" })).await;
+    assert_eq!(asked.status, StatusCode::CREATED, "{asked:?}");
     let ids = ledger_ids(&server, &ana).await;
     assert!(ids.len() >= 2, "{ids:?}");
 
@@ -147,6 +150,10 @@ async fn export_holds_ledger_consents_and_friends_in_json_and_csv() {
     let bo_id = canopy_core::ids::parse_user(&bo.id).unwrap();
     let friends = sections["friendships"]["records"].as_array().unwrap();
     assert_eq!(friends.iter().map(|f| f["friend_id"].as_i64().unwrap()).collect::<Vec<_>>(), [bo_id]);
+    // A request to the citizen is theirs too (the table's filter names them on either side).
+    let cy_id = canopy_core::ids::parse_user(&cy.id).unwrap();
+    let requests = sections["friend_requests"]["records"].as_array().unwrap();
+    assert!(requests.iter().any(|r| r["sender"] == cy_id && r["recipient"] == friends[0]["user_id"]), "{requests:?}");
     assert!(sections["sessions"]["records"][0].get("token_hash").is_none());
     assert_eq!(sections["balances"]["records"][0]["reduction_grams"], server.me(&ana).await["reduction_grams"]);
 
