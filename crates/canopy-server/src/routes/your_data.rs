@@ -78,7 +78,8 @@ pub(crate) struct ExportSectionOut {
 /// `format=csv` (or `Accept: text/csv`) CSV with the header `section,record,field,value`, one row per
 /// non-null field (RFC 4180 quoting).
 #[utoipa::path(get, path = "/v1/me/export", tag = "citizens", security(("session" = [])), params(ExportQuery),
-    responses((status = 200, body = DataExportOut, description = "The export (text/csv with format=csv), as an attachment"),
+    responses((status = 200, description = "The export as an attachment: JSON, or CSV (`section,record,field,value`) with format=csv or `Accept: text/csv`",
+                content((DataExportOut = "application/json"), (String = "text/csv"))),
               (status = 400, description = "invalid_query", body = Problem), (status = 401, body = Problem)))]
 pub(crate) async fn export(
     State(state): State<AppState>,
