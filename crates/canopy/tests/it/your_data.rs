@@ -195,6 +195,10 @@ async fn deletion_erases_the_person_and_keeps_the_ledger() {
     let board_before = server.get(board, Some(&bo.token)).await;
     assert_eq!(board_before.status, StatusCode::OK, "{board_before:?}");
     let verified_before = verify_is_clean(&server.database_url);
+    let forest = format!("/v1/friends/{}/balls", ana.id);
+    let seen = server.get(&forest, Some(&bo.token)).await;
+    assert_eq!(seen.status, StatusCode::OK, "{seen:?}");
+    let ball = seen.body["balls"][0]["id"].as_str().expect("ana has an open ball").to_owned();
 
     let deleted = server.request(Method::DELETE, "/v1/me", Some(&ana.token), None).await;
     assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{deleted:?}");
@@ -227,6 +231,13 @@ async fn deletion_erases_the_person_and_keeps_the_ledger() {
     // The friend no longer lists them; a request to the old name reaches the new account, not the erased one.
     let friends = server.get("/v1/me/friends", Some(&bo.token)).await;
     assert_eq!(friends.body["friends"], json!([]), "{friends:?}");
+
+    // Her open balls are out of anyone's reach.
+    let hidden = server.get(&forest, Some(&bo.token)).await;
+    refused(&hidden, StatusCode::CONFLICT, "not_friend");
+    let take = format!("{forest}/{ball}/collect");
+    let taken = server.raw(Method::POST, &take, &[("authorization", format!("Bearer {}", bo.token))], Vec::new()).await;
+    refused(&taken, StatusCode::CONFLICT, "not_friend");
 
     // The person is gone from the row; the ledger keeps every entry, and the totals and verification agree.
     let erased = store.user_by_id(ana_id).await.unwrap().unwrap();
