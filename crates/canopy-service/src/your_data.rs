@@ -254,3 +254,47 @@ impl Service {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(pairs: &[(&str, Value)]) -> Map<String, Value> {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect()
+    }
+
+    #[test]
+    fn csv_is_one_row_per_field_quoted_as_rfc_4180_says() {
+        let export = DataExport {
+            generated_at: DateTime::<Utc>::UNIX_EPOCH,
+            sections: vec![
+                ExportSection {
+                    name: "ledger",
+                    records: vec![
+                        record(&[("id", 7.into()), ("counterpart", Value::Null)]),
+                        record(&[("event_inputs", serde_json::json!({ "a": 1, "b": "x\"y" }))]),
+                    ],
+                    truncated: false,
+                },
+                ExportSection {
+                    name: "profile",
+                    records: vec![record(&[("display_name", "Li, \"Mei\"\nWang".into()), ("ok", true.into())])],
+                    truncated: true,
+                },
+            ],
+        };
+        assert_eq!(
+            export.to_csv(),
+            "section,record,field,value\r\n\
+             ledger,1,id,7\r\n\
+             ledger,2,event_inputs,\"{\"\"a\"\":1,\"\"b\"\":\"\"x\\\"\"y\"\"}\"\r\n\
+             profile,0,truncated,true\r\n\
+             profile,1,display_name,\"Li, \"\"Mei\"\"\nWang\"\r\n\
+             profile,1,ok,true\r\n"
+        );
+        let json = export.to_json();
+        assert_eq!(json["format"], "canopy-export/1");
+        assert_eq!(json["sections"]["ledger"]["records"][0]["id"], 7);
+        assert_eq!(json["sections"]["profile"]["truncated"], true);
+    }
+}
