@@ -50,7 +50,7 @@ pub struct ExportSection {
 /// times, consents, link codes, partner links with their `user_ref`s,
 /// events, fingerprints, cap usage, accounts, balls, ball takes, waterings,
 /// idempotent answers, friend requests, friendships, blocks, privacy,
-/// check-ins, medals, challenge memberships, redemptions (certificates),
+/// check-ins, medals, challenge memberships and teams created, redemptions (certificates),
 /// voucher codes, campaign contributions, co-plantings and their shares,
 /// meters, energy participations and invitations, bills, settlements and
 /// bill vouchers).
@@ -178,7 +178,9 @@ impl Service {
                 let full = page.len() as i64 == EXPORT_PAGE_MAX;
                 records.extend(page);
                 if records.len() >= EXPORT_SECTION_ROWS_MAX {
-                    truncated = records.len() > EXPORT_SECTION_ROWS_MAX || full;
+                    let cap = EXPORT_SECTION_ROWS_MAX as i64;
+                    truncated = records.len() > EXPORT_SECTION_ROWS_MAX
+                        || (full && !self.store.export_page(table, user_id, cap, 1).await?.is_empty());
                     records.truncate(EXPORT_SECTION_ROWS_MAX);
                     break;
                 }

@@ -33,7 +33,8 @@ pub struct ExportTable {
 /// partner_links (the partners' `user_ref`s), events (the acts partners
 /// reported), act_fingerprints, cap_usage, accounts, balls, ball_takes,
 /// waterings, idempotency_keys, friend_requests, friendships, blocks,
-/// privacy, checkins, medals_awarded, challenge_members, redemptions
+/// privacy, checkins, medals_awarded, challenge_members, challenge_teams
+/// (the teams they created), redemptions
 /// (certificates), voucher_codes, campaign_contributions, coplantings,
 /// coplanting_shares, meters, energy_participants (participations and
 /// invitations), energy_bills, energy_settlements, bill_vouchers.
@@ -57,6 +58,7 @@ pub const EXPORT_TABLES: &[ExportTable] = &[
     t("checkins", "user_id = $1", "date", &[]),
     t("medals_awarded", "user_id = $1", "medal_id, period_key", &[]),
     t("challenge_members", "user_id = $1", "challenge_id", &[]),
+    t("challenge_teams", "created_by = $1", "id", &[]),
     t("redemptions", "user_id = $1", "id", &[]),
     t("voucher_codes", "used_by = $1 OR redemption_id IN (SELECT id FROM redemptions WHERE user_id = $1)", "code", &[]),
     t("campaign_contributions", "user_id = $1", "campaign_id, id", &[]),
