@@ -47,11 +47,20 @@ fn validate(account: &NewAccount) -> ServiceResult<(Username, DisplayName, Regio
     if !(8..=256).contains(&password_chars) {
         return Err(ServiceError::invalid("weak_password", "password must be 8 to 256 characters"));
     }
-    let display_name = DisplayName::parse(&account.display_name)
-        .map_err(|e| ServiceError::invalid("invalid_display_name", format!("display_name {e}")))?;
-    let region =
-        RegionCode::parse(&account.region).map_err(|e| ServiceError::invalid("invalid_region", e.to_string()))?;
+    let display_name = parse_display_name(&account.display_name)?;
+    let region = parse_region(&account.region)?;
     Ok((username, display_name, region))
+}
+
+/// A display name as sign-up and the profile accept it (`invalid_display_name`).
+pub(crate) fn parse_display_name(display_name: &str) -> ServiceResult<DisplayName> {
+    DisplayName::parse(display_name)
+        .map_err(|e| ServiceError::invalid("invalid_display_name", format!("display_name {e}")))
+}
+
+/// A home region as sign-up and the profile accept it (`invalid_region`).
+pub(crate) fn parse_region(region: &str) -> ServiceResult<RegionCode> {
+    RegionCode::parse(region).map_err(|e| ServiceError::invalid("invalid_region", e.to_string()))
 }
 
 impl Service {

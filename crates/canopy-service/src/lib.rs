@@ -37,6 +37,7 @@ mod subscriptions;
 pub mod tokens;
 mod vens;
 mod vouchers;
+mod your_data;
 
 use std::sync::Arc;
 
@@ -78,6 +79,7 @@ pub use subscriptions::{
     SUBSCRIPTIONS_PER_VEN_MAX,
 };
 pub use vens::{NewVen, TokenRefusal, VEN_TOKEN_TTL_S};
+pub use your_data::{DataExport, ExportSection, ProfileUpdate, EXPORT_SECTION_ROWS_MAX};
 
 /// Settings the use cases need.
 #[derive(Debug, Clone, Copy)]

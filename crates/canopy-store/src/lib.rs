@@ -50,6 +50,7 @@ pub use store::settlement_reads::{MeterWindow, READ_CHUNK_MAX, WINDOW_SLOTS_MAX}
 pub use store::social::BallTake;
 pub use store::ven_subscriptions::{Delivery, NewNotification, NotificationRow, SubscriptionRow};
 pub use store::vens::{VenReportRow, VenRow};
+pub use store::your_data::{Erasure, ExportTable, EXPORT_PAGE_MAX, EXPORT_TABLES};
 pub use store::{Backend, Store, StoreOptions};
 
 /// The errors of the storage edge.

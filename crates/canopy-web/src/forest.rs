@@ -36,8 +36,9 @@ fn when(web: &Web, at: DateTime<Utc>) -> String {
     at.with_timezone(&web.service.settings().timezone).format("%m-%d %H:%M").to_string()
 }
 
-fn welcome(v: &Viewer) -> Response {
+fn welcome(v: &Viewer, deleted: bool) -> Response {
     let body = html! {
+        @if deleted { p class="notice" role="status" { (v.t("settings-deleted-notice")) } }
         section class="card" {
             h1 { (v.t("welcome-title")) }
             p { (v.t("app-tagline")) }
@@ -57,7 +58,7 @@ fn figure(value: String, label: String) -> Markup {
 
 /// My forest, or a welcome for a visitor (`GET /`).
 pub async fn forest(State(web): State<Web>, v: Viewer, Query(q): Query<HashMap<String, String>>) -> Response {
-    let Some(user) = &v.user else { return welcome(&v) };
+    let Some(user) = &v.user else { return welcome(&v, q.contains_key("deleted")) };
     let (account, balls, redeemed) = match (
         web.service.account(user.user_id).await,
         web.service.balls(user.user_id).await,

@@ -79,6 +79,7 @@ macro_rules! catalogue {
             include_str!(concat!("../locales/", $lang, "/medals.ftl")),
             include_str!(concat!("../locales/", $lang, "/energy.ftl")),
             include_str!(concat!("../locales/", $lang, "/docs.ftl")),
+            include_str!(concat!("../locales/", $lang, "/settings.ftl")),
         ]
     };
 }

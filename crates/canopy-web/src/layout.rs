@@ -50,6 +50,7 @@ const CITIZEN_PAGES: &[(&str, &str)] = &[
     ("/medals", "nav-medals"),
     ("/energy", "nav-energy"),
     ("/connections", "nav-connections"),
+    ("/settings", "nav-settings"),
 ];
 
 fn nav(v: &Viewer, here: &str) -> Markup {

@@ -10,8 +10,10 @@
 //! `connections` (connected apps, link codes), `friends` (friends and their forests),
 //! `leaderboards`, `redeem` (the catalogue, redeeming, planting together),
 //! `redemptions` (what was redeemed, certificates), `campaigns`,
-//! `medals` (check-in, streaks, medals, challenges), `energy` (home energy), `docs` (for developers). The shell is `layout`, the viewer
-//! `session`, the catalogues `i18n`, what forms share `forms`.
+//! `medals` (check-in, streaks, medals, challenges), `energy` (home energy),
+//! `settings` (profile, language, privacy, your data), `docs` (for
+//! developers). The shell is `layout`, the viewer `session`, the catalogues
+//! `i18n`, what forms share `forms`.
 
 // A page handler stops early with the page to show instead (the sign-in
 // page, a refusal): `Result<_, Response>` is its natural shape, and pages
@@ -43,6 +45,7 @@ pub mod medals;
 pub mod redeem;
 pub mod redemptions;
 pub mod session;
+pub mod settings;
 
 pub use session::Viewer;
 
@@ -79,6 +82,7 @@ pub fn router<S: Clone + Send + Sync + 'static>(service: Service) -> Router<S> {
         .merge(medals::routes())
         .merge(energy::routes())
         .merge(docs::routes())
+        .merge(settings::routes())
         .route(assets::STYLESHEET_PATH, get(assets::stylesheet))
         .with_state(Web { service })
 }

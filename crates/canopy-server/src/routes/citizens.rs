@@ -53,8 +53,13 @@ pub(crate) async fn create_session(
 #[utoipa::path(get, path = "/v1/me", tag = "citizens", security(("session" = [])),
     responses((status = 200, body = Me), (status = 401, body = Problem)))]
 pub(crate) async fn me(State(state): State<AppState>, citizen: Citizen) -> ApiResult<Json<Me>> {
-    let canopy_service::Account { user, balances } = state.service.account(citizen.user_id).await?;
-    Ok(Json(Me {
+    Ok(Json(me_view(state.service.account(citizen.user_id).await?)))
+}
+
+/// What `GET /v1/me` (and `PATCH /v1/me`) answer for an account.
+pub(crate) fn me_view(account: canopy_service::Account) -> Me {
+    let canopy_service::Account { user, balances } = account;
+    Me {
         id: ids::user(user.id),
         username: user.username,
         display_name: user.display_name,
@@ -64,7 +69,7 @@ pub(crate) async fn me(State(state): State<AppState>, citizen: Citizen) -> ApiRe
         balls_grams: balances.balls_grams,
         held_energy_grams: balances.held_energy_grams,
         money_fen: balances.money_fen,
-    }))
+    }
 }
 
 /// Query of `GET /v1/me/ledger`.

@@ -24,6 +24,7 @@ mod system;
 mod vouchers;
 mod vtn;
 mod vtn_subscriptions;
+pub(crate) mod your_data;
 
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -109,7 +110,8 @@ fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(citizens::create_user))
         .routes(routes!(citizens::create_session))
-        .routes(routes!(citizens::me))
+        .routes(routes!(citizens::me, your_data::update_me, your_data::delete_me))
+        .routes(routes!(your_data::export))
         .routes(routes!(citizens::ledger))
         .routes(routes!(balls::list_balls))
         .routes(routes!(balls::collect_ball))

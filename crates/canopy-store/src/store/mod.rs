@@ -41,6 +41,7 @@ pub(crate) mod settlement_reads;
 pub(crate) mod social;
 pub(crate) mod ven_subscriptions;
 pub(crate) mod vens;
+pub(crate) mod your_data;
 
 static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");

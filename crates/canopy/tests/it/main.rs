@@ -46,4 +46,6 @@ mod web_friends;
 mod web_history;
 mod web_medals;
 mod web_redeem;
+mod web_settings;
 mod webpage;
+mod your_data;

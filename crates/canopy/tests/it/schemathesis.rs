@@ -51,6 +51,7 @@ async fn the_live_server_keeps_the_promises_of_its_openapi_document() {
             .env("SCHEMATHESIS_HOOKS", "hooks")
             .env("PYTHONPATH", hooks_dir)
             .env("CANOPY_ST_SESSION", &citizen.token)
+            .env("CANOPY_ST_BASE", &base)
             .env("CANOPY_ST_ADMIN", ADMIN_TOKEN)
             .env("CANOPY_ST_PARTNER_ID", &partner.id)
             .env("CANOPY_ST_PARTNER_SECRET", &partner.secret)

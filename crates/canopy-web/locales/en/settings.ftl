@@ -1,0 +1,26 @@
+# Canopy web app, English: settings and your data. Message ids are shared with the other language's file of the same name.
+settings-title = Settings
+settings-profile = Profile
+settings-username = Username:
+settings-profile-save = Save profile
+settings-profile-saved = Profile saved.
+settings-language = Language
+settings-privacy = Privacy
+settings-forest = Who sees my forest
+settings-forest-friends = My friends
+settings-forest-nobody = Nobody but me
+settings-friends-may-collect = Friends may take a share of my ripe energy
+settings-friends-may-collect-hint = Only when friends can see your forest.
+settings-privacy-save = Save privacy
+settings-privacy-saved = Privacy saved.
+settings-data = Your data
+settings-data-body = Download everything Canopy holds about you: your profile, every ledger entry, the apps you connected, your friends and everything you did in the game.
+settings-download-json = Download as JSON
+settings-download-csv = Download as CSV
+settings-delete = Delete my account
+settings-delete-body = Your name, display name and password are erased at once and you are signed out everywhere; connected apps can no longer report for you and your friendships end. Your ledger entries stay under a pseudonym, with your region, so that every total stays verifiable. This cannot be undone.
+settings-delete-confirm = Type your username to confirm
+settings-delete-confirm-hint = Your username is { $username }.
+settings-delete-submit = Delete my account for ever
+settings-delete-mismatch = That is not your username; nothing was deleted.
+settings-deleted-notice = Your account was deleted. Your personal data is erased and you are signed out.

@@ -1,0 +1,26 @@
+# Canopy 网页应用，简体中文：设置与你的数据。消息 id 与英文同名文件相同。
+settings-title = 设置
+settings-profile = 个人资料
+settings-username = 用户名：
+settings-profile-save = 保存资料
+settings-profile-saved = 资料已保存。
+settings-language = 语言
+settings-privacy = 隐私
+settings-forest = 谁能看到我的森林
+settings-forest-friends = 我的好友
+settings-forest-nobody = 只有我自己
+settings-friends-may-collect = 允许好友收取我成熟能量的一部分
+settings-friends-may-collect-hint = 仅在好友能看到你的森林时有效。
+settings-privacy-save = 保存隐私设置
+settings-privacy-saved = 隐私设置已保存。
+settings-data = 你的数据
+settings-data-body = 下载 Canopy 保存的关于你的全部数据：个人资料、每一条账本记录、你连接的应用、你的好友以及你在游戏中的一切。
+settings-download-json = 下载 JSON
+settings-download-csv = 下载 CSV
+settings-delete = 注销我的账号
+settings-delete-body = 你的用户名、昵称和密码将立即抹除，你会在所有设备上退出登录；已连接的应用不能再为你上报，好友关系也会解除。你的账本记录会以假名保留（连同你的地区），让每一项总数都仍可核验。此操作无法撤销。
+settings-delete-confirm = 输入你的用户名以确认
+settings-delete-confirm-hint = 你的用户名是 { $username }。
+settings-delete-submit = 永久注销我的账号
+settings-delete-mismatch = 这不是你的用户名，没有删除任何内容。
+settings-deleted-notice = 你的账号已注销。你的个人数据已抹除，你已退出登录。
