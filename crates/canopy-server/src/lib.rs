@@ -260,7 +260,7 @@ pub fn router(state: AppState) -> axum::Router {
         )
         .route("/campaigns/{id}", axum::routing::get(routes::campaign_page))
         // The web app's pages, over the same service.
-        .merge(canopy_web::router(state.service.clone()))
+        .merge(canopy_web::router(state.service.clone(), state.config.admin_token.clone()))
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(body::limit(body::BODY_BYTES_DEFAULT))

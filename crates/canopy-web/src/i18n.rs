@@ -74,6 +74,7 @@ macro_rules! catalogue {
             include_str!(concat!("../locales/", $lang, "/connections.ftl")),
             include_str!(concat!("../locales/", $lang, "/friends.ftl")),
             include_str!(concat!("../locales/", $lang, "/leaderboards.ftl")),
+            include_str!(concat!("../locales/", $lang, "/admin.ftl")),
         ]
     };
 }

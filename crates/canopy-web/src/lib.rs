@@ -8,7 +8,7 @@
 //! Each capability has its own module: `accounts` (sign up, in, out,
 //! language), `forest` (my forest), `history` (the ledger, its chart),
 //! `connections` (connected apps, link codes), `friends` (friends and their forests),
-//! `leaderboards`. The shell is `layout`, the viewer
+//! `leaderboards`; the operator's dashboard under `/admin` is `admin`. The shell is `layout`, the viewer
 //! `session`, the catalogues `i18n`, what forms share `forms`.
 
 // A page handler stops early with the page to show instead (the sign-in
@@ -24,6 +24,7 @@ use canopy_service::Service;
 use maud::html;
 
 pub mod accounts;
+pub mod admin;
 pub mod assets;
 pub mod charts;
 pub mod connections;
@@ -38,11 +39,14 @@ pub mod session;
 
 pub use session::Viewer;
 
-/// What the pages share: the service layer.
+/// What the pages share: the service layer, and the admin token the
+/// operator may sign in to the dashboard with (none: accounts only).
 #[derive(Clone)]
 pub struct Web {
     /// The use cases.
     pub service: Service,
+    /// The server's admin token (`CANOPY_ADMIN_TOKEN`), if it has one.
+    pub admin_token: Option<std::sync::Arc<str>>,
 }
 
 /// A page that says what went wrong (message `id`), with `status`.
@@ -57,7 +61,8 @@ pub fn error_page(v: &Viewer, status: StatusCode, id: &str) -> Response {
 
 /// The pages, for any router state (they carry their own). Each capability's
 /// module gives its own routes.
-pub fn router<S: Clone + Send + Sync + 'static>(service: Service) -> Router<S> {
+/// `admin_token` is the server's, for signing in to `/admin` with it.
+pub fn router<S: Clone + Send + Sync + 'static>(service: Service, admin_token: Option<String>) -> Router<S> {
     Router::new()
         .merge(accounts::routes())
         .merge(forest::routes())
@@ -65,6 +70,7 @@ pub fn router<S: Clone + Send + Sync + 'static>(service: Service) -> Router<S> {
         .merge(connections::routes())
         .merge(friends::routes())
         .merge(leaderboards::routes())
+        .merge(admin::routes())
         .route(assets::STYLESHEET_PATH, get(assets::stylesheet))
-        .with_state(Web { service })
+        .with_state(Web { service, admin_token: admin_token.map(std::sync::Arc::from) })
 }

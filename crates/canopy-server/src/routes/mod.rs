@@ -8,6 +8,7 @@ mod checkins;
 pub(crate) mod citizens;
 mod coplantings;
 mod energy;
+mod figures;
 mod friends;
 mod leaderboards;
 mod medals;
@@ -131,6 +132,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(redemptions::cancel_redemption))
         .routes(routes!(certificates::get_certificate))
         .routes(routes!(vouchers::redeem_voucher))
+        .routes(routes!(figures::figures))
         .routes(routes!(reports::project_report))
         .routes(routes!(reports::campaign_report))
         .routes(routes!(reports::issue_key))

@@ -1,0 +1,181 @@
+//! The operator's dashboard (issue 13) over HTTP, as a browser without
+//! JavaScript uses it: signing in with the admin token and with operator
+//! accounts made by `canopy operators add`, an analyst refused a write,
+//! the dashboard's figures and CSV equal to the API's, creating a partner.
+
+use reqwest::StatusCode;
+
+use crate::admin_figures::{city_with_acts, local_day};
+use crate::harness::*;
+use crate::process::canopy;
+use crate::webpage::Browser;
+
+/// Adds an operator with `canopy operators add` (password on standard input
+/// or from the environment) to the database at `url`.
+fn add_operator(url: &str, username: &str, role: &str, password: &str, on_stdin: bool) -> std::process::Output {
+    use std::io::Write;
+    let mut command = canopy();
+    command.args(["operators", "add", username, "--role", role]).env("CANOPY_DATABASE_URL", url);
+    command.env_remove("CANOPY_OPERATOR_PASSWORD");
+    if !url.starts_with("postgres") {
+        // SQLite's partner secrets are sealed with the key file beside the database.
+        command.env_remove("CANOPY_SECRET_KEY");
+    }
+    if !on_stdin {
+        command.env("CANOPY_OPERATOR_PASSWORD", password);
+    }
+    let mut child = command
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    if on_stdin {
+        writeln!(stdin, "{password}").unwrap();
+    }
+    drop(stdin);
+    child.wait_with_output().unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+async fn sign_in(browser: &mut Browser, fields: &[(&str, &str)]) -> crate::webpage::Page {
+    browser.submit("/admin/login", "/admin/login", fields).await
+}
+
+async fn the_admin_token_opens_a_session_whose_figures_and_csv_are_the_apis() {
+    let server = TestServer::start().await;
+    let food = city_with_acts(&server).await;
+
+    // A visitor is sent to sign in; a wrong token is refused.
+    let mut browser = Browser::new(&server, "en");
+    let visitor = browser.get("/admin").await;
+    assert_eq!((visitor.status, visitor.location()), (StatusCode::SEE_OTHER, "/admin/login"));
+    let wrong = sign_in(&mut browser, &[("token", "not-the-token")]).await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    assert!(wrong.html.contains("wrong admin token"), "{}", wrong.html);
+    // A form without its token is refused.
+    let forged = browser.post("/admin/login", &[("token", ADMIN_TOKEN)]).await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN, "{}", forged.html);
+
+    let signed = sign_in(&mut browser, &[("token", ADMIN_TOKEN)]).await;
+    assert_eq!((signed.status, signed.location()), (StatusCode::SEE_OTHER, "/admin"), "{}", signed.html);
+    let cookie =
+        signed.set_cookies().into_iter().find(|c| c.starts_with("canopy_operator=")).expect("a session cookie");
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
+    let session = browser.cookies["canopy_operator"].clone();
+    assert!(session.len() == 64 && !cookie.contains(ADMIN_TOKEN), "the cookie holds a session of its own: {cookie}");
+
+    // The dashboard's figures are the API's over the same window.
+    let (from, to) = (local_day(6), local_day(0));
+    let page = browser.get(&format!("/admin?from={from}&to={to}")).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.html);
+    let api = server.get(&format!("/v1/admin/figures?from={from}&to={to}"), Some(ADMIN_TOKEN)).await.body;
+    let html = &page.html;
+    assert!(html.contains(&format!(r#"<dd id="active-citizens">{}</dd>"#, api["active_citizens"])), "{html}");
+    assert!(html.contains(&format!(r#"<dd id="total-acts">{}</dd>"#, api["acts"])), "{html}");
+    assert!(html.contains(&format!(r#"<dd id="total-grams">{}</dd>"#, api["grams"])), "{html}");
+    assert_eq!(api["grams"].as_i64(), Some(800 + 2 * food));
+    for region in api["by_region"].as_array().unwrap() {
+        let row = format!(
+            r#"<th scope="row">{}</th><td>{}</td><td>{}</td>"#,
+            region["key"].as_str().unwrap(),
+            region["acts"],
+            region["grams"]
+        );
+        assert!(html.contains(&row), "{row} in {html}");
+    }
+    let today = &api["by_day"].as_array().unwrap()[6];
+    assert!(
+        html.contains(&format!(r#"<th scope="row">{to}</th><td>{}</td><td>{}</td>"#, today["acts"], today["grams"]))
+    );
+    assert!(html.contains("<svg") && html.contains("Transport") && html.contains("Food"), "charts by category");
+    assert!(html.contains("Admin token (admin)"), "who is signed in: {html}");
+
+    // The CSV download is the API's CSV.
+    let link = format!("/admin/figures.csv?from={from}&amp;to={to}");
+    assert!(html.contains(&link), "{html}");
+    let csv = browser.get(&format!("/admin/figures.csv?from={from}&to={to}")).await;
+    assert_eq!(csv.status, StatusCode::OK);
+    let api_csv = server.get(&format!("/v1/admin/figures?from={from}&to={to}&format=csv"), Some(ADMIN_TOKEN)).await;
+    assert_eq!(csv.html, api_csv.body.as_str().unwrap());
+
+    // A bad window is said on the page.
+    let bad = browser.get(&format!("/admin?from={to}&to={from}")).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(bad.html.contains("at most 366 days apart"), "{}", bad.html);
+
+    // Signing out ends the session: the old cookie opens nothing.
+    let out = browser.submit("/admin", "/admin/logout", &[]).await;
+    assert_eq!((out.status, out.location()), (StatusCode::SEE_OTHER, "/admin/login"));
+    let mut replay = Browser::new(&server, "en");
+    replay.cookies.insert("canopy_operator".to_owned(), session);
+    assert_eq!(replay.get("/admin").await.location(), "/admin/login");
+}
+
+async fn operator_accounts_sign_in_and_an_analyst_cannot_write() {
+    let server = TestServer::start().await;
+    let url = server.database_url.clone();
+    let _db = server.stop().await;
+    let added = add_operator(&url, "ops-admin", "admin", "admin-password-1", true);
+    assert!(added.status.success(), "{}", text(&added.stderr));
+    assert!(text(&added.stdout).contains("operator ops-admin added with the role admin"), "{}", text(&added.stdout));
+    let added = add_operator(&url, "ops-analyst", "analyst", "analyst-password-1", false);
+    assert!(added.status.success(), "{}", text(&added.stderr));
+    let taken = add_operator(&url, "ops-analyst", "admin", "another-password", false);
+    assert!(!taken.status.success() && text(&taken.stderr).contains("username_taken"), "{}", text(&taken.stderr));
+    let weak = add_operator(&url, "ops-weak", "admin", "short", false);
+    assert!(!weak.status.success() && text(&weak.stderr).contains("weak_password"), "{}", text(&weak.stderr));
+    let server = TestServer::start_on(&url).await;
+
+    // A wrong password is refused; the analyst signs in and reads the figures.
+    let mut analyst = Browser::new(&server, "en");
+    let wrong = sign_in(&mut analyst, &[("username", "ops-analyst"), ("password", "wrong-password")]).await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    let signed = sign_in(&mut analyst, &[("username", "ops-analyst"), ("password", "analyst-password-1")]).await;
+    assert_eq!((signed.status, signed.location()), (StatusCode::SEE_OTHER, "/admin"));
+    let dashboard = analyst.get("/admin").await;
+    assert_eq!(dashboard.status, StatusCode::OK);
+    assert!(dashboard.html.contains("ops-analyst (analyst)"), "{}", dashboard.html);
+    // …but may not create a partner.
+    let refused = analyst
+        .submit("/admin/partners", "/admin/partners", &[("name", "Analyst Bikes"), ("categories", "transport")])
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.html);
+    assert!(refused.html.contains("An analyst reads figures and reports only"), "{}", refused.html);
+    assert!(!analyst.get("/admin/partners").await.html.contains("Analyst Bikes"));
+
+    // The admin creates one; its secret is shown once, and the API lists it.
+    let mut admin = Browser::new(&server, "en");
+    let signed = sign_in(&mut admin, &[("username", "ops-admin"), ("password", "admin-password-1")]).await;
+    assert_eq!(signed.location(), "/admin");
+    let invalid = admin.submit("/admin/partners", "/admin/partners", &[("name", "No Categories")]).await;
+    assert_eq!(invalid.status, StatusCode::BAD_REQUEST, "{}", invalid.html);
+    assert!(invalid.html.contains("Choose at least one category") && invalid.html.contains("No Categories"));
+    let created = admin
+        .submit(
+            "/admin/partners",
+            "/admin/partners",
+            &[
+                ("name", "Green Bikes"),
+                ("categories", "transport"),
+                ("categories", "food"),
+                ("regions", "cn-bj, CN-SH"),
+            ],
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.html);
+    assert!(created.html.contains(r#"<code id="new-secret">"#), "{}", created.html);
+    assert!(created.html.contains("Green Bikes") && created.html.contains("CN-BJ, CN-SH"), "{}", created.html);
+    assert!(!admin.get("/admin/partners").await.html.contains(r#"id="new-secret""#), "shown once");
+    let listed = server.get("/v1/partners", Some(ADMIN_TOKEN)).await;
+    assert!(listed.body.to_string().contains("Green Bikes"), "{listed:?}");
+}
+
+crate::contract!(
+    the_admin_token_opens_a_session_whose_figures_and_csv_are_the_apis,
+    operator_accounts_sign_in_and_an_analyst_cannot_write
+);
