@@ -5,7 +5,8 @@
 //! service's.
 //!
 //! Modules: `auth` (sign in and out), `figures` (the city's figures, as
-//! charts, tables and CSV), `partners` (list, create, rotate a secret).
+//! charts, tables and CSV), `partners` (list, create, rotate a secret), `methodologies` (list, view,
+//! publish with each error at its line, supersede).
 
 use std::collections::HashMap;
 
@@ -24,17 +25,26 @@ use crate::Web;
 
 pub mod auth;
 pub mod figures;
+pub mod methodologies;
 pub mod partners;
 
 /// The operator's session cookie (its own token, never the admin token).
 pub const OPERATOR_COOKIE: &str = "canopy_operator";
 
 /// The dashboard's pages in its header, in order: (path, message id).
-const ADMIN_PAGES: &[(&str, &str)] = &[("/admin", "admin-nav-figures"), ("/admin/partners", "admin-nav-partners")];
+const ADMIN_PAGES: &[(&str, &str)] = &[
+    ("/admin", "admin-nav-figures"),
+    ("/admin/partners", "admin-nav-partners"),
+    ("/admin/methodologies", "admin-nav-methodologies"),
+];
 
 /// The dashboard's routes.
 pub(crate) fn routes() -> Router<Web> {
-    Router::new().merge(auth::routes()).merge(figures::routes()).merge(partners::routes())
+    Router::new()
+        .merge(auth::routes())
+        .merge(figures::routes())
+        .merge(partners::routes())
+        .merge(methodologies::routes())
 }
 
 /// A signed-in operator and its session token.

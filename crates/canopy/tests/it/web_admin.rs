@@ -175,7 +175,71 @@ async fn operator_accounts_sign_in_and_an_analyst_cannot_write() {
     assert!(listed.body.to_string().contains("Green Bikes"), "{listed:?}");
 }
 
+const SCOOTER: &str = r#"id = "admin-scooter"
+version = "1"
+title = "Shared e-scooter ride (dashboard test)"
+issuer = "Test Authority"
+source = "integration test"
+behavior = "admin_scooter"
+category = "transport"
+regions = ["*"]
+valid_from = 2020-01-01
+
+[inputs.distance_km]
+unit = "km"
+type = "number"
+exclusive_minimum = 0
+maximum = "fifty"
+
+[formula]
+baseline = "round(120.6 * distance_km)"
+project = "20 * distance_km"
+
+[caps]
+per_day_grams = 1000
+"#;
+
+async fn a_methodology_with_an_error_is_shown_at_its_line_then_published_fixed() {
+    let server = TestServer::start().await;
+    let mut admin = Browser::new(&server, "en");
+    assert_eq!(sign_in(&mut admin, &[("token", ADMIN_TOKEN)]).await.location(), "/admin");
+    let list = admin.get("/admin/methodologies").await;
+    assert_eq!(list.status, StatusCode::OK);
+    assert!(list.html.contains("cn-bj-shared-bike@"), "the shipped ones are listed: {}", list.html);
+
+    let refused = admin
+        .submit("/admin/methodologies", "/admin/methodologies", &[("source_name", "scooter.toml"), ("text", SCOOTER)])
+        .await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.html);
+    let line = SCOOTER.lines().position(|l| l.starts_with("maximum")).unwrap() + 1;
+    let marked = format!(
+        r#"<li class="error-line" id="line-{line}"><code>maximum = &quot;fifty&quot;</code><p class="error">Line {line}: scooter.toml: inputs.distance_km.maximum"#
+    );
+    assert!(refused.html.contains(&marked), "{marked} in {}", refused.html);
+    assert_eq!(refused.html.matches(r#"class="error-line""#).count(), 1, "only the faulty line is marked");
+    assert!(
+        refused.html.contains("(dashboard test)&quot;\nissuer = &quot;Test Authority&quot;\n"),
+        "the text is kept in the form, to fix: {}",
+        refused.html
+    );
+
+    let fixed = SCOOTER.replace("maximum = \"fifty\"", "maximum = 50");
+    let published = admin
+        .submit("/admin/methodologies", "/admin/methodologies", &[("source_name", "scooter.toml"), ("text", &fixed)])
+        .await;
+    assert_eq!(
+        (published.status, published.location()),
+        (StatusCode::SEE_OTHER, "/admin/methodologies/admin-scooter/1")
+    );
+    let view = admin.get("/admin/methodologies/admin-scooter/1").await;
+    assert_eq!(view.status, StatusCode::OK);
+    assert!(view.html.contains("Shared e-scooter ride (dashboard test)") && view.html.contains("admin_scooter"));
+    let api = server.get("/v1/methodologies", None).await;
+    assert!(api.body.to_string().contains("admin-scooter"), "the API has it too");
+}
+
 crate::contract!(
     the_admin_token_opens_a_session_whose_figures_and_csv_are_the_apis,
-    operator_accounts_sign_in_and_an_analyst_cannot_write
+    operator_accounts_sign_in_and_an_analyst_cannot_write,
+    a_methodology_with_an_error_is_shown_at_its_line_then_published_fixed
 );
