@@ -359,7 +359,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Operators(operators::OperatorCommand::Add(mut args)) => {
-            let password = operators::password(&args)?;
+            let password = operators::password()?;
             let (db, secrets) = (database(std::mem::take(&mut args.database)), std::mem::take(&mut args.secrets));
             let printed =
                 administered(db, secrets, async |service| operators::add(service, &args, password).await).await?;

@@ -34,9 +34,6 @@ pub struct OperatorAddArgs {
     /// What it may do.
     #[arg(long, value_enum)]
     pub role: RoleArg,
-    /// The password (else the first line of standard input).
-    #[arg(long = "password-env", env = "CANOPY_OPERATOR_PASSWORD", hide_env_values = true, hide = true)]
-    pub password: Option<String>,
     // Last, so that the options above stay under the plain "Options" heading.
     #[command(flatten)]
     pub database: DatabaseArgs,
@@ -51,9 +48,9 @@ impl std::fmt::Debug for OperatorAddArgs {
 }
 
 /// The password: the environment's, else the first line of standard input.
-pub fn password(args: &OperatorAddArgs) -> anyhow::Result<String> {
-    if let Some(password) = &args.password {
-        return Ok(password.clone());
+pub fn password() -> anyhow::Result<String> {
+    if let Some(password) = std::env::var("CANOPY_OPERATOR_PASSWORD").ok().filter(|p| !p.is_empty()) {
+        return Ok(password);
     }
     let mut line = String::new();
     std::io::stdin().lock().read_line(&mut line)?;
