@@ -122,6 +122,31 @@ async fn bad_windows_and_callers_are_refused_with_a_code() {
     }
 }
 
+async fn redemptions_are_counted_by_kind_and_cancelled_ones_left_out() {
+    use crate::redemption::{citizen_with_energy, haloxylon, redeem, sponsor, COMPUTER_G};
+    let (server, _clock) = crate::redemption::server().await;
+    let partner = server.create_partner(&["use"]).await;
+    let ann = citizen_with_energy(&server, &partner, "fig-ann", "CN-BJ", 1).await;
+    let foundation = sponsor(&server, "Figures Foundation", None).await;
+    let tree = haloxylon(&server, &foundation, 10).await;
+    let id = tree["id"].as_str().unwrap();
+    let planted = redeem(&server, &ann, id, 2, Some("fig-plant-1")).await;
+    assert_eq!(planted.status, StatusCode::CREATED, "{planted:?}");
+    let spent = planted.body["energy_grams"].as_i64().unwrap();
+    let cancelled = redeem(&server, &ann, id, 1, Some("fig-plant-2")).await;
+    let redemption = cancelled.body["id"].as_str().unwrap().to_owned();
+    let path = format!("/v1/me/redemptions/{redemption}/cancel");
+    let undone = crate::friends::call(&server, &ann, reqwest::Method::POST, &path, None, None).await;
+    assert_eq!(undone.status, StatusCode::OK, "{undone:?}");
+
+    let f = figures(&server, &format!("from={}&to={}", local_day(1), local_day(0))).await.body;
+    assert_eq!(f["redemptions"], json!([{ "kind": "tree", "count": 1, "quantity": 2, "energy_grams": spent }]), "{f}");
+    assert_eq!((f["active_citizens"].as_i64(), f["grams"].as_i64()), (Some(1), Some(COMPUTER_G)), "{f}");
+    assert_eq!(f["by_category"], json!([{ "key": "use", "acts": 1, "grams": COMPUTER_G }]));
+}
+
+crate::contract!(redemptions_are_counted_by_kind_and_cancelled_ones_left_out);
+
 crate::contract!(
     the_figures_count_the_windows_acts_by_category_region_and_day,
     bad_windows_and_callers_are_refused_with_a_code

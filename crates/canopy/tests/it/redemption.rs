@@ -55,7 +55,7 @@ pub(crate) async fn energy(server: &TestServer, who: &Citizen) -> i64 {
     server.me(who).await["energy_grams"].as_i64().unwrap()
 }
 
-async fn sponsor(server: &TestServer, name: &str, budget_units: Option<i64>) -> String {
+pub(crate) async fn sponsor(server: &TestServer, name: &str, budget_units: Option<i64>) -> String {
     let made = admin(
         server,
         Method::POST,
@@ -73,7 +73,7 @@ pub(crate) fn window() -> (String, String) {
 }
 
 /// A Haloxylon project (17.9 kg a tree) of `stock` trees, redeemable in China.
-async fn haloxylon(server: &TestServer, sponsor_id: &str, stock: i64) -> Value {
+pub(crate) async fn haloxylon(server: &TestServer, sponsor_id: &str, stock: i64) -> Value {
     let (starts_at, ends_at) = window();
     let made = admin(
         server,
