@@ -160,6 +160,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(partners::create_partner, partners::list_partners))
         .routes(routes!(partners::rotate_secret, partners::list_secrets))
         .routes(routes!(partners::retire_secret))
+        .routes(routes!(partners::suspend))
         .routes(routes!(partners::create_link))
         .routes(routes!(system::healthz))
         .routes(routes!(system::metrics))

@@ -74,3 +74,5 @@ admin-methodologies-publish-submit = Publish
 admin-methodologies-refused = The methodology was not published
 admin-methodologies-listing = The methodology, line by line
 admin-methodologies-error-at = Line { $line }:
+admin-partners-suspend = Suspend
+admin-partners-suspended = { $id } is suspended: none of its secrets verifies now. Rotate its secret to resume it.

@@ -74,3 +74,5 @@ admin-methodologies-publish-submit = 发布
 admin-methodologies-refused = 方法学未发布
 admin-methodologies-listing = 方法学逐行内容
 admin-methodologies-error-at = 第 { $line } 行：
+admin-partners-suspend = 暂停
+admin-partners-suspended = { $id } 已暂停：其所有密钥立即失效。更换密钥即可恢复。

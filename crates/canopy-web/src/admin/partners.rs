@@ -1,6 +1,7 @@
 //! Partners on the dashboard (`/admin/partners`): the list, creating one
-//! with its categories and regions, and rotating a secret; a new secret is
-//! shown once. Writes need an admin (the service refuses an analyst).
+//! with its categories and regions, rotating a secret (a new secret is
+//! shown once) and suspending one (its secrets stop verifying; a rotation
+//! resumes it). Writes need an admin (the service refuses an analyst).
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -18,7 +19,10 @@ use crate::Web;
 
 /// The partner pages.
 pub(crate) fn routes() -> Router<Web> {
-    Router::new().route("/admin/partners", get(list).post(create)).route("/admin/partners/{id}/rotate", post(rotate))
+    Router::new()
+        .route("/admin/partners", get(list).post(create))
+        .route("/admin/partners/{id}/rotate", post(rotate))
+        .route("/admin/partners/{id}/suspend", post(suspend))
 }
 
 fn field_of(error: &ServiceError) -> Option<&'static str> {
@@ -36,6 +40,7 @@ struct Shown<'a> {
     regions: &'a str,
     error: Option<&'a ServiceError>,
     secret: Option<(String, String)>,
+    suspended: Option<String>,
 }
 
 async fn partners_page(web: &Web, a: &Admin, shown: Shown<'_>, status: StatusCode) -> Response {
@@ -54,6 +59,9 @@ async fn partners_page(web: &Web, a: &Admin, shown: Shown<'_>, status: StatusCod
                 p { (a.ta("admin-partners-secret", &[("id", id.clone().into())])) }
                 p { code id="new-secret" { (secret) } }
             }
+        }
+        @if let Some(id) = &shown.suspended {
+            p class="card" role="status" id="suspended" { (a.ta("admin-partners-suspended", &[("id", id.clone().into())])) }
         }
         @if let Some(e) = general {
             p class="alert" role="alert" { (a.t(&format!("error-{}", e.code.replace('_', "-")))) }
@@ -79,6 +87,10 @@ async fn partners_page(web: &Web, a: &Admin, shown: Shown<'_>, status: StatusCod
                             form method="post" action=(format!("/admin/partners/{id}/rotate")) class="inline" {
                                 (a.csrf_field())
                                 button type="submit" { (a.t("admin-partners-rotate")) }
+                            }
+                            form method="post" action=(format!("/admin/partners/{id}/suspend")) class="inline" {
+                                (a.csrf_field())
+                                button type="submit" { (a.t("admin-partners-suspend")) }
                             }
                         }
                     }
@@ -115,7 +127,7 @@ pub async fn list(State(web): State<Web>, a: Admin) -> Response {
     if let Err(to_login) = signed(&a) {
         return to_login;
     }
-    let shown = Shown { name: "", categories: &[], regions: "", error: None, secret: None };
+    let shown = Shown { name: "", categories: &[], regions: "", error: None, secret: None, suspended: None };
     partners_page(&web, &a, shown, StatusCode::OK).await
 }
 
@@ -136,7 +148,7 @@ pub async fn create(State(web): State<Web>, a: Admin, body: Bytes) -> Response {
         Ok(created) => {
             let id = canopy_core::ids::partner(created.partner.id);
             let secret = Some((id, created.secret.expose().to_owned()));
-            let shown = Shown { name: "", categories: &[], regions: "", error: None, secret };
+            let shown = Shown { name: "", categories: &[], regions: "", error: None, secret, suspended: None };
             partners_page(&web, &a, shown, StatusCode::CREATED).await
         }
         Err(error) => {
@@ -147,6 +159,7 @@ pub async fn create(State(web): State<Web>, a: Admin, body: Bytes) -> Response {
                 regions: &regions_text,
                 error: Some(&error),
                 secret: None,
+                suspended: None,
             };
             partners_page(&web, &a, shown, status).await
         }
@@ -166,7 +179,24 @@ pub async fn rotate(State(web): State<Web>, a: Admin, Path(id): Path<String>, bo
                 regions: "",
                 error: None,
                 secret: Some((id, secret.expose().to_owned())),
+                suspended: None,
             };
+            partners_page(&web, &a, shown, StatusCode::OK).await
+        }
+        Err(error) => service_error_page(&a, &error),
+    }
+}
+
+/// Suspends a partner (`POST /admin/partners/{id}/suspend`): its secrets stop
+/// verifying at once; rotating a secret resumes it.
+pub async fn suspend(State(web): State<Web>, a: Admin, Path(id): Path<String>, body: Bytes) -> Response {
+    if let Err(refused) = posted_write(&web, &a, &body) {
+        return refused;
+    }
+    match web.service.suspend_partner(&id).await {
+        Ok(_) => {
+            let shown =
+                Shown { name: "", categories: &[], regions: "", error: None, secret: None, suspended: Some(id) };
             partners_page(&web, &a, shown, StatusCode::OK).await
         }
         Err(error) => service_error_page(&a, &error),

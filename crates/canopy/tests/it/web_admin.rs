@@ -173,6 +173,45 @@ async fn operator_accounts_sign_in_and_an_analyst_cannot_write() {
     assert!(!admin.get("/admin/partners").await.html.contains(r#"id="new-secret""#), "shown once");
     let listed = server.get("/v1/partners", Some(ADMIN_TOKEN)).await;
     assert!(listed.body.to_string().contains("Green Bikes"), "{listed:?}");
+
+    // Suspending a partner: the analyst may not; the admin's suspension stops its requests at once.
+    let citizen = server.create_citizen("ops-rider", "CN-BJ").await;
+    let partner = server.create_partner(&["transport"]).await;
+    server.link(&citizen, &partner, &["transport"], "rider").await;
+    let ride =
+        |id: &str| serde_json::json!([event(id, "rider", "shared_bike", serde_json::json!({ "distance_km": 1 }))]);
+    assert_eq!(server.send_events(&partner, ride("r-1")).await.status, StatusCode::OK);
+    let suspend = format!("/admin/partners/{}/suspend", partner.id);
+    let refused = analyst.submit("/admin/partners", &suspend, &[]).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.html);
+    assert_eq!(server.send_events(&partner, ride("r-2")).await.status, StatusCode::OK, "still working");
+    let suspended = admin.submit("/admin/partners", &suspend, &[]).await;
+    assert_eq!(suspended.status, StatusCode::OK, "{}", suspended.html);
+    assert!(suspended.html.contains(&format!("{} is suspended", partner.id)), "{}", suspended.html);
+    let after = server.send_events(&partner, ride("r-3")).await;
+    assert_eq!(after.status, StatusCode::UNAUTHORIZED, "{after:?}");
+    // Rotating its secret resumes it, with the secret shown once.
+    let rotated = admin.submit("/admin/partners", &format!("/admin/partners/{}/rotate", partner.id), &[]).await;
+    assert_eq!(rotated.status, StatusCode::OK, "{}", rotated.html);
+    let at =
+        rotated.html.find(r#"<code id="new-secret">"#).expect("the new secret") + r#"<code id="new-secret">"#.len();
+    let secret = rotated.html[at..].split('<').next().unwrap().to_owned();
+    let resumed = Partner { id: partner.id.clone(), secret };
+    assert_eq!(server.send_events(&resumed, ride("r-4")).await.status, StatusCode::OK, "resumed");
+    assert_eq!(
+        server.send_events(&partner, ride("r-5")).await.status,
+        StatusCode::UNAUTHORIZED,
+        "the old secret stays off"
+    );
+    let unknown = server.post("/v1/partners/ptn_999/suspend", Some(ADMIN_TOKEN), serde_json::json!({})).await;
+    assert_eq!((unknown.status, unknown.code()), (StatusCode::NOT_FOUND, "partner_not_found"), "{unknown:?}");
+    // The API suspends it too: the resumed secret stops; a second suspension retires nothing.
+    let path = format!("/v1/partners/{}/suspend", partner.id);
+    let first = server.post(&path, Some(ADMIN_TOKEN), serde_json::json!({})).await;
+    assert_eq!((first.status, first.body["retired_secrets"].as_i64()), (StatusCode::OK, Some(1)), "{first:?}");
+    assert_eq!(server.send_events(&resumed, ride("r-6")).await.status, StatusCode::UNAUTHORIZED);
+    let again = server.post(&path, Some(ADMIN_TOKEN), serde_json::json!({})).await;
+    assert_eq!((again.status, again.body["retired_secrets"].as_i64()), (StatusCode::OK, Some(0)), "{again:?}");
 }
 
 const SCOOTER: &str = r#"id = "admin-scooter"
