@@ -5,8 +5,9 @@
 //! service's.
 //!
 //! Modules: `auth` (sign in and out), `figures` (the city's figures, as
-//! charts, tables and CSV), `partners` (list, create, rotate a secret), `methodologies` (list, view,
-//! publish with each error at its line, supersede).
+//! charts, tables and CSV), `partners` (list, create, rotate a secret,
+//! suspend), `methodologies` (list, view, publish with each error at its
+//! line, supersede), `sponsors` (the list).
 
 use std::collections::HashMap;
 
@@ -27,6 +28,7 @@ pub mod auth;
 pub mod figures;
 pub mod methodologies;
 pub mod partners;
+pub mod sponsors;
 
 /// The operator's session cookie (its own token, never the admin token).
 pub const OPERATOR_COOKIE: &str = "canopy_operator";
@@ -36,6 +38,7 @@ const ADMIN_PAGES: &[(&str, &str)] = &[
     ("/admin", "admin-nav-figures"),
     ("/admin/partners", "admin-nav-partners"),
     ("/admin/methodologies", "admin-nav-methodologies"),
+    ("/admin/sponsors", "admin-nav-sponsors"),
 ];
 
 /// The dashboard's routes.
@@ -45,6 +48,7 @@ pub(crate) fn routes() -> Router<Web> {
         .merge(figures::routes())
         .merge(partners::routes())
         .merge(methodologies::routes())
+        .merge(sponsors::routes())
 }
 
 /// A signed-in operator and its session token.

@@ -108,6 +108,23 @@ async fn the_admin_token_opens_a_session_whose_figures_and_csv_are_the_apis() {
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
     assert!(bad.html.contains("at most 366 days apart"), "{}", bad.html);
 
+    // The sponsors, as the API made them.
+    let made = server
+        .post(
+            "/v1/sponsors",
+            Some(ADMIN_TOKEN),
+            serde_json::json!({ "name": "Alxa SEE", "kind": "foundation", "budget_units": 40 }),
+        )
+        .await;
+    assert_eq!(made.status, StatusCode::CREATED, "{made:?}");
+    let sponsors = browser.get("/admin/sponsors").await;
+    assert_eq!(sponsors.status, StatusCode::OK);
+    let row = format!(
+        r#"<td><code>{}</code></td><th scope="row">Alxa SEE</th><td>foundation</td><td>40</td><td>0</td>"#,
+        made.body["id"].as_str().unwrap()
+    );
+    assert!(sponsors.html.contains(&row), "{row} in {}", sponsors.html);
+
     // Signing out ends the session: the old cookie opens nothing.
     let out = browser.submit("/admin", "/admin/logout", &[]).await;
     assert_eq!((out.status, out.location()), (StatusCode::SEE_OTHER, "/admin/login"));
