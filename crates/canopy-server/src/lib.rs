@@ -260,7 +260,7 @@ pub fn router(state: AppState) -> axum::Router {
             }),
         )
         // The web app's pages, over the same service, and the API reference.
-        .merge(canopy_web::router(state.service.clone()))
+        .merge(canopy_web::router(state.service.clone(), state.config.admin_token.clone()))
         .merge(docs::api_reference())
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)

@@ -79,6 +79,14 @@ impl Service {
         Ok(secrets::rotate_secret(&self.store, &self.secret_key, partner.id, grace, self.now()).await?)
     }
 
+    /// Suspends a partner: every secret that still verifies is retired now,
+    /// so none of its requests is accepted until the operator issues it a
+    /// new secret (a rotation resumes it). Returns the secrets retired.
+    pub async fn suspend_partner(&self, public_id: &str) -> ServiceResult<u64> {
+        let partner = self.existing_partner(public_id).await?;
+        Ok(self.store.retire_all_partner_secrets(partner.id, self.now()).await?)
+    }
+
     /// The partner's secrets as stored (sealed; never shown).
     pub async fn partner_secrets(&self, public_id: &str) -> ServiceResult<Vec<PartnerSecretRow>> {
         let partner = self.existing_partner(public_id).await?;

@@ -33,12 +33,14 @@ pub use store::energy_settlements::{
     Previous, SettlementChunk, SettlementFinish, SettlementParticipant, SettlementRow, SettlementTotals,
     SettlementWrite, SETTLEMENTS_LISTED_MAX, SETTLE_CHUNK_MAX,
 };
+pub use store::figures::{GroupTally, ProgramTally, RedemptionTally, FIGURE_GROUPS_MAX};
 pub use store::friends::{BlockRow, ForestView, FriendBalls, FriendRequestRow, FriendRow, Person, RequestSent};
 pub use store::history::{CreditedAct, HistoryFilter, HISTORY_BEHAVIORS_MAX};
 pub use store::leaderboards::Members;
 pub use store::medals::MedalCounts;
 pub use store::meters::{MeterError, MeterRow, ReadingIn};
 pub use store::methodologies::{build_registry, SupersessionRecord};
+pub use store::operators::{OperatorRow, OperatorSessionRow};
 pub use store::pools::{PoolError, PoolRow, CHECKIN_POOL, POOLS_LISTED_MAX};
 pub use store::redemption::{
     CertificateRow, CodesUploaded, CoplantCommand, CoplantingRow, ProjectError, ProjectRow, RedemptionCommand,

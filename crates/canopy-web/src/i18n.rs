@@ -80,6 +80,7 @@ macro_rules! catalogue {
             include_str!(concat!("../locales/", $lang, "/energy.ftl")),
             include_str!(concat!("../locales/", $lang, "/docs.ftl")),
             include_str!(concat!("../locales/", $lang, "/settings.ftl")),
+            include_str!(concat!("../locales/", $lang, "/admin.ftl")),
         ]
     };
 }

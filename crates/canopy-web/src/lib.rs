@@ -13,7 +13,8 @@
 //! `medals` (check-in, streaks, medals, challenges), `energy` (home energy),
 //! `settings` (profile, language, privacy, your data), `docs` (for
 //! developers). The shell is `layout`, the viewer `session`, the catalogues
-//! `i18n`, what forms share `forms`.
+//! `i18n`, what forms share `forms`. The operator's dashboard under
+//! `/admin` is `admin`.
 
 // A page handler stops early with the page to show instead (the sign-in
 // page, a refusal): `Result<_, Response>` is its natural shape, and pages
@@ -28,6 +29,7 @@ use canopy_service::Service;
 use maud::html;
 
 pub mod accounts;
+pub mod admin;
 pub mod assets;
 pub mod campaigns;
 pub mod charts;
@@ -49,11 +51,14 @@ pub mod settings;
 
 pub use session::Viewer;
 
-/// What the pages share: the service layer.
+/// What the pages share: the service layer, and the admin token the
+/// operator may sign in to the dashboard with (none: accounts only).
 #[derive(Clone)]
 pub struct Web {
     /// The use cases.
     pub service: Service,
+    /// The server's admin token (`CANOPY_ADMIN_TOKEN`), if it has one.
+    pub admin_token: Option<std::sync::Arc<str>>,
 }
 
 /// A page that says what went wrong (message `id`), with `status`.
@@ -68,7 +73,8 @@ pub fn error_page(v: &Viewer, status: StatusCode, id: &str) -> Response {
 
 /// The pages, for any router state (they carry their own). Each capability's
 /// module gives its own routes.
-pub fn router<S: Clone + Send + Sync + 'static>(service: Service) -> Router<S> {
+/// `admin_token` is the server's, for signing in to `/admin` with it.
+pub fn router<S: Clone + Send + Sync + 'static>(service: Service, admin_token: Option<String>) -> Router<S> {
     Router::new()
         .merge(accounts::routes())
         .merge(forest::routes())
@@ -83,6 +89,7 @@ pub fn router<S: Clone + Send + Sync + 'static>(service: Service) -> Router<S> {
         .merge(energy::routes())
         .merge(docs::routes())
         .merge(settings::routes())
+        .merge(admin::routes())
         .route(assets::STYLESHEET_PATH, get(assets::stylesheet))
-        .with_state(Web { service })
+        .with_state(Web { service, admin_token: admin_token.map(std::sync::Arc::from) })
 }

@@ -50,7 +50,7 @@ pub struct Viewer {
     pub(crate) new_csrf_cookie: bool,
 }
 
-fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+pub(crate) fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -77,12 +77,17 @@ fn plain_localhost(headers: &HeaderMap) -> bool {
 
 /// The signed-in viewer's form token.
 fn session_csrf(token: &str) -> String {
+    keyed_csrf(token, b"canopy web form")
+}
+
+/// A form token derived from a session token for one purpose (`label`).
+pub(crate) fn keyed_csrf(token: &str, label: &[u8]) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(token.as_bytes()).expect("HMAC takes any key");
-    mac.update(b"canopy web form");
+    mac.update(label);
     hex::encode(&mac.finalize().into_bytes()[..16])
 }
 
-fn constant_time_eq(a: &str, b: &str) -> bool {
+pub(crate) fn constant_time_eq(a: &str, b: &str) -> bool {
     canopy_service::tokens::constant_time_eq(a.as_bytes(), b.as_bytes())
 }
 

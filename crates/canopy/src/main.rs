@@ -4,6 +4,7 @@
 mod bench;
 mod cli_config;
 mod demo;
+mod operators;
 mod sponsors;
 mod sqlite_lock;
 
@@ -84,6 +85,9 @@ enum Command {
     /// Partner administration.
     #[command(subcommand)]
     Partner(PartnerCommand),
+    /// Operator accounts of the web dashboard (/admin).
+    #[command(subcommand)]
+    Operators(operators::OperatorCommand),
     /// Sponsor administration.
     #[command(subcommand)]
     Sponsor(sponsors::SponsorCommand),
@@ -352,6 +356,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     config.secret_grace_s
                 );
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Operators(operators::OperatorCommand::Add(mut args)) => {
+            let password = operators::password()?;
+            let (db, secrets) = (database(std::mem::take(&mut args.database)), std::mem::take(&mut args.secrets));
+            let printed =
+                administered(db, secrets, async |service| operators::add(service, &args, password).await).await?;
+            out!("{printed}");
             Ok(ExitCode::SUCCESS)
         }
         Command::Sponsor(sponsors::SponsorCommand::Key(mut args)) => {

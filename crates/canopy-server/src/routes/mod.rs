@@ -8,6 +8,7 @@ mod checkins;
 pub(crate) mod citizens;
 mod coplantings;
 mod energy;
+mod figures;
 mod friends;
 mod leaderboards;
 mod medals;
@@ -132,6 +133,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(redemptions::cancel_redemption))
         .routes(routes!(certificates::get_certificate))
         .routes(routes!(vouchers::redeem_voucher))
+        .routes(routes!(figures::figures))
         .routes(routes!(reports::project_report))
         .routes(routes!(reports::campaign_report))
         .routes(routes!(reports::issue_key))
@@ -159,6 +161,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(partners::create_partner, partners::list_partners))
         .routes(routes!(partners::rotate_secret, partners::list_secrets))
         .routes(routes!(partners::retire_secret))
+        .routes(routes!(partners::suspend))
         .routes(routes!(partners::create_link))
         .routes(routes!(system::healthz))
         .routes(routes!(system::metrics))

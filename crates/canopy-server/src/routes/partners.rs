@@ -91,6 +91,28 @@ pub(crate) async fn rotate_secret(
     ))
 }
 
+/// A partner suspended.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct Suspended {
+    /// How many secrets stopped verifying (0 when it was suspended already).
+    retired_secrets: u64,
+}
+
+/// Suspends the partner: every secret that still verifies is retired at once,
+/// so its requests are refused until a new secret is issued (which resumes it).
+#[utoipa::path(post, path = "/v1/partners/{id}/suspend", tag = "partners", security(("admin" = [])),
+    params(("id" = String, Path, description = "The partner (`ptn_…`)")),
+    responses((status = 200, body = Suspended), (status = 401, body = Problem),
+              (status = 404, description = "partner_not_found", body = Problem)))]
+pub(crate) async fn suspend(
+    State(state): State<AppState>,
+    _operator: Operator,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Suspended>> {
+    let retired_secrets = state.service.suspend_partner(&id).await?;
+    Ok(Json(Suspended { retired_secrets }))
+}
+
 /// Lists the partner's secrets (never the secrets themselves).
 #[utoipa::path(get, path = "/v1/partners/{id}/secrets", tag = "partners", security(("admin" = [])),
     params(("id" = String, Path, description = "The partner (`ptn_…`)")),

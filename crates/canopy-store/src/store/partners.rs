@@ -115,6 +115,23 @@ impl Store {
         Ok(rows.into_iter().map(secret_from_tuple).collect())
     }
 
+    /// Suspends a partner: every secret of it still live is retired at
+    /// `now`, so no request of it verifies until a new secret is issued.
+    /// Returns how many secrets were retired.
+    pub async fn retire_all_partner_secrets(&self, partner_id: i64, now: DateTime<Utc>) -> StoreResult<u64> {
+        Ok(on_write!(self, |db| {
+            sqlx::query(
+                "UPDATE partner_secrets SET retired_at = $2
+                 WHERE partner_id = $1 AND retired_at IS NULL AND (expires_at IS NULL OR expires_at > $2)",
+            )
+            .bind(partner_id)
+            .bind(format_time(now))
+            .execute(db)
+            .await
+            .map(|r| r.rows_affected())
+        })?)
+    }
+
     /// Adds a secret (already sealed) to a partner. Its other live secrets
     /// keep verifying until `others_expire_at` (the grace period), unless
     /// they were set to expire sooner.

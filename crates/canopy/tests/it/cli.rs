@@ -438,3 +438,37 @@ crate::contract!(
     logs_written_to_a_file_carry_no_colour_codes,
     after_the_readme_revoke_granting_again_restores_crediting,
 );
+
+#[test]
+fn operators_add_takes_the_password_from_stdin_or_the_environment_never_an_argument() {
+    let dir = TempDir::new().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("ops.db").display());
+    let migrated = output_within(bare_canopy().args(["migrate", "--database", &url]), 60);
+    assert!(migrated.status.success(), "{}", stderr(&migrated));
+    let add = |args: &[&str], env_password: Option<&str>| {
+        let mut command = bare_canopy();
+        command.args(["operators", "add"]).args(args).args(["--database", &url]).stdin(Stdio::null());
+        if let Some(password) = env_password {
+            command.env("CANOPY_OPERATOR_PASSWORD", password);
+        }
+        output_within(&mut command, 60)
+    };
+    let help = output_within(bare_canopy().args(["operators", "add", "--help"]), 30);
+    let help = String::from_utf8_lossy(&help.stdout).into_owned();
+    assert!(help.contains("CANOPY_OPERATOR_PASSWORD") && help.contains("--role <ROLE>"), "{help}");
+    assert!(!help.contains("--password"), "no password option to leak into `ps`: {help}");
+
+    let no_password = add(&["ops-one", "--role", "admin"], None);
+    assert!(!no_password.status.success());
+    assert!(stderr(&no_password).contains("no password"), "{}", stderr(&no_password));
+    let bad_role = add(&["ops-one", "--role", "root"], Some("a-good-password"));
+    assert!(!bad_role.status.success() && stderr(&bad_role).contains("root"), "{}", stderr(&bad_role));
+    let added = add(&["ops-one", "--role", "analyst"], Some("a-good-password"));
+    assert!(added.status.success(), "{}", stderr(&added));
+    assert_eq!(
+        String::from_utf8_lossy(&added.stdout),
+        "operator ops-one added with the role analyst; sign in at /admin/login\n"
+    );
+    let again = add(&["ops-one", "--role", "admin"], Some("a-good-password"));
+    assert!(!again.status.success() && stderr(&again).contains("username_taken"), "{}", stderr(&again));
+}

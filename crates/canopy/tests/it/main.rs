@@ -3,6 +3,7 @@
 //! real `canopy` binary, and asserts what a user would see.
 
 mod accounts;
+mod admin_figures;
 mod balls;
 mod bill_vouchers;
 mod browser;
@@ -40,6 +41,7 @@ mod schemathesis;
 mod settlement;
 mod vouchers;
 mod web;
+mod web_admin;
 mod web_connections;
 mod web_energy;
 mod web_friends;

@@ -1,0 +1,155 @@
+//! The city's figures for the operator (`GET /v1/admin/figures`, JSON or
+//! `?format=csv`): the same service call the dashboard's `/admin` reads.
+
+use axum::extract::{Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use canopy_service::{Figures, Tally};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::auth::Operator;
+use crate::error::{ApiError, ApiResult, Problem};
+use crate::AppState;
+
+/// The window and the format.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct FiguresQuery {
+    /// First local day (YYYY-MM-DD).
+    from: String,
+    /// Last local day, included (YYYY-MM-DD); at most 366 days after `from`'s start.
+    to: String,
+    /// `json` (default) or `csv`.
+    format: Option<String>,
+}
+
+/// Acts and grams of one group.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct TallyOut {
+    /// The category, region (ISO 3166-2), local day (YYYY-MM-DD) or behavior.
+    key: String,
+    /// Accepted acts.
+    acts: i64,
+    /// Grams of CO2e reduced.
+    grams: i64,
+}
+
+/// Redemptions of one project kind.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct RedemptionsOut {
+    /// `tree`, `land`, `voucher` or `donation`.
+    kind: String,
+    /// Redemptions not cancelled.
+    count: i64,
+    /// Units redeemed.
+    quantity: i64,
+    /// Energy spent, in grams.
+    energy_grams: i64,
+}
+
+/// One energy program's settlements in the window.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ProgramOut {
+    /// The program (`prg_…`).
+    id: String,
+    /// Its name.
+    name: String,
+    /// Meters settled.
+    settlements: i64,
+    /// Energy saved, in Wh.
+    saving_wh: i64,
+    /// Paid, in fen.
+    paid_fen: i64,
+}
+
+/// The city's figures over the window.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct FiguresOut {
+    /// First day.
+    from: String,
+    /// Last day (included).
+    to: String,
+    /// Citizens with at least one act in the window.
+    active_citizens: i64,
+    /// Acts in the window.
+    acts: i64,
+    /// Grams reduced in the window.
+    grams: i64,
+    /// By category.
+    by_category: Vec<TallyOut>,
+    /// By region (the ISO 3166-2 code events carry: province level; no city or district is recorded).
+    by_region: Vec<TallyOut>,
+    /// By local day, every day of the window.
+    by_day: Vec<TallyOut>,
+    /// The behaviors with the most grams (at most 10).
+    top_behaviors: Vec<TallyOut>,
+    /// Redemptions by project kind.
+    redemptions: Vec<RedemptionsOut>,
+    /// Energy programs' savings and payments.
+    energy_programs: Vec<ProgramOut>,
+}
+
+fn tallies(tallies: &[Tally]) -> Vec<TallyOut> {
+    tallies.iter().map(|t| TallyOut { key: t.key.clone(), acts: t.acts, grams: t.grams }).collect()
+}
+
+fn json(f: &Figures) -> FiguresOut {
+    FiguresOut {
+        from: f.from.to_string(),
+        to: f.to.to_string(),
+        active_citizens: f.active_citizens,
+        acts: f.acts,
+        grams: f.grams,
+        by_category: tallies(&f.by_category),
+        by_region: tallies(&f.by_region),
+        by_day: tallies(&f.by_day),
+        top_behaviors: tallies(&f.top_behaviors),
+        redemptions: f
+            .redemptions
+            .iter()
+            .map(|r| RedemptionsOut {
+                kind: r.kind.clone(),
+                count: r.count,
+                quantity: r.quantity,
+                energy_grams: r.energy_grams,
+            })
+            .collect(),
+        energy_programs: f
+            .energy_programs
+            .iter()
+            .map(|p| ProgramOut {
+                id: crate::ids::program(p.program_id),
+                name: p.name.clone(),
+                settlements: p.settlements,
+                saving_wh: p.saving_wh,
+                paid_fen: p.paid_fen,
+            })
+            .collect(),
+    }
+}
+
+/// The city's figures over a window of local days: active citizens, acts and reductions by category, region
+/// and day, top behaviors, redemptions, energy programs (JSON, or CSV with `format=csv`).
+#[utoipa::path(get, path = "/v1/admin/figures", tag = "admin", security(("admin" = [])),
+    params(FiguresQuery),
+    responses((status = 200, body = FiguresOut, description = "The figures (text/csv with format=csv)"),
+              (status = 400, description = "invalid_window, invalid_query", body = Problem),
+              (status = 401, body = Problem)))]
+pub(crate) async fn figures(
+    State(state): State<AppState>,
+    _operator: Operator,
+    q: Result<Query<FiguresQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Response> {
+    let Query(q) = q.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
+    let format = q.format.as_deref();
+    if !matches!(format, None | Some("json") | Some("csv")) {
+        return Err(ApiError::bad_request("invalid_query", "format is json or csv"));
+    }
+    let figures = state.service.city_figures(&q.from, &q.to).await?;
+    Ok(match format {
+        Some("csv") => ([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], figures.to_csv()).into_response(),
+        _ => Json(json(&figures)).into_response(),
+    })
+}
