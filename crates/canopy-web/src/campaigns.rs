@@ -123,7 +123,7 @@ async fn campaign_page(
             @if view.retirements.is_empty() {
                 p { (v.t("campaigns-no-retirements")) }
             } @else {
-                div class="table-wrap" {
+                div class="table-wrap" tabindex="0" {
                     table {
                         thead { tr {
                             th scope="col" { (v.t("campaigns-registry")) }

@@ -63,7 +63,7 @@ fn data_table(caption: &str, labels: &[String], series: &[Series], unit: &str) -
     html! {
         details class="chart-data" {
             summary { (caption) }
-            div class="table-wrap" {
+            div class="table-wrap" tabindex="0" {
                 table {
                     thead { tr { th scope="col" { } @for s in series { th scope="col" { (s.label) } } } }
                     tbody {

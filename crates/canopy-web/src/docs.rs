@@ -100,22 +100,22 @@ pub async fn docs(v: Viewer) -> Response {
             dl class="worked-example" {
                 dt { (v.t("docs-secret")) } dd { code { (SECRET) } }
                 dt { (v.t("docs-timestamp")) } dd { code { (TIMESTAMP) } }
-                dt { (v.t("docs-body")) } dd { pre { code { (BODY) } } }
-                dt { (v.t("docs-string")) } dd { pre { code id="signing-string" { (signed) } } }
-                dt { (v.t("docs-signature")) } dd { pre { code id="signature" { (signature) } } }
+                dt { (v.t("docs-body")) } dd { pre tabindex="0" { code { (BODY) } } }
+                dt { (v.t("docs-string")) } dd { pre tabindex="0" { code id="signing-string" { (signed) } } }
+                dt { (v.t("docs-signature")) } dd { pre tabindex="0" { code id="signature" { (signature) } } }
             }
         }
         section class="card" aria-labelledby="shell-title" {
             h2 id="shell-title" { (v.t("docs-shell")) }
-            pre class="code" { code { (SHELL) } }
+            pre class="code" tabindex="0" aria-labelledby="shell-title" { code { (SHELL) } }
         }
         section class="card" aria-labelledby="python-title" {
             h2 id="python-title" { "Python" }
-            pre class="code" { code { (PYTHON) } }
+            pre class="code" tabindex="0" aria-labelledby="python-title" { code { (PYTHON) } }
         }
         section class="card" aria-labelledby="rust-title" {
             h2 id="rust-title" { "Rust" }
-            pre class="code" { code { (RUST) } }
+            pre class="code" tabindex="0" aria-labelledby="rust-title" { code { (RUST) } }
         }
     };
     page(&v, StatusCode::OK, "/docs", &v.t("docs-title"), body)

@@ -90,7 +90,7 @@ pub async fn leaderboards(
             @if board.entries.is_empty() {
                 p { (v.t("boards-empty")) }
             } @else {
-                div class="table-wrap" {
+                div class="table-wrap" tabindex="0" {
                     table {
                         caption class="visually-hidden" { (scope) }
                         thead { tr {

@@ -38,7 +38,7 @@ pub(crate) struct TallyOut {
 
 /// Redemptions of one project kind.
 #[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct RedemptionsOut {
+pub(crate) struct FigureRedemptionsOut {
     /// `tree`, `land`, `voucher` or `donation`.
     kind: String,
     /// Redemptions not cancelled.
@@ -51,7 +51,7 @@ pub(crate) struct RedemptionsOut {
 
 /// One energy program's settlements in the window.
 #[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct ProgramOut {
+pub(crate) struct FigureProgramOut {
     /// The program (`prg_…`).
     id: String,
     /// Its name.
@@ -86,9 +86,9 @@ pub(crate) struct FiguresOut {
     /// The behaviors with the most grams (at most 10).
     top_behaviors: Vec<TallyOut>,
     /// Redemptions by project kind.
-    redemptions: Vec<RedemptionsOut>,
+    redemptions: Vec<FigureRedemptionsOut>,
     /// Energy programs' savings and payments.
-    energy_programs: Vec<ProgramOut>,
+    energy_programs: Vec<FigureProgramOut>,
 }
 
 fn tallies(tallies: &[Tally]) -> Vec<TallyOut> {
@@ -109,7 +109,7 @@ fn json(f: &Figures) -> FiguresOut {
         redemptions: f
             .redemptions
             .iter()
-            .map(|r| RedemptionsOut {
+            .map(|r| FigureRedemptionsOut {
                 kind: r.kind.clone(),
                 count: r.count,
                 quantity: r.quantity,
@@ -119,7 +119,7 @@ fn json(f: &Figures) -> FiguresOut {
         energy_programs: f
             .energy_programs
             .iter()
-            .map(|p| ProgramOut {
+            .map(|p| FigureProgramOut {
                 id: crate::ids::program(p.program_id),
                 name: p.name.clone(),
                 settlements: p.settlements,

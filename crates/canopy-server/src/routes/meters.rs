@@ -128,12 +128,12 @@ pub(crate) struct BillOut {
     /// The year-on-year voucher the decrease earned the household, if a program pays one (its code goes to the
     /// household, not here).
     #[serde(skip_serializing_if = "Option::is_none")]
-    voucher: Option<BillVoucherOut>,
+    voucher: Option<BillVoucherEarnedOut>,
 }
 
 /// The voucher a bill earned.
 #[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct BillVoucherOut {
+pub(crate) struct BillVoucherEarnedOut {
     /// The program paying it (`prg_…`).
     program_id: String,
     /// What the decrease earned, fen.
@@ -183,7 +183,7 @@ pub(crate) async fn bill(
             year_ago_amount_fen: yoy.map(|y| y.year_ago_fen),
             decrease_fen: yoy.map(|y| y.decrease_fen),
             decrease_pct: pct,
-            voucher: view.voucher.map(|v| BillVoucherOut {
+            voucher: view.voucher.map(|v| BillVoucherEarnedOut {
                 program_id: ids::program(v.program_id),
                 earned_fen: v.earned_fen,
                 face_value_fen: v.face_value_fen,

@@ -45,7 +45,7 @@ fn category_label(a: &Admin, key: &str) -> String {
 
 fn tally_table(a: &Admin, caption: &str, tallies: &[Tally], label: impl Fn(&str) -> String) -> Markup {
     html! {
-        div class="table-wrap" {
+        div class="table-wrap" tabindex="0" {
             table {
                 caption { (caption) }
                 thead { tr {
@@ -101,7 +101,7 @@ fn figures_markup(a: &Admin, f: &Figures) -> Markup {
         }
         section class="card" {
             h2 { (a.t("admin-figures-redemptions")) }
-            div class="table-wrap" { table {
+            div class="table-wrap" tabindex="0" { table {
                 thead { tr {
                     th scope="col" { (a.t("admin-figures-kind")) }
                     th scope="col" { (a.t("admin-figures-count")) }
@@ -118,7 +118,7 @@ fn figures_markup(a: &Admin, f: &Figures) -> Markup {
         }
         section class="card" {
             h2 { (a.t("admin-figures-energy-programs")) }
-            div class="table-wrap" { table {
+            div class="table-wrap" tabindex="0" { table {
                 thead { tr {
                     th scope="col" { (a.t("admin-figures-program")) }
                     th scope="col" { (a.t("admin-figures-settlements")) }

@@ -122,7 +122,7 @@ async fn methodologies_page(
             }
             button type="submit" { (a.t("admin-methodologies-publish-submit")) }
         }
-        div class="table-wrap" { table {
+        div class="table-wrap" tabindex="0" { table {
             caption { (a.t("admin-methodologies-list")) }
             thead { tr {
                 th scope="col" { (a.t("admin-methodologies-id")) }

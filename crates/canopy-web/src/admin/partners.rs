@@ -66,7 +66,7 @@ async fn partners_page(web: &Web, a: &Admin, shown: Shown<'_>, status: StatusCod
         @if let Some(e) = general {
             p class="alert" role="alert" { (a.t(&format!("error-{}", e.code.replace('_', "-")))) }
         }
-        div class="table-wrap" { table {
+        div class="table-wrap" tabindex="0" { table {
             caption { (a.t("admin-partners-list")) }
             thead { tr {
                 th scope="col" { (a.t("admin-partners-id")) }

@@ -33,7 +33,7 @@ pub async fn list(State(web): State<Web>, a: Admin) -> Response {
     };
     let body = html! {
         h1 { (a.t("admin-sponsors-title")) }
-        div class="table-wrap" { table {
+        div class="table-wrap" tabindex="0" { table {
             caption { (a.t("admin-sponsors-title")) }
             thead { tr {
                 th scope="col" { (a.t("admin-partners-id")) }

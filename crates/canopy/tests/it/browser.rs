@@ -1,7 +1,8 @@
 //! The web app in a real browser (issue 13): headless Chromium driven over
 //! WebDriver (Debian's `chromium` and `chromium-driver`, which `.ci/run`
 //! installs), at a phone's width and a desktop's, with a screenshot of each
-//! page under `target/screenshots/`.
+//! page under `target/screenshots/`; every main page in both languages at
+//! both widths is checked by axe-core (no serious or critical violation).
 //!
 //! The driver is `CANOPY_CHROMEDRIVER` or `/usr/bin/chromedriver`. Without
 //! one the tests pass and say they were skipped, unless
@@ -158,4 +159,113 @@ async fn a_citizen_signs_up_and_sees_her_forest_in_chromium() {
     chrome.wait_for("section.card > h1").await;
     assert!(chrome.text().await.contains("欢迎来到碳林"));
     chrome.stop().await;
+}
+
+/// axe-core's script (`CANOPY_AXE`, else `target/axe/node_modules/axe-core/axe.min.js`,
+/// which `.ci/run` installs from npm). Without it the accessibility checks are skipped and
+/// say so, unless `CANOPY_TEST_REQUIRE_AXE=1`.
+fn axe_source() -> Option<String> {
+    let named = std::env::var_os("CANOPY_AXE").filter(|p| !p.is_empty()).map(PathBuf::from);
+    let path = named.unwrap_or_else(|| {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/axe/node_modules/axe-core/axe.min.js")
+    });
+    let source = std::fs::read_to_string(&path).ok();
+    if source.is_none() {
+        let required = std::env::var("CANOPY_TEST_REQUIRE_AXE").is_ok_and(|v| !v.is_empty() && v != "0");
+        assert!(!required, "CANOPY_TEST_REQUIRE_AXE is set but axe-core is not at {}", path.display());
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "\n*** no axe-core at {}: the accessibility checks are SKIPPED.\n",
+            path.display()
+        );
+    }
+    source
+}
+
+impl Chrome {
+    /// axe-core's serious and critical violations on the current page.
+    async fn axe(&self, source: &str) -> Vec<serde_json::Value> {
+        self.client.execute(source, Vec::new()).await.expect("axe-core loads");
+        let found = self
+            .client
+            .execute_async(
+                "const done = arguments[arguments.length - 1];
+                 axe.run(document, { resultTypes: ['violations'] }).then(r => done(r.violations
+                     .filter(v => v.impact === 'serious' || v.impact === 'critical')
+                     .map(v => ({ id: v.id, impact: v.impact, help: v.help,
+                                  nodes: v.nodes.slice(0, 3).map(n => n.target.join(' ')) }))));",
+                Vec::new(),
+            )
+            .await
+            .expect("axe-core runs");
+        found.as_array().cloned().unwrap_or_default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_main_page_reads_in_both_languages_at_both_widths() {
+    let Some(driver) = chromedriver() else { return };
+    let axe = axe_source();
+    on(Backend::Sqlite, async {
+        // A citizen with acts, energy, a friend, a tree to redeem and a campaign to give to.
+        let (server, _clock) = crate::redemption::server().await;
+        let partner = server.create_partner(&["use"]).await;
+        let mei = crate::redemption::citizen_with_energy(&server, &partner, "pages-mei", "CN-BJ", 1).await;
+        let lei = crate::redemption::citizen_with_energy(&server, &partner, "pages-lei", "CN-BJ", 1).await;
+        crate::friends::befriend(&server, &mei, &lei).await;
+        let sponsor = crate::redemption::sponsor(&server, "Alxa SEE", None).await;
+        crate::redemption::haloxylon(&server, &sponsor, 100).await;
+        let campaign_sponsor = crate::campaigns::sponsor(&server).await;
+        crate::campaigns::campaign(&server, &campaign_sponsor, 0).await;
+
+        let chrome = Chrome::start(&driver).await;
+        let base = server.base.replace("localhost", "127.0.0.1");
+        // Signed in through the form, as she would.
+        chrome.client.goto(&format!("{base}/login")).await.unwrap();
+        chrome.fill("username", &mei.username).await;
+        chrome.fill("password", PASSWORD).await;
+        chrome.click("form.stacked button[type=submit]").await;
+        chrome.wait_for(".figures").await;
+        let pages = [
+            ("forest", "/"),
+            ("history", "/history"),
+            ("connections", "/connections"),
+            ("friends", "/friends"),
+            ("friend-forest", &*format!("/friends/{}", lei.id)),
+            ("leaderboards", "/leaderboards"),
+            ("redeem", "/redeem"),
+            ("redemptions", "/redemptions"),
+            ("campaigns", "/campaigns"),
+            ("medals", "/medals"),
+            ("energy", "/energy"),
+            ("settings", "/settings"),
+            ("docs", "/docs"),
+        ];
+        let mut violations = Vec::new();
+        for lang in ["en", "zh-CN"] {
+            // The footer's switch chooses the language.
+            chrome.client.find(Locator::Id("lang-choice")).await.unwrap().select_by_value(lang).await.unwrap();
+            chrome.click("form.lang button").await;
+            chrome.wait_for(&format!(r#"html[lang="{lang}"]"#)).await;
+            for (width, height, label) in [(360, 800, "phone"), (1280, 900, "desktop")] {
+                chrome.client.set_window_size(width, height).await.unwrap();
+                for (name, path) in &pages {
+                    chrome.client.goto(&format!("{base}{path}")).await.unwrap();
+                    chrome.wait_for(&format!(r#"html[lang="{lang}"] main h1"#)).await;
+                    let text = chrome.text().await;
+                    assert!(!text.contains('{') || *name == "docs", "no raw JSON or template on {path}: {text}");
+                    chrome.screenshot(&format!("{name}-{lang}-{label}")).await;
+                    if let Some(axe) = &axe {
+                        for v in chrome.axe(axe).await {
+                            violations.push(format!("{path} ({lang}, {label}): {v}"));
+                        }
+                    }
+                }
+            }
+        }
+        chrome.stop().await;
+        assert!(violations.is_empty(), "axe-core found serious or critical violations:\n{}", violations.join("\n"));
+    })
+    .await;
 }
