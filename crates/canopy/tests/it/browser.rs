@@ -13,6 +13,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration as StdDuration;
 
 use fantoccini::{Client, ClientBuilder, Locator};
+use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::harness::*;
@@ -266,6 +267,226 @@ async fn every_main_page_reads_in_both_languages_at_both_widths() {
         }
         chrome.stop().await;
         assert!(violations.is_empty(), "axe-core found serious or critical violations:\n{}", violations.join("\n"));
+    })
+    .await;
+}
+
+impl Chrome {
+    /// Clicks the submit button of the form posting to `action`, and waits for the page to hold `then`.
+    async fn submit(&self, action: &str, then: &str) {
+        self.click(&format!(r#"form[action="{action}"] button[type=submit]"#)).await;
+        self.wait_for(then).await;
+    }
+}
+
+/// The citizen's whole journey in Chromium: sign up; connect a partner by the
+/// link code the page shows; the partner reports acts; collect the energy;
+/// take a share from a friend; redeem a tree and open its certificate;
+/// download her data; delete her account.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_citizen_connects_collects_takes_redeems_and_deletes_in_chromium() {
+    let Some(driver) = chromedriver() else { return };
+    on(Backend::Sqlite, async {
+        let (server, _clock) = crate::redemption::server().await;
+        let partner = server.create_partner(&["transport", "use"]).await;
+        let lei = crate::redemption::citizen_with_energy(&server, &partner, "flow-lei", "CN-BJ", 0).await;
+        server
+            .send_ok(&partner, json!([event("flow-lei-pc", "flow-lei", "secondhand_computer", json!({ "items": 1 }))]))
+            .await;
+        let sponsor = crate::redemption::sponsor(&server, "Alxa SEE", None).await;
+        let tree = crate::redemption::haloxylon(&server, &sponsor, 10).await;
+        let tree_id = tree["id"].as_str().unwrap().to_owned();
+        let chrome = Chrome::start(&driver).await;
+        let base = server.base.replace("localhost", "127.0.0.1");
+        chrome.client.set_window_size(360, 800).await.unwrap();
+
+        // Sign up.
+        chrome.client.goto(&format!("{base}/signup")).await.unwrap();
+        chrome.fill("username", "flow-ann").await;
+        chrome.fill("password", PASSWORD).await;
+        chrome.fill("display_name", "Ann").await;
+        chrome.fill("region", "CN-BJ").await;
+        chrome.submit("/signup", ".figures").await;
+
+        // Connect the partner: the page shows a link code, the partner's app links with it.
+        chrome.client.goto(&format!("{base}/connections")).await.unwrap();
+        chrome.client.find(Locator::Id("partner")).await.unwrap().select_by_value(&partner.id).await.unwrap();
+        chrome.click("#scope-transport").await;
+        chrome.click("#scope-use").await;
+        chrome.submit("/connections", "#link-code").await;
+        let code = chrome.client.find(Locator::Id("link-code")).await.unwrap().text().await.unwrap();
+        chrome.screenshot("connections-code-en-phone").await;
+        let linked =
+            server.signed(&partner, "/v1/partner/links", json!({ "link_code": code, "user_ref": "flow-ann" })).await;
+        assert_eq!(linked.status, StatusCode::CREATED, "{linked:?}");
+
+        // The partner reports acts; the balls ripen at once here; she collects them.
+        server
+            .send_ok(
+                &partner,
+                json!([
+                    event("flow-1", "flow-ann", "secondhand_computer", json!({ "items": 1 })),
+                    event("flow-2", "flow-ann", "shared_bike", json!({ "distance_km": 3.2 })),
+                ]),
+            )
+            .await;
+        chrome.client.goto(&format!("{base}/")).await.unwrap();
+        chrome.wait_for(".ball.ripe").await;
+        chrome.screenshot("forest-balls-en-phone").await;
+        chrome.submit("/collect", ".notice").await;
+        let body = chrome.text().await;
+        assert!(body.contains("You collected 163440 g."), "{body}");
+        let session = server.post("/v1/sessions", None, json!({ "username": "flow-ann", "password": PASSWORD })).await;
+        let ann = Citizen {
+            id: server.get("/v1/me", session.body["token"].as_str()).await.body["id"].as_str().unwrap().to_owned(),
+            username: "flow-ann".to_owned(),
+            token: session.body["token"].as_str().unwrap().to_owned(),
+        };
+        assert_eq!(server.me(&ann).await["energy_grams"], 163_440, "the API agrees");
+
+        // Take a share of a friend's ripe energy.
+        crate::friends::befriend(&server, &ann, &lei).await;
+        chrome.client.goto(&format!("{base}/friends/{}", lei.id)).await.unwrap();
+        chrome.wait_for(r#"form[action$="/take"] button"#).await;
+        chrome.click(r#"form[action$="/take"] button"#).await;
+        chrome.wait_for(".notice").await;
+        let body = chrome.text().await;
+        assert!(body.contains("You took"), "{body}");
+        let after_take = server.me(&ann).await["energy_grams"].as_i64().unwrap();
+        assert!(after_take > 163_440, "the API agrees: {after_take}");
+
+        // Redeem a tree and open its certificate.
+        chrome.client.goto(&format!("{base}/redeem/{tree_id}")).await.unwrap();
+        chrome.submit(&format!("/redeem/{tree_id}"), ".certificate").await;
+        let body = chrome.text().await;
+        assert!(body.contains("planted 1 Haloxylon ammodendron at Alxa League"), "{body}");
+        chrome.screenshot("certificate-en-phone").await;
+        assert_eq!(
+            server.me(&ann).await["energy_grams"].as_i64().unwrap(),
+            after_take - tree["price_grams"].as_i64().unwrap()
+        );
+
+        // Her data: the downloads are offered; she deletes her account.
+        chrome.client.goto(&format!("{base}/settings")).await.unwrap();
+        chrome.wait_for(r#"a[href="/settings/export.json"]"#).await;
+        chrome.wait_for(r#"a[href="/settings/export.csv"]"#).await;
+        let export = server.get("/v1/me/export", Some(&ann.token)).await;
+        assert!(export.body.to_string().contains("flow-1"), "the export holds her acts");
+        chrome.fill("confirm", "flow-ann").await;
+        chrome.submit("/settings/delete", "section.card > h1").await;
+        let body = chrome.text().await;
+        assert!(body.contains("Your account was deleted."), "{body}");
+        assert_eq!(server.get("/v1/me", Some(&ann.token)).await.status, StatusCode::UNAUTHORIZED);
+        chrome.stop().await;
+    })
+    .await;
+}
+
+/// A household answers a power-saving invitation in Chromium and, once the
+/// event settles, sees its saving with the baseline against its use.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_household_answers_an_invitation_and_sees_its_settlement_in_chromium() {
+    let Some(driver) = chromedriver() else { return };
+    on(Backend::Sqlite, async {
+        use crate::settlement::{at, event_readings, event_start, program, send, world, World};
+        let World { server, clock, utility, households, pool } = world(at("2026-07-22T00:00:00Z"), 10_000, false).await;
+        let program = program(&server, &pool, "required").await;
+        let event = crate::checkins::admin(
+            &server,
+            reqwest::Method::POST,
+            "/v1/energy/events",
+            json!({ "program_id": program, "start": event_start().to_rfc3339(), "duration_minutes": 60,
+                    "respond_by": "2026-07-22T09:00:00Z", "targets": { "region": "CN-JX" } }),
+        )
+        .await;
+        let id = event.body["id"].as_str().unwrap().to_owned();
+        let chrome = Chrome::start(&driver).await;
+        let base = server.base.replace("localhost", "127.0.0.1");
+        chrome.client.set_window_size(360, 800).await.unwrap();
+        chrome.client.goto(&format!("{base}/login")).await.unwrap();
+        chrome.fill("username", &households[0].username).await;
+        chrome.fill("password", PASSWORD).await;
+        chrome.submit("/login", ".figures").await;
+        chrome.client.goto(&format!("{base}/energy")).await.unwrap();
+        chrome.click(r#"form[action$="/in"] button"#).await;
+        chrome.wait_for(".notice").await;
+        assert!(chrome.text().await.contains("You are taking part."));
+        let answered = server.get("/v1/me/energy/invitations", Some(&households[0].token)).await;
+        assert_eq!(answered.body["invitations"][0]["answer"], "in");
+
+        clock.set(at("2026-07-22T11:30:00Z"));
+        let sent = event_readings("M0", &[Some(0.2), Some(0.3), Some(0.5), Some(0.5)], "actual");
+        assert!(send(&server, &utility, sent).await.iter().all(|o| o == "stored"));
+        let settled = crate::checkins::admin(
+            &server,
+            reqwest::Method::POST,
+            &format!("/v1/energy/events/{id}/settle"),
+            serde_json::Value::Null,
+        )
+        .await;
+        assert_eq!(settled.status, StatusCode::OK, "{settled:?}");
+        chrome.client.goto(&format!("{base}/energy")).await.unwrap();
+        chrome.wait_for("figure.chart svg polyline").await;
+        let body = chrome.text().await;
+        assert!(body.contains("Saved 0.500 kWh: ¥1.00 reward, 269 g CO2e reduced."), "{body}");
+        chrome.screenshot("energy-settled-en-phone").await;
+        chrome.stop().await;
+    })
+    .await;
+}
+
+/// The operator in Chromium: signs in with the admin token, publishes a
+/// methodology with an error (shown at its line), then fixed; the
+/// dashboard's figures are the API's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_operator_publishes_a_methodology_and_reads_the_figures_in_chromium() {
+    let Some(driver) = chromedriver() else { return };
+    on(Backend::Sqlite, async {
+        let server = TestServer::start().await;
+        let partner = server.create_partner(&["transport"]).await;
+        let wen = server.create_citizen("flow-wen", "CN-BJ").await;
+        server.link(&wen, &partner, &["transport"], "wen").await;
+        server.send_ok(&partner, json!([event("op-1", "wen", "shared_bike", json!({ "distance_km": 2 }))])).await;
+        let chrome = Chrome::start(&driver).await;
+        let base = server.base.replace("localhost", "127.0.0.1");
+        chrome.client.set_window_size(1280, 900).await.unwrap();
+        chrome.client.goto(&format!("{base}/admin/login")).await.unwrap();
+        chrome.fill("token", ADMIN_TOKEN).await;
+        // The second form on the page signs in with the token.
+        chrome.click(r#"form[action="/admin/login"]:last-of-type button[type=submit]"#).await;
+        chrome.wait_for("#active-citizens").await;
+        // The same window on both: the last week, in Beijing's days.
+        let today = (chrono::Utc::now() + chrono::Duration::hours(8)).date_naive();
+        let window = format!("from={}&to={today}", today - chrono::Days::new(6));
+        chrome.client.goto(&format!("{base}/admin?{window}")).await.unwrap();
+        chrome.wait_for("#active-citizens").await;
+        let api = server.get(&format!("/v1/admin/figures?{window}"), Some(ADMIN_TOKEN)).await;
+        assert_eq!(api.status, StatusCode::OK, "{api:?}");
+        let api = api.body;
+        assert_eq!(api["active_citizens"], 1, "{api}");
+        let shown = chrome.client.find(Locator::Id("active-citizens")).await.unwrap().text().await.unwrap();
+        assert_eq!(shown, api["active_citizens"].to_string(), "the dashboard's figure is the API's");
+        let acts = chrome.client.find(Locator::Id("total-acts")).await.unwrap().text().await.unwrap();
+        assert_eq!(acts, api["acts"].to_string());
+        chrome.screenshot("admin-figures-en-desktop").await;
+
+        chrome.client.goto(&format!("{base}/admin/methodologies")).await.unwrap();
+        chrome.fill("source_name", "scooter.toml").await;
+        chrome.fill("text", crate::web_admin::SCOOTER).await;
+        chrome.submit("/admin/methodologies", ".error-line").await;
+        chrome.screenshot("admin-methodology-error-en-desktop").await;
+        let fixed = crate::web_admin::SCOOTER.replace("maximum = \"fifty\"", "maximum = 50");
+        chrome.fill("text", &fixed).await;
+        chrome.click(r#"form[action="/admin/methodologies"] button[type=submit]"#).await;
+        chrome.wait_for("main h1").await;
+        let deadline = std::time::Instant::now() + StdDuration::from_secs(10);
+        while !chrome.client.current_url().await.unwrap().path().starts_with("/admin/methodologies/admin-scooter") {
+            assert!(std::time::Instant::now() < deadline, "not published: {}", chrome.text().await);
+            tokio::time::sleep(StdDuration::from_millis(100)).await;
+        }
+        let api = server.get("/v1/methodologies", None).await;
+        assert!(api.body.to_string().contains("admin-scooter"), "the API has it");
+        chrome.stop().await;
     })
     .await;
 }

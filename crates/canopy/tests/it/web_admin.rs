@@ -231,7 +231,7 @@ async fn operator_accounts_sign_in_and_an_analyst_cannot_write() {
     assert_eq!((again.status, again.body["retired_secrets"].as_i64()), (StatusCode::OK, Some(0)), "{again:?}");
 }
 
-const SCOOTER: &str = r#"id = "admin-scooter"
+pub(crate) const SCOOTER: &str = r#"id = "admin-scooter"
 version = "1"
 title = "Shared e-scooter ride (dashboard test)"
 issuer = "Test Authority"
