@@ -25,9 +25,11 @@ use crate::session::{constant_time_eq, cookie, keyed_csrf, Viewer, CSRF_FIELD};
 use crate::Web;
 
 pub mod auth;
+pub mod catalogue;
 pub mod figures;
 pub mod methodologies;
 pub mod partners;
+pub mod programs;
 pub mod sponsors;
 
 /// The operator's session cookie (its own token, never the admin token).
@@ -39,6 +41,8 @@ const ADMIN_PAGES: &[(&str, &str)] = &[
     ("/admin/partners", "admin-nav-partners"),
     ("/admin/methodologies", "admin-nav-methodologies"),
     ("/admin/sponsors", "admin-nav-sponsors"),
+    ("/admin/catalogue", "admin-nav-catalogue"),
+    ("/admin/programs", "admin-nav-programs"),
 ];
 
 /// The dashboard's routes.
@@ -49,6 +53,8 @@ pub(crate) fn routes() -> Router<Web> {
         .merge(partners::routes())
         .merge(methodologies::routes())
         .merge(sponsors::routes())
+        .merge(catalogue::routes())
+        .merge(programs::routes())
 }
 
 /// A signed-in operator and its session token.

@@ -265,6 +265,38 @@ async fn every_main_page_reads_in_both_languages_at_both_widths() {
                 }
             }
         }
+        // The operator's dashboard, the same way.
+        chrome.client.goto(&format!("{base}/admin/login")).await.unwrap();
+        chrome.fill("token", ADMIN_TOKEN).await;
+        chrome.click(r#"form[action="/admin/login"]:last-of-type button[type=submit]"#).await;
+        chrome.wait_for("#active-citizens").await;
+        let admin_pages = [
+            "/admin",
+            "/admin/partners",
+            "/admin/methodologies",
+            "/admin/sponsors",
+            "/admin/catalogue",
+            "/admin/programs",
+        ];
+        for lang in ["en", "zh-CN"] {
+            chrome.client.find(Locator::Id("lang-choice")).await.unwrap().select_by_value(lang).await.unwrap();
+            chrome.click("form.lang button").await;
+            chrome.wait_for(&format!(r#"html[lang="{lang}"]"#)).await;
+            for (width, height, label) in [(360, 800, "phone"), (1280, 900, "desktop")] {
+                chrome.client.set_window_size(width, height).await.unwrap();
+                for path in admin_pages {
+                    chrome.client.goto(&format!("{base}{path}")).await.unwrap();
+                    chrome.wait_for(&format!(r#"html[lang="{lang}"] main h1"#)).await;
+                    let name = path.trim_start_matches('/').replace('/', "-");
+                    chrome.screenshot(&format!("{name}-{lang}-{label}")).await;
+                    if let Some(axe) = &axe {
+                        for v in chrome.axe(axe).await {
+                            violations.push(format!("{path} ({lang}, {label}): {v}"));
+                        }
+                    }
+                }
+            }
+        }
         chrome.stop().await;
         assert!(violations.is_empty(), "axe-core found serious or critical violations:\n{}", violations.join("\n"));
     })

@@ -42,7 +42,7 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-async fn sign_in(browser: &mut Browser, fields: &[(&str, &str)]) -> crate::webpage::Page {
+pub(crate) async fn sign_in(browser: &mut Browser, fields: &[(&str, &str)]) -> crate::webpage::Page {
     browser.submit("/admin/login", "/admin/login", fields).await
 }
 

@@ -78,6 +78,29 @@ async fn a_household_answers_an_invitation_and_sees_its_settlement() {
     assert!(one.html.contains("Days the baseline was drawn from: 2026-07-21"), "{}", one.html);
     let theirs = Browser::signed_in(&server, &households[1], "en").get(&format!("/energy/settlements/{link}")).await;
     assert_eq!(theirs.status, StatusCode::NOT_FOUND, "another household's settlement is not shown");
+
+    // The operator's dashboard lists the program's event and its report, as the API's report gives it.
+    let mut operator = Browser::new(&server, "en");
+    crate::web_admin::sign_in(&mut operator, &[("token", crate::harness::ADMIN_TOKEN)]).await;
+    let programs = operator.get("/admin/programs").await;
+    assert_eq!(programs.status, StatusCode::OK, "{}", programs.html);
+    assert!(
+        programs.html.contains("Smart Sharing Power Saving") && programs.html.contains(&format!("/admin/events/{id}")),
+        "{}",
+        programs.html
+    );
+    let report = admin(&server, Method::GET, &format!("/v1/energy/events/{id}/report"), Value::Null).await.body;
+    let page = operator.get(&format!("/admin/events/{id}")).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.html);
+    assert!(page.html.contains(&format!(r#"id="settled">{}</dd>"#, report["households"]["settled"])), "{}", page.html);
+    assert!(
+        page.html.contains(&format!(r#"id="paid">¥{:.2}</dd>"#, report["yuan_paid"].as_f64().unwrap())),
+        "{}",
+        page.html
+    );
+    assert!(page.html.contains(r#"<th scope="row">M0</th>"#), "the household's settlement is listed");
+    // A citizen is not an operator.
+    assert_eq!(home.get("/admin/programs").await.status, StatusCode::SEE_OTHER);
 }
 
 crate::contract!(a_household_answers_an_invitation_and_sees_its_settlement);

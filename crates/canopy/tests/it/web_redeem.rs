@@ -131,6 +131,17 @@ async fn a_citizen_gives_energy_to_a_campaign_on_its_page() {
     let public = Browser::new(&server, "en").get(&here).await;
     assert!(public.html.contains("0.400 kg") && !public.html.contains("/contribute"), "{}", public.html);
     assert_eq!(Browser::new(&server, "en").get("/campaigns/cmp_999").await.status, StatusCode::NOT_FOUND);
+    // The operator's catalogue lists the campaign with what was given.
+    let mut operator = Browser::new(&server, "en");
+    crate::web_admin::sign_in(&mut operator, &[("token", crate::harness::ADMIN_TOKEN)]).await;
+    let catalogue = operator.get("/admin/catalogue").await;
+    assert_eq!(catalogue.status, StatusCode::OK, "{}", catalogue.html);
+    assert!(
+        catalogue.html.contains("1 kg per person for the Asian Games")
+            && catalogue.html.contains(r#"<td class="num">400</td>"#),
+        "{}",
+        catalogue.html
+    );
 }
 
 crate::contract!(
