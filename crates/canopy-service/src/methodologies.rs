@@ -62,6 +62,17 @@ impl Service {
         Ok(self.store.refresh_registry(&self.registry).await?)
     }
 
+    /// The text a methodology version was published from (shipped or by an
+    /// operator).
+    pub async fn methodology_source(&self, id: &str, version: &str) -> ServiceResult<PublishedMethodology> {
+        self.store
+            .published_methodologies()
+            .await?
+            .into_iter()
+            .find(|m| m.id == id && m.version == version)
+            .ok_or_else(|| ServiceError::not_found("methodology_not_found", format!("no methodology {id}@{version}")))
+    }
+
     /// Validates and publishes a methodology. Under the database's registry
     /// lock (so that two servers cannot both publish overlapping
     /// methodologies) it is added to the registry of every published

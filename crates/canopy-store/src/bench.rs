@@ -1,5 +1,6 @@
 //! Support for `canopy bench`: bulk seeding and the raw insert ceiling.
 
+mod forest;
 mod game;
 pub mod meter;
 mod redeem;

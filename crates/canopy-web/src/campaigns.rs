@@ -184,8 +184,7 @@ pub async fn contribute(State(web): State<Web>, v: Viewer, Path(id): Path<String
             service_error_page(&v, &error)
         }
         Err(error) => {
-            let message_id = format!("campaigns-refused-{}", error.code.replace('_', "-"));
-            let message = if crate::i18n::has_message(&message_id) { v.t(&message_id) } else { v.t("error-refused") };
+            let message = crate::forms::refusal(&v, "campaigns", &error);
             campaign_page(&web, &v, id, None, Some(message), status_of(&error)).await
         }
     }

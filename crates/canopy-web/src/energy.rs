@@ -205,8 +205,7 @@ pub async fn answer(
             service_error_page(&v, &error)
         }
         Err(error) => {
-            let id = format!("energy-refused-{}", error.code.replace('_', "-"));
-            let text = if crate::i18n::has_message(&id) { v.t(&id) } else { v.t("error-refused") };
+            let text = crate::forms::refusal(&v, "energy", &error);
             let top = html! { p class="alert" role="alert" { (text) } };
             energy_page(&web, &v, user_id, Some(top), status_of(&error)).await
         }

@@ -78,3 +78,17 @@ pub(crate) fn service_error_page(v: &Viewer, error: &ServiceError) -> Response {
     };
     crate::error_page(v, status_of(error), &id)
 }
+
+/// The message of a refusal the page shows in place: the capability's own
+/// words for its stable code (`<capability>-refused-<code>`) when its
+/// catalogue has them, else what a rate limit or a refusal means.
+pub(crate) fn refusal(v: &Viewer, capability: &str, error: &ServiceError) -> String {
+    let id = format!("{capability}-refused-{}", error.code.replace('_', "-"));
+    if crate::i18n::has_message(&id) {
+        v.t(&id)
+    } else if error.kind == ErrorKind::RateLimited {
+        v.t("error-rate-limited")
+    } else {
+        v.t("error-refused")
+    }
+}

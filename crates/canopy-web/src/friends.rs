@@ -41,14 +41,7 @@ fn local(web: &Web, at: DateTime<Utc>) -> String {
 
 /// The message for a refusal between friends, by its stable code.
 fn refusal_message(v: &Viewer, error: &ServiceError) -> String {
-    let id = format!("friends-refused-{}", error.code.replace('_', "-"));
-    if crate::i18n::has_message(&id) {
-        v.t(&id)
-    } else if error.kind == ErrorKind::RateLimited {
-        v.t("error-rate-limited")
-    } else {
-        v.t("error-refused")
-    }
+    crate::forms::refusal(v, "friends", error)
 }
 
 fn notice(v: &Viewer, query: Option<&str>) -> Option<Markup> {

@@ -210,8 +210,7 @@ async fn refused(web: &Web, v: &Viewer, user_id: i64, error: &ServiceError) -> R
     if matches!(error.kind, ErrorKind::Unavailable | ErrorKind::Internal) {
         return service_error_page(v, error);
     }
-    let id = format!("medals-refused-{}", error.code.replace('_', "-"));
-    let text = if crate::i18n::has_message(&id) { v.t(&id) } else { v.t("error-refused") };
+    let text = crate::forms::refusal(v, "medals", error);
     let top = html! { p class="alert" role="alert" { (text) } };
     medals_page(web, v, user_id, Some(top), status_of(error)).await
 }

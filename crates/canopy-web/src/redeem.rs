@@ -127,14 +127,7 @@ fn project_id(v: &Viewer, text: &str) -> Result<i64, Response> {
 
 /// The message of a refused redemption or plan, by its stable code.
 pub(crate) fn refusal_message(v: &Viewer, error: &ServiceError) -> String {
-    let id = format!("redeem-refused-{}", error.code.replace('_', "-"));
-    if crate::i18n::has_message(&id) {
-        v.t(&id)
-    } else if error.kind == ErrorKind::RateLimited {
-        v.t("error-rate-limited")
-    } else {
-        v.t("error-refused")
-    }
+    crate::forms::refusal(v, "redeem", error)
 }
 
 async fn confirm_page(

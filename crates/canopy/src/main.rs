@@ -205,6 +205,9 @@ enum BenchCommand {
     /// Household power saving: meter readings over HTTP against the raw
     /// ceiling of the same rows, then one event settled for every household.
     Meter(bench::meter::MeterArgs),
+    /// The forest page of citizens with a year of history: its p99 over
+    /// HTTP, from one connection and from many, against `GET /v1/me`.
+    Forest(bench::forest::ForestArgs),
 }
 
 /// Writes one line to stdout and returns the command's error if that
@@ -407,6 +410,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 BenchCommand::Expire(args) => &mut args.common,
                 BenchCommand::Redeem(args) => &mut args.common,
                 BenchCommand::Meter(args) => &mut args.common,
+                BenchCommand::Forest(args) => &mut args.common,
             };
             let config = Settings {
                 database: database(std::mem::take(&mut common.database)),
@@ -422,6 +426,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 BenchCommand::Expire(args) => bench::expire::expire(args, &config).await,
                 BenchCommand::Redeem(args) => bench::redeem::redeem(args, &config).await,
                 BenchCommand::Meter(args) => bench::meter::meter(args, &config).await,
+                BenchCommand::Forest(args) => bench::forest::forest(args, &config).await,
             }
             .map(|_| ExitCode::SUCCESS)
         }

@@ -110,6 +110,7 @@ use serde::Serialize;
 use crate::types::{Category, Grams, RegionCode};
 
 mod analysis;
+mod draft;
 mod formula;
 mod load;
 mod registry;
@@ -117,6 +118,7 @@ mod registry;
 mod tests;
 mod worked;
 
+pub use draft::{next_version, superseding_draft};
 pub use formula::{Formula, FormulaError, Interval, MAX_DEPTH, MAX_SOURCE_LEN};
 pub use load::{parse, parse_all, MethodologyError};
 pub use registry::{

@@ -69,7 +69,13 @@ admin-methodologies-back = Every methodology
 admin-methodologies-publish = Publish a new version
 admin-methodologies-source-name = File name
 admin-methodologies-text = Methodology (TOML)
-admin-methodologies-text-hint = Paste the file. To supersede a version, say supersedes = "<id>@<version>" in it.
+admin-methodologies-text-hint = Or paste the text here (it is used instead of the file when both are given).
+admin-methodologies-file = Methodology file (TOML)
+admin-methodologies-file-hint = Choose a .toml file, at most 64 KiB; or paste its text below.
+admin-methodologies-source-name-hint = Taken from the file when left empty.
+admin-methodologies-too-large = The methodology is too large: at most 64 KiB.
+admin-methodologies-supersede = Supersede with a new version
+admin-methodologies-supersede-hint = Opens a draft of the next version (its published text with the version moved on, supersedes set and in force from tomorrow) to edit and publish.
 admin-methodologies-publish-submit = Publish
 admin-methodologies-refused = The methodology was not published
 admin-methodologies-listing = The methodology, line by line

@@ -69,7 +69,13 @@ admin-methodologies-back = 全部方法学
 admin-methodologies-publish = 发布新版本
 admin-methodologies-source-name = 文件名
 admin-methodologies-text = 方法学（TOML）
-admin-methodologies-text-hint = 粘贴文件内容。若要替代某个版本，在文件中写 supersedes = "<编号>@<版本>"。
+admin-methodologies-text-hint = 或在此粘贴文本（同时提供文件和文本时以文本为准）。
+admin-methodologies-file = 方法学文件（TOML）
+admin-methodologies-file-hint = 选择一个 .toml 文件，最大 64 KiB；或在下方粘贴其文本。
+admin-methodologies-source-name-hint = 留空时取文件名。
+admin-methodologies-too-large = 方法学过大：最多 64 KiB。
+admin-methodologies-supersede = 以新版本替代
+admin-methodologies-supersede-hint = 打开下一版本的草稿（已发布文本，版本号递增、设置替代关系、自明日起生效），编辑后发布。
 admin-methodologies-publish-submit = 发布
 admin-methodologies-refused = 方法学未发布
 admin-methodologies-listing = 方法学逐行内容

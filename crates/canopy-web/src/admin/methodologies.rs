@@ -1,20 +1,23 @@
 //! Methodologies on the dashboard (`/admin/methodologies`): the list (with
 //! what supersedes what), one methodology, and publishing a new version from
-//! pasted TOML. The service validates; each of its errors is shown next to
-//! its line in a numbered listing of the text (the line a TOML syntax error
-//! names, or the line of the field it names). Superseding is publishing a
-//! version whose file says `supersedes = "<id>@<version>"`.
+//! an uploaded file or pasted TOML. The service validates; each of its
+//! errors is shown next to its line in a numbered listing of the text (the
+//! line a TOML syntax error names, or the line of the field it names).
+//! Superseding is publishing a version whose file says `supersedes =
+//! "<version>"`: a methodology's page offers a draft of it (the published
+//! text with the version moved on and `valid_from` tomorrow) to edit.
 
-use axum::body::Bytes;
-use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use std::collections::HashMap;
+
+use axum::extract::{FromRequest, Multipart, Path, Query, Request, State};
+use axum::http::{header, StatusCode};
 use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 use canopy_service::ServiceError;
 use maud::{html, Markup};
 
-use super::{page, posted_write, service_error_page, signed, Admin};
+use super::{page, service_error_page, signed, writable, Admin};
 use crate::layout::{see_other, Field};
 use crate::Web;
 
@@ -110,11 +113,16 @@ async fn methodologies_page(
                 (listing(a, text, &errors))
             }
         }
-        form class="stacked card" method="post" action="/admin/methodologies" novalidate {
+        form class="stacked card" id="publish" method="post" action="/admin/methodologies" enctype="multipart/form-data" novalidate {
             h2 { (a.t("admin-methodologies-publish")) }
             (a.csrf_field())
-            (Field { name: "source_name", kind: "text", label: a.t("admin-methodologies-source-name"), hint: None,
-                     value: name, error: None, autocomplete: "off" }.render())
+            div class="field" {
+                label for="file" { (a.t("admin-methodologies-file")) }
+                p class="hint" id="file-hint" { (a.t("admin-methodologies-file-hint")) }
+                input type="file" id="file" name="file" accept=".toml,text/plain" aria-describedby="file-hint";
+            }
+            (Field { name: "source_name", kind: "text", label: a.t("admin-methodologies-source-name"),
+                     hint: Some(a.t("admin-methodologies-source-name-hint")), value: name, error: None, autocomplete: "off" }.render())
             div class="field" {
                 label for="text" { (a.t("admin-methodologies-text")) }
                 p class="hint" id="text-hint" { (a.t("admin-methodologies-text-hint")) }
@@ -146,17 +154,82 @@ async fn methodologies_page(
     page(a, status, "/admin/methodologies", &a.t("admin-methodologies-title"), body)
 }
 
-/// The methodologies and the publish form (`GET /admin/methodologies`).
-pub async fn list(State(web): State<Web>, a: Admin) -> Response {
+/// The methodologies and the publish form (`GET /admin/methodologies`);
+/// with `?supersede=<id>@<version>`, the form holds a draft of the version
+/// that supersedes it.
+pub async fn list(State(web): State<Web>, a: Admin, Query(q): Query<HashMap<String, String>>) -> Response {
     if let Err(to_login) = signed(&a) {
         return to_login;
     }
-    methodologies_page(&web, &a, "", "", None, StatusCode::OK).await
+    let Some((id, version)) = q.get("supersede").and_then(|s| s.split_once('@')) else {
+        return methodologies_page(&web, &a, "", "", None, StatusCode::OK).await;
+    };
+    let published = match web.service.methodology_source(id, version).await {
+        Ok(published) => published,
+        Err(e) => return service_error_page(&a, &e),
+    };
+    let tomorrow =
+        web.service.now().with_timezone(&web.service.settings().timezone).date_naive() + chrono::Days::new(1);
+    let draft = canopy_core::methodology::superseding_draft(&published.source_text, version, tomorrow);
+    let name = format!("{id}-{}.toml", canopy_core::methodology::next_version(version));
+    methodologies_page(&web, &a, &name, &draft, None, StatusCode::OK).await
 }
 
-/// Publishes a new version (`POST /admin/methodologies` {source_name, text}).
-pub async fn publish(State(web): State<Web>, a: Admin, body: Bytes) -> Response {
-    let (_, fields) = match posted_write(&web, &a, &body) {
+/// A publish form's fields, posted as `multipart/form-data` (with the file
+/// `file`, whose text and name stand in for `text` and `source_name` when
+/// those are empty) or urlencoded. `Err` is the answer to a form that
+/// cannot be read.
+async fn publish_form(a: &Admin, request: Request) -> Result<HashMap<String, String>, Response> {
+    let multipart = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.to_ascii_lowercase().starts_with("multipart/form-data"));
+    let unreadable = || super::error_page(a, StatusCode::BAD_REQUEST, "error-refused");
+    if !multipart {
+        let body = axum::body::to_bytes(request.into_body(), 2 * TEXT_MAX).await.map_err(|_| too_large(a))?;
+        return Ok(crate::forms::form(&body));
+    }
+    let mut form = Multipart::from_request(request, &()).await.map_err(|_| unreadable())?;
+    let mut fields = HashMap::new();
+    let mut file: Option<(String, String)> = None;
+    while let Some(field) = form.next_field().await.map_err(|_| unreadable())? {
+        let name = field.name().unwrap_or_default().to_owned();
+        let file_name = field.file_name().map(str::to_owned);
+        let bytes = field.bytes().await.map_err(|_| too_large(a))?;
+        if bytes.len() > TEXT_MAX {
+            return Err(too_large(a));
+        }
+        let text = String::from_utf8(bytes.to_vec()).map_err(|_| unreadable())?;
+        if name == "file" {
+            file = Some((file_name.unwrap_or_default(), text));
+        } else {
+            fields.insert(name, text);
+        }
+    }
+    if let Some((file_name, text)) = file.filter(|(_, text)| !text.is_empty()) {
+        if fields.get("text").is_none_or(|t| t.trim().is_empty()) {
+            fields.insert("text".to_owned(), text);
+        }
+        if fields.get("source_name").is_none_or(|n| n.trim().is_empty()) {
+            fields.insert("source_name".to_owned(), file_name);
+        }
+    }
+    Ok(fields)
+}
+
+fn too_large(a: &Admin) -> Response {
+    super::error_page(a, StatusCode::PAYLOAD_TOO_LARGE, "admin-methodologies-too-large")
+}
+
+/// Publishes a new version (`POST /admin/methodologies` {file | source_name,
+/// text}, multipart or urlencoded).
+pub async fn publish(State(web): State<Web>, a: Admin, request: Request) -> Response {
+    let fields = match publish_form(&a, request).await {
+        Ok(fields) => fields,
+        Err(refused) => return refused,
+    };
+    let (_, fields) = match writable(&web, &a, fields) {
         Ok(ok) => ok,
         Err(refused) => return refused,
     };
@@ -201,6 +274,13 @@ pub async fn view(State(web): State<Web>, a: Admin, Path((id, version)): Path<(S
             dt { (a.t("admin-methodologies-regions")) } dd { (m.regions.iter().map(|r| r.to_string()).collect::<Vec<_>>().join(", ")) }
             dt { (a.t("admin-methodologies-valid")) } dd { (from) " – " (to.map(|d| d.to_string()).unwrap_or_default()) }
             dt { (a.t("admin-methodologies-superseded-by")) } dd { (registry.superseded_by(m).map(|s| s.new_version.clone()).unwrap_or_default()) }
+        }
+        @if registry.superseded_by(m).is_none() {
+            form method="get" action="/admin/methodologies" class="card" {
+                input type="hidden" name="supersede" value=(format!("{}@{}", m.id, m.version));
+                p class="hint" { (a.t("admin-methodologies-supersede-hint")) }
+                button type="submit" { (a.t("admin-methodologies-supersede")) }
+            }
         }
         p { a href="/admin/methodologies" { (a.t("admin-methodologies-back")) } }
     };

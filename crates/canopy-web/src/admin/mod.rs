@@ -137,8 +137,16 @@ pub(crate) fn posted_write(
     a: &Admin,
     body: &[u8],
 ) -> Result<(SignedOperator, HashMap<String, String>), Response> {
+    writable(web, a, crate::forms::form(body))
+}
+
+/// [`posted_write`] for a form already read (a multipart form's fields).
+pub(crate) fn writable(
+    web: &Web,
+    a: &Admin,
+    fields: HashMap<String, String>,
+) -> Result<(SignedOperator, HashMap<String, String>), Response> {
     let signed = signed(a)?.clone();
-    let fields = crate::forms::form(body);
     if !a.form_is_genuine(fields.get(CSRF_FIELD).map(String::as_str)) {
         return Err(error_page(a, StatusCode::FORBIDDEN, "error-csrf"));
     }

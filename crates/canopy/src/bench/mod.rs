@@ -40,6 +40,7 @@ pub struct Common {
 
 pub mod collect;
 pub mod expire;
+pub mod forest;
 pub mod ingest;
 pub mod leaderboard;
 pub mod meter;

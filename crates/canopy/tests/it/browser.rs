@@ -23,6 +23,8 @@ struct Chrome {
     driver: Child,
     client: Client,
     _profile: tempfile::TempDir,
+    /// Where its downloads go.
+    downloads: tempfile::TempDir,
 }
 
 fn chromedriver() -> Option<PathBuf> {
@@ -52,6 +54,7 @@ impl Chrome {
             .spawn()
             .expect("chromedriver starts");
         let profile = tempfile::tempdir().unwrap();
+        let downloads = tempfile::tempdir().unwrap();
         let binary = std::env::var("CANOPY_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".to_owned());
         // The flags keep Chromium off the network it cannot reach here.
         let options = json!({
@@ -60,7 +63,9 @@ impl Chrome {
                      "--disable-background-networking", "--disable-component-update", "--disable-sync",
                      "--disable-dev-shm-usage", "--lang=en-US",
                      format!("--user-data-dir={}", profile.path().display())],
-            "prefs": { "intl.accept_languages": "en-US,en" }
+            "prefs": { "intl.accept_languages": "en-US,en",
+                       "download.default_directory": downloads.path().display().to_string(),
+                       "download.prompt_for_download": false, "download.directory_upgrade": true }
         });
         let mut capabilities = serde_json::Map::new();
         capabilities.insert("goog:chromeOptions".to_owned(), options);
@@ -68,7 +73,7 @@ impl Chrome {
         let mut last = None;
         for _ in 0..100 {
             match ClientBuilder::rustls().unwrap().capabilities(capabilities.clone()).connect(&url).await {
-                Ok(client) => return Chrome { driver: child, client, _profile: profile },
+                Ok(client) => return Chrome { driver: child, client, _profile: profile, downloads },
                 Err(error) => last = Some(error),
             }
             tokio::time::sleep(StdDuration::from_millis(100)).await;
@@ -104,6 +109,26 @@ impl Chrome {
 
     async fn click(&self, css: &str) {
         self.client.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("no {css}: {e}")).click().await.unwrap();
+    }
+
+    /// Clicks the link `css` and waits (up to 10 s) for the download it
+    /// starts to finish as `name`; returns its content.
+    async fn download(&self, css: &str, name: &str) -> String {
+        self.click(css).await;
+        let path = self.downloads.path().join(name);
+        let deadline = std::time::Instant::now() + StdDuration::from_secs(10);
+        loop {
+            let partial = std::fs::read_dir(self.downloads.path())
+                .unwrap()
+                .any(|e| e.unwrap().file_name().to_string_lossy().ends_with(".crdownload"));
+            if path.exists() && !partial {
+                return std::fs::read_to_string(&path).unwrap();
+            }
+            let listed: Vec<_> =
+                std::fs::read_dir(self.downloads.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+            assert!(std::time::Instant::now() < deadline, "no download {name}: {listed:?}");
+            tokio::time::sleep(StdDuration::from_millis(100)).await;
+        }
     }
 
     async fn stop(mut self) {
@@ -398,12 +423,18 @@ async fn a_citizen_connects_collects_takes_redeems_and_deletes_in_chromium() {
             after_take - tree["price_grams"].as_i64().unwrap()
         );
 
-        // Her data: the downloads are offered; she deletes her account.
+        // Her data: she downloads it as JSON and as CSV, the same as the
+        // API's export; then she deletes her account.
         chrome.client.goto(&format!("{base}/settings")).await.unwrap();
         chrome.wait_for(r#"a[href="/settings/export.json"]"#).await;
-        chrome.wait_for(r#"a[href="/settings/export.csv"]"#).await;
+        let downloaded = chrome.download(r#"a[href="/settings/export.json"]"#, "canopy-export.json").await;
+        let downloaded: serde_json::Value = serde_json::from_str(&downloaded).expect("the download is JSON");
         let export = server.get("/v1/me/export", Some(&ann.token)).await;
-        assert!(export.body.to_string().contains("flow-1"), "the export holds her acts");
+        assert_eq!(export.status, StatusCode::OK);
+        assert!(downloaded.to_string().contains("flow-1"), "the download holds her acts: {downloaded}");
+        assert_eq!(downloaded["sections"], export.body["sections"], "the download is the API's export");
+        let csv = chrome.download(r#"a[href="/settings/export.csv"]"#, "canopy-export.csv").await;
+        assert!(csv.starts_with("section,record,field,value") && csv.contains("flow-ann"), "{csv}");
         chrome.fill("confirm", "flow-ann").await;
         chrome.submit("/settings/delete", "section.card > h1").await;
         let body = chrome.text().await;

@@ -294,8 +294,110 @@ async fn a_methodology_with_an_error_is_shown_at_its_line_then_published_fixed()
     assert!(api.body.to_string().contains("admin-scooter"), "the API has it too");
 }
 
+/// The text of the page's `<textarea>`, unescaped as a browser shows it.
+fn textarea(html: &str) -> String {
+    let start = html.find("<textarea").map(|at| at + html[at..].find('>').unwrap() + 1).expect("a textarea");
+    let end = start + html[start..].find("</textarea>").unwrap();
+    html[start..end].replace("&quot;", "\"").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+}
+
+async fn a_methodology_is_published_from_a_file_and_superseded_from_its_page() {
+    let server = TestServer::start().await;
+    let mut admin = Browser::new(&server, "en");
+    assert_eq!(sign_in(&mut admin, &[("token", ADMIN_TOKEN)]).await.location(), "/admin");
+    let fixed = SCOOTER.replace("maximum = \"fifty\"", "maximum = 50");
+
+    // A file with an error: refused, its error at its line, the file's name kept.
+    let refused =
+        admin.upload("/admin/methodologies", "/admin/methodologies", &[], ("file", "scooter.toml", SCOOTER)).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.html);
+    assert!(
+        refused.html.contains(r#"class="error-line""#) && refused.html.contains(r#"value="scooter.toml""#),
+        "{}",
+        refused.html
+    );
+    // Too large a file is refused before the service sees it.
+    let huge = format!("{fixed}\n# {}\n", "x".repeat(70 * 1024));
+    let too_large =
+        admin.upload("/admin/methodologies", "/admin/methodologies", &[], ("file", "huge.toml", &huge)).await;
+    assert_eq!(too_large.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", too_large.html);
+    assert!(too_large.html.contains("at most 64 KiB"), "{}", too_large.html);
+    // A form without its token is refused.
+    let forged = admin
+        .upload("/admin/methodologies", "/admin/methodologies", &[("csrf", "forged")], ("file", "s.toml", &fixed))
+        .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+
+    // The fixed file, uploaded with nothing typed: published under the file's name.
+    let published = admin
+        .upload(
+            "/admin/methodologies",
+            "/admin/methodologies",
+            &[("source_name", ""), ("text", "")],
+            ("file", "scooter.toml", &fixed),
+        )
+        .await;
+    assert_eq!(
+        (published.status, published.location()),
+        (StatusCode::SEE_OTHER, "/admin/methodologies/admin-scooter/1"),
+        "{}",
+        published.html
+    );
+
+    // Its page offers to supersede it: a draft of version 2, in force from tomorrow.
+    let view = admin.get("/admin/methodologies/admin-scooter/1").await;
+    assert!(view.html.contains(r#"name="supersede" value="admin-scooter@1""#), "{}", view.html);
+    let tomorrow = || {
+        let tz = chrono::FixedOffset::east_opt(8 * 3600).unwrap();
+        (chrono::Utc::now().with_timezone(&tz).date_naive() + chrono::Days::new(1)).to_string()
+    };
+    let before = tomorrow();
+    let draft_page = admin.get("/admin/methodologies?supersede=admin-scooter@1").await;
+    let after = tomorrow();
+    assert_eq!(draft_page.status, StatusCode::OK);
+    assert!(draft_page.html.contains(r#"value="admin-scooter-2.toml""#), "{}", draft_page.html);
+    let draft = textarea(&draft_page.html);
+    let in_force = |day: &str| draft.contains(&format!("version = \"2\"\nsupersedes = \"1\"\nvalid_from = {day}\n"));
+    assert!(in_force(&before) || in_force(&after), "{draft}");
+    assert!(draft.contains("[caps]\nper_day_grams = 1000"), "the rest as published: {draft}");
+    let unknown = admin.get("/admin/methodologies?supersede=admin-scooter@9").await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+
+    // The operator changes the factor and publishes the draft.
+    let edited = draft.replace("20 * distance_km", "25 * distance_km");
+    let second = admin
+        .submit(
+            "/admin/methodologies",
+            "/admin/methodologies",
+            &[("source_name", "admin-scooter-2.toml"), ("text", &edited)],
+        )
+        .await;
+    assert_eq!(
+        (second.status, second.location()),
+        (StatusCode::SEE_OTHER, "/admin/methodologies/admin-scooter/2"),
+        "{}",
+        second.html
+    );
+    let old = admin.get("/admin/methodologies/admin-scooter/1").await;
+    assert!(!old.html.contains(r#"name="supersede""#), "a superseded version offers no second successor: {}", old.html);
+    let api = server.get("/v1/methodologies", None).await;
+    let versions: Vec<&serde_json::Value> =
+        api.body["methodologies"].as_array().unwrap().iter().filter(|m| m["id"] == "admin-scooter").collect();
+    assert_eq!(versions.len(), 2, "{}", api.body);
+    // Superseding the old version again is refused as a conflict, shown on the form.
+    let again = admin
+        .submit(
+            "/admin/methodologies",
+            "/admin/methodologies",
+            &[("source_name", "x.toml"), ("text", &edited.replace("version = \"2\"", "version = \"3\""))],
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::CONFLICT, "{}", again.html);
+}
+
 crate::contract!(
     the_admin_token_opens_a_session_whose_figures_and_csv_are_the_apis,
     operator_accounts_sign_in_and_an_analyst_cannot_write,
-    a_methodology_with_an_error_is_shown_at_its_line_then_published_fixed
+    a_methodology_with_an_error_is_shown_at_its_line_then_published_fixed,
+    a_methodology_is_published_from_a_file_and_superseded_from_its_page
 );

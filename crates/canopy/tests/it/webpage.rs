@@ -111,6 +111,41 @@ impl Browser {
         self.finish(response).await
     }
 
+    /// Fills the form at `path` (its token included) and posts it to `action`
+    /// as `multipart/form-data`, as a browser sends a form with a file:
+    /// `fields`, then `file` (field name, file name, content).
+    pub async fn upload(
+        &mut self,
+        path: &str,
+        action: &str,
+        fields: &[(&str, &str)],
+        file: (&str, &str, &str),
+    ) -> Page {
+        let csrf = self.get(path).await.csrf();
+        let boundary = "----canopy-test-boundary-7MA4YWxkTrZu0gW";
+        let mut body = String::new();
+        for (name, value) in [("csrf", csrf.as_str())].iter().chain(fields) {
+            body.push_str(&format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+            ));
+        }
+        let (name, file_name, content) = file;
+        body.push_str(&format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{file_name}\"\r\nContent-Type: application/toml\r\n\r\n{content}\r\n--{boundary}--\r\n"
+        ));
+        let response = self
+            .client
+            .post(format!("{}{action}", self.base))
+            .header("cookie", self.cookie_header())
+            .header("accept-language", self.accept_language)
+            .header("content-type", format!("multipart/form-data; boundary={boundary}"))
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        self.finish(response).await
+    }
+
     /// Fills the form at `path` (its token included) and posts it to `action`.
     pub async fn submit(&mut self, path: &str, action: &str, fields: &[(&str, &str)]) -> Page {
         let csrf = self.get(path).await.csrf();
