@@ -236,7 +236,8 @@ async fn run(args: &ForestArgs, base: &Config, url: String) -> anyhow::Result<se
     }))
 }
 
-/// The tree the citizens redeem: priced by its sequestration, stock for all.
+/// The tree the citizens redeem: priced by its sequestration (17.9 kg), stock
+/// without limit.
 async fn tree_project(service: &Service, start: DateTime<Utc>, now: DateTime<Utc>) -> anyhow::Result<i64> {
     let sponsor = service
         .create_sponsor(NewSponsor {
@@ -251,7 +252,7 @@ async fn tree_project(service: &Service, start: DateTime<Utc>, now: DateTime<Utc
             kind: "tree".to_owned(),
             title: "A Haloxylon in the Alxa desert".to_owned(),
             sponsor_id: sponsor.id,
-            price_grams: Some(5_000),
+            price_grams: None,
             stock: None,
             regions: vec!["*".to_owned()],
             starts_at: (start - chrono::Duration::days(1)).to_rfc3339(),
