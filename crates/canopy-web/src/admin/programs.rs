@@ -148,8 +148,8 @@ async fn render(web: &Web, a: &Admin, outcome: Outcome, ok: StatusCode) -> Respo
                 } }
             }
         }
-        (event_form(web, a, &programs, &outcome))
         (program_form(a, &pools, &outcome))
+        (event_form(web, a, &programs, &outcome))
     };
     page(a, outcome.status(ok), "/admin/programs", &a.t("admin-programs-title"), body)
 }

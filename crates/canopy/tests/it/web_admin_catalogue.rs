@@ -119,7 +119,8 @@ async fn the_operator_fills_the_catalogue_from_the_dashboard() {
             ("kind", "tree".to_owned()),
             ("title", "Haloxylon in Alxa".to_owned()),
             ("sponsor_id", sponsor),
-            ("price_grams", "100".to_owned()),
+            // A tree's price is its sequestration: left empty.
+            ("price_grams", String::new()),
             ("stock", "10".to_owned()),
             ("regions", "*".to_owned()),
             ("starts_at", opens),
@@ -139,6 +140,7 @@ async fn the_operator_fills_the_catalogue_from_the_dashboard() {
     let api = server.get(&format!("/v1/projects/{project_id}"), None).await;
     assert_eq!(api.status, StatusCode::OK, "{api:?}");
     assert_eq!((api.body["title"].as_str(), api.body["status"].as_str()), (Some("Haloxylon in Alxa"), Some("active")));
+    assert_eq!(api.body["price_grams"], 17900, "{api:?}");
     let starts = DateTime::parse_from_rfc3339(api.body["starts_at"].as_str().unwrap()).unwrap();
     assert_eq!(starts, opens, "{api:?}");
     // A citizen sees it to redeem.
