@@ -328,6 +328,9 @@ async fn energy_programs_and_events_are_made_and_settled_from_the_dashboard() {
     assert!(page.html.contains(&settled_count), "{settled_count} in {}", page.html);
 }
 
+/// A form an analyst tries: (the page it is on, where it posts, its fields).
+type Write = (&'static str, &'static str, &'static [(&'static str, &'static str)]);
+
 async fn an_analyst_reads_the_catalogue_but_writes_nothing() {
     let server = TestServer::start().await;
     let url = server.database_url.clone();
@@ -340,7 +343,7 @@ async fn an_analyst_reads_the_catalogue_but_writes_nothing() {
     assert_eq!(signed.location(), "/admin");
     assert_eq!(analyst.get("/admin/catalogue").await.status, StatusCode::OK);
     assert_eq!(analyst.get("/admin/programs").await.status, StatusCode::OK);
-    let writes: [(&str, &str, &[(&str, &str)]); 4] = [
+    let writes: [Write; 4] = [
         ("/admin/sponsors", "/admin/sponsors", &[("name", "Analyst Fund"), ("kind", "company")]),
         ("/admin/catalogue", "/admin/pools", &[("name", "Analyst pool"), ("sponsor", "Analyst"), ("unit", "fen")]),
         ("/admin/catalogue", "/admin/campaigns", &[("title", "Analyst campaign")]),
