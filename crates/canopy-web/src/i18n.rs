@@ -81,6 +81,8 @@ macro_rules! catalogue {
             include_str!(concat!("../locales/", $lang, "/docs.ftl")),
             include_str!(concat!("../locales/", $lang, "/settings.ftl")),
             include_str!(concat!("../locales/", $lang, "/admin.ftl")),
+            include_str!(concat!("../locales/", $lang, "/admin_catalogue.ftl")),
+            include_str!(concat!("../locales/", $lang, "/admin_programs.ftl")),
         ]
     };
 }

@@ -7,7 +7,13 @@
 //! Modules: `auth` (sign in and out), `figures` (the city's figures, as
 //! charts, tables and CSV), `partners` (list, create, rotate a secret,
 //! suspend), `methodologies` (list, view, publish with each error at its
-//! line, supersede), `sponsors` (the list).
+//! line, supersede), `sponsors` (the list, registering one), `catalogue`
+//! (pools, projects, campaigns and challenges on one page, each section
+//! with its forms in `pools` (create, fund), `projects` (create, change
+//! status), `campaigns` (create, record a retirement) and `challenges`
+//! (create)), `programs` (energy programs and events: create both, settle
+//! an event now; an event's settlement report). `form` holds what the write
+//! forms share: a refusal placed at its field, the typed values kept.
 
 use std::collections::HashMap;
 
@@ -25,11 +31,16 @@ use crate::session::{constant_time_eq, cookie, keyed_csrf, Viewer, CSRF_FIELD};
 use crate::Web;
 
 pub mod auth;
+pub mod campaigns;
 pub mod catalogue;
+pub mod challenges;
 pub mod figures;
+pub(crate) mod form;
 pub mod methodologies;
 pub mod partners;
+pub mod pools;
 pub mod programs;
+pub mod projects;
 pub mod sponsors;
 
 /// The operator's session cookie (its own token, never the admin token).
@@ -54,6 +65,10 @@ pub(crate) fn routes() -> Router<Web> {
         .merge(methodologies::routes())
         .merge(sponsors::routes())
         .merge(catalogue::routes())
+        .merge(pools::routes())
+        .merge(projects::routes())
+        .merge(campaigns::routes())
+        .merge(challenges::routes())
         .merge(programs::routes())
 }
 

@@ -42,6 +42,7 @@ mod settlement;
 mod vouchers;
 mod web;
 mod web_admin;
+mod web_admin_catalogue;
 mod web_connections;
 mod web_energy;
 mod web_friends;

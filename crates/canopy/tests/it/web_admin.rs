@@ -12,7 +12,13 @@ use crate::webpage::Browser;
 
 /// Adds an operator with `canopy operators add` (password on standard input
 /// or from the environment) to the database at `url`.
-fn add_operator(url: &str, username: &str, role: &str, password: &str, on_stdin: bool) -> std::process::Output {
+pub(crate) fn add_operator(
+    url: &str,
+    username: &str,
+    role: &str,
+    password: &str,
+    on_stdin: bool,
+) -> std::process::Output {
     use std::io::Write;
     let mut command = canopy();
     command.args(["operators", "add", username, "--role", role]).env("CANOPY_DATABASE_URL", url);
