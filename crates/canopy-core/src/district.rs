@@ -126,7 +126,8 @@ impl District {
     /// placeholder), inside that province.
     pub fn parse(code: &str, region: &RegionCode) -> Result<District, InvalidDistrict> {
         let district = District::lookup(code)?;
-        let prefix = province_prefix(region).ok_or_else(|| InvalidDistrict::RegionWithoutDistricts(region.to_string()))?;
+        let prefix =
+            province_prefix(region).ok_or_else(|| InvalidDistrict::RegionWithoutDistricts(region.to_string()))?;
         if !district.code().starts_with(prefix) {
             return Err(InvalidDistrict::OutsideRegion {
                 code: code.to_owned(),

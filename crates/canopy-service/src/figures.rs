@@ -18,8 +18,8 @@
 
 use std::collections::BTreeMap;
 
-use canopy_core::types::Category;
 use canopy_core::district::District;
+use canopy_core::types::Category;
 use canopy_store::{DistrictTally, GroupTally, ProgramTally, RedemptionTally};
 use chrono::{NaiveDate, NaiveDateTime, TimeZone};
 
@@ -237,10 +237,7 @@ impl Figures {
         row("window", &format!("{}/{}", self.from, self.to), [None; 5]);
         row("active_citizens", "", [Some(self.active_citizens), None, None, None, None]);
         row("total", "", [Some(self.acts), Some(self.grams), None, None, None]);
-        for (figure, tallies) in [
-            ("category", &self.by_category),
-            ("region", &self.by_region),
-        ] {
+        for (figure, tallies) in [("category", &self.by_category), ("region", &self.by_region)] {
             for t in tallies {
                 row(figure, &t.key, [Some(t.acts), Some(t.grams), None, None, None]);
             }
@@ -282,7 +279,8 @@ mod tests {
 
     #[test]
     fn districts_add_up_by_city_and_the_unknown_come_last() {
-        let tally = |district: Option<&str>, acts, grams| DistrictTally { district: district.map(str::to_owned), acts, grams };
+        let tally =
+            |district: Option<&str>, acts, grams| DistrictTally { district: district.map(str::to_owned), acts, grams };
         let place = |key: &str, name: Option<&str>, acts, grams| PlaceTally {
             key: key.to_owned(),
             name: name.map(str::to_owned),

@@ -191,7 +191,8 @@ pub async fn signup(State(web): State<Web>, v: Viewer, body: Bytes) -> Response 
     let get = |name: &str| fields.get(name).cloned().unwrap_or_default();
     let (username, display_name, region, district) =
         (get("username"), get("display_name"), get("region"), get("district"));
-    let values = SignupValues { username: &username, display_name: &display_name, region: &region, district: &district };
+    let values =
+        SignupValues { username: &username, display_name: &display_name, region: &region, district: &district };
     if !v.form_is_genuine(fields.get(CSRF_FIELD).map(String::as_str)) {
         return signup_page(&v, &values, Some(&Failure::csrf(&v)), StatusCode::FORBIDDEN);
     }

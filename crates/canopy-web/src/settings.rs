@@ -65,8 +65,7 @@ async fn settings_page(
     extra: Option<Markup>,
     status: StatusCode,
 ) -> Response {
-    let (account, privacy) = match (web.service.account(user_id).await, web.service.privacy(user_id).await)
-    {
+    let (account, privacy) = match (web.service.account(user_id).await, web.service.privacy(user_id).await) {
         (Ok(account), Ok(privacy)) => (account, privacy),
         (Err(error), _) | (_, Err(error)) => return service_error_page(v, &error),
     };

@@ -37,7 +37,13 @@ async fn patch_me(server: &TestServer, citizen: &Citizen, body: Value) -> Reply 
 /// The district fields of `GET /v1/me`.
 async fn place(server: &TestServer, citizen: &Citizen) -> (Value, Value, Value, Value, Value) {
     let me = server.me(citizen).await;
-    (me["region"].clone(), me["district"].clone(), me["district_name"].clone(), me["city"].clone(), me["city_name"].clone())
+    (
+        me["region"].clone(),
+        me["district"].clone(),
+        me["district_name"].clone(),
+        me["city"].clone(),
+        me["city_name"].clone(),
+    )
 }
 
 async fn a_citizen_gives_changes_and_clears_their_district() {
@@ -68,10 +74,17 @@ async fn a_citizen_gives_changes_and_clears_their_district() {
     // PATCH /v1/me: a new district answers as GET /v1/me.
     let moved = patch_me(&server, &lan, json!({ "district": "110105" })).await;
     assert_eq!(moved.status, StatusCode::OK, "{moved:?}");
-    assert_eq!((moved.body["district"].as_str(), moved.body["district_name"].as_str()), (Some("110105"), Some("朝阳区")));
+    assert_eq!(
+        (moved.body["district"].as_str(), moved.body["district_name"].as_str()),
+        (Some("110105"), Some("朝阳区"))
+    );
     for bad in ["999999", "110000", "310104", "", "11010８"] {
         let refused = patch_me(&server, &lan, json!({ "district": bad })).await;
-        assert_eq!((refused.status, refused.code()), (StatusCode::BAD_REQUEST, "invalid_district"), "{bad}: {refused:?}");
+        assert_eq!(
+            (refused.status, refused.code()),
+            (StatusCode::BAD_REQUEST, "invalid_district"),
+            "{bad}: {refused:?}"
+        );
     }
     assert_eq!(server.me(&lan).await["district"], "110105", "a refused change changes nothing");
 
@@ -202,8 +215,12 @@ async fn the_figures_count_acts_by_the_citizens_current_city_and_district_in_jso
     for figure in ["by_city", "by_district"] {
         for row in f[figure].as_array().unwrap() {
             let name = row["name"].as_str().unwrap_or("Unknown (no district given)");
-            let shown =
-                format!(r#"<th scope="row">{name}</th><td>{}</td><td>{}</td><td>{}</td>"#, row["key"].as_str().unwrap(), row["acts"], row["grams"]);
+            let shown = format!(
+                r#"<th scope="row">{name}</th><td>{}</td><td>{}</td><td>{}</td>"#,
+                row["key"].as_str().unwrap(),
+                row["acts"],
+                row["grams"]
+            );
             assert!(page.html.contains(&shown), "{figure}: {shown} in {}", page.html);
         }
     }
@@ -264,14 +281,22 @@ async fn the_signup_and_settings_forms_take_a_district_with_its_error_next_to_it
     assert!(page.html.contains(r#"id="district" name="district" type="text" value="110108""#), "{}", page.html);
     assert!(page.html.contains("海淀区 · 北京市"), "{}", page.html);
     let bad = browser
-        .submit("/settings", "/settings/profile", &[("display_name", "Web"), ("region", "CN-BJ"), ("district", "999999")])
+        .submit(
+            "/settings",
+            "/settings/profile",
+            &[("display_name", "Web"), ("region", "CN-BJ"), ("district", "999999")],
+        )
         .await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
     assert!(bad.html.contains(r#"id="district-error">Give the six-digit code"#), "{}", bad.html);
     assert!(bad.html.contains(r#"aria-describedby="district-hint district-error""#), "{}", bad.html);
     // Moving to Shanghai with the Beijing district still in the field is refused at the district.
     let moved = browser
-        .submit("/settings", "/settings/profile", &[("display_name", "Web"), ("region", "CN-SH"), ("district", "110108")])
+        .submit(
+            "/settings",
+            "/settings/profile",
+            &[("display_name", "Web"), ("region", "CN-SH"), ("district", "110108")],
+        )
         .await;
     assert_eq!(moved.status, StatusCode::BAD_REQUEST);
     assert!(moved.html.contains(r#"id="district-error">"#), "{}", moved.html);
