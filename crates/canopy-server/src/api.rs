@@ -19,6 +19,10 @@ pub struct CreateUser {
     pub display_name: String,
     /// ISO 3166-2 home region such as `CN-BJ`.
     pub region: String,
+    /// Optional district: a GB/T 2260 six-digit county-level code in the region, such as `110108` (Haidian,
+    /// Beijing); `invalid_district` otherwise.
+    #[serde(default)]
+    pub district: Option<String>,
 }
 
 /// A newly registered citizen.
@@ -30,6 +34,8 @@ pub struct UserCreated {
     pub username: String,
     /// Home region.
     pub region: String,
+    /// District (GB/T 2260 code), if given.
+    pub district: Option<String>,
     /// Name shown to friends.
     pub display_name: String,
 }
@@ -64,6 +70,14 @@ pub struct Me {
     pub display_name: String,
     /// Home region.
     pub region: String,
+    /// District: a GB/T 2260 county-level code in the region (`110108`), or null if none was given.
+    pub district: Option<String>,
+    /// The district's name in Chinese as GB/T 2260 gives it (`海淀区`), or null.
+    pub district_name: Option<String>,
+    /// The district's city: its GB/T 2260 prefecture code (`110100`; a municipality is one city), or null.
+    pub city: Option<String>,
+    /// The city's name (`北京市`), or null.
+    pub city_name: Option<String>,
     /// Verified reductions, grams of CO2e.
     pub reduction_grams: i64,
     /// Green energy collected (spendable), grams.

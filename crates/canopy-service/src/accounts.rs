@@ -1,5 +1,6 @@
 //! Citizens: registration, sign-in, sessions and the account.
 
+use canopy_core::district::District;
 use canopy_core::types::{DisplayName, RegionCode, Username};
 use canopy_store::{Balances, NewUser, UserRow};
 use chrono::{DateTime, Duration, Utc};
@@ -19,6 +20,8 @@ pub struct NewAccount {
     pub display_name: String,
     /// ISO 3166-2 home region.
     pub region: String,
+    /// GB/T 2260 district in that region (six digits), if the citizen gives one.
+    pub district: Option<String>,
 }
 
 /// A session token and its expiry.
@@ -39,8 +42,17 @@ pub struct Account {
     pub balances: Balances,
 }
 
+impl Account {
+    /// The citizen's district, its name and city, if they gave one (a code
+    /// stored before a change of the GB/T 2260 data that no longer names a
+    /// district reads as none).
+    pub fn district(&self) -> Option<District> {
+        self.user.district.as_deref().and_then(|code| District::lookup(code).ok())
+    }
+}
+
 /// A registration's fields, each parsed into its core type.
-fn validate(account: &NewAccount) -> ServiceResult<(Username, DisplayName, RegionCode)> {
+fn validate(account: &NewAccount) -> ServiceResult<(Username, DisplayName, RegionCode, Option<District>)> {
     let username =
         Username::parse(&account.username).map_err(|e| ServiceError::invalid("invalid_username", e.to_string()))?;
     let password_chars = account.password.chars().count();
@@ -49,7 +61,8 @@ fn validate(account: &NewAccount) -> ServiceResult<(Username, DisplayName, Regio
     }
     let display_name = parse_display_name(&account.display_name)?;
     let region = parse_region(&account.region)?;
-    Ok((username, display_name, region))
+    let district = account.district.as_deref().map(|code| parse_district(code, &region)).transpose()?;
+    Ok((username, display_name, region, district))
 }
 
 /// A display name as sign-up and the profile accept it (`invalid_display_name`).
@@ -63,15 +76,22 @@ pub(crate) fn parse_region(region: &str) -> ServiceResult<RegionCode> {
     RegionCode::parse(region).map_err(|e| ServiceError::invalid("invalid_region", e.to_string()))
 }
 
+/// A district as sign-up and the profile accept it for a citizen of
+/// `region` (`invalid_district`): a GB/T 2260 county-level code of that
+/// province.
+pub(crate) fn parse_district(code: &str, region: &RegionCode) -> ServiceResult<District> {
+    District::parse(code, region).map_err(|e| ServiceError::invalid("invalid_district", e.to_string()))
+}
+
 impl Service {
     /// Opens a carbon account.
     pub async fn register(&self, account: NewAccount) -> ServiceResult<UserRow> {
-        let (username, display_name, region) = validate(&account)?;
+        let (username, display_name, region, district) = validate(&account)?;
         if self.store.user_by_username(&username).await?.is_some() {
             return Err(canopy_store::StoreError::UsernameTaken.into());
         }
         let password_hash = self.password_hashing.hash(account.password).await?;
-        let user = NewUser { username, password_hash, display_name, region };
+        let user = NewUser { username, password_hash, display_name, region, district };
         Ok(self.store.create_user(&user, self.now()).await?)
     }
 

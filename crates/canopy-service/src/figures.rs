@@ -1,18 +1,26 @@
 //! The figures a city official asks for, over a window of local days: active
-//! citizens, acts and reductions by category, region and day, the top
-//! behaviors, redemptions and the energy programs' savings and payments.
+//! citizens, acts and reductions by category, region (province, city,
+//! district) and day, the top behaviors, redemptions and the energy
+//! programs' savings and payments.
 //! One aggregate query a figure (see the store's `figures`), the window
 //! capped at [`FIGURES_DAYS_MAX`] days. The API's JSON and CSV and the
 //! dashboard all read [`Service::city_figures`], and the CSV is written here
 //! once ([`Figures::to_csv`]).
 //!
 //! Regions are the ISO 3166-2 codes events carry (a province or
-//! municipality, such as `CN-BJ`): the ledger records no city or district.
+//! municipality, such as `CN-BJ`). Events record no city or district, so
+//! [`Figures::by_district`] joins the window's events to their citizen's
+//! *current* district (a GB/T 2260 code the citizen gives in their profile;
+//! see `canopy_core::district`): a citizen who moves takes their history
+//! along, and the acts of citizens who gave no district are grouped under
+//! the key [`UNKNOWN_PLACE`]. [`Figures::by_city`] adds the districts up by
+//! their city (`canopy_core::district::District::city`).
 
 use std::collections::BTreeMap;
 
+use canopy_core::district::District;
 use canopy_core::types::Category;
-use canopy_store::{GroupTally, ProgramTally, RedemptionTally};
+use canopy_store::{DistrictTally, GroupTally, ProgramTally, RedemptionTally};
 use chrono::{NaiveDate, NaiveDateTime, TimeZone};
 
 use crate::error::{ServiceError, ServiceResult};
@@ -23,11 +31,28 @@ pub const FIGURES_DAYS_MAX: i64 = 366;
 /// Behaviors in the top list.
 pub const TOP_BEHAVIORS: usize = 10;
 
+/// The key of the acts whose citizen gave no district, in
+/// [`Figures::by_city`] and [`Figures::by_district`].
+pub const UNKNOWN_PLACE: &str = "unknown";
+
 /// Acts and grams of one group (a category, a region, a day, a behavior).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tally {
     /// The group.
     pub key: String,
+    /// Accepted acts.
+    pub acts: i64,
+    /// Grams of CO2e reduced.
+    pub grams: i64,
+}
+
+/// Acts and grams of one city or district.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlaceTally {
+    /// Its GB/T 2260 code, or [`UNKNOWN_PLACE`].
+    pub key: String,
+    /// Its name in Chinese as GB/T 2260 gives it (none for [`UNKNOWN_PLACE`]).
+    pub name: Option<String>,
     /// Accepted acts.
     pub acts: i64,
     /// Grams of CO2e reduced.
@@ -51,6 +76,11 @@ pub struct Figures {
     pub by_category: Vec<Tally>,
     /// By region (ISO 3166-2, as events carry it).
     pub by_region: Vec<Tally>,
+    /// By city of the citizen's current district, in code order,
+    /// [`UNKNOWN_PLACE`] last.
+    pub by_city: Vec<PlaceTally>,
+    /// By the citizen's current district, in code order, [`UNKNOWN_PLACE`] last.
+    pub by_district: Vec<PlaceTally>,
     /// By local day, every day of the window.
     pub by_day: Vec<Tally>,
     /// The behaviors with the most grams, most first.
@@ -63,6 +93,28 @@ pub struct Figures {
 
 fn tally(g: &GroupTally) -> Tally {
     Tally { key: g.key.clone(), acts: g.acts, grams: g.grams }
+}
+
+/// The districts' tallies with their names, and the same added up by city;
+/// each in code order, [`UNKNOWN_PLACE`] last (a stored code the GB/T 2260
+/// data no longer knows keeps its row, without a name, and counts for no
+/// known city).
+fn places(districts: &[DistrictTally]) -> (Vec<PlaceTally>, Vec<PlaceTally>) {
+    let mut by_district: BTreeMap<(bool, String), PlaceTally> = BTreeMap::new();
+    let mut by_city: BTreeMap<(bool, String), PlaceTally> = BTreeMap::new();
+    let add = |map: &mut BTreeMap<(bool, String), PlaceTally>, key: Option<String>, name, d: &DistrictTally| {
+        let sort = (key.is_none(), key.clone().unwrap_or_else(|| UNKNOWN_PLACE.to_owned()));
+        let entry = map.entry(sort.clone()).or_insert(PlaceTally { key: sort.1, name, acts: 0, grams: 0 });
+        entry.acts += d.acts;
+        entry.grams += d.grams;
+    };
+    for d in districts {
+        let district = d.district.as_deref().and_then(|code| District::lookup(code).ok());
+        add(&mut by_district, d.district.clone(), district.as_ref().map(|x| x.name().to_owned()), d);
+        let city = district.map(|x| x.city());
+        add(&mut by_city, city.as_ref().map(|c| c.code.clone()), city.map(|c| c.name), d);
+    }
+    (by_district.into_values().collect(), by_city.into_values().collect())
 }
 
 /// Parses the window; `invalid_window` when a day is malformed, `to` is
@@ -102,6 +154,7 @@ impl Service {
         let active_citizens = store.figure_active_citizens(begin, end).await?;
         let behaviors = store.figure_by_behavior(begin, end).await?;
         let regions = store.figure_by_region(begin, end).await?;
+        let (by_district, by_city) = places(&store.figure_by_district(begin, end).await?);
         let hours = store.figure_by_hour(begin, end).await?;
         let redemptions = store.figure_redemptions(begin, end).await?;
         let energy_programs = store.figure_energy_programs(begin, end).await?;
@@ -150,6 +203,8 @@ impl Service {
             grams: behaviors.iter().map(|b| b.grams).sum(),
             by_category,
             by_region: regions.iter().map(tally).collect(),
+            by_city,
+            by_district,
             by_day,
             top_behaviors,
             redemptions,
@@ -169,6 +224,10 @@ fn csv_field(text: &str) -> String {
 impl Figures {
     /// The figures as one CSV table: `figure,key,count,grams,quantity,wh,fen`,
     /// a row per group (empty cells where a figure has no such column).
+    /// Figures, in order: `window`, `active_citizens`, `total`, `category`,
+    /// `region`, `city` and `district` (keyed by GB/T 2260 code or
+    /// `unknown`; the names are in the JSON), `day`, `top_behavior`,
+    /// `redemptions`, `energy_program`.
     pub fn to_csv(&self) -> String {
         let mut out = String::from("figure,key,count,grams,quantity,wh,fen\n");
         let mut row = |figure: &str, key: &str, cells: [Option<i64>; 5]| {
@@ -178,12 +237,17 @@ impl Figures {
         row("window", &format!("{}/{}", self.from, self.to), [None; 5]);
         row("active_citizens", "", [Some(self.active_citizens), None, None, None, None]);
         row("total", "", [Some(self.acts), Some(self.grams), None, None, None]);
-        for (figure, tallies) in [
-            ("category", &self.by_category),
-            ("region", &self.by_region),
-            ("day", &self.by_day),
-            ("top_behavior", &self.top_behaviors),
-        ] {
+        for (figure, tallies) in [("category", &self.by_category), ("region", &self.by_region)] {
+            for t in tallies {
+                row(figure, &t.key, [Some(t.acts), Some(t.grams), None, None, None]);
+            }
+        }
+        for (figure, tallies) in [("city", &self.by_city), ("district", &self.by_district)] {
+            for t in tallies {
+                row(figure, &t.key, [Some(t.acts), Some(t.grams), None, None, None]);
+            }
+        }
+        for (figure, tallies) in [("day", &self.by_day), ("top_behavior", &self.top_behaviors)] {
             for t in tallies {
                 row(figure, &t.key, [Some(t.acts), Some(t.grams), None, None, None]);
             }
@@ -211,6 +275,32 @@ mod tests {
         {
             assert_eq!(parse_window(from, to).unwrap_err().code, "invalid_window", "{from}..{to}");
         }
+    }
+
+    #[test]
+    fn districts_add_up_by_city_and_the_unknown_come_last() {
+        let tally =
+            |district: Option<&str>, acts, grams| DistrictTally { district: district.map(str::to_owned), acts, grams };
+        let place = |key: &str, name: Option<&str>, acts, grams| PlaceTally {
+            key: key.to_owned(),
+            name: name.map(str::to_owned),
+            acts,
+            grams,
+        };
+        // As PostgreSQL orders them (NULL last) and SQLite (NULL first): the same answer.
+        let rows = [tally(Some("110108"), 2, 900), tally(Some("110105"), 1, 100), tally(None, 4, 40)];
+        let (by_district, by_city) = places(&rows);
+        let (again, _) = places(&[rows[2].clone(), rows[1].clone(), rows[0].clone()]);
+        assert_eq!(by_district, again);
+        assert_eq!(
+            by_district,
+            vec![
+                place("110105", Some("朝阳区"), 1, 100),
+                place("110108", Some("海淀区"), 2, 900),
+                place(UNKNOWN_PLACE, None, 4, 40)
+            ]
+        );
+        assert_eq!(by_city, vec![place("110100", Some("北京市"), 3, 1000), place(UNKNOWN_PLACE, None, 4, 40)]);
     }
 
     #[test]

@@ -60,7 +60,7 @@ pub use coplanting::NewCoplanting;
 pub use demand::{NewBillVouchers, NewEvent, NewProgram, DEFAULT_EMISSION_FACTOR_SOURCE};
 pub use energy::{BillView, ReadingResult, ReadingWire};
 pub use error::{ErrorKind, ServiceError, ServiceResult};
-pub use figures::{parse_window, Figures, Tally, FIGURES_DAYS_MAX, TOP_BEHAVIORS};
+pub use figures::{parse_window, Figures, PlaceTally, Tally, FIGURES_DAYS_MAX, TOP_BEHAVIORS, UNKNOWN_PLACE};
 pub use friends::{FriendBallView, FriendForest, RequestAnswer, TakenShare, Watered};
 pub use history::{HistoryQuery, MonthlyReductions, HISTORY_ACTS_MAX, HISTORY_MONTHS_MAX};
 pub use leaderboards::{BoardCache, BoardEntry, BoardPage, BoardQuery, BOARD_FRESH_S, BOARD_PAGE_MAX};

@@ -1,13 +1,14 @@
 //! A citizen's own data (PIPL): the profile, the export of everything
 //! Canopy holds about them, and the deletion of their account.
 
-use canopy_core::types::{DisplayName, Username};
+use canopy_core::district::District;
+use canopy_core::types::{DisplayName, RegionCode, Username};
 use canopy_store::{Erasure, EXPORT_PAGE_MAX, EXPORT_TABLES};
 use chrono::{DateTime, Utc};
 use rand::RngCore;
 use serde_json::{Map, Value};
 
-use crate::accounts::{parse_display_name, parse_region, Account};
+use crate::accounts::{parse_display_name, parse_district, parse_region, Account};
 use crate::error::{ServiceError, ServiceResult};
 use crate::ledger::LEDGER_PAGE_MAX;
 use crate::Service;
@@ -25,8 +26,13 @@ const ERASED_DISPLAY_NAME: &str = "Deleted account";
 pub struct ProfileUpdate {
     /// A new display name (checked as at sign-up).
     pub display_name: Option<String>,
-    /// A new home region, ISO 3166-2 (checked as at sign-up).
+    /// A new home region, ISO 3166-2 (checked as at sign-up). A region of
+    /// another province than the citizen's district is refused
+    /// (`invalid_district`) unless `district` is given too.
     pub region: Option<String>,
+    /// A new district (`Some(Some(code))`, a GB/T 2260 county-level code
+    /// in the region, checked as at sign-up) or none (`Some(None)` clears it).
+    pub district: Option<Option<String>>,
 }
 
 /// One section of an export: a table's (or the ledger's) records.
@@ -44,7 +50,7 @@ pub struct ExportSection {
 /// Everything Canopy holds about one citizen.
 ///
 /// Sections, in order: `profile` (id, username, display name, region,
-/// created_at; never the password hash), `balances`, `ledger` (every entry
+/// district (null if none), created_at; never the password hash), `balances`, `ledger` (every entry
 /// of theirs, newest first, with its cause and event), then one section per
 /// table keyed by their id (see `canopy_store::EXPORT_TABLES`: sessions'
 /// times, consents, link codes, partner links with their `user_ref`s,
@@ -130,13 +136,44 @@ fn csv_field(text: &str) -> String {
 }
 
 impl Service {
-    /// Changes the citizen's display name and/or region, checked as at
-    /// sign-up; the account as it is afterwards.
+    /// Changes the citizen's display name, region and/or district, checked
+    /// as at sign-up; the account as it is afterwards. The district must lie
+    /// in the region the account has afterwards: moving to another province
+    /// while keeping a district of the old one is refused
+    /// (`invalid_district`), so a client that changes the region gives the
+    /// new district (or null) with it.
     pub async fn update_profile(&self, user_id: i64, update: ProfileUpdate) -> ServiceResult<Account> {
         let display_name = update.display_name.as_deref().map(parse_display_name).transpose()?;
         let region = update.region.as_deref().map(parse_region).transpose()?;
-        if (display_name.is_some() || region.is_some())
-            && !self.store.update_profile(user_id, display_name.as_ref(), region.as_ref()).await?
+        let place = if region.is_some() || update.district.is_some() {
+            let current = self.account(user_id).await?.user;
+            let region = match region {
+                Some(region) => region,
+                None => RegionCode::parse(&current.region).map_err(ServiceError::internal)?,
+            };
+            let district = match update.district {
+                Some(Some(code)) => Some(parse_district(&code, &region)?),
+                Some(None) => None,
+                None => match current.district {
+                    Some(code) => Some(District::parse(&code, &region).map_err(|_| {
+                        ServiceError::invalid(
+                            "invalid_district",
+                            format!(
+                                "your district {code} is not in the region {region}: give a district of {region} \
+                                 with the new region, or null to clear it"
+                            ),
+                        )
+                    })?),
+                    None => None,
+                },
+            };
+            Some((region, district))
+        } else {
+            None
+        };
+        let place = place.as_ref().map(|(region, district)| (region, district.as_ref()));
+        if (display_name.is_some() || place.is_some())
+            && !self.store.update_profile(user_id, display_name.as_ref(), place).await?
         {
             return Err(ServiceError::unauthorized("invalid_token", "the account no longer exists"));
         }
@@ -155,6 +192,7 @@ impl Service {
             "username": user.username,
             "display_name": user.display_name,
             "region": user.region,
+            "district": user.district,
             "created_at": canopy_store::format_time(user.created_at),
         });
         let balances = serde_json::json!({
@@ -239,7 +277,8 @@ impl Service {
 
     /// Deletes the citizen's account at once: personal data erased (the
     /// username becomes a pseudonym `deleted-…`, so the name is free again;
-    /// the region, a province code, stays for regional totals), every
+    /// the region, a province code, and the district stay for regional
+    /// totals), every
     /// session ended, every consent and partner link cut, friendships,
     /// requests and blocks removed; the ledger keeps every entry under the
     /// same account id. One transaction.

@@ -33,7 +33,7 @@ pub use store::energy_settlements::{
     Previous, SettlementChunk, SettlementFinish, SettlementParticipant, SettlementRow, SettlementTotals,
     SettlementWrite, SETTLEMENTS_LISTED_MAX, SETTLE_CHUNK_MAX,
 };
-pub use store::figures::{GroupTally, ProgramTally, RedemptionTally, FIGURE_GROUPS_MAX};
+pub use store::figures::{DistrictTally, GroupTally, ProgramTally, RedemptionTally, FIGURE_GROUPS_MAX};
 pub use store::friends::{BlockRow, ForestView, FriendBalls, FriendRequestRow, FriendRow, Person, RequestSent};
 pub use store::history::{CreditedAct, HistoryFilter, HISTORY_BEHAVIORS_MAX};
 pub use store::leaderboards::Members;

@@ -1,5 +1,6 @@
 //! The rows the store returns.
 
+use canopy_core::district::District;
 use canopy_core::types::{CategorySet, DisplayName, PartnerName, RegionCode, Username};
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
@@ -17,6 +18,8 @@ pub struct UserRow {
     pub display_name: String,
     /// ISO 3166-2 home region.
     pub region: String,
+    /// GB/T 2260 county-level district in that region, if the citizen gave one.
+    pub district: Option<String>,
     /// When the account was opened.
     pub created_at: DateTime<Utc>,
 }
@@ -29,6 +32,7 @@ impl std::fmt::Debug for UserRow {
             .field("password_hash", &"[redacted]")
             .field("display_name", &self.display_name)
             .field("region", &self.region)
+            .field("district", &self.district)
             .field("created_at", &self.created_at)
             .finish()
     }
@@ -45,6 +49,8 @@ pub struct NewUser {
     pub display_name: DisplayName,
     /// ISO 3166-2 home region.
     pub region: RegionCode,
+    /// GB/T 2260 district in that region, if given.
+    pub district: Option<District>,
 }
 
 impl std::fmt::Debug for NewUser {
@@ -54,6 +60,7 @@ impl std::fmt::Debug for NewUser {
             .field("password_hash", &"[redacted]")
             .field("display_name", &self.display_name)
             .field("region", &self.region)
+            .field("district", &self.district)
             .finish()
     }
 }

@@ -35,6 +35,7 @@ fn error_message(error: &ServiceError) -> (&'static str, Option<&'static str>) {
         "weak_password" => ("error-weak-password", Some("password")),
         "invalid_display_name" => ("error-invalid-display-name", Some("display_name")),
         "invalid_region" => ("error-invalid-region", Some("region")),
+        "invalid_district" => ("error-invalid-district", Some("district")),
         _ if error.kind == ErrorKind::RateLimited => ("error-rate-limited", None),
         _ => ("error-unavailable", None),
     }
@@ -146,6 +147,7 @@ struct SignupValues<'a> {
     username: &'a str,
     display_name: &'a str,
     region: &'a str,
+    district: &'a str,
 }
 
 fn signup_page(v: &Viewer, values: &SignupValues<'_>, failure: Option<&Failure>, status: StatusCode) -> Response {
@@ -165,6 +167,9 @@ fn signup_page(v: &Viewer, values: &SignupValues<'_>, failure: Option<&Failure>,
                      value: values.display_name, error: error("display_name"), autocomplete: "nickname" }.render())
             (Field { name: "region", kind: "text", label: v.t("signup-region"), hint: Some(v.t("signup-region-hint")),
                      value: values.region, error: error("region"), autocomplete: "off" }.render())
+            (Field { name: "district", kind: "text", label: v.t("signup-district"),
+                     hint: Some(v.t("signup-district-hint")), value: values.district, error: error("district"),
+                     autocomplete: "off" }.render_optional())
             button type="submit" { (v.t("signup-submit")) }
         }
         p { (v.t("signup-have-account")) " " a href="/login" { (v.t("nav-login")) } }
@@ -177,15 +182,17 @@ pub async fn signup_form(v: Viewer) -> Response {
     if v.user.is_some() {
         return see_other("/", Vec::new());
     }
-    signup_page(&v, &SignupValues { username: "", display_name: "", region: "" }, None, StatusCode::OK)
+    signup_page(&v, &SignupValues { username: "", display_name: "", region: "", district: "" }, None, StatusCode::OK)
 }
 
 /// Opens an account and signs in (`POST /signup`).
 pub async fn signup(State(web): State<Web>, v: Viewer, body: Bytes) -> Response {
     let fields = form(&body);
     let get = |name: &str| fields.get(name).cloned().unwrap_or_default();
-    let (username, display_name, region) = (get("username"), get("display_name"), get("region"));
-    let values = SignupValues { username: &username, display_name: &display_name, region: &region };
+    let (username, display_name, region, district) =
+        (get("username"), get("display_name"), get("region"), get("district"));
+    let values =
+        SignupValues { username: &username, display_name: &display_name, region: &region, district: &district };
     if !v.form_is_genuine(fields.get(CSRF_FIELD).map(String::as_str)) {
         return signup_page(&v, &values, Some(&Failure::csrf(&v)), StatusCode::FORBIDDEN);
     }
@@ -194,6 +201,7 @@ pub async fn signup(State(web): State<Web>, v: Viewer, body: Bytes) -> Response 
         password: get("password"),
         display_name: display_name.clone(),
         region: region.trim().to_ascii_uppercase(),
+        district: optional(&district),
     };
     let password = account.password.clone();
     let signed_in = match web.service.register(account).await {
@@ -201,6 +209,11 @@ pub async fn signup(State(web): State<Web>, v: Viewer, body: Bytes) -> Response 
         Err(error) => Err(error),
     };
     home_or_again(&web, &v, signed_in, |failure, status| signup_page(&v, &values, Some(failure), status))
+}
+
+/// A text field left empty is no value; otherwise it is trimmed.
+pub(crate) fn optional(field: &str) -> Option<String> {
+    Some(field.trim()).filter(|f| !f.is_empty()).map(str::to_owned)
 }
 
 /// The sign-out page (`GET /logout`): a button, since signing out changes state.

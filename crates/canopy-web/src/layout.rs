@@ -155,8 +155,17 @@ pub struct Field<'a> {
 }
 
 impl Field<'_> {
-    /// The field's markup.
+    /// The field's markup, a required field.
     pub fn render(&self) -> Markup {
+        self.markup(true)
+    }
+
+    /// The field's markup, a field that may be left empty.
+    pub fn render_optional(&self) -> Markup {
+        self.markup(false)
+    }
+
+    fn markup(&self, required: bool) -> Markup {
         let hint_id = format!("{}-hint", self.name);
         let error_id = format!("{}-error", self.name);
         let described = [self.hint.as_ref().map(|_| hint_id.as_str()), self.error.as_ref().map(|_| error_id.as_str())]
@@ -169,7 +178,7 @@ impl Field<'_> {
                 label for=(self.name) { (self.label) }
                 @if let Some(hint) = &self.hint { p class="hint" id=(hint_id) { (hint) } }
                 @if let Some(error) = &self.error { p class="error" id=(error_id) { (error) } }
-                input id=(self.name) name=(self.name) type=(self.kind) value=(self.value) required
+                input id=(self.name) name=(self.name) type=(self.kind) value=(self.value) required[required]
                     autocomplete=(self.autocomplete)
                     aria-invalid=[self.error.as_ref().map(|_| "true")]
                     aria-describedby=[(!described.is_empty()).then_some(described.as_str())];

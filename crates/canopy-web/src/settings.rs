@@ -1,4 +1,4 @@
-//! Settings (`/settings`): the profile (display name and region, each
+//! Settings (`/settings`): the profile (display name, region and district, each
 //! error next to its field), the language (the footer's choice, posting to
 //! `/lang`), privacy (who sees my forest, whether friends may collect) and
 //! your data (PIPL): the export as JSON or CSV, downloaded with the session
@@ -33,11 +33,12 @@ pub(crate) fn routes() -> Router<Web> {
 }
 
 /// What the last attempt left to show: the values typed and one error, at
-/// a field (`display_name`, `region`, `confirm`) or for the page.
+/// a field (`display_name`, `region`, `district`, `confirm`) or for the page.
 #[derive(Default)]
 struct Attempt {
     display_name: Option<String>,
     region: Option<String>,
+    district: Option<String>,
     error: Option<(&'static str, String)>,
 }
 
@@ -64,13 +65,15 @@ async fn settings_page(
     extra: Option<Markup>,
     status: StatusCode,
 ) -> Response {
-    let (Account { user, .. }, privacy) = match (web.service.account(user_id).await, web.service.privacy(user_id).await)
-    {
+    let (account, privacy) = match (web.service.account(user_id).await, web.service.privacy(user_id).await) {
         (Ok(account), Ok(privacy)) => (account, privacy),
         (Err(error), _) | (_, Err(error)) => return service_error_page(v, &error),
     };
+    let place = account.district().map(|d| format!("{} · {}", d.name(), d.city().name));
+    let Account { user, .. } = account;
     let display_name = attempt.display_name.clone().unwrap_or(user.display_name);
     let region = attempt.region.clone().unwrap_or(user.region);
+    let district = attempt.district.clone().unwrap_or(user.district.unwrap_or_default());
     let confirm_error = attempt.at("confirm");
     let body = html! {
         h1 { (v.t("settings-title")) }
@@ -84,6 +87,10 @@ async fn settings_page(
                          value: &display_name, error: attempt.at("display_name"), autocomplete: "nickname" }.render())
                 (Field { name: "region", kind: "text", label: v.t("signup-region"), hint: Some(v.t("signup-region-hint")),
                          value: &region, error: attempt.at("region"), autocomplete: "off" }.render())
+                (Field { name: "district", kind: "text", label: v.t("signup-district"),
+                         hint: Some(v.t("signup-district-hint")), value: &district, error: attempt.at("district"),
+                         autocomplete: "off" }.render_optional())
+                @if let Some(place) = place { p id="district-place" { (place) } }
                 button type="submit" { (v.t("settings-profile-save")) }
             }
         }
@@ -168,6 +175,7 @@ fn profile_error(v: &Viewer, error: &ServiceError) -> Option<(&'static str, Stri
     match error.code {
         "invalid_display_name" => Some(("display_name", v.t("error-invalid-display-name"))),
         "invalid_region" => Some(("region", v.t("error-invalid-region"))),
+        "invalid_district" => Some(("district", v.t("error-invalid-district"))),
         _ => None,
     }
 }
@@ -180,12 +188,23 @@ pub async fn update_profile(State(web): State<Web>, v: Viewer, body: Bytes) -> R
     };
     let display_name = fields.get("display_name").cloned().unwrap_or_default();
     let region = fields.get("region").cloned().unwrap_or_default();
-    let update = ProfileUpdate { display_name: Some(display_name.clone()), region: Some(region.clone()) };
+    let district = fields.get("district").cloned().unwrap_or_default();
+    // The form always shows the district: left empty, it clears it.
+    let update = ProfileUpdate {
+        display_name: Some(display_name.clone()),
+        region: Some(region.clone()),
+        district: Some(crate::accounts::optional(&district)),
+    };
     match web.service.update_profile(user_id, update).await {
         Ok(_) => see_other("/settings?saved=profile", Vec::new()),
         Err(error) => match profile_error(&v, &error) {
             Some(at) => {
-                let attempt = Attempt { display_name: Some(display_name), region: Some(region), error: Some(at) };
+                let attempt = Attempt {
+                    display_name: Some(display_name),
+                    region: Some(region),
+                    district: Some(district),
+                    error: Some(at),
+                };
                 settings_page(&web, &v, user_id, attempt, None, status_of(&error)).await
             }
             None => service_error_page(&v, &error),

@@ -23,14 +23,15 @@ pub(crate) async fn create_user(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<CreateUser>,
 ) -> ApiResult<(StatusCode, Json<UserCreated>)> {
-    let CreateUser { username, password, display_name, region } = body;
-    let user = state.service.register(NewAccount { username, password, display_name, region }).await?;
+    let CreateUser { username, password, display_name, region, district } = body;
+    let user = state.service.register(NewAccount { username, password, display_name, region, district }).await?;
     Ok((
         StatusCode::CREATED,
         Json(UserCreated {
             id: ids::user(user.id),
             username: user.username,
             region: user.region,
+            district: user.district,
             display_name: user.display_name,
         }),
     ))
@@ -58,12 +59,18 @@ pub(crate) async fn me(State(state): State<AppState>, citizen: Citizen) -> ApiRe
 
 /// What `GET /v1/me` (and `PATCH /v1/me`) answer for an account.
 pub(crate) fn me_view(account: canopy_service::Account) -> Me {
+    let district = account.district();
+    let city = district.as_ref().map(|d| d.city());
     let canopy_service::Account { user, balances } = account;
     Me {
         id: ids::user(user.id),
         username: user.username,
         display_name: user.display_name,
         region: user.region,
+        district: user.district,
+        district_name: district.map(|d| d.name().to_owned()),
+        city: city.as_ref().map(|c| c.code.clone()),
+        city_name: city.map(|c| c.name),
         reduction_grams: balances.reduction_grams,
         energy_grams: balances.energy_grams,
         balls_grams: balances.balls_grams,

@@ -5,7 +5,7 @@ use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use canopy_service::{Figures, Tally};
+use canopy_service::{Figures, PlaceTally, Tally};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -30,6 +30,19 @@ pub(crate) struct FiguresQuery {
 pub(crate) struct TallyOut {
     /// The category, region (ISO 3166-2), local day (YYYY-MM-DD) or behavior.
     key: String,
+    /// Accepted acts.
+    acts: i64,
+    /// Grams of CO2e reduced.
+    grams: i64,
+}
+
+/// Acts and grams of one city or district.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct PlaceTallyOut {
+    /// The GB/T 2260 code (six digits), or `unknown` for the citizens who gave no district.
+    key: String,
+    /// Its name in Chinese as GB/T 2260 gives it (`海淀区`, `北京市`); null for `unknown`.
+    name: Option<String>,
     /// Accepted acts.
     acts: i64,
     /// Grams of CO2e reduced.
@@ -79,8 +92,13 @@ pub(crate) struct FiguresOut {
     grams: i64,
     /// By category.
     by_category: Vec<TallyOut>,
-    /// By region (the ISO 3166-2 code events carry: province level; no city or district is recorded).
+    /// By region (the ISO 3166-2 code events carry: province level).
     by_region: Vec<TallyOut>,
+    /// By city (GB/T 2260 prefecture; a municipality is one city) of the citizen's *current* district: a
+    /// citizen who moves takes their history along; citizens without a district are `unknown` (last).
+    by_city: Vec<PlaceTallyOut>,
+    /// By the citizen's *current* district (GB/T 2260 county-level code), in code order, `unknown` last.
+    by_district: Vec<PlaceTallyOut>,
     /// By local day, every day of the window.
     by_day: Vec<TallyOut>,
     /// The behaviors with the most grams (at most 10).
@@ -95,6 +113,13 @@ fn tallies(tallies: &[Tally]) -> Vec<TallyOut> {
     tallies.iter().map(|t| TallyOut { key: t.key.clone(), acts: t.acts, grams: t.grams }).collect()
 }
 
+fn places(tallies: &[PlaceTally]) -> Vec<PlaceTallyOut> {
+    tallies
+        .iter()
+        .map(|t| PlaceTallyOut { key: t.key.clone(), name: t.name.clone(), acts: t.acts, grams: t.grams })
+        .collect()
+}
+
 fn json(f: &Figures) -> FiguresOut {
     FiguresOut {
         from: f.from.to_string(),
@@ -104,6 +129,8 @@ fn json(f: &Figures) -> FiguresOut {
         grams: f.grams,
         by_category: tallies(&f.by_category),
         by_region: tallies(&f.by_region),
+        by_city: places(&f.by_city),
+        by_district: places(&f.by_district),
         by_day: tallies(&f.by_day),
         top_behaviors: tallies(&f.top_behaviors),
         redemptions: f
@@ -131,7 +158,8 @@ fn json(f: &Figures) -> FiguresOut {
 }
 
 /// The city's figures over a window of local days: active citizens, acts and reductions by category, region
-/// and day, top behaviors, redemptions, energy programs (JSON, or CSV with `format=csv`).
+/// (province; city and district of the citizen's current district) and day, top behaviors, redemptions, energy
+/// programs (JSON, or CSV with `format=csv`).
 #[utoipa::path(get, path = "/v1/admin/figures", tag = "admin", security(("admin" = [])),
     params(FiguresQuery),
     responses((status = 200, body = FiguresOut, description = "The figures (text/csv with format=csv)"),

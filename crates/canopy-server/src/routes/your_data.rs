@@ -22,20 +22,32 @@ use crate::AppState;
 pub(crate) struct UpdateProfile {
     /// 1 to 64 characters, shown to friends (checked as at sign-up).
     display_name: Option<String>,
-    /// ISO 3166-2 home region such as `CN-BJ` (checked as at sign-up).
+    /// ISO 3166-2 home region such as `CN-BJ` (checked as at sign-up). Moving to another province while the
+    /// account has a district of the old one is refused with `invalid_district` unless `district` is given too.
     region: Option<String>,
+    /// District: a GB/T 2260 six-digit county-level code in the (new) region, such as `110108` (Haidian,
+    /// Beijing), or null to clear it; left out, it stays.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    district: Option<Option<String>>,
 }
 
-/// Changes the signed-in citizen's display name and/or region; answers as `GET /v1/me`.
+/// A field that is present: `Some(None)` for null, `Some(Some(v))` for a
+/// value (a missing field is `None` through `#[serde(default)]`).
+fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(deserializer).map(Some)
+}
+
+/// Changes the signed-in citizen's display name, region and/or district; answers as `GET /v1/me`.
 #[utoipa::path(patch, path = "/v1/me", tag = "citizens", security(("session" = [])), request_body = UpdateProfile,
-    responses((status = 200, body = Me), (status = 400, description = "invalid_display_name, invalid_region", body = Problem),
+    responses((status = 200, body = Me), (status = 400, description = "invalid_display_name, invalid_region, invalid_district", body = Problem),
               (status = 401, body = Problem)))]
 pub(crate) async fn update_me(
     State(state): State<AppState>,
     citizen: Citizen,
     JsonBody(body): JsonBody<UpdateProfile>,
 ) -> ApiResult<Json<Me>> {
-    let update = ProfileUpdate { display_name: body.display_name, region: body.region };
+    let update = ProfileUpdate { display_name: body.display_name, region: body.region, district: body.district };
     Ok(Json(me_view(state.service.update_profile(citizen.user_id, update).await?)))
 }
 

@@ -12,13 +12,14 @@ impl Store {
     pub async fn create_user(&self, user: &NewUser, now: DateTime<Utc>) -> StoreResult<UserRow> {
         let result: Result<i64, sqlx::Error> = on_write!(self, |db| {
             sqlx::query_scalar(
-                "INSERT INTO users (username, password_hash, display_name, region, created_at)
-                 VALUES ($1, $2, $3, $4, $5) RETURNING id",
+                "INSERT INTO users (username, password_hash, display_name, region, district, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
             )
             .bind(user.username.as_str())
             .bind(&user.password_hash)
             .bind(user.display_name.as_str())
             .bind(user.region.as_str())
+            .bind(user.district.as_ref().map(|d| d.code()))
             .bind(format_time(now))
             .fetch_one(db)
             .await
@@ -30,6 +31,7 @@ impl Store {
                 password_hash: user.password_hash.clone(),
                 display_name: user.display_name.as_str().to_owned(),
                 region: user.region.as_str().to_owned(),
+                district: user.district.as_ref().map(|d| d.code().to_owned()),
                 created_at: now,
             }),
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(StoreError::UsernameTaken),
@@ -41,7 +43,7 @@ impl Store {
     pub async fn user_by_username(&self, username: &Username) -> StoreResult<Option<UserRow>> {
         let row: Option<UserTuple> = on_read!(self, |db| {
             sqlx::query_as(
-                "SELECT id, username, password_hash, display_name, region, created_at FROM users WHERE username = $1",
+                "SELECT id, username, password_hash, display_name, region, district, created_at FROM users WHERE username = $1",
             )
             .bind(username.as_str())
             .fetch_optional(db)
@@ -54,7 +56,7 @@ impl Store {
     pub async fn user_by_id(&self, id: i64) -> StoreResult<Option<UserRow>> {
         let row: Option<UserTuple> = on_read!(self, |db| {
             sqlx::query_as(
-                "SELECT id, username, password_hash, display_name, region, created_at FROM users WHERE id = $1",
+                "SELECT id, username, password_hash, display_name, region, district, created_at FROM users WHERE id = $1",
             )
             .bind(id)
             .fetch_optional(db)
@@ -108,8 +110,8 @@ impl Store {
     }
 }
 
-type UserTuple = (i64, String, String, String, String, String);
+type UserTuple = (i64, String, String, String, String, Option<String>, String);
 
-fn user_from_tuple((id, username, password_hash, display_name, region, created_at): UserTuple) -> UserRow {
-    UserRow { id, username, password_hash, display_name, region, created_at: parse_time(&created_at) }
+fn user_from_tuple((id, username, password_hash, display_name, region, district, created_at): UserTuple) -> UserRow {
+    UserRow { id, username, password_hash, display_name, region, district, created_at: parse_time(&created_at) }
 }

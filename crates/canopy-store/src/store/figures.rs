@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use super::{on_read, Store};
 use crate::{format_time, StoreResult};
 
-/// The most groups one figure returns (behaviors, regions, kinds, programs, hours).
+/// The most groups one figure returns (behaviors, regions, districts, kinds, programs, hours).
 pub const FIGURE_GROUPS_MAX: i64 = 10_000;
 
 /// A group's count and grams.
@@ -14,6 +14,17 @@ pub const FIGURE_GROUPS_MAX: i64 = 10_000;
 pub struct GroupTally {
     /// The group (a behavior, a region, an hour `YYYY-MM-DDTHH` in UTC).
     pub key: String,
+    /// Accepted acts.
+    pub acts: i64,
+    /// Grams credited.
+    pub grams: i64,
+}
+
+/// Acts and grams of the citizens of one district (their current one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DistrictTally {
+    /// The district's GB/T 2260 code; `None` for citizens who gave none.
+    pub district: Option<String>,
     /// Accepted acts.
     pub acts: i64,
     /// Grams credited.
@@ -98,6 +109,27 @@ impl Store {
     /// caller to fold into local days.
     pub async fn figure_by_hour(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> StoreResult<Vec<GroupTally>> {
         self.figure_events_by("SUBSTR(occurred_at, 1, 13)", from, to).await
+    }
+
+    /// Acts and grams in [from, to) by the district their citizen has now
+    /// (`users.district`, not what it was at the time of the act: the ledger
+    /// records no place but the event's province). Citizens without a
+    /// district are one group, `None`.
+    pub async fn figure_by_district(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> StoreResult<Vec<DistrictTally>> {
+        let rows: Vec<(Option<String>, i64, i64)> = on_read!(self, |db| {
+            sqlx::query_as(
+                "SELECT u.district, COUNT(*), CAST(COALESCE(SUM(e.grams), 0) AS BIGINT)
+                 FROM events e JOIN users u ON u.id = e.user_id
+                 WHERE e.occurred_at >= $1 AND e.occurred_at < $2
+                 GROUP BY u.district ORDER BY u.district LIMIT $3",
+            )
+            .bind(format_time(from))
+            .bind(format_time(to))
+            .bind(FIGURE_GROUPS_MAX)
+            .fetch_all(db)
+            .await
+        })?;
+        Ok(rows.into_iter().map(|(district, acts, grams)| DistrictTally { district, acts, grams }).collect())
     }
 
     /// Redemptions made in [from, to) and not cancelled, by project kind.

@@ -13,6 +13,7 @@ use sqlx::{Column, Row};
 
 use super::{on_read, on_write, Store};
 use crate::{format_time, StoreError, StoreResult};
+use canopy_core::district::District;
 use canopy_core::types::{DisplayName, RegionCode, Username};
 
 /// One table of a citizen's data as the export reads it.
@@ -95,22 +96,33 @@ pub struct Erasure {
 }
 
 impl Store {
-    /// Changes a citizen's display name and/or region; false if there is no
-    /// such citizen.
+    /// Changes a citizen's display name and/or home place; false if there
+    /// is no such citizen. The place is the region and the district written
+    /// together (the caller checked the district against that region), so
+    /// two changes at once leave one of the checked pairs, never a district
+    /// of one and the region of the other.
     pub async fn update_profile(
         &self,
         user_id: i64,
         display_name: Option<&DisplayName>,
-        region: Option<&RegionCode>,
+        place: Option<(&RegionCode, Option<&District>)>,
     ) -> StoreResult<bool> {
+        let (region, district) = match place {
+            Some((region, district)) => (Some(region.as_str().to_owned()), district.map(|d| d.code().to_owned())),
+            None => (None, None),
+        };
         let updated = on_write!(self, |db| {
             sqlx::query(
-                "UPDATE users SET display_name = COALESCE($2, display_name), region = COALESCE($3, region)
+                "UPDATE users SET display_name = COALESCE($2, display_name),
+                     region = CASE WHEN $3 THEN $4 ELSE region END,
+                     district = CASE WHEN $3 THEN $5 ELSE district END
                  WHERE id = $1",
             )
             .bind(user_id)
             .bind(display_name.map(|d| d.as_str().to_owned()))
-            .bind(region.map(|r| r.as_str().to_owned()))
+            .bind(place.is_some())
+            .bind(region)
+            .bind(district)
             .execute(db)
             .await
             .map(|r| r.rows_affected())
@@ -152,8 +164,8 @@ impl Store {
 
     /// Erases a citizen at once, in one transaction: the username becomes
     /// the pseudonym, the display name a placeholder and the password hash
-    /// one no password matches (the region, a province code, stays for
-    /// regional totals); every session, link code, partner link and consent
+    /// one no password matches (the region, a province code, and the
+    /// district stay for regional totals); every session, link code, partner link and consent
     /// goes, as do friendships, friend requests and blocks either way, and
     /// stored idempotent answers; the privacy becomes "nobody sees, nobody
     /// collects". The ledger (postings, events, balls, redemptions…) keeps

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use canopy_core::types::Category;
-use canopy_service::{Figures, Tally};
+use canopy_service::{Figures, PlaceTally, Tally, UNKNOWN_PLACE};
 use maud::{html, Markup};
 use serde::Deserialize;
 
@@ -64,12 +64,47 @@ fn tally_table(a: &Admin, caption: &str, tallies: &[Tally], label: impl Fn(&str)
     }
 }
 
+/// A city or district's name as the tables and charts show it.
+fn place_label(a: &Admin, t: &PlaceTally) -> String {
+    match &t.name {
+        Some(name) => name.clone(),
+        None if t.key == UNKNOWN_PLACE => a.t("admin-figures-unknown"),
+        None => t.key.clone(),
+    }
+}
+
+/// Cities or districts: the name, the GB/T 2260 code (the API's and the
+/// CSV's key), acts and grams.
+fn place_table(a: &Admin, caption: &str, tallies: &[PlaceTally]) -> Markup {
+    html! {
+        div class="table-wrap" tabindex="0" {
+            table {
+                caption { (caption) }
+                thead { tr {
+                    th scope="col" { (a.t("admin-figures-group")) }
+                    th scope="col" { (a.t("admin-figures-code")) }
+                    th scope="col" { (a.t("admin-figures-acts")) }
+                    th scope="col" { (a.t("admin-figures-grams")) }
+                } }
+                tbody {
+                    @for t in tallies {
+                        tr { th scope="row" { (place_label(a, t)) } td { (t.key) } td { (t.acts) } td { (t.grams) } }
+                    }
+                    @if tallies.is_empty() { tr { td colspan="4" { (a.t("admin-figures-none")) } } }
+                }
+            }
+        }
+    }
+}
+
 fn figures_markup(a: &Admin, f: &Figures) -> Markup {
     let days: Vec<String> = f.by_day.iter().map(|d| d.key.clone()).collect();
     let categories: Vec<String> = f.by_category.iter().map(|c| category_label(a, &c.key)).collect();
     let by_day = [Series { label: a.t("admin-figures-grams"), values: f.by_day.iter().map(|d| d.grams).collect() }];
     let by_category =
         [Series { label: a.t("admin-figures-grams"), values: f.by_category.iter().map(|c| c.grams).collect() }];
+    let cities: Vec<String> = f.by_city.iter().map(|c| place_label(a, c)).collect();
+    let by_city = [Series { label: a.t("admin-figures-grams"), values: f.by_city.iter().map(|c| c.grams).collect() }];
     html! {
         section class="card" aria-labelledby="totals" {
             h2 id="totals" { (a.t("admin-figures-totals")) }
@@ -94,6 +129,16 @@ fn figures_markup(a: &Admin, f: &Figures) -> Markup {
             h2 { (a.t("admin-figures-by-region")) }
             p class="hint" { (a.t("admin-figures-region-note")) }
             (tally_table(a, &a.t("admin-figures-by-region"), &f.by_region, str::to_owned))
+        }
+        section class="card" {
+            h2 { (a.t("admin-figures-by-city")) }
+            p class="hint" { (a.t("admin-figures-place-note")) }
+            (stacked_bars("by-city", &a.t("admin-figures-by-city"), &cities, &by_city, "g", &a.t("admin-figures-table")))
+            (place_table(a, &a.t("admin-figures-by-city"), &f.by_city))
+        }
+        section class="card" {
+            h2 { (a.t("admin-figures-by-district")) }
+            (place_table(a, &a.t("admin-figures-by-district"), &f.by_district))
         }
         section class="card" {
             h2 { (a.t("admin-figures-top")) }

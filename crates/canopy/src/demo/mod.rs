@@ -122,6 +122,7 @@ async fn seed(state: &AppState) -> anyhow::Result<Seeded> {
             "alice",
             "Alice Wang",
             "CN-BJ",
+            Some("110108"),
             "alice-001",
             vec![
                 Category::Transport,
@@ -132,15 +133,16 @@ async fn seed(state: &AppState) -> anyhow::Result<Seeded> {
                 Category::Housing,
             ],
         ),
-        ("bob", "Bob Li", "CN-HB", "bob-001", vec![Category::Transport, Category::Food]),
+        ("bob", "Bob Li", "CN-HB", None, "bob-001", vec![Category::Transport, Category::Food]),
     ];
-    for (username, display_name, region, user_ref, scopes) in citizens {
+    for (username, display_name, region, district, user_ref, scopes) in citizens {
         let user = service
             .register(NewAccount {
                 username: username.to_owned(),
                 password: DEMO_PASSWORD.to_owned(),
                 display_name: display_name.to_owned(),
                 region: region.to_owned(),
+                district: district.map(str::to_owned),
             })
             .await?;
         let scopes: Vec<String> = scopes.iter().map(|c| c.as_str().to_owned()).collect();

@@ -28,7 +28,8 @@ async fn a_citizen_registers_signs_in_and_reads_an_empty_account() {
     assert_eq!(me.status, StatusCode::OK);
     assert_eq!(
         me.body,
-        json!({ "id": id, "username": "mei", "display_name": "Mei", "region": "CN-BJ", "reduction_grams": 0, "energy_grams": 0, "balls_grams": 0, "held_energy_grams": 0, "money_fen": 0 })
+        json!({ "id": id, "username": "mei", "display_name": "Mei", "region": "CN-BJ", "district": null,
+                "district_name": null, "city": null, "city_name": null, "reduction_grams": 0, "energy_grams": 0, "balls_grams": 0, "held_energy_grams": 0, "money_fen": 0 })
     );
 }
 

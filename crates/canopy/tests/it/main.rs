@@ -14,6 +14,7 @@ mod cli;
 mod concurrency;
 mod consent;
 mod coplanting;
+mod districts;
 mod edge;
 mod energy_events;
 mod faults;

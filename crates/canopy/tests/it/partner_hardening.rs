@@ -363,6 +363,7 @@ fn debug_output_hides_secrets_tokens_and_passwords() {
         password_hash: "$argon2id$secret-hash".to_owned(),
         display_name: "Ann".to_owned(),
         region: "CN-BJ".to_owned(),
+        district: None,
         created_at: chrono::Utc::now(),
     };
     assert!(!format!("{user:?}").contains("secret-hash"));
