@@ -125,6 +125,11 @@ async fn run(args: &ForestArgs, base: &Config, url: String) -> anyhow::Result<se
     config.listen = "127.0.0.1:0".to_owned();
     config.clock = Arc::new(clock.clone());
     config.connections_max = config.connections_max.max(args.connections + 16);
+    // A year is lived in a minute or two: a citizen's day of moves (a
+    // collect, now and then a redemption) comes every few milliseconds of
+    // real time, which the per-citizen move limit would refuse.
+    config.game_moves_per_s = 1_000_000;
+    config.game_moves_burst = 1_000_000;
 
     let store = Store::open_with(&config.database_url, config.store).await?;
     let admin = Service::for_administration(store, config.settings(), bench_key(&config)?).await?;
@@ -134,7 +139,9 @@ async fn run(args: &ForestArgs, base: &Config, url: String) -> anyhow::Result<se
     let app = App::build(config.clone()).await?;
     let state = app.state().clone();
     let service = state.service.clone();
-    let tree = tree_project(&service, start, now).await?;
+    // Enough trees for every citizen's every redemption.
+    let stock = (args.citizens * (args.days / args.redeem_every + 1) as usize) as i64;
+    let tree = tree_project(&service, stock, start, now).await?;
 
     let history_started = Instant::now();
     let mut trees = 0usize;
@@ -236,9 +243,8 @@ async fn run(args: &ForestArgs, base: &Config, url: String) -> anyhow::Result<se
     }))
 }
 
-/// The tree the citizens redeem: priced by its sequestration (17.9 kg), stock
-/// without limit.
-async fn tree_project(service: &Service, start: DateTime<Utc>, now: DateTime<Utc>) -> anyhow::Result<i64> {
+/// The tree the citizens redeem: priced by its sequestration (17.9 kg).
+async fn tree_project(service: &Service, stock: i64, start: DateTime<Utc>, now: DateTime<Utc>) -> anyhow::Result<i64> {
     let sponsor = service
         .create_sponsor(NewSponsor {
             name: "bench foundation".to_owned(),
@@ -253,7 +259,7 @@ async fn tree_project(service: &Service, start: DateTime<Utc>, now: DateTime<Utc
             title: "A Haloxylon in the Alxa desert".to_owned(),
             sponsor_id: sponsor.id,
             price_grams: None,
-            stock: None,
+            stock: Some(stock),
             regions: vec!["*".to_owned()],
             starts_at: (start - chrono::Duration::days(1)).to_rfc3339(),
             ends_at: (now + chrono::Duration::days(30)).to_rfc3339(),
