@@ -49,7 +49,7 @@ pub struct CollectArgs {
 }
 
 /// The behaviours of a citizen's balls, with inputs that credit energy.
-const BEHAVIORS: [(&str, &str); 5] = [
+pub(super) const BEHAVIORS: [(&str, &str); 5] = [
     ("shared_bike", r#"{"distance_km": 3.2}"#),
     ("bus_ride", "{}"),
     ("no_utensils", "{}"),

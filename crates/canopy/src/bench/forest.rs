@@ -27,6 +27,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::json;
 
+use super::collect::BEHAVIORS;
 use super::{bench_key, percentile, seed};
 
 /// Arguments of `canopy bench forest`.
@@ -57,17 +58,9 @@ pub struct ForestArgs {
     pub common: super::Common,
 }
 
-/// A citizen's acts each day: one per behaviour, each making its own ball.
-const BEHAVIORS: [(&str, &str); 5] = [
-    ("shared_bike", r#"{"distance_km": 3.2}"#),
-    ("bus_ride", "{}"),
-    ("no_utensils", "{}"),
-    ("secondhand_clothing", r#"{"items": 2}"#),
-    ("walking", r#"{"steps": 6000}"#),
-];
-
-/// In-process clients collecting and redeeming during the history.
-const WORKERS: usize = 16;
+/// In-process clients collecting and redeeming during the history (many,
+/// since on PostgreSQL each waits for its group commit).
+const WORKERS: usize = 64;
 
 /// Runs the forest page benchmark.
 pub async fn forest(args: ForestArgs, base: &Config) -> anyhow::Result<()> {
@@ -149,6 +142,7 @@ async fn run(args: &ForestArgs, base: &Config, url: String) -> anyhow::Result<se
         let noon = start + chrono::Duration::days(i64::from(day));
         clock.set(noon);
         let events: Vec<EventIn> = (0..args.citizens)
+            // A citizen's acts each day: one per behaviour, each making its own ball.
             .flat_map(|c| BEHAVIORS.iter().map(move |(behavior, inputs)| (c, *behavior, *inputs)))
             .map(|(c, behavior, inputs)| EventIn {
                 id: format!("act-{day}-{c}-{behavior}"),
